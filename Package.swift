@@ -1,0 +1,37 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "WideNet",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "widenet", targets: ["widenet"]),
+        .library(name: "WideNet", targets: ["WideNet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // <CL/cl.h> pinned to OpenCL 1.2 (see Sources/COpenCL/shim.h).
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL",
+                       providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        // OpenBLAS cblas + LAPACKE.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        // The OpenCL C sources, embedded into the binary so it finds them wherever it is copied.
+        .target(name: "WideNetKernels", path: "Kernels",
+                exclude: ["README.md"],
+                resources: [.embedInCode("cl")]),
+        .target(name: "WideNet",
+                dependencies: ["COpenCL", "CBLAS", "WideNetKernels",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "RealModule", package: "swift-numerics")]),
+        .executableTarget(name: "widenet",
+                          dependencies: ["WideNet",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                                         .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WideNetTests", dependencies: ["WideNet"]),
+    ]
+)

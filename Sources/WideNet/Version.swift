@@ -1,0 +1,1 @@
+public let widenetVersion = "0.1.0"
