@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "WideNet",
                 dependencies: ["COpenCL", "CBLAS", "WideNetKernels",
                                .product(name: "Logging", package: "swift-log"),
-                               .product(name: "RealModule", package: "swift-numerics")]),
+                               .product(name: "RealModule", package: "swift-numerics")],
+                // The fused CPU loops hand raw pointers to DispatchQueue.concurrentPerform workers
+                // that write disjoint ranges; Swift 6's Sendable checking cannot express that.
+                swiftSettings: [.swiftLanguageMode(.v5)]),
         .executableTarget(name: "widenet",
                           dependencies: ["WideNet",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),

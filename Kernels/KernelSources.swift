@@ -1,1 +1,18 @@
-import Foundation
+/// The OpenCL C sources under `cl/`, embedded at build time (SwiftPM `.embedInCode`), by file.
+/// A new kernel file needs a case here: the embedded arrays are named after the files.
+public enum KernelSource: String, CaseIterable, Sendable {
+    case common, philox, gemm, ntk, gram, reduce
+
+    public var text: String {
+        let bytes: [UInt8]
+        switch self {
+        case .common: bytes = PackageResources.common_cl
+        case .philox: bytes = PackageResources.philox_cl
+        case .gemm: bytes = PackageResources.gemm_cl
+        case .ntk: bytes = PackageResources.ntk_cl
+        case .gram: bytes = PackageResources.gram_cl
+        case .reduce: bytes = PackageResources.reduce_cl
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

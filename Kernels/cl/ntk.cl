@@ -1,0 +1,155 @@
+// ntk.cl — fused forward and backward-and-update of the two-layer ReLU net, one width block.
+//
+// Dimension letters: n samples, d input dimension, m block width (neurons), words = ceil(m/32).
+//   X: n×d, W: m×d, a: m, e: n (residual u − y), masks: n×words uint, bit (r mod 32) of
+//   masks[i·words + r/32] is S_ir = 1{w_rᵀx_i ≥ 0}.
+//
+// Forward (ntk_forward): work-item (i, q) owns sample i and the 32 neurons of mask word q.
+//
+//             words q →                 a work-group is FWD_TN samples × one word: it stages
+//   samples ┌──┬──┬──┬──┐               X[FWD_TN][FWD_KC] and W[32][FWD_KC] in local memory,
+//     i ↓   │  │  │  │  │  z[32] each   accumulates z_ir for its 32 neurons in registers, then
+//           ├──┼──┼──┼──┤               writes one mask word and Σ_r a_r relu(z_ir) into
+//           └──┴──┴──┴──┘               partials[q·n + i]. No n×m matrix is ever stored.
+//
+// ntk_reduce_partials sums partials over q for each i with a fixed tree (deterministic).
+// Backward (ntk_backward_update): work-item r owns neuron r and updates its row of W in place:
+//   w_r ← w_r − scale·a_r·Σ_i S_ir e_i x_i; with TRAIN_A also a_r ← a_r − scale·Σ_i e_i relu(z_ir).
+//
+// Tuning parameters (host may override with -D):
+#ifndef FWD_TN
+#define FWD_TN 32    // samples per forward work-group
+#endif
+#ifndef FWD_KC
+#define FWD_KC 16    // input-dimension chunk staged in local memory
+#endif
+#ifndef RED_WG
+#define RED_WG 128   // work-group size of the partial-sum reduction (power of two)
+#endif
+#ifndef BWD_WG
+#define BWD_WG 64    // neurons per backward work-group
+#endif
+#ifndef BWD_SC
+#define BWD_SC 32    // samples staged per step in the backward pass
+#endif
+#ifndef BWD_KC
+#define BWD_KC 16    // input coordinates accumulated per pass in the backward pass
+#endif
+#ifndef TRAIN_A
+#define TRAIN_A 0
+#endif
+
+__kernel __attribute__((reqd_work_group_size(FWD_TN, 1, 1)))
+void ntk_forward(const int n, const int d, const int m, const int words,
+                 __global const REAL *X, __global const REAL *W, __global const REAL *a,
+                 __global uint *masks, __global REAL *partials)
+{
+    const int li = get_local_id(0);
+    const int i = get_group_id(0) * FWD_TN + li;
+    const int q = get_group_id(1);
+    const int r0 = q * 32;
+    __local REAL Xs[FWD_TN][FWD_KC + 1];
+    __local REAL Ws[32][FWD_KC + 1];
+    REAL z[32];
+    for (int r = 0; r < 32; ++r) z[r] = 0;
+    for (int k0 = 0; k0 < d; k0 += FWD_KC) {
+        for (int t = li; t < FWD_TN * FWD_KC; t += FWD_TN) {
+            const int ii = t / FWD_KC, kk = t % FWD_KC;
+            const int gi = get_group_id(0) * FWD_TN + ii, gk = k0 + kk;
+            Xs[ii][kk] = (gi < n && gk < d) ? X[(size_t)gi * d + gk] : (REAL)0;
+        }
+        for (int t = li; t < 32 * FWD_KC; t += FWD_TN) {
+            const int rr = t / FWD_KC, kk = t % FWD_KC;
+            const int gr = r0 + rr, gk = k0 + kk;
+            Ws[rr][kk] = (gr < m && gk < d) ? W[(size_t)gr * d + gk] : (REAL)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < FWD_KC; ++kk) {
+            const REAL xv = Xs[li][kk];
+            #pragma unroll
+            for (int r = 0; r < 32; ++r) z[r] += xv * Ws[r][kk];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (i >= n) return;
+    uint word = 0;
+    REAL acc = 0;
+    for (int r = 0; r < 32; ++r) {
+        if (r0 + r < m && z[r] >= (REAL)0) {
+            word |= 1u << r;
+            acc += a[r0 + r] * z[r];
+        }
+    }
+    masks[(size_t)i * words + q] = word;
+    partials[(size_t)q * n + i] = acc;
+}
+
+// out[i] = Σ_q partials[q·n + i], one work-group per sample, strided sums then a fixed tree.
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void ntk_reduce_partials(const int n, const int words, __global const REAL *partials, __global REAL *out)
+{
+    const int i = get_group_id(0), t = get_local_id(0);
+    __local REAL s[RED_WG];
+    REAL acc = 0;
+    for (int q = t; q < words; q += RED_WG) acc += partials[(size_t)q * n + i];
+    s[t] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RED_WG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] += s[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) out[i] = s[0];
+}
+
+__kernel __attribute__((reqd_work_group_size(BWD_WG, 1, 1)))
+void ntk_backward_update(const int n, const int d, const int m, const int words, const REAL scale,
+                         __global const REAL *X, __global REAL *W, __global REAL *a,
+                         __global const uint *masks, __global const REAL *e)
+{
+    const int lr = get_local_id(0);
+    const int r = get_group_id(0) * BWD_WG + lr;
+    const bool live = r < m;
+    const int rc = live ? r : m - 1;       // clamp so idle items read valid memory
+    const REAL ar = a[rc];
+    __local REAL Xs[BWD_SC][BWD_KC];
+    __local REAL Es[BWD_SC];
+#if TRAIN_A
+    // Output-weight gradient at the old w_r, before the row is updated below.
+    REAL ga = 0;
+    for (int i = 0; i < n; ++i) {
+        REAL zi = 0;
+        for (int k = 0; k < d; ++k) zi += W[(size_t)rc * d + k] * X[(size_t)i * d + k];
+        ga += e[i] * fmax(zi, (REAL)0);
+    }
+#endif
+    for (int k0 = 0; k0 < d; k0 += BWD_KC) {
+        REAL g[BWD_KC];
+        for (int kk = 0; kk < BWD_KC; ++kk) g[kk] = 0;
+        for (int i0 = 0; i0 < n; i0 += BWD_SC) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int t = lr; t < BWD_SC * BWD_KC; t += BWD_WG) {
+                const int ii = t / BWD_KC, kk = t % BWD_KC;
+                const int gi = i0 + ii, gk = k0 + kk;
+                Xs[ii][kk] = (gi < n && gk < d) ? X[(size_t)gi * d + gk] : (REAL)0;
+            }
+            for (int t = lr; t < BWD_SC; t += BWD_WG) Es[t] = (i0 + t < n) ? e[i0 + t] : (REAL)0;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            const int lim = min(BWD_SC, n - i0);
+            for (int ii = 0; ii < lim; ++ii) {
+                const uint bit = (masks[(size_t)(i0 + ii) * words + (rc >> 5)] >> (rc & 31)) & 1u;
+                if (bit) {
+                    const REAL ei = Es[ii];
+                    #pragma unroll
+                    for (int kk = 0; kk < BWD_KC; ++kk) g[kk] += ei * Xs[ii][kk];
+                }
+            }
+        }
+        if (live) {
+            for (int kk = 0; kk < BWD_KC && k0 + kk < d; ++kk)
+                W[(size_t)r * d + k0 + kk] -= scale * ar * g[kk];
+        }
+    }
+#if TRAIN_A
+    if (live) a[r] = ar - scale * ga;
+#endif
+}

@@ -1,0 +1,53 @@
+// reduce.cl — deterministic reductions for the NTK diagnostics.
+//
+// Dimension letters: m block width, d input dimension, count = n·words mask words.
+// Each work-group reduces a strided slice with a fixed tree and writes one partial per group;
+// the host combines the partials in group order, so results never depend on scheduling.
+//
+//   group g:  items t = 0..RWG-1 take elements g·RWG + t, + G·RWG, ...  → tree → out[g]
+//
+// max_move_sq: out[g] = max over its neurons r of ‖w_r − w0_r‖².
+// mask_flips:  out[g] = Σ popcount(masks ^ masks0) over its words.
+// Tuning parameters:
+#ifndef RWG
+#define RWG 128      // work-group size (power of two)
+#endif
+
+__kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
+void max_move_sq(const int m, const int d, __global const REAL *W, __global const REAL *W0, __global REAL *out)
+{
+    const int t = get_local_id(0), G = get_num_groups(0);
+    __local REAL s[RWG];
+    REAL best = 0;
+    for (int r = get_group_id(0) * RWG + t; r < m; r += G * RWG) {
+        REAL acc = 0;
+        for (int k = 0; k < d; ++k) {
+            const REAL v = W[(size_t)r * d + k] - W0[(size_t)r * d + k];
+            acc += v * v;
+        }
+        best = fmax(best, acc);
+    }
+    s[t] = best;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] = fmax(s[t], s[t + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) out[get_group_id(0)] = s[0];
+}
+
+__kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
+void mask_flips(const int count, __global const uint *masks, __global const uint *masks0, __global uint *out)
+{
+    const int t = get_local_id(0), G = get_num_groups(0);
+    __local uint s[RWG];
+    uint c = 0;
+    for (int q = get_group_id(0) * RWG + t; q < count; q += G * RWG) c += popcount(masks[q] ^ masks0[q]);
+    s[t] = c;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] += s[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) out[get_group_id(0)] = s[0];
+}

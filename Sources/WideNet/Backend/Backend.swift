@@ -1,0 +1,111 @@
+import Foundation
+import RealModule
+
+/// Storage precision of a run. f64 needs cl_khr_fp64 on an OpenCL device.
+public enum Precision: String, Sendable, CaseIterable, Codable {
+    case f32, f64
+    public var bytes: Int { self == .f32 ? 4 : 8 }
+}
+
+/// The floating-point types a run can use (Float, Double).
+public protocol Scalar: BinaryFloatingPoint, Real, Sendable, BitwiseCopyable {
+    static var precision: Precision { get }
+}
+extension Float: Scalar { public static var precision: Precision { .f32 } }
+extension Double: Scalar { public static var precision: Precision { .f64 } }
+
+/// Memory owned by one backend; it releases itself when the last reference goes.
+public protocol DeviceBuffer: AnyObject {
+    var byteCount: Int { get }
+}
+
+/// What a backend runs on, for config.json, `widenet devices` and the memory preflight.
+public struct BackendInfo: Sendable, Codable {
+    public var kind: String           // "cpu" or "opencl"
+    public var deviceName: String
+    public var deviceIndex: Int?      // OpenCL device index
+    public var driver: String
+    public var globalMemBytes: Int
+    public var maxAllocBytes: Int
+    public var supportsF64: Bool
+    public var isGPU: Bool
+}
+
+/// Row-major C = α·op(A)·op(B) + β·C with op(A) m×k, op(B) k×n and natural leading dimensions
+/// (A is m×k, or k×m when transposed; likewise B).
+public struct GEMMShape: Hashable, Sendable {
+    public var transA: Bool, transB: Bool
+    public var m: Int, n: Int, k: Int
+    public init(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int) {
+        self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k
+    }
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+}
+
+/// One block of width of the two-layer NTK net: n samples of dimension d, `width` neurons.
+/// Masks are bit-packed: bit (r mod 32) of word [i * words + r / 32] is S_ir = 1{w_rᵀx_i ≥ 0}.
+public struct NTKBlockShape: Hashable, Sendable {
+    public var n: Int, d: Int, width: Int
+    public init(n: Int, d: Int, width: Int) { self.n = n; self.d = d; self.width = width }
+    public var words: Int { (width + 31) / 32 }
+    public var maskWords: Int { n * words }
+}
+
+/// Diagnostics of one block against its initial state.
+public struct NTKBlockDiagnostics: Sendable {
+    /// max_r ‖w_r − w_r(0)‖² over the block.
+    public var maxMoveSquared: Double
+    /// Number of (i, r) whose activation differs from the initial one.
+    public var flips: Int
+}
+
+/// The operations every model is written against. A few fused operations, each with the CPU
+/// implementation as the reference and an OpenCL twin (same file names under CPU/ and OpenCL/).
+public protocol Backend: AnyObject {
+    var info: BackendInfo { get }
+
+    func allocate(bytes: Int) throws -> any DeviceBuffer
+    func upload<T: BitwiseCopyable>(_ values: [T], to buffer: any DeviceBuffer) throws
+    func download<T: BitwiseCopyable>(_ buffer: any DeviceBuffer, count: Int, as: T.Type) throws -> [T]
+    /// Copies `bytes` bytes from the start of `source` to the start of `destination`.
+    func copy(_ source: any DeviceBuffer, to destination: any DeviceBuffer, bytes: Int) throws
+
+    /// C = α·op(A)·op(B) + β·C.
+    func gemm<T: Scalar>(_ shape: GEMMShape, _ a: any DeviceBuffer, _ b: any DeviceBuffer, _ c: any DeviceBuffer,
+                         alpha: T, beta: T) throws
+
+    /// out[i] = Philox value of element offset + i of (stream, step), i < count (see Philox.swift).
+    func fillRandom<T: Scalar>(_ out: any DeviceBuffer, count: Int, offset: UInt64, seed: UInt64,
+                               stream: UInt32, step: UInt32, distribution: RandomDistribution, scale: T) throws
+
+    /// NTK forward for one block: partialU[i] = Σ_r a_r·relu(w_rᵀx_i) (unscaled) and the packed masks.
+    /// x: n×d, w: width×d, a: width, masks: n×words UInt32, partialU: n.
+    func ntkForward<T: Scalar>(_ shape: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
+                               masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws
+
+    /// One GD update of one block from the masks of the forward pass and the residual e (n):
+    /// w_r ← w_r − scale·a_r·Σ_i S_ir e_i x_i, and, when `trainOutput`, a_r ← a_r − scale·Σ_i e_i relu(w_rᵀx_i)
+    /// (both gradients at the old parameters). scale = η/√m.
+    func ntkBackwardUpdate<T: Scalar>(_ shape: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
+                                      a: any DeviceBuffer, masks: any DeviceBuffer, residual: any DeviceBuffer,
+                                      scale: T, trainOutput: Bool) throws
+
+    /// counts[i·n + j] += Σ_r S_ir S_jr over the block (popcount of AND of packed masks); counts n×n UInt32.
+    func maskGram(_ shape: NTKBlockShape, masks: any DeviceBuffer, counts: any DeviceBuffer) throws
+
+    /// max_r ‖w_r − w0_r‖² and the number of flipped activations against masks0.
+    func ntkDiagnostics<T: Scalar>(_ shape: NTKBlockShape, w: any DeviceBuffer, w0: any DeviceBuffer,
+                                   masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics
+
+    /// H∞_ij = x_iᵀx_j (π − arccos(x_iᵀx_j)) / (2π) for n×d rows x (out n×n).
+    func arcCosineGram<T: Scalar>(x: any DeviceBuffer, n: Int, d: Int, out: any DeviceBuffer, as: T.Type) throws
+
+    /// Waits for queued work (a no-op on the CPU).
+    func synchronize() throws
+}
+
+/// Errors that name the problem in one line.
+public struct BackendError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,74 @@
+import Foundation
+
+/// `--backend auto|cpu|opencl`.
+public enum BackendKind: String, Sendable, CaseIterable, Codable {
+    case auto, cpu, opencl
+}
+
+/// Picks the backend a run uses, and says why when `auto` falls back to the CPU.
+public enum BackendSelection {
+    public struct Choice {
+        public let backend: any Backend
+        /// One line for the user when the choice was not the obvious one (auto fell back).
+        public let note: String?
+    }
+
+    /// `device` is an index into `CLDevice.all()` or a case-insensitive substring of a device name.
+    public static func make(kind: BackendKind, device: String?, precision: Precision) throws -> Choice {
+        switch kind {
+        case .cpu:
+            return Choice(backend: CPUBackend(), note: nil)
+        case .opencl:
+            let devices: [CLDevice]
+            do { devices = try CLDevice.all() } catch {
+                throw BackendError("--backend opencl: no OpenCL driver could be queried (\(error))")
+            }
+            guard !devices.isEmpty else {
+                throw BackendError("--backend opencl: no OpenCL device found (is an ICD such as pocl-opencl-icd or the NVIDIA driver installed?)")
+            }
+            let chosen = try pick(device, from: devices) ?? best(of: devices)
+            if precision == .f64 && !chosen.info.hasFP64 {
+                throw BackendError("device \(chosen.info.name) has no cl_khr_fp64: use --precision f32")
+            }
+            return Choice(backend: try OpenCLBackend(device: chosen), note: nil)
+        case .auto:
+            let devices = (try? CLDevice.all()) ?? []
+            if let device {
+                guard let chosen = try pick(device, from: devices) else {
+                    throw BackendError("--device \(device): no such OpenCL device")
+                }
+                return Choice(backend: try OpenCLBackend(device: chosen), note: nil)
+            }
+            let gpus = devices.filter { $0.info.isGPU && (precision == .f32 || $0.info.hasFP64) }
+            guard let gpu = gpus.max(by: { $0.info.rankScore < $1.info.rankScore }) else {
+                let why = devices.isEmpty ? "no OpenCL device found"
+                    : "no OpenCL GPU\(precision == .f64 ? " with fp64" : "") among \(devices.map(\.info.name).joined(separator: ", "))"
+                return Choice(backend: CPUBackend(), note: "backend auto: \(why); using the CPU backend (OpenBLAS)")
+            }
+            do {
+                return Choice(backend: try OpenCLBackend(device: gpu), note: nil)
+            } catch {
+                return Choice(backend: CPUBackend(), note: "backend auto: \(gpu.info.name) failed to start (\(error)); using the CPU backend")
+            }
+        }
+    }
+
+    static func pick(_ spec: String?, from devices: [CLDevice]) throws -> CLDevice? {
+        guard let spec, !spec.isEmpty else { return nil }
+        if let index = Int(spec) {
+            guard devices.indices.contains(index) else {
+                throw BackendError("--device \(index): there are \(devices.count) OpenCL devices (see `widenet devices`)")
+            }
+            return devices[index]
+        }
+        let matches = devices.filter { $0.info.name.localizedCaseInsensitiveContains(spec) }
+        guard let first = matches.first else {
+            throw BackendError("--device \(spec): no OpenCL device name contains it (have: \(devices.map(\.info.name).joined(separator: ", ")))")
+        }
+        return first
+    }
+
+    static func best(of devices: [CLDevice]) -> CLDevice {
+        devices.reduce(devices[0]) { best, d in (best.info.isGPU ? 1 : 0, best.info.rankScore) < (d.info.isGPU ? 1 : 0, d.info.rankScore) ? d : best }
+    }
+}

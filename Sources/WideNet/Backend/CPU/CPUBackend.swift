@@ -1,0 +1,102 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// Host memory, 64-byte aligned, freed with the last reference.
+public final class HostBuffer: DeviceBuffer {
+    public let byteCount: Int
+    let raw: UnsafeMutableRawPointer
+
+    init(bytes: Int) {
+        byteCount = bytes
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
+    }
+    deinit { raw.deallocate() }
+
+    func pointer<T>(_: T.Type) -> UnsafeMutablePointer<T> { raw.assumingMemoryBound(to: T.self) }
+}
+
+/// The reference backend: OpenBLAS for matrix products, LAPACKE for eigenvalues, and Swift loops
+/// spread over the cores. Every OpenCL kernel is tested against it.
+public final class CPUBackend: Backend {
+    public let info: BackendInfo
+    /// Worker count for the fused loops; each worker calls single-threaded BLAS on its own chunk.
+    let workers: Int
+
+    public init() {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        workers = max(cores, 1)
+        let mem = Int(ProcessInfo.processInfo.physicalMemory)
+        info = BackendInfo(kind: "cpu", deviceName: CPUBackend.cpuName(), deviceIndex: nil,
+                           driver: CPUBackend.blasDescription, globalMemBytes: mem, maxAllocBytes: mem,
+                           supportsF64: true, isGPU: false)
+    }
+
+    /// OpenBLAS's build description, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
+    public static var blasDescription: String {
+        guard let c = openblas_get_config() else { return "OpenBLAS" }
+        return String(cString: c).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func cpuName() -> String {
+        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+           let name = line.split(separator: ":", maxSplits: 1).last {
+            return "\(name.trimmingCharacters(in: .whitespaces)) (\(ProcessInfo.processInfo.activeProcessorCount) threads)"
+        }
+        return "CPU (\(ProcessInfo.processInfo.activeProcessorCount) threads)"
+    }
+
+    public func allocate(bytes: Int) throws -> any DeviceBuffer {
+        guard bytes >= 0 else { throw BackendError("cannot allocate \(bytes) bytes") }
+        return HostBuffer(bytes: bytes)
+    }
+
+    func host(_ buffer: any DeviceBuffer) -> HostBuffer {
+        guard let b = buffer as? HostBuffer else {
+            preconditionFailure("CPUBackend was handed a buffer of another backend")
+        }
+        return b
+    }
+
+    public func upload<T: BitwiseCopyable>(_ values: [T], to buffer: any DeviceBuffer) throws {
+        let b = host(buffer)
+        let bytes = values.count * MemoryLayout<T>.stride
+        guard bytes <= b.byteCount else { throw BackendError("upload of \(bytes) bytes into a \(b.byteCount)-byte buffer") }
+        values.withUnsafeBytes { b.raw.copyMemory(from: $0.baseAddress!, byteCount: bytes) }
+    }
+
+    public func download<T: BitwiseCopyable>(_ buffer: any DeviceBuffer, count: Int, as: T.Type) throws -> [T] {
+        let b = host(buffer)
+        guard count * MemoryLayout<T>.stride <= b.byteCount else {
+            throw BackendError("download of \(count) values from a \(b.byteCount)-byte buffer")
+        }
+        return Array(UnsafeBufferPointer(start: b.pointer(T.self), count: count))
+    }
+
+    public func copy(_ source: any DeviceBuffer, to destination: any DeviceBuffer, bytes: Int) throws {
+        let s = host(source), d = host(destination)
+        guard bytes <= s.byteCount, bytes <= d.byteCount else { throw BackendError("copy of \(bytes) bytes out of range") }
+        d.raw.copyMemory(from: s.raw, byteCount: bytes)
+    }
+
+    public func synchronize() throws {}
+
+    /// Runs body(worker, range) over `count` items split into one contiguous range per worker.
+    func parallelRanges(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
+        let parts = min(workers, count)
+        guard parts > 1 else { if count > 0 { body(0, 0..<count) }; return }
+        DispatchQueue.concurrentPerform(iterations: parts) { p in
+            let lo = count * p / parts, hi = count * (p + 1) / parts
+            body(p, lo..<hi)
+        }
+    }
+
+    /// BLAS threads inside our own parallel loops would oversubscribe the cores.
+    func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        return try body()
+    }
+}

@@ -1,0 +1,34 @@
+/// CPU reference of gram.cl: Gram counts from packed masks and the arc-cosine kernel H∞.
+extension CPUBackend {
+    public func maskGram(_ s: NTKBlockShape, masks: any DeviceBuffer, counts: any DeviceBuffer) throws {
+        let M = host(masks).pointer(UInt32.self), G = host(counts).pointer(UInt32.self)
+        parallelRanges(s.n) { _, rows in
+            for i in rows {
+                let mi = M + i * s.words
+                for j in 0...i {
+                    let mj = M + j * s.words
+                    var c = 0
+                    for q in 0..<s.words { c += (mi[q] & mj[q]).nonzeroBitCount }
+                    G[i * s.n + j] &+= UInt32(truncatingIfNeeded: c)
+                    if j != i { G[j * s.n + i] &+= UInt32(truncatingIfNeeded: c) }
+                }
+            }
+        }
+    }
+
+    public func arcCosineGram<T: Scalar>(x: any DeviceBuffer, n: Int, d: Int, out: any DeviceBuffer, as: T.Type) throws {
+        let X = host(x).pointer(T.self), H = host(out).pointer(T.self)
+        BLAS.gemm(GEMMShape(transB: true, m: n, n: n, k: d), X, X, H, alpha: 1, beta: 0)
+        for q in 0..<(n * n) { H[q] = ArcCosine.kernel(H[q]) }
+    }
+}
+
+/// The order-1 arc-cosine kernel of a ReLU layer on unit vectors.
+public enum ArcCosine {
+    /// g (π − arccos g) / (2π), with g clamped to [−1, 1] against rounding.
+    @inline(__always)
+    public static func kernel<T: Scalar>(_ g: T) -> T {
+        let c = min(max(g, -1), 1)
+        return c * (T.pi - T.acos(c)) / (2 * T.pi)
+    }
+}

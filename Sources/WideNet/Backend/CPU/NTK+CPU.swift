@@ -1,0 +1,116 @@
+/// CPU reference of the fused NTK kernels (ntk.cl). The width is cut into chunks of
+/// `chunkWidth` neurons (a multiple of 32, so each chunk owns whole mask words); each worker
+/// runs single-threaded BLAS on its chunks with its own scratch, so no n×width matrix exists.
+extension CPUBackend {
+    static let chunkWidth = 512
+
+    public func ntkForward<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
+                                      masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws {
+        let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
+        let M = host(masks).pointer(UInt32.self), U = host(partialU).pointer(T.self)
+        let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
+        // One partial u per chunk, summed in chunk order afterwards: the result does not depend
+        // on how chunks were spread over threads.
+        var partials = [T](repeating: 0, count: chunks * s.n)
+        partials.withUnsafeMutableBufferPointer { P in
+            let P = P.baseAddress!
+            withSingleThreadedBLAS {
+                parallelRanges(chunks) { _, range in
+                    let z = UnsafeMutablePointer<T>.allocate(capacity: s.n * C)
+                    defer { z.deallocate() }
+                    for c in range {
+                        let r0 = c * C, cw = min(C, s.width - r0)
+                        BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z, alpha: 1, beta: 0)
+                        for i in 0..<s.n {
+                            let zi = z + i * cw
+                            var acc: T = 0
+                            var word: UInt32 = 0
+                            for r in 0..<cw {
+                                let v = zi[r]
+                                if v >= 0 { word |= 1 << UInt32(r & 31); acc += A[r0 + r] * v }
+                                if r & 31 == 31 || r == cw - 1 {
+                                    M[i * s.words + (r0 + r) / 32] = word
+                                    word = 0
+                                }
+                            }
+                            P[c * s.n + i] = acc
+                        }
+                    }
+                }
+            }
+        }
+        for i in 0..<s.n {
+            var acc: T = 0
+            for c in 0..<chunks { acc += partials[c * s.n + i] }
+            U[i] = acc
+        }
+    }
+
+    public func ntkBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
+                                             a: any DeviceBuffer, masks: any DeviceBuffer, residual: any DeviceBuffer,
+                                             scale: T, trainOutput: Bool) throws {
+        let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
+        let M = host(masks).pointer(UInt32.self), E = host(residual).pointer(T.self)
+        let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
+        withSingleThreadedBLAS {
+            parallelRanges(chunks) { _, range in
+                // mt is (S ⊙ e aᵀ) for the chunk, n×cw; z is only needed to train a.
+                let mt = UnsafeMutablePointer<T>.allocate(capacity: s.n * C)
+                let z = UnsafeMutablePointer<T>.allocate(capacity: trainOutput ? s.n * C : 1)
+                let ga = UnsafeMutablePointer<T>.allocate(capacity: C)
+                defer { mt.deallocate(); z.deallocate(); ga.deallocate() }
+                for c in range {
+                    let r0 = c * C, cw = min(C, s.width - r0)
+                    if trainOutput {
+                            BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z,
+                                          alpha: 1, beta: 0)
+                            for r in 0..<cw { ga[r] = 0 }
+                            for i in 0..<s.n {
+                                let e = E[i]
+                                for r in 0..<cw { ga[r] += e * max(z[i * cw + r], 0) }
+                            }
+                        }
+                        for i in 0..<s.n {
+                            let e = E[i], row = mt + i * cw, mrow = M + i * s.words
+                            for r in 0..<cw {
+                                let bit = (mrow[(r0 + r) >> 5] >> UInt32((r0 + r) & 31)) & 1
+                                row[r] = bit != 0 ? e * A[r0 + r] : 0
+                            }
+                        }
+                        // W_chunk ← W_chunk − scale · mtᵀ X
+                        BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.n), mt, X, W + r0 * s.d,
+                                      alpha: -scale, beta: 1)
+                        if trainOutput { for r in 0..<cw { A[r0 + r] -= scale * ga[r] } }
+                }
+            }
+        }
+    }
+
+    public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, w0: any DeviceBuffer,
+                                          masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics {
+        let W = host(w).pointer(T.self), W0 = host(w0).pointer(T.self)
+        let M = host(masks).pointer(UInt32.self), M0 = host(masks0).pointer(UInt32.self)
+        var maxes = [Double](repeating: 0, count: workers), flips = [Int](repeating: 0, count: workers)
+        maxes.withUnsafeMutableBufferPointer { mx in
+            let mx = mx.baseAddress!
+            parallelRanges(s.width) { p, range in
+                var best: T = 0
+                for r in range {
+                    var acc: T = 0
+                    for k in 0..<s.d { let t = W[r * s.d + k] - W0[r * s.d + k]; acc += t * t }
+                    best = max(best, acc)
+                }
+                mx[p] = Double(best)
+            }
+        }
+        flips.withUnsafeMutableBufferPointer { fl in
+            let fl = fl.baseAddress!
+            parallelRanges(s.maskWords) { p, range in
+                var count = 0
+                for q in range { count += (M[q] ^ M0[q]).nonzeroBitCount }
+                fl[p] = count
+            }
+        }
+        return NTKBlockDiagnostics(maxMoveSquared: maxes.max() ?? 0, flips: flips.reduce(0, +))
+    }
+}

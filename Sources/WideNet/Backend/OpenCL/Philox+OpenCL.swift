@@ -1,0 +1,19 @@
+extension OpenCLBackend {
+    public func fillRandom<T: Scalar>(_ out: any DeviceBuffer, count: Int, offset: UInt64, seed: UInt64,
+                                      stream: UInt32, step: UInt32, distribution: RandomDistribution, scale: T) throws {
+        guard count > 0 else { return }
+        guard count * MemoryLayout<T>.stride <= out.byteCount else { throw BackendError("random fill past the buffer's end") }
+        // The transforms run in double for bit-identity with the CPU, whatever REAL is.
+        guard info.supportsF64 else {
+            throw BackendError("device \(info.deviceName) has no cl_khr_fp64, which the Philox transforms need")
+        }
+        var opts = try options(T.self)
+        if !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }
+        let k = try kernel([.philox], "philox_fill", options: opts)
+        try cl.launch(k, global: [count], local: nil,
+                      args: [.buffer(buffer(out)), .uint32(UInt32(count)),
+                             .uint32(UInt32(truncatingIfNeeded: offset)), .uint32(UInt32(truncatingIfNeeded: offset >> 32)),
+                             .uint32(UInt32(truncatingIfNeeded: seed)), .uint32(UInt32(truncatingIfNeeded: seed >> 32)),
+                             .uint32(stream), .uint32(step), .int32(distribution.rawValue), .real(scale)])
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+
+/// `widenet gram`: the infinite-width kernel H∞ of some inputs, its spectrum and λ0, and with a
+/// width the empirical H(0) of a random net and its distance to H∞.
+public enum GramExperiment {
+    public struct Config: Sendable {
+        public var xPath: String? = nil
+        public var n: Int? = nil, d: Int? = nil
+        public var width: Int? = nil
+        public var seed: UInt64 = 0
+        public var kappa = 1.0
+        public var backend: BackendKind = .auto
+        public var device: String? = nil
+        public var precision: Precision = .f32
+        public var out: String? = nil
+        public init() {}
+    }
+
+    public static func run(_ cfg: Config) throws -> (directory: URL, summary: JSONObject, notes: [String]) {
+        var train = NTKTrainConfig()
+        train.xPath = cfg.xPath
+        train.n = cfg.n; train.d = cfg.d; train.seed = cfg.seed
+        var inputs: TrainInputs
+        if let xp = cfg.xPath {
+            // Only X matters here; labels are not needed.
+            let xa = try NPY.read(URL(fileURLWithPath: xp))
+            guard xa.shape.count == 2, xa.shape[0] >= 1, xa.shape[1] >= 1 else {
+                throw BackendError("\(xp): X must be a non-empty 2-D array (n×d), got shape \(xa.shape)")
+            }
+            let tmpY = [Double](repeating: 0, count: xa.shape[0])
+            inputs = try TrainInputs.checked(x: xa.values, y: tmpY, n: xa.shape[0], d: xa.shape[1], name: xp)
+            if let n = cfg.n, n != inputs.n { throw BackendError("--n \(n) disagrees with \(xp), which has \(inputs.n) rows") }
+            if let d = cfg.d, d != inputs.d { throw BackendError("--d \(d) disagrees with \(xp), which has \(inputs.d) columns") }
+        } else {
+            train.dataset = .sphere
+            inputs = try TrainInputs.load(train)
+        }
+        if let w = cfg.width, w < 1 { throw BackendError("--width must be at least 1 (got \(w))") }
+        let (n, d) = (inputs.n, inputs.d)
+        var notes = inputs.notes
+        let xx = SyntheticData.inputGram(inputs.x, n: n, d: d)
+        let hInf = xx.map(ArcCosine.kernel)
+        let eig = try SymmetricEigen.eigenvalues(hInf, n: n)
+        let lambda0 = eig.first ?? .nan
+
+        var backendInfo: BackendInfo? = nil
+        var h0: [Double]? = nil
+        if let m = cfg.width {
+            let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+            if let note = choice.note { notes.insert(note, at: 0) }
+            backendInfo = choice.backend.info
+            h0 = try empiricalGram(choice.backend, inputs: inputs, width: m, cfg: cfg, xx: xx)
+        }
+        let run = try RunDirectory(path: cfg.out, command: "gram")
+        var config = JSONObject()
+        config.set("command", "gram"); config.set("version", widenetVersion)
+        config.set("x", cfg.xPath); config.set("n", n); config.set("d", d); config.set("width", cfg.width)
+        config.set("seed", Int(truncatingIfNeeded: cfg.seed)); config.set("kappa", cfg.kappa)
+        config.set("backend", backendInfo?.kind ?? cfg.backend.rawValue); config.set("device", backendInfo?.deviceName)
+        config.set("precision", cfg.precision.rawValue); config.set("out", cfg.out)
+        config["notes"] = .array(notes.map { .string($0) })
+        try run.writeJSON(config, to: "config.json")
+        try run.writeArray(hInf, shape: [n, n], to: "gram_inf.npy")
+        try run.writeArray(eig, shape: [n], to: "gram_inf_eigenvalues.npy")
+
+        var summary = JSONObject()
+        summary.set("command", "gram")
+        summary.set("n", n); summary.set("d", d)
+        summary.set("lambda0", lambda0); summary.set("lambda_max", eig.last)
+        summary.set("condition_number", (eig.last ?? .nan) / lambda0)
+        var row = JSONObject()
+        row.set("step", 0)
+        row["loss"] = .null
+        row.set("lambda0", lambda0)
+        if let h0, let m = cfg.width {
+            let diff = zip(h0, hInf).map { $0 - $1 }
+            let fro = diff.map { $0 * $0 }.reduce(0, +).squareRoot()
+            let spec = try SymmetricEigen.eigenvalues(diff, n: n).map(abs).max() ?? .nan
+            let l0 = try SymmetricEigen.eigenvalues(h0, n: n).first ?? .nan
+            try run.writeArray(h0, shape: [n, n], to: "gram_0.npy")
+            summary.set("width", m)
+            summary.set("gram_deviation_frobenius", fro)
+            summary.set("gram_deviation_spectral", spec)
+            summary.set("lambda_min_h0", l0)
+            row.set("width", m); row.set("gram_deviation_frobenius", fro); row.set("lambda_min_h0", l0)
+        }
+        summary.set("notes", notes.joined(separator: "; "))
+        try run.appendMetrics(row)
+        try run.close()
+        try run.writeJSON(summary, to: "summary.json")
+        var r = HTMLReport(title: "widenet gram")
+        r.heading("Infinite-width NTK Gram matrix H∞")
+        r.keyValues(summary.pairs.map { ($0.0, $0.1.render(pretty: false, indent: 0)) })
+        for note in notes { r.paragraph(note) }
+        r.plot(SVGPlot(title: "Spectrum of H∞", xLabel: "index (ascending)", yLabel: "eigenvalue", yLog: true,
+                       series: [PlotSeries("eigenvalues of H∞", x: eig.indices.map(Double.init), y: eig, style: .points)]),
+               caption: "λ0, the smallest eigenvalue, sets the linear convergence rate of gradient descent.")
+        try run.writeText(r.render(), to: "report.html")
+        return (run.url, summary, notes)
+    }
+
+    static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: Config, xx: [Double]) throws -> [Double] {
+        func build<T: Scalar>(_: T.Type) throws -> [Double] {
+            let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
+                                            initialisation: .random(seed: cfg.seed, kappa: cfg.kappa))
+            _ = try net.forward()
+            return try net.empiricalGram(inputGram: xx)
+        }
+        return cfg.precision == .f32 ? try build(Float.self) : try build(Double.self)
+    }
+}

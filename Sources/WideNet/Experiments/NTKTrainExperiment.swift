@@ -1,0 +1,228 @@
+import Foundation
+import Logging
+
+/// `widenet train`: gradient descent on the two-layer ReLU net in the NTK regime (DESIGN.md §1.1),
+/// logging the loss against the linear-convergence bound and the kernel prediction, and the
+/// quantities the theory says stay put as m grows.
+public enum NTKTrainExperiment {
+    public struct Result {
+        public let directory: URL
+        public let summary: JSONObject
+        public let notes: [String]
+    }
+
+    /// Checks the inputs, picks the backend, then trains; nothing is written before the inputs pass.
+    public static func run(_ cfg: NTKTrainConfig, logger: Logger = Logger(label: "widenet.train")) throws -> Result {
+        guard cfg.steps >= 0 else { throw BackendError("--steps must be ≥ 0 (got \(cfg.steps))") }
+        if let lr = cfg.learningRate, !(lr > 0 && lr.isFinite) { throw BackendError("--lr must be a positive number (got \(lr))") }
+        if let k = cfg.logEvery, k < 1 { throw BackendError("--log-every must be ≥ 1 (got \(k))") }
+        guard cfg.gramEvery >= 0 else { throw BackendError("--gram-every must be ≥ 0 (got \(cfg.gramEvery))") }
+        guard cfg.kappa > 0, cfg.kappa.isFinite else { throw BackendError("--kappa must be positive (got \(cfg.kappa))") }
+        let inputs = try TrainInputs.load(cfg)
+        let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+        var notes = inputs.notes
+        if let note = choice.note { notes.insert(note, at: 0) }
+        switch cfg.precision {
+        case .f32: return try Trainer<Float>(cfg, inputs, choice.backend, notes, logger).run()
+        case .f64: return try Trainer<Double>(cfg, inputs, choice.backend, notes, logger).run()
+        }
+    }
+}
+
+/// One training run in precision T.
+struct Trainer<T: Scalar> {
+    let cfg: NTKTrainConfig
+    let inputs: TrainInputs
+    let backend: any Backend
+    let notes: [String]
+    let logger: Logger
+
+    init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String], _ logger: Logger) {
+        self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes; self.logger = logger
+    }
+
+    /// Refuses a width whose parameters cannot fit, naming the largest one that does.
+    func preflight(width: Int) throws {
+        let (n, d) = (inputs.n, inputs.d)
+        let perNeuron = NTKTwoLayerNet<T>.bytesNeeded(n: n, d: d, width: 32) / 32
+        let (need, overflow) = perNeuron.multipliedReportingOverflow(by: width)
+        let info = backend.info
+        let budget = Int(Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7))
+        if overflow || need > budget {
+            let gib = { (b: Int) in String(format: "%.2f GiB", Double(b) / 1_073_741_824) }
+            throw BackendError("width \(width) needs \(overflow ? "more than 2^63 bytes" : gib(need)) for weights and masks "
+                + "but \(info.deviceName) offers \(gib(budget)); the largest width that fits is \(budget / perNeuron)")
+        }
+        guard width <= Int(Int32.max) * 8 else { throw BackendError("width \(width) is beyond what the kernels index") }
+    }
+
+    func run() throws -> NTKTrainExperiment.Result {
+        let (n, d) = (inputs.n, inputs.d)
+        var notes = self.notes
+        let width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
+        try preflight(width: width)
+
+        // The kernel at infinite width, its spectrum, and the step size the theory allows.
+        let xx = SyntheticData.inputGram(inputs.x, n: n, d: d)
+        let hInf = xx.map(ArcCosine.kernel)
+        let eig = try SymmetricEigen.eigenvalues(hInf, n: n)
+        let lambda0 = eig.first ?? 0, lambdaMax = eig.last ?? 0
+        guard lambda0 > 1e-10 * max(lambdaMax, 1) else {
+            throw BackendError(String(format: "λ0 = λ_min(H∞) = %.3g: some inputs are parallel or repeated, so the NTK theory does not apply", lambda0))
+        }
+        let lr = cfg.learningRate ?? 1 / lambdaMax
+        if cfg.learningRate == nil { notes.append(String(format: "η = 1/λ_max(H∞) = %.4g (λ0 = %.4g, λ_max = %.4g)", lr, lambda0, lambdaMax)) }
+        if lr >= 2 / lambdaMax {
+            notes.append(String(format: "η = %.4g ≥ 2/λ_max(H∞) = %.4g: the kernel dynamics diverge at this step size", lr, 2 / lambdaMax))
+        }
+
+        let steps = cfg.steps
+        let logEvery = cfg.logEvery ?? max(1, steps / 200)
+        let run = try RunDirectory(path: cfg.out, command: "train")
+        let initialisation = try makeInitialisation(width: width)
+        let started = Date()
+        let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: n, d: d, width: width,
+                                        initialisation: initialisation, trainOutput: cfg.trainOutput,
+                                        blockWidth: cfg.blockWidth)
+        var resolved: [(String, JSONValue)] = [
+            ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
+            ("driver", .string(backend.info.driver)), ("n", .int(n)), ("d", .int(d)), ("width", .int(width)),
+            ("blocks", .int(net.blocks.count)), ("block_width", .int(net.blocks.first?.shape.width ?? 0)),
+            ("lr", .number(lr)), ("lambda0", .number(lambda0)), ("lambda_max", .number(lambdaMax)),
+            ("log_every", .int(logEvery)), ("precision", .string(T.precision.rawValue)),
+        ]
+        resolved.append(("notes", .array(notes.map { .string($0) })))
+        try run.writeJSON(cfg.json(resolved: resolved), to: "config.json")
+
+        let y = inputs.y
+        var u = try net.forward()
+        try net.recordInitialMasks()
+        let r0 = zip(u, y).map { $0 - $1 }
+        let r0Sq = r0.map { $0 * $0 }.reduce(0, +)
+        var rPred = r0                     // kernel prediction (I − ηH∞)^k (u(0) − y)
+        var history = History()
+        var boundViolations = 0, firstViolation: Int? = nil
+        var maxDeviation = 0.0
+        let progress = ProgressBar(total: steps, label: "train", quiet: cfg.quiet)
+        let loopStart = Date()
+
+        for k in 0...steps {
+            if k > 0 {
+                try net.update(residual: zip(u, y).map { $0 - $1 }, learningRate: lr)
+                u = try net.forward()
+            }
+            let e = zip(u, y).map { $0 - $1 }
+            let eSq = e.map { $0 * $0 }.reduce(0, +)
+            let loss = 0.5 * eSq
+            guard loss.isFinite else {
+                throw BackendError(String(format: "training diverged at step %d (loss is %@); try --lr below 2/λ_max(H∞) = %.4g",
+                                          k, "\(loss)", 2 / lambdaMax))
+            }
+            let bound = Foundation.pow(1 - lr * lambda0 / 2, Double(k)) * r0Sq
+            // Rounding of a converged loss may sit a hair above a bound that decays to 0.
+            if eSq > bound * (1 + 1e-9) + 1e-12 * r0Sq {
+                boundViolations += 1
+                if firstViolation == nil { firstViolation = k }
+            }
+            let deviation = zip(e, rPred).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(r0Sq.squareRoot(), 1e-300)
+            maxDeviation = max(maxDeviation, deviation)
+            if k % logEvery == 0 || k == steps {
+                let dg = try net.diagnostics()
+                var row = JSONObject()
+                row.set("step", k)
+                row.set("loss", loss)
+                row.set("bound", 0.5 * bound)
+                row.set("kernel_loss", 0.5 * rPred.map { $0 * $0 }.reduce(0, +))
+                row.set("kernel_deviation", deviation)
+                row.set("max_move", dg.maxMove)
+                row.set("flip_fraction", dg.flipFraction)
+                let gramStep = k == 0 || k == steps || (cfg.gramEvery > 0 && k % cfg.gramEvery == 0)
+                if gramStep {
+                    let h = try net.empiricalGram(inputGram: xx)
+                    let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
+                    let diff = zip(h, hInf).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+                    row.set("lambda_min_h", lmin)
+                    row.set("gram_deviation", diff)
+                    history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
+                }
+                row.set("wall_seconds", Date().timeIntervalSince(started))
+                try run.appendMetrics(row)
+                history.record(k, loss: loss, bound: 0.5 * bound, kernel: 0.5 * rPred.map { $0 * $0 }.reduce(0, +),
+                               deviation: deviation, move: dg.maxMove, flips: dg.flipFraction)
+            }
+            progress.update(step: k, loss: loss)
+            if k < steps {
+                // r ← (I − ηH∞) r
+                var next = rPred
+                for i in 0..<n {
+                    var s = 0.0
+                    for j in 0..<n { s += hInf[i * n + j] * rPred[j] }
+                    next[i] = rPred[i] - lr * s
+                }
+                rPred = next
+            }
+        }
+        progress.finish()
+        try backend.synchronize()
+        let trainSeconds = Date().timeIntervalSince(loopStart)
+        try run.close()
+
+        if cfg.saveWeights {
+            let (w, a) = try net.weights()
+            try run.writeArray(w, shape: [width, d], to: "w.npy")
+            try run.writeArray(a, shape: [width], to: "a.npy")
+        }
+        try run.writeArray(u, shape: [n], to: "u.npy")
+
+        var summary = JSONObject()
+        summary.set("command", "train")
+        summary.set("backend", backend.info.kind)
+        summary.set("device", backend.info.deviceName)
+        summary.set("precision", T.precision.rawValue)
+        summary.set("n", n); summary.set("d", d); summary.set("width", width); summary.set("steps", steps)
+        summary.set("lr", lr); summary.set("lambda0", lambda0); summary.set("lambda_max", lambdaMax)
+        summary.set("initial_loss", 0.5 * r0Sq)
+        summary.set("final_loss", history.loss.last)
+        summary.set("bound_holds", boundViolations == 0)
+        summary.set("bound_violations", boundViolations)
+        summary.set("first_bound_violation", firstViolation)
+        summary.set("max_kernel_deviation", maxDeviation)
+        summary.set("final_max_move", history.move.last)
+        summary.set("final_flip_fraction", history.flips.last)
+        summary.set("lambda_min_h_initial", history.lambdaMin.first)
+        summary.set("lambda_min_h_final", history.lambdaMin.last)
+        summary.set("wall_seconds", Date().timeIntervalSince(started))
+        summary.set("train_seconds", trainSeconds)
+        summary.set("steps_per_second", trainSeconds > 0 ? Double(steps) / trainSeconds : nil)
+        if let ocl = backend as? OpenCLBackend { summary.set("kernel_build_seconds", ocl.buildSeconds) }
+        summary.set("notes", notes.joined(separator: "; "))
+        try run.writeJSON(summary, to: "summary.json")
+        try run.writeText(TrainReport.html(summary: summary, history: history, lambda0: lambda0, notes: notes), to: "report.html")
+        return NTKTrainExperiment.Result(directory: run.url, summary: summary, notes: notes)
+    }
+
+    func makeInitialisation(width: Int) throws -> NTKTwoLayerNet<T>.Initialisation {
+        guard inputs.initW != nil || inputs.initA != nil else { return .random(seed: cfg.seed, kappa: cfg.kappa) }
+        // A missing array is drawn from the same Philox streams the device would use.
+        let g = PhiloxGenerator(seed: cfg.seed)
+        let w: [T] = inputs.initW.map { $0.map { T($0) } }
+            ?? g.array(count: width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0,
+                       distribution: .normal, scale: T(cfg.kappa))
+        let a: [T] = inputs.initA.map { $0.map { T($0) } }
+            ?? g.array(count: width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
+        return .arrays(w: w, a: a)
+    }
+}
+
+/// The logged series a report draws.
+struct History {
+    var steps: [Double] = [], loss: [Double] = [], bound: [Double] = [], kernel: [Double] = []
+    var deviation: [Double] = [], move: [Double] = [], flips: [Double] = []
+    var gramSteps: [Double] = [], lambdaMin: [Double] = [], gramDeviation: [Double] = []
+
+    mutating func record(_ k: Int, loss l: Double, bound b: Double, kernel kl: Double, deviation dv: Double,
+                         move mv: Double, flips fl: Double) {
+        steps.append(Double(k)); loss.append(l); bound.append(b); kernel.append(kl)
+        deviation.append(dv); move.append(mv); flips.append(fl)
+    }
+}

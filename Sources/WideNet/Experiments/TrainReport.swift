@@ -1,0 +1,32 @@
+import Foundation
+
+/// report.html of `widenet train`: the loss against the bound and the kernel prediction, and the
+/// quantities the NTK theory says stay near their initial values.
+enum TrainReport {
+    static func html(summary: JSONObject, history h: History, lambda0: Double, notes: [String]) -> String {
+        var r = HTMLReport(title: "widenet train")
+        r.heading("Two-layer ReLU net in the NTK regime")
+        r.keyValues(summary.pairs.compactMap { key, value in
+            key == "notes" ? nil : (key, value.render(pretty: false, indent: 0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+        })
+        for note in notes { r.paragraph(note) }
+        r.plot(SVGPlot(title: "Loss ½‖u − y‖² against the theory", xLabel: "step k", yLabel: "loss", yLog: true, series: [
+            PlotSeries("loss (GD, width \(summary["width"]?.render(pretty: false, indent: 0) ?? "?"))", x: h.steps, y: h.loss),
+            PlotSeries("bound ½(1 − ηλ0/2)^k ‖u(0) − y‖²", x: h.steps, y: h.bound, style: .dashed),
+            PlotSeries("kernel prediction ½‖(I − ηH∞)^k (u(0) − y)‖²", x: h.steps, y: h.kernel, style: .dotted),
+        ]), caption: "The loss must stay under the dashed bound; as m grows it approaches the dotted kernel prediction.")
+        r.plots([
+            SVGPlot(title: "Distance to the kernel trajectory", xLabel: "step k", yLabel: "‖u(k) − u_ker(k)‖ / ‖u(0) − y‖",
+                    series: [PlotSeries("relative deviation", x: h.steps, y: h.deviation)]),
+            SVGPlot(title: "Largest weight movement", xLabel: "step k", yLabel: "max_r ‖w_r(k) − w_r(0)‖",
+                    series: [PlotSeries("max movement", x: h.steps, y: h.move)]),
+            SVGPlot(title: "Activation patterns flipped", xLabel: "step k", yLabel: "fraction of (i, r)",
+                    series: [PlotSeries("flip fraction", x: h.steps, y: h.flips)]),
+            SVGPlot(title: "Smallest eigenvalue of H(k)", xLabel: "step k", yLabel: "λ_min", series: [
+                PlotSeries("λ_min(H(k))", x: h.gramSteps, y: h.lambdaMin, style: .points),
+                PlotSeries("λ0 = λ_min(H∞)", x: [h.steps.first ?? 0, h.steps.last ?? 0], y: [lambda0, lambda0], style: .dashed),
+            ]),
+        ])
+        return r.render()
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// The directory one experiment writes (DESIGN.md §3): config.json, metrics.jsonl, summary.json,
+/// the arrays asked for and report.html. Whole files are written atomically; metrics.jsonl is
+/// appended a complete line at a time and flushed, so it can be followed while the run goes on.
+public final class RunDirectory {
+    public let url: URL
+    private var metrics: FileHandle?
+
+    /// Creates `path` (or runs/<command>-<time>), refusing a directory that already holds a run.
+    public init(path: String?, command: String) throws {
+        let fm = FileManager.default
+        let chosen: String
+        if let path, !path.isEmpty {
+            chosen = path
+        } else {
+            let f = DateFormatter()
+            f.dateFormat = "yyyyMMdd-HHmmss"
+            f.locale = Locale(identifier: "en_US_POSIX")
+            chosen = "runs/\(command)-\(f.string(from: Date()))"
+        }
+        url = URL(fileURLWithPath: chosen)
+        if fm.fileExists(atPath: url.appendingPathComponent("metrics.jsonl").path) {
+            throw WideNetIOError("--out \(chosen) already holds a run (metrics.jsonl); choose another directory")
+        }
+        do {
+            try fm.createDirectory(at: url, withIntermediateDirectories: true)
+        } catch {
+            throw WideNetIOError("--out \(chosen): cannot create the directory (\(RunDirectory.reason(error)))")
+        }
+        guard fm.isWritableFile(atPath: url.path) else {
+            throw WideNetIOError("--out \(chosen): the directory is not writable")
+        }
+    }
+
+    public func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    public func writeJSON(_ object: JSONObject, to name: String) throws {
+        try AtomicFile.write(object.render(pretty: true) + "\n", to: file(name))
+    }
+
+    public func writeText(_ text: String, to name: String) throws { try AtomicFile.write(text, to: file(name)) }
+
+    public func appendMetrics(_ row: JSONObject) throws {
+        if metrics == nil {
+            let path = file("metrics.jsonl").path
+            guard FileManager.default.createFile(atPath: path, contents: nil),
+                  let h = FileHandle(forWritingAtPath: path) else {
+                throw WideNetIOError("cannot write \(path)")
+            }
+            metrics = h
+        }
+        try metrics?.write(contentsOf: Data((row.render() + "\n").utf8))
+    }
+
+    public func writeArray<T: BinaryFloatingPoint>(_ values: [T], shape: [Int], to name: String) throws {
+        try NPY.write(values, shape: shape, to: file(name))
+    }
+
+    public func close() throws {
+        try metrics?.synchronize()
+        try metrics?.close()
+        metrics = nil
+    }
+
+    deinit { try? metrics?.close() }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+}

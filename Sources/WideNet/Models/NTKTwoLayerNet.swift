@@ -1,0 +1,150 @@
+import Foundation
+
+/// The two-layer ReLU net of Du et al. in the NTK parameterisation,
+/// f(x) = (1/√m) Σ_r a_r relu(w_rᵀx), stored as blocks of neurons (DESIGN.md §2):
+/// each block has its own buffers no larger than the device's max allocation, the forward pass
+/// sums the blocks' partial u in block order, and the update touches each block in place.
+public final class NTKTwoLayerNet<T: Scalar> {
+    public let backend: any Backend
+    public let n: Int, d: Int, width: Int
+    public let trainOutput: Bool
+    let x: any DeviceBuffer
+    let residual: any DeviceBuffer
+    public private(set) var blocks: [Block] = []
+
+    public final class Block {
+        public let start: Int
+        public let shape: NTKBlockShape
+        let w: any DeviceBuffer, w0: any DeviceBuffer, a: any DeviceBuffer
+        let masks: any DeviceBuffer, masks0: any DeviceBuffer, partialU: any DeviceBuffer
+        init(start: Int, shape: NTKBlockShape, backend: any Backend) throws {
+            self.start = start
+            self.shape = shape
+            let wBytes = shape.width * shape.d * MemoryLayout<T>.stride
+            w = try backend.allocate(bytes: wBytes)
+            w0 = try backend.allocate(bytes: wBytes)
+            a = try backend.allocate(bytes: shape.width * MemoryLayout<T>.stride)
+            masks = try backend.allocate(bytes: shape.maskWords * 4)
+            masks0 = try backend.allocate(bytes: shape.maskWords * 4)
+            partialU = try backend.allocate(bytes: shape.n * MemoryLayout<T>.stride)
+        }
+    }
+
+    /// Where the initial weights come from.
+    public enum Initialisation {
+        /// w_r ~ N(0, κ² I), a_r uniform on {−1, +1}, from Philox streams of `seed`.
+        case random(seed: UInt64, kappa: Double)
+        /// Given arrays: w is m×d, a is m (row-major).
+        case arrays(w: [T], a: [T])
+    }
+
+    /// Bytes the parameters and masks of a width need (the memory preflight uses this).
+    public static func bytesNeeded(n: Int, d: Int, width: Int) -> Int {
+        let words = (width + 31) / 32
+        return 2 * width * d * MemoryLayout<T>.stride + width * MemoryLayout<T>.stride + 2 * n * words * 4
+    }
+
+    /// The widest block whose largest buffer fits in `maxAllocBytes`, a multiple of 32.
+    public static func blockWidth(d: Int, n: Int, maxAllocBytes: Int) -> Int {
+        let perNeuron = max(d * MemoryLayout<T>.stride, 1)
+        var width = maxAllocBytes / perNeuron
+        width = min(width, (maxAllocBytes / max(n, 1)) * 8)    // the mask buffer: n·width/32 words
+        return max(32, width / 32 * 32)
+    }
+
+    public init(backend: any Backend, x xValues: [T], n: Int, d: Int, width: Int, initialisation: Initialisation,
+                trainOutput: Bool = false, blockWidth requestedBlock: Int? = nil) throws {
+        precondition(xValues.count == n * d, "x must be n×d")
+        self.backend = backend
+        self.n = n; self.d = d; self.width = width
+        self.trainOutput = trainOutput
+        x = try backend.allocate(bytes: n * d * MemoryLayout<T>.stride)
+        try backend.upload(xValues, to: x)
+        residual = try backend.allocate(bytes: n * MemoryLayout<T>.stride)
+        let bw = requestedBlock ?? NTKTwoLayerNet.blockWidth(d: d, n: n, maxAllocBytes: backend.info.maxAllocBytes)
+        var start = 0
+        while start < width {
+            let w = min(bw, width - start)
+            let block = try Block(start: start, shape: NTKBlockShape(n: n, d: d, width: w), backend: backend)
+            switch initialisation {
+            case .random(let seed, let kappa):
+                // Element indices continue across blocks, so a block is generated alone and the
+                // weights do not depend on the block size.
+                try backend.fillRandom(block.w, count: w * d, offset: UInt64(start * d), seed: seed,
+                                       stream: RandomStream.hiddenWeights.rawValue, step: 0,
+                                       distribution: .normal, scale: T(kappa))
+                try backend.fillRandom(block.a, count: w, offset: UInt64(start), seed: seed,
+                                       stream: RandomStream.outputWeights.rawValue, step: 0,
+                                       distribution: .rademacher, scale: T(1))
+            case .arrays(let wAll, let aAll):
+                precondition(wAll.count == width * d && aAll.count == width, "initial arrays must be m×d and m")
+                try backend.upload(Array(wAll[(start * d)..<((start + w) * d)]), to: block.w)
+                try backend.upload(Array(aAll[start..<(start + w)]), to: block.a)
+            }
+            try backend.copy(block.w, to: block.w0, bytes: w * d * MemoryLayout<T>.stride)
+            blocks.append(block)
+            start += w
+        }
+    }
+
+    /// u = f(X) for the current weights (recomputing the masks); the first call also records the
+    /// initial masks.
+    public func forward() throws -> [Double] {
+        var u = [Double](repeating: 0, count: n)
+        for block in blocks {
+            try backend.ntkForward(block.shape, x: x, w: block.w, a: block.a, masks: block.masks,
+                                   partialU: block.partialU, as: T.self)
+            let part = try backend.download(block.partialU, count: n, as: T.self)
+            for i in 0..<n { u[i] += Double(part[i]) }
+        }
+        let s = 1 / Double(width).squareRoot()
+        return u.map { $0 * s }
+    }
+
+    /// Records the current masks as the initial ones (after the first forward pass).
+    public func recordInitialMasks() throws {
+        for b in blocks { try backend.copy(b.masks, to: b.masks0, bytes: b.shape.maskWords * 4) }
+    }
+
+    /// One GD step from the masks of the last forward pass and the residual e = u − y.
+    public func update(residual e: [Double], learningRate: Double) throws {
+        try backend.upload(e.map { T($0) }, to: residual)
+        let scale = T(learningRate / Double(width).squareRoot())
+        for b in blocks {
+            try backend.ntkBackwardUpdate(b.shape, x: x, w: b.w, a: b.a, masks: b.masks, residual: residual,
+                                          scale: scale, trainOutput: trainOutput)
+        }
+    }
+
+    /// max_r ‖w_r − w_r(0)‖ and the fraction of activation patterns flipped since initialisation.
+    public func diagnostics() throws -> (maxMove: Double, flipFraction: Double) {
+        var best = 0.0, flips = 0
+        for b in blocks {
+            let dg = try backend.ntkDiagnostics(b.shape, w: b.w, w0: b.w0, masks: b.masks, masks0: b.masks0, as: T.self)
+            best = max(best, dg.maxMoveSquared)
+            flips += dg.flips
+        }
+        return (best.squareRoot(), Double(flips) / (Double(n) * Double(width)))
+    }
+
+    /// The empirical Gram matrix H(k)_ij = x_iᵀx_j · #{r : S_ir = S_jr = 1} / m from the current masks.
+    public func empiricalGram(inputGram xx: [Double]) throws -> [Double] {
+        let counts = try backend.allocate(bytes: n * n * 4)
+        try backend.upload([UInt32](repeating: 0, count: n * n), to: counts)
+        for b in blocks { try backend.maskGram(b.shape, masks: b.masks, counts: counts) }
+        let c = try backend.download(counts, count: n * n, as: UInt32.self)
+        let m = Double(width)
+        return (0..<(n * n)).map { xx[$0] * Double(c[$0]) / m }
+    }
+
+    /// The current weights, m×d and m.
+    public func weights() throws -> (w: [T], a: [T]) {
+        var w: [T] = [], a: [T] = []
+        w.reserveCapacity(width * d); a.reserveCapacity(width)
+        for b in blocks {
+            w += try backend.download(b.w, count: b.shape.width * d, as: T.self)
+            a += try backend.download(b.a, count: b.shape.width, as: T.self)
+        }
+        return (w, a)
+    }
+}

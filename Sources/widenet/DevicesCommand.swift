@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+import WideNet
+
+struct DevicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices",
+        abstract: "List OpenCL platforms and devices, and the CPU BLAS.",
+        discussion: "Example:\n  widenet devices   # indices are what --device N means")
+
+    func run() throws {
+        try reportingErrors {
+            let devices: [CLDevice]
+            do { devices = try CLDevice.all() } catch {
+                print("OpenCL: no driver could be queried (\(error))")
+                devices = []
+            }
+            if devices.isEmpty { print("OpenCL: no devices found (install an ICD: the NVIDIA driver, or pocl-opencl-icd for the CPU)") }
+            for dev in devices {
+                let i = dev.info
+                print("[\(i.index)] \(i.name)  (\(i.typeName), \(i.platformName))")
+                print("    memory \(gib(i.globalMemBytes)), max alloc \(gib(i.maxAllocBytes)), local \(i.localMemBytes / 1024) KiB")
+                print("    compute units \(i.computeUnits) @ \(i.maxClockMHz) MHz, fp64 \(i.hasFP64 ? "yes" : "no"), max work-group \(i.maxWorkGroupSize)")
+                print("    \(i.deviceVersion); driver \(i.driverVersion)")
+            }
+            let cpu = CPUBackend()
+            print("CPU: \(cpu.info.deviceName), memory \(gib(cpu.info.globalMemBytes))")
+            print("BLAS: \(CPUBackend.blasDescription)")
+        }
+    }
+
+    func gib(_ bytes: Int) -> String { String(format: "%.2f GiB", Double(bytes) / 1_073_741_824) }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import WideNet
+
+extension BackendKind: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
+extension DatasetKind: ExpressibleByArgument {}
+
+/// --backend, --device, --precision, shared by every experiment.
+struct DeviceOptions: ParsableArguments {
+    @Option(help: "auto (fastest OpenCL GPU, else the CPU), cpu or opencl. Default: $WIDENET_BACKEND or auto.")
+    var backend: BackendKind?
+
+    @Option(help: "OpenCL device: an index from `widenet devices` or part of its name. Default: $WIDENET_DEVICE.")
+    var device: String?
+
+    @Option(help: "f32 or f64 (f64 needs cl_khr_fp64 on an OpenCL device).")
+    var precision: Precision = .f32
+
+    func resolvedBackend() throws -> BackendKind {
+        if let backend { return backend }
+        if let env = ProcessInfo.processInfo.environment["WIDENET_BACKEND"], !env.isEmpty {
+            guard let kind = BackendKind(rawValue: env) else {
+                throw ValidationError("WIDENET_BACKEND=\(env): expected auto, cpu or opencl")
+            }
+            return kind
+        }
+        return .auto
+    }
+
+    var resolvedDevice: String? {
+        device ?? ProcessInfo.processInfo.environment["WIDENET_DEVICE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// --out and --quiet.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Run directory to write (default: runs/<command>-<time>).")
+    var out: String?
+
+    @Flag(help: "No progress bar or summary table; errors still go to standard error.")
+    var quiet = false
+}

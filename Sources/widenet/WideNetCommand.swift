@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import WideNet
+
+@main
+struct WideNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "widenet",
+        abstract: "Training dynamics of very wide neural networks, on OpenCL GPUs or the CPU.",
+        discussion: """
+            Every experiment writes a run directory (config.json, metrics.jsonl, summary.json, \
+            report.html and the arrays asked for). Backend: --backend auto|cpu|opencl, or the \
+            environment variables WIDENET_BACKEND and WIDENET_DEVICE.
+
+            Examples:
+              widenet devices
+              widenet train                                  # default experiment on the best device
+              widenet train --n 64 --d 16 --width 1048576 --steps 500 --out runs/ntk-m20
+              widenet gram --x X.npy --width 65536 --seed 1
+            """,
+        version: widenetVersion,
+        subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self])
+}
+
+/// Turns any library error into one line on standard error and exit code 1: never a stack trace.
+func reportingErrors<R>(_ body: () throws -> R) throws -> R {
+    do {
+        return try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        let text = "\(error)".replacingOccurrences(of: "\n", with: " ")
+        FileHandle.standardError.write(Data("error: \(text)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func printNote(_ text: String) {
+    FileHandle.standardError.write(Data("note: \(text)\n".utf8))
+}
