@@ -14,12 +14,25 @@ struct WideNetCommand: ParsableCommand {
 
             Examples:
               widenet devices
-              widenet train                                  # default experiment on the best device
+              widenet train           # the default experiment on the best device
               widenet train --n 64 --d 16 --width 1048576 --steps 500 --out runs/ntk-m20
               widenet gram --x X.npy --width 65536 --seed 1
             """,
         version: widenetVersion,
         subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self])
+
+    /// An unknown subcommand is an error even with --help (the parser would print the root help
+    /// and exit 0, which scripts would read as "the command exists").
+    static func main() {
+        let args = Array(CommandLine.arguments.dropFirst())
+        if let first = args.first, !first.hasPrefix("-"), first != "help",
+           !configuration.subcommands.contains(where: { $0.configuration.commandName == first }) {
+            let known = configuration.subcommands.compactMap { $0.configuration.commandName }.joined(separator: ", ")
+            FileHandle.standardError.write(Data("error: unknown command '\(first)' (commands: \(known))\n".utf8))
+            Foundation.exit(64)
+        }
+        main(args)
+    }
 }
 
 /// Turns any library error into one line on standard error and exit code 1: never a stack trace.
