@@ -105,11 +105,14 @@ struct Trainer<T: Scalar> {
         var maxDeviation = 0.0
         let progress = ProgressBar(total: steps, label: "train", quiet: cfg.quiet)
         let loopStart = Date()
+        var stepSeconds = 0.0          // update + forward only, without the logging diagnostics
 
         for k in 0...steps {
             if k > 0 {
+                let t0 = DispatchTime.now().uptimeNanoseconds
                 try net.update(residual: zip(u, y).map { $0 - $1 }, learningRate: lr)
                 u = try net.forward()
+                stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             }
             let e = zip(u, y).map { $0 - $1 }
             let eSq = e.map { $0 * $0 }.reduce(0, +)
@@ -194,6 +197,7 @@ struct Trainer<T: Scalar> {
         summary.set("wall_seconds", Date().timeIntervalSince(started))
         summary.set("train_seconds", trainSeconds)
         summary.set("steps_per_second", trainSeconds > 0 ? Double(steps) / trainSeconds : nil)
+        summary.set("seconds_per_step", steps > 0 ? stepSeconds / Double(steps) : nil)
         if let ocl = backend as? OpenCLBackend { summary.set("kernel_build_seconds", ocl.buildSeconds) }
         summary.set("notes", notes.joined(separator: "; "))
         try run.writeJSON(summary, to: "summary.json")

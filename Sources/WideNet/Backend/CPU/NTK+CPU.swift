@@ -2,8 +2,12 @@
 /// `chunkWidth` neurons (a multiple of 32, so each chunk owns whole mask words); each worker
 /// runs single-threaded BLAS on its chunks with its own scratch, so no n×width matrix exists.
 extension CPUBackend {
-    static let chunkWidth = 512
+    static let chunkWidth = 256
 
+    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
+    // witness call); these entry points jump to the Float and Double specialisations instead.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func ntkForward<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
                                       masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws {
         let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
@@ -22,18 +26,8 @@ extension CPUBackend {
                         let r0 = c * C, cw = min(C, s.width - r0)
                         BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z, alpha: 1, beta: 0)
                         for i in 0..<s.n {
-                            let zi = z + i * cw
-                            var acc: T = 0
-                            var word: UInt32 = 0
-                            for r in 0..<cw {
-                                let v = zi[r]
-                                if v >= 0 { word |= 1 << UInt32(r & 31); acc += A[r0 + r] * v }
-                                if r & 31 == 31 || r == cw - 1 {
-                                    M[i * s.words + (r0 + r) / 32] = word
-                                    word = 0
-                                }
-                            }
-                            P[c * s.n + i] = acc
+                            P[c * s.n + i] = T.maskedForwardRow(z: z + i * cw, a: A + r0, count: cw,
+                                                              words: M + i * s.words + r0 / 32)
                         }
                     }
                 }
@@ -46,6 +40,10 @@ extension CPUBackend {
         }
     }
 
+    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
+    // witness call); these entry points jump to the Float and Double specialisations instead.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func ntkBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
                                              a: any DeviceBuffer, masks: any DeviceBuffer, residual: any DeviceBuffer,
                                              scale: T, trainOutput: Bool) throws {
@@ -71,11 +69,8 @@ extension CPUBackend {
                             }
                         }
                         for i in 0..<s.n {
-                            let e = E[i], row = mt + i * cw, mrow = M + i * s.words
-                            for r in 0..<cw {
-                                let bit = (mrow[(r0 + r) >> 5] >> UInt32((r0 + r) & 31)) & 1
-                                row[r] = bit != 0 ? e * A[r0 + r] : 0
-                            }
+                            T.scaledMaskRow(words: M + i * s.words + r0 / 32, e: E[i], a: A + r0, count: cw,
+                                                out: mt + i * cw)
                         }
                         // W_chunk ← W_chunk − scale · mtᵀ X
                         BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.n), mt, X, W + r0 * s.d,
@@ -86,6 +81,10 @@ extension CPUBackend {
         }
     }
 
+    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
+    // witness call); these entry points jump to the Float and Double specialisations instead.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, w0: any DeviceBuffer,
                                           masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics {
         let W = host(w).pointer(T.self), W0 = host(w0).pointer(T.self)
