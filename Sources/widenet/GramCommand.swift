@@ -35,7 +35,9 @@ struct GramCommand: ParsableCommand {
             for note in result.notes { printNote(note) }
             if !output.quiet {
                 for (k, v) in result.summary.pairs where k != "notes" {
-                    print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.render(pretty: false, indent: 0))
+                    let text: String
+                    if case .string(let s) = v { text = s } else { text = v.render() }
+                    print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + text)
                 }
             }
             print("run directory: \(result.directory.path)")

@@ -22,7 +22,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Samples (synthetic data; default 64).") var n: Int?
     @Option(help: "Input dimension (synthetic data; default 16).") var d: Int?
     @Option(help: "Width m (default: 2^16 on a CPU, 2^24 on a GPU; from --init-w when given).") var width: Int?
-    @Option(help: "Gradient-descent steps.") var steps: Int = 1000
+    @Option(help: "Gradient-descent steps.") var steps: Int = 300
     @Option(help: "Step size η (default 1/λ_max(H∞)).") var lr: Double?
     @Option(help: "Seed of data, initial weights and everything random.") var seed: UInt64 = 0
     @Option(help: "sphere (uniform on the unit sphere, labels uniform in (−1,1)), teacher (labels from a random ReLU net) or file.")
@@ -63,13 +63,18 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
+    func display(_ v: JSONValue) -> String {
+        if case .string(let text) = v { return text }
+        return v.render()
+    }
+
     func printSummary(_ s: JSONObject) {
         let keys = ["backend", "device", "precision", "n", "d", "width", "steps", "lr", "lambda0", "initial_loss",
                     "final_loss", "bound_holds", "max_kernel_deviation", "final_max_move", "final_flip_fraction",
                     "lambda_min_h_initial", "lambda_min_h_final", "steps_per_second", "wall_seconds"]
         for k in keys {
             guard let v = s[k] else { continue }
-            print(k.padding(toLength: 22, withPad: " ", startingAt: 0) + v.render(pretty: false, indent: 0))
+            print(k.padding(toLength: 22, withPad: " ", startingAt: 0) + display(v))
         }
     }
 }

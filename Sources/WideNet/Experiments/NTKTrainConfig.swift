@@ -8,7 +8,7 @@ public struct NTKTrainConfig: Sendable {
     public var n: Int? = nil
     public var d: Int? = nil
     public var width: Int? = nil
-    public var steps = 1000
+    public var steps = 300
     public var learningRate: Double? = nil        // nil: 1/λ_max(H∞)
     public var seed: UInt64 = 0
     public var dataset: DatasetKind? = nil        // nil: sphere, or file when --x/--y are given

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages WideNet builds and tests with, when any is missing:
+#   OpenCL loader and headers, OpenBLAS + LAPACKE, and PoCL (a CPU OpenCL device for the tests).
+# Needs root or sudo only when something must be installed. Swift 6.1+ must already be on PATH.
+set -euo pipefail
+packages=(ocl-icd-opencl-dev opencl-headers libopenblas-dev liblapacke-dev pocl-opencl-icd)
+# python3 with numpy serves the .npy interop tests and the peer benchmarks; any python3 that has it will do.
+python3 -c "import numpy" >/dev/null 2>&1 || packages+=(python3 python3-numpy)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "error: swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
+# PoCL compiles kernels into a cache; give it a writable one.
+export POCL_CACHE_DIR="${POCL_CACHE_DIR:-${TMPDIR:-/tmp}/widenet-pocl-cache}"
+mkdir -p "$POCL_CACHE_DIR"
