@@ -60,22 +60,20 @@ extension CPUBackend {
                 for c in range {
                     let r0 = c * C, cw = min(C, s.width - r0)
                     if trainOutput {
-                            BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z,
-                                          alpha: 1, beta: 0)
-                            for r in 0..<cw { ga[r] = 0 }
-                            for i in 0..<s.n {
-                                let e = E[i]
-                                for r in 0..<cw { ga[r] += e * max(z[i * cw + r], 0) }
-                            }
-                        }
+                        // ∇_a at the old w: Σ_i e_i relu(z_ir), before the rows move below.
+                        BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z, alpha: 1, beta: 0)
+                        for r in 0..<cw { ga[r] = 0 }
                         for i in 0..<s.n {
-                            T.scaledMaskRow(words: M + i * s.words + r0 / 32, e: E[i], a: A + r0, count: cw,
-                                                out: mt + i * cw)
+                            let e = E[i]
+                            for r in 0..<cw { ga[r] += e * max(z[i * cw + r], 0) }
                         }
-                        // W_chunk ← W_chunk − scale · mtᵀ X
-                        BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.n), mt, X, W + r0 * s.d,
-                                      alpha: -scale, beta: 1)
-                        if trainOutput { for r in 0..<cw { A[r0 + r] -= scale * ga[r] } }
+                    }
+                    for i in 0..<s.n {
+                        T.scaledMaskRow(words: M + i * s.words + r0 / 32, e: E[i], a: A + r0, count: cw, out: mt + i * cw)
+                    }
+                    // W_chunk ← W_chunk − scale · mtᵀ X
+                    BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.n), mt, X, W + r0 * s.d, alpha: -scale, beta: 1)
+                    if trainOutput { for r in 0..<cw { A[r0 + r] -= scale * ga[r] } }
                 }
             }
         }

@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+@testable import WideNet
+import WideNetKernels
+
+/// Every kernel file (common.cl prepended, as the backend builds them) compiles in f32 and f64,
+/// and a kernel that fails to build becomes an error naming the code and carrying the build log.
+@Suite(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
+struct KernelBuildTests {
+    @Test(arguments: KernelSource.allCases.filter { $0 != .common }, [Precision.f32, .f64])
+    func everyKernelFileBuilds(source: KernelSource, precision: Precision) throws {
+        let gpu = try TestDevices.backend()
+        let options = precision == .f32 ? try gpu.options(Float.self, ["-DUSE_FP64"]) : try gpu.options(Double.self)
+        _ = try gpu.cl.program([source], options: options)
+        #expect(gpu.buildSeconds > 0)
+    }
+
+    @Test func brokenKernelReportsTheBuildLog() throws {
+        let gpu = try TestDevices.backend()
+        let source = KernelSource.common.text + "\n__kernel void broken(__global REAL *x) { x[0] = undefined_name; }\n"
+        do {
+            _ = try CLProgram(context: gpu.cl.context, device: gpu.cl.device.id, source: source, options: "-DREAL=float",
+                              label: "broken")
+            Issue.record("a kernel with an undefined name built")
+        } catch let error as CLError {
+            #expect(error.codeName == "CL_BUILD_PROGRAM_FAILURE")
+            #expect(error.buildLog?.contains("undefined_name") == true, "build log: \(error.buildLog ?? "none")")
+            #expect(!error.description.contains("\n"), "the error must fit on one line")
+        }
+    }
+
+    @Test func errorCodesHaveNames() {
+        #expect(CLError(call: "clCreateBuffer", code: -4).description.contains("CL_MEM_OBJECT_ALLOCATION_FAILURE"))
+        #expect(CLError(call: "x", code: -5).codeName == "CL_OUT_OF_RESOURCES")
+        #expect(CLError(call: "x", code: -9999).codeName == "CL_UNKNOWN_ERROR")
+    }
+}
