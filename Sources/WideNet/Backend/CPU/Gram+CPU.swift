@@ -7,8 +7,15 @@ extension CPUBackend {
                 let mi = M + i * s.words
                 for j in 0...i {
                     let mj = M + j * s.words
-                    var c = 0
-                    for q in 0..<s.words { c += (mi[q] & mj[q]).nonzeroBitCount }
+                    var c = 0, q = 0
+                    // Two words per popcount; rows need not be 8-byte aligned.
+                    while q + 1 < s.words {
+                        let x = UnsafeRawPointer(mi + q).loadUnaligned(as: UInt64.self)
+                        let y = UnsafeRawPointer(mj + q).loadUnaligned(as: UInt64.self)
+                        c += (x & y).nonzeroBitCount
+                        q += 2
+                    }
+                    if q < s.words { c += (mi[q] & mj[q]).nonzeroBitCount }
                     G[i * s.n + j] &+= UInt32(truncatingIfNeeded: c)
                     if j != i { G[j * s.n + i] &+= UInt32(truncatingIfNeeded: c) }
                 }

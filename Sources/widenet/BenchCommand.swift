@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import WideNet
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the same operations on the CPU and on every OpenCL device, side by side.",
+        discussion: """
+            Matrix products, the NTK training step (n=256, d=64) and the empirical Gram matrix, each \
+            with GFLOP/s and GB/s and the fraction of the backend's measured ceilings: a device-to-device \
+            copy bandwidth and a peak (its best matrix-product rate). Kernel build time is reported apart.
+
+            Examples:
+              widenet bench
+              widenet bench --gemm-sizes 4096,8192 --ntk-width 16777216 --json bench.json
+              widenet bench --backends cpu --repeats 10
+            """)
+
+    @Option(name: .customLong("gemm-sizes"), help: "Square matrix sizes (default: 256,1024,2048 on a CPU; 1024,4096,8192 on a GPU).")
+    var gemmSizes: String?
+    @Option(name: .customLong("ntk-width"), help: "Width of the NTK step (default: 2^16 on a CPU, 2^24 on a GPU).")
+    var ntkWidth: Int?
+    @Option(help: "Timed repeats per operation (median reported).") var repeats: Int = 5
+    @Option(help: "Backends to measure, e.g. cpu,opencl:0 (default: all).") var backends: String?
+    @Option(help: "f32 or f64.") var precision: Precision = .f32
+    @Option(help: "Write the results as JSON to this file.") var json: String?
+    @Flag(help: "No progress lines.") var quiet = false
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        if let ntkWidth, ntkWidth < 1 { throw ValidationError("--ntk-width must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var cfg = BenchExperiment.Config()
+            if let gemmSizes {
+                let sizes = gemmSizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                    throw ValidationError("--gemm-sizes takes positive integers separated by commas")
+                }
+                cfg.gemmSizes = sizes.compactMap { $0 }
+            }
+            cfg.ntkWidth = ntkWidth; cfg.repeats = repeats; cfg.precision = precision
+            cfg.backends = backends?.split(separator: ",").map(String.init)
+            let reports = try BenchExperiment.run(cfg) { line in if !quiet { printNote(line) } }
+            print(BenchExperiment.table(reports))
+            if let json {
+                try AtomicFile.write(BenchExperiment.json(reports, config: cfg).render(pretty: true) + "\n",
+                                     to: URL(fileURLWithPath: json))
+            }
+        }
+    }
+}
