@@ -6,19 +6,24 @@
 //
 // Forward (ntk_forward): work-item (i, q) owns sample i and the 32 neurons of mask word q.
 //
-//             words q →                 a work-group is FWD_TN samples × one word: it stages
-//   samples ┌──┬──┬──┬──┐               X[FWD_TN][FWD_KC] and W[32][FWD_KC] in local memory,
-//     i ↓   │  │  │  │  │  z[32] each   accumulates z_ir for its 32 neurons in registers, then
-//           ├──┼──┼──┼──┤               writes one mask word and Σ_r a_r relu(z_ir) into
-//           └──┴──┴──┴──┘               partials[q·n + i]. No n×m matrix is ever stored.
+//             words q →                 a work-group is FWD_TN samples × FWD_WQ words: it stages
+//   samples ┌──┬──┬──┬──┐               X[FWD_TN][FWD_KC] and W[32·FWD_WQ][FWD_KC] in local
+//     i ↓   │  │  │  │  │  z[32] each   memory, accumulates z_ir for its 32 neurons in registers,
+//           ├──┼──┼──┼──┤               writes one mask word, then the group sums
+//           └──┴──┴──┴──┘               Σ_r a_r relu(z_ir) over its FWD_WQ words in a fixed
+//                                       order into partials[g·n + i] (g = q / FWD_WQ).
+// No n×m matrix is ever stored, and the partials take n·words/FWD_WQ values.
 //
-// ntk_reduce_partials sums partials over q for each i with a fixed tree (deterministic).
+// ntk_reduce_partials sums the partials over g for each i with a fixed tree (deterministic).
 // Backward (ntk_backward_update): work-item r owns neuron r and updates its row of W in place:
 //   w_r ← w_r − scale·a_r·Σ_i S_ir e_i x_i; with TRAIN_A also a_r ← a_r − scale·Σ_i e_i relu(z_ir).
 //
 // Tuning parameters (host may override with -D):
 #ifndef FWD_TN
 #define FWD_TN 32    // samples per forward work-group
+#endif
+#ifndef FWD_WQ
+#define FWD_WQ 4     // mask words (×32 neurons) per forward work-group
 #endif
 #ifndef FWD_KC
 #define FWD_KC 16    // input-dimension chunk staged in local memory
@@ -39,39 +44,41 @@
 #define TRAIN_A 0
 #endif
 
-__kernel __attribute__((reqd_work_group_size(FWD_TN, 1, 1)))
+__kernel __attribute__((reqd_work_group_size(FWD_TN, FWD_WQ, 1)))
 void ntk_forward(const int n, const int d, const int m, const int words,
                  __global const REAL *X, __global const REAL *W, __global const REAL *a,
                  __global uint *masks, __global REAL *partials)
 {
-    const int li = get_local_id(0);
+    const int li = get_local_id(0), lq = get_local_id(1);
+    const int lid = lq * FWD_TN + li;
     const int i = get_group_id(0) * FWD_TN + li;
-    const int q = get_group_id(1);
+    const int q = get_group_id(1) * FWD_WQ + lq;
     const int r0 = q * 32;
+    const int groupR0 = get_group_id(1) * FWD_WQ * 32;
     __local REAL Xs[FWD_TN][FWD_KC + 1];
-    __local REAL Ws[32][FWD_KC + 1];
+    __local REAL Ws[FWD_WQ * 32][FWD_KC + 1];
+    __local REAL sums[FWD_WQ][FWD_TN];
     REAL z[32];
     for (int r = 0; r < 32; ++r) z[r] = 0;
     for (int k0 = 0; k0 < d; k0 += FWD_KC) {
-        for (int t = li; t < FWD_TN * FWD_KC; t += FWD_TN) {
+        for (int t = lid; t < FWD_TN * FWD_KC; t += FWD_TN * FWD_WQ) {
             const int ii = t / FWD_KC, kk = t % FWD_KC;
             const int gi = get_group_id(0) * FWD_TN + ii, gk = k0 + kk;
             Xs[ii][kk] = (gi < n && gk < d) ? X[(size_t)gi * d + gk] : (REAL)0;
         }
-        for (int t = li; t < 32 * FWD_KC; t += FWD_TN) {
+        for (int t = lid; t < FWD_WQ * 32 * FWD_KC; t += FWD_TN * FWD_WQ) {
             const int rr = t / FWD_KC, kk = t % FWD_KC;
-            const int gr = r0 + rr, gk = k0 + kk;
+            const int gr = groupR0 + rr, gk = k0 + kk;
             Ws[rr][kk] = (gr < m && gk < d) ? W[(size_t)gr * d + gk] : (REAL)0;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < FWD_KC; ++kk) {
             const REAL xv = Xs[li][kk];
             #pragma unroll
-            for (int r = 0; r < 32; ++r) z[r] += xv * Ws[r][kk];
+            for (int r = 0; r < 32; ++r) z[r] += xv * Ws[lq * 32 + r][kk];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    if (i >= n) return;
     uint word = 0;
     REAL acc = 0;
     for (int r = 0; r < 32; ++r) {
@@ -80,18 +87,25 @@ void ntk_forward(const int n, const int d, const int m, const int words,
             acc += a[r0 + r] * z[r];
         }
     }
-    masks[(size_t)i * words + q] = word;
-    partials[(size_t)q * n + i] = acc;
+    if (i < n && q < words) masks[(size_t)i * words + q] = word;
+    sums[lq][li] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lq == 0 && i < n) {
+        REAL total = 0;
+        for (int w = 0; w < FWD_WQ; ++w) total += sums[w][li];
+        partials[(size_t)get_group_id(1) * n + i] = total;
+    }
 }
 
-// out[i] = Σ_q partials[q·n + i], one work-group per sample, strided sums then a fixed tree.
+// out[i] = Σ_g partials[g·n + i] over the groups of words, one work-group per sample: strided
+// sums, then a fixed tree.
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
-void ntk_reduce_partials(const int n, const int words, __global const REAL *partials, __global REAL *out)
+void ntk_reduce_partials(const int n, const int groups, __global const REAL *partials, __global REAL *out)
 {
     const int i = get_group_id(0), t = get_local_id(0);
     __local REAL s[RED_WG];
     REAL acc = 0;
-    for (int q = t; q < words; q += RED_WG) acc += partials[(size_t)q * n + i];
+    for (int g = t; g < groups; g += RED_WG) acc += partials[(size_t)g * n + i];
     s[t] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int h = RED_WG / 2; h > 0; h >>= 1) {

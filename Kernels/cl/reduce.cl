@@ -7,6 +7,9 @@
 //   group g:  items t = 0..RWG-1 take elements g·RWG + t, + G·RWG, ...  → tree → out[g]
 //
 // max_move_sq: out[g] = max over its neurons r of ‖w_r − w0_r‖².
+// max_move_sq_philox: the same with w0 regenerated from the Philox hidden-weight stream
+//   (element offset + r·d + k, times scale), so no copy of the initial weights is kept.
+//   Built with philox.cl prepended (-DWITH_PHILOX).
 // mask_flips:  out[g] = Σ popcount(masks ^ masks0) over its words.
 // Tuning parameters:
 #ifndef RWG
@@ -51,3 +54,34 @@ void mask_flips(const int count, __global const uint *masks, __global const uint
     }
     if (t == 0) out[get_group_id(0)] = s[0];
 }
+
+#ifdef WITH_PHILOX
+__kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
+void max_move_sq_philox(const int m, const int d, __global const REAL *W, __global REAL *out,
+                        const uint offset_lo, const uint offset_hi, const uint key0, const uint key1, const REAL scale)
+{
+    const int t = get_local_id(0), G = get_num_groups(0);
+    const ulong offset = ((ulong)offset_hi << 32) | (ulong)offset_lo;
+    const uint2 key = (uint2)(key0, key1);
+    __local REAL s[RWG];
+    REAL best = 0;
+    for (int r = get_group_id(0) * RWG + t; r < m; r += G * RWG) {
+        REAL acc = 0;
+        for (int k = 0; k < d; ++k) {
+            const ulong e = offset + (ulong)r * d + k;
+            const uint4 bits = philox_bits(e >> 2, 1u, 0u, key);   // stream 1: hidden weights
+            const REAL w0 = (REAL)philox_value(bits, (uint)(e & 3), 0) * scale;
+            const REAL v = W[(size_t)r * d + k] - w0;
+            acc += v * v;
+        }
+        best = fmax(best, acc);
+    }
+    s[t] = best;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] = fmax(s[t], s[t + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) out[get_group_id(0)] = s[0];
+}
+#endif

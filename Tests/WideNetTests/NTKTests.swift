@@ -110,7 +110,8 @@ struct NTKTests {
     }
 }
 
-/// reduce.cl (maximum weight movement, mask flips) against the CPU reference.
+/// reduce.cl (maximum weight movement, with stored or regenerated w0, and mask flips) against the
+/// CPU reference and a direct computation.
 @Suite(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
 struct ReduceTests {
     @Test(arguments: [Precision.f32, .f64])
@@ -126,15 +127,36 @@ struct ReduceTests {
             let w: [T] = rng.normals(s.width * s.d), w0: [T] = rng.normals(s.width * s.d)
             let m = (0..<s.maskWords).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
             let m0 = (0..<s.maskWords).map { _ in UInt32.random(in: 0...UInt32.max, using: &rng) }
-            let g = try gpu.ntkDiagnostics(s, w: try buffer(gpu, w), w0: try buffer(gpu, w0), masks: try buffer(gpu, m),
-                                           masks0: try buffer(gpu, m0), as: T.self)
-            let c = try cpu.ntkDiagnostics(s, w: try buffer(cpu, w), w0: try buffer(cpu, w0), masks: try buffer(cpu, m),
-                                           masks0: try buffer(cpu, m0), as: T.self)
+            let g = try gpu.ntkDiagnostics(s, w: try buffer(gpu, w), initial: .stored(try buffer(gpu, w0)),
+                                           masks: try buffer(gpu, m), masks0: try buffer(gpu, m0), as: T.self)
+            let c = try cpu.ntkDiagnostics(s, w: try buffer(cpu, w), initial: .stored(try buffer(cpu, w0)),
+                                           masks: try buffer(cpu, m), masks0: try buffer(cpu, m0), as: T.self)
             #expect(g.flips == c.flips, "mask_flips \(g.flips) vs \(c.flips) (seed \(rng.seed))")
             let expectedFlips = zip(m, m0).reduce(0) { $0 + ($1.0 ^ $1.1).nonzeroBitCount }
             #expect(c.flips == expectedFlips)
-            expectClose([g.maxMoveSquared], [c.maxMoveSquared], abs: 0, rel: reductionTolerance(T.self, length: s.d),
-                        "max_move_sq \(T.precision)", seed: rng.seed)
+            let direct = (0..<s.width).map { r in
+                (0..<s.d).reduce(0.0) { acc, k in
+                    let v = Double(w[r * s.d + k]) - Double(w0[r * s.d + k]); return acc + v * v
+                }
+            }.max() ?? 0
+            expectClose([g.maxMoveSquared, c.maxMoveSquared], [direct, direct], abs: 0,
+                        rel: reductionTolerance(T.self, length: s.d), "max_move_sq \(T.precision)", seed: rng.seed)
+
+            // max_move_sq_philox: the same with w0 regenerated from the hidden-weight stream at an
+            // offset (a block that starts inside the width), against w0 generated explicitly.
+            let seed = UInt64.random(in: 0...UInt64.max, using: &rng), offset = UInt64(37 * s.d), scale = 0.7
+            let regenerated: [T] = PhiloxGenerator(seed: seed).array(count: s.width * s.d, offset: offset,
+                                                                       stream: RandomStream.hiddenWeights.rawValue, step: 0,
+                                                                       distribution: .normal, scale: T(scale))
+            let initial = InitialWeights.philox(seed: seed, offset: offset, scale: scale)
+            let gp = try gpu.ntkDiagnostics(s, w: try buffer(gpu, w), initial: initial, masks: try buffer(gpu, m),
+                                            masks0: try buffer(gpu, m0), as: T.self)
+            let cp = try cpu.ntkDiagnostics(s, w: try buffer(cpu, w), initial: initial, masks: try buffer(cpu, m),
+                                            masks0: try buffer(cpu, m0), as: T.self)
+            let cs = try cpu.ntkDiagnostics(s, w: try buffer(cpu, w), initial: .stored(try buffer(cpu, regenerated)),
+                                            masks: try buffer(cpu, m), masks0: try buffer(cpu, m0), as: T.self)
+            expectClose([gp.maxMoveSquared, cp.maxMoveSquared], [cs.maxMoveSquared, cs.maxMoveSquared], abs: 0,
+                        rel: reductionTolerance(T.self, length: s.d), "max_move_sq_philox \(T.precision)", seed: rng.seed)
         }
     }
 }

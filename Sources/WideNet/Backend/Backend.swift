@@ -51,6 +51,16 @@ public struct NTKBlockShape: Hashable, Sendable {
     public var maskWords: Int { n * words }
 }
 
+/// Where a block's initial hidden weights w0 come from when its movement is measured.
+public enum InitialWeights {
+    /// A copy kept on the device (weights that were given as arrays).
+    case stored(any DeviceBuffer)
+    /// Regenerated on the fly: w0 element j of the block is the Philox normal of element
+    /// offset + j of the hidden-weight stream of `seed`, times `scale`. Costs no memory, which
+    /// is what lets the largest widths fit.
+    case philox(seed: UInt64, offset: UInt64, scale: Double)
+}
+
 /// Diagnostics of one block against its initial state.
 public struct NTKBlockDiagnostics: Sendable {
     /// max_r ‖w_r − w_r(0)‖² over the block.
@@ -94,7 +104,7 @@ public protocol Backend: AnyObject {
     func maskGram(_ shape: NTKBlockShape, masks: any DeviceBuffer, counts: any DeviceBuffer) throws
 
     /// max_r ‖w_r − w0_r‖² and the number of flipped activations against masks0.
-    func ntkDiagnostics<T: Scalar>(_ shape: NTKBlockShape, w: any DeviceBuffer, w0: any DeviceBuffer,
+    func ntkDiagnostics<T: Scalar>(_ shape: NTKBlockShape, w: any DeviceBuffer, initial: InitialWeights,
                                    masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics
 
     /// H∞_ij = x_iᵀx_j (π − arccos(x_iᵀx_j)) / (2π) for n×d rows x (out n×n).

@@ -44,16 +44,17 @@ struct Trainer<T: Scalar> {
     /// Refuses a width whose parameters cannot fit, naming the largest one that does.
     func preflight(width: Int) throws {
         let (n, d) = (inputs.n, inputs.d)
-        let perNeuron = NTKTwoLayerNet<T>.bytesNeeded(n: n, d: d, width: 32) / 32
-        let (need, overflow) = perNeuron.multipliedReportingOverflow(by: width)
+        let stored = inputs.initW != nil || inputs.initA != nil
+        let perNeuron = NTKTwoLayerNet<T>.bytesPerNeuron(n: n, d: d, storesInitialWeights: stored)
         let info = backend.info
-        let budget = Int(Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7))
-        if overflow || need > budget {
-            let gib = { (b: Int) in String(format: "%.2f GiB", Double(b) / 1_073_741_824) }
-            throw BackendError("width \(width) needs \(overflow ? "more than 2^63 bytes" : gib(need)) for weights and masks "
-                + "but \(info.deviceName) offers \(gib(budget)); the largest width that fits is \(budget / perNeuron)")
+        // Scratch: the forward partials of one block and small reductions; 10 % headroom on a GPU.
+        let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
+        let need = perNeuron * Double(width)
+        if !(need <= budget) {
+            let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
+            throw BackendError("width \(width) needs \(gib(need)) for weights and masks but \(info.deviceName) offers "
+                + "\(gib(budget)); the largest width that fits is \(Int(budget / perNeuron))")
         }
-        guard width <= Int(Int32.max) * 8 else { throw BackendError("width \(width) is beyond what the kernels index") }
     }
 
     func run() throws -> NTKTrainExperiment.Result {

@@ -15,14 +15,22 @@ public final class NTKTwoLayerNet<T: Scalar> {
     public final class Block {
         public let start: Int
         public let shape: NTKBlockShape
-        let w: any DeviceBuffer, w0: any DeviceBuffer, a: any DeviceBuffer
+        let w: any DeviceBuffer, a: any DeviceBuffer
+        /// The initial hidden weights, for the movement diagnostic: stored only when they were
+        /// given as arrays; Philox-initialised weights are regenerated when needed.
+        var initial: InitialWeights
         let masks: any DeviceBuffer, masks0: any DeviceBuffer, partialU: any DeviceBuffer
-        init(start: Int, shape: NTKBlockShape, backend: any Backend) throws {
+        init(start: Int, shape: NTKBlockShape, backend: any Backend, initialisation: Initialisation) throws {
             self.start = start
             self.shape = shape
             let wBytes = shape.width * shape.d * MemoryLayout<T>.stride
             w = try backend.allocate(bytes: wBytes)
-            w0 = try backend.allocate(bytes: wBytes)
+            switch initialisation {
+            case .random(let seed, let kappa):
+                initial = .philox(seed: seed, offset: UInt64(start * shape.d), scale: kappa)
+            case .arrays:
+                initial = .stored(try backend.allocate(bytes: wBytes))
+            }
             a = try backend.allocate(bytes: shape.width * MemoryLayout<T>.stride)
             masks = try backend.allocate(bytes: shape.maskWords * 4)
             masks0 = try backend.allocate(bytes: shape.maskWords * 4)
@@ -38,17 +46,21 @@ public final class NTKTwoLayerNet<T: Scalar> {
         case arrays(w: [T], a: [T])
     }
 
-    /// Bytes the parameters and masks of a width need (the memory preflight uses this).
-    public static func bytesNeeded(n: Int, d: Int, width: Int) -> Int {
-        let words = (width + 31) / 32
-        return 2 * width * d * MemoryLayout<T>.stride + width * MemoryLayout<T>.stride + 2 * n * words * 4
+    /// Device bytes per neuron: hidden and output weights, current and initial masks, plus the
+    /// initial hidden weights when they must be stored (given as arrays). The memory preflight
+    /// multiplies this by the width.
+    public static func bytesPerNeuron(n: Int, d: Int, storesInitialWeights: Bool) -> Double {
+        let s = Double(MemoryLayout<T>.stride)
+        return Double(d) * s * (storesInitialWeights ? 2 : 1) + s + 2 * Double(n) / 8
     }
 
-    /// The widest block whose largest buffer fits in `maxAllocBytes`, a multiple of 32.
+    /// The widest block whose buffers fit in `maxAllocBytes` and whose element indices fit the
+    /// kernels' 32-bit ints (width·d and n·words below 2^31), a multiple of 32.
     public static func blockWidth(d: Int, n: Int, maxAllocBytes: Int) -> Int {
         let perNeuron = max(d * MemoryLayout<T>.stride, 1)
         var width = maxAllocBytes / perNeuron
         width = min(width, (maxAllocBytes / max(n, 1)) * 8)    // the mask buffer: n·width/32 words
+        width = min(width, Int(Int32.max) / max(d, 1), Int(Int32.max) / max(n, 1) * 32)
         return max(32, width / 32 * 32)
     }
 
@@ -65,7 +77,8 @@ public final class NTKTwoLayerNet<T: Scalar> {
         var start = 0
         while start < width {
             let w = min(bw, width - start)
-            let block = try Block(start: start, shape: NTKBlockShape(n: n, d: d, width: w), backend: backend)
+            let block = try Block(start: start, shape: NTKBlockShape(n: n, d: d, width: w), backend: backend,
+                                  initialisation: initialisation)
             switch initialisation {
             case .random(let seed, let kappa):
                 // Element indices continue across blocks, so a block is generated alone and the
@@ -81,7 +94,9 @@ public final class NTKTwoLayerNet<T: Scalar> {
                 try backend.upload(Array(wAll[(start * d)..<((start + w) * d)]), to: block.w)
                 try backend.upload(Array(aAll[start..<(start + w)]), to: block.a)
             }
-            try backend.copy(block.w, to: block.w0, bytes: w * d * MemoryLayout<T>.stride)
+            if case .stored(let w0) = block.initial {
+                try backend.copy(block.w, to: w0, bytes: w * d * MemoryLayout<T>.stride)
+            }
             blocks.append(block)
             start += w
         }
@@ -120,7 +135,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
     public func diagnostics() throws -> (maxMove: Double, flipFraction: Double) {
         var best = 0.0, flips = 0
         for b in blocks {
-            let dg = try backend.ntkDiagnostics(b.shape, w: b.w, w0: b.w0, masks: b.masks, masks0: b.masks0, as: T.self)
+            let dg = try backend.ntkDiagnostics(b.shape, w: b.w, initial: b.initial, masks: b.masks, masks0: b.masks0, as: T.self)
             best = max(best, dg.maxMoveSquared)
             flips += dg.flips
         }

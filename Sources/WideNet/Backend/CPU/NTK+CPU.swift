@@ -83,19 +83,39 @@ extension CPUBackend {
     // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, w0: any DeviceBuffer,
+    public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, initial: InitialWeights,
                                           masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics {
-        let W = host(w).pointer(T.self), W0 = host(w0).pointer(T.self)
+        let W = host(w).pointer(T.self)
         let M = host(masks).pointer(UInt32.self), M0 = host(masks0).pointer(UInt32.self)
         var maxes = [Double](repeating: 0, count: workers), flips = [Int](repeating: 0, count: workers)
         maxes.withUnsafeMutableBufferPointer { mx in
             let mx = mx.baseAddress!
             parallelRanges(s.width) { p, range in
+                // Regenerated weights come a few thousand neurons at a time into a worker scratch.
+                let piece = 4096
+                let scratch = UnsafeMutablePointer<T>.allocate(capacity: piece * s.d)
+                defer { scratch.deallocate() }
                 var best: T = 0
-                for r in range {
-                    var acc: T = 0
-                    for k in 0..<s.d { let t = W[r * s.d + k] - W0[r * s.d + k]; acc += t * t }
-                    best = max(best, acc)
+                var r = range.lowerBound
+                while r < range.upperBound {
+                    let count = min(piece, range.upperBound - r)
+                    let w0: UnsafePointer<T>
+                    switch initial {
+                    case .stored(let b):
+                        w0 = UnsafePointer(host(b).pointer(T.self) + r * s.d)
+                    case .philox(let seed, let offset, let scale):
+                        PhiloxGenerator(seed: seed).fill(UnsafeMutableBufferPointer(start: scratch, count: count * s.d),
+                                                         offset: offset + UInt64(r * s.d),
+                                                         stream: RandomStream.hiddenWeights.rawValue, step: 0,
+                                                         distribution: .normal, scale: T(scale))
+                        w0 = UnsafePointer(scratch)
+                    }
+                    for j in 0..<count {
+                        var acc: T = 0
+                        for k in 0..<s.d { let t = W[(r + j) * s.d + k] - w0[j * s.d + k]; acc += t * t }
+                        best = max(best, acc)
+                    }
+                    r += count
                 }
                 mx[p] = Double(best)
             }

@@ -1,21 +1,22 @@
 extension OpenCLBackend {
     /// Tile sizes of ntk.cl, passed as build options (documented there).
-    static let forwardSamples = 32, forwardChunk = 16, reduceGroup = 128
+    static let forwardSamples = 32, forwardWords = 4, forwardChunk = 16, reduceGroup = 128
     static let backwardGroup = 64, backwardSamples = 32, backwardChunk = 16
 
     public func ntkForward<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
                                       masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws {
         guard s.n > 0, s.width > 0 else { return }
-        let tn = OpenCLBackend.forwardSamples
-        let opts = try options(T.self, ["-DFWD_TN=\(tn)", "-DFWD_KC=\(OpenCLBackend.forwardChunk)",
+        let tn = OpenCLBackend.forwardSamples, wq = OpenCLBackend.forwardWords
+        let opts = try options(T.self, ["-DFWD_TN=\(tn)", "-DFWD_WQ=\(wq)", "-DFWD_KC=\(OpenCLBackend.forwardChunk)",
                                         "-DRED_WG=\(OpenCLBackend.reduceGroup)"])
-        let partials = try scratchBuffer("ntk.partials", bytes: s.words * s.n * MemoryLayout<T>.stride)
-        try cl.launch(try kernel([.ntk], "ntk_forward", options: opts), global: [s.n, s.words], local: [tn, 1],
+        let groups = (s.words + wq - 1) / wq
+        let partials = try scratchBuffer("ntk.partials", bytes: groups * s.n * MemoryLayout<T>.stride)
+        try cl.launch(try kernel([.ntk], "ntk_forward", options: opts), global: [s.n, s.words], local: [tn, wq],
                       args: [.int(s.n), .int(s.d), .int(s.width), .int(s.words), .buffer(buffer(x)), .buffer(buffer(w)),
                              .buffer(buffer(a)), .buffer(buffer(masks)), .buffer(partials)])
         let rg = OpenCLBackend.reduceGroup
         try cl.launch(try kernel([.ntk], "ntk_reduce_partials", options: opts), global: [s.n * rg], local: [rg],
-                      args: [.int(s.n), .int(s.words), .buffer(partials), .buffer(buffer(partialU))])
+                      args: [.int(s.n), .int(groups), .buffer(partials), .buffer(buffer(partialU))])
     }
 
     public func ntkBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
@@ -30,14 +31,26 @@ extension OpenCLBackend {
                              .buffer(buffer(w)), .buffer(buffer(a)), .buffer(buffer(masks)), .buffer(buffer(residual))])
     }
 
-    public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, w0: any DeviceBuffer,
+    public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, initial: InitialWeights,
                                           masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics {
         let rwg = 128, groups = 256
         let opts = try options(T.self, ["-DRWG=\(rwg)"])
         let maxOut = try scratchBuffer("reduce.max", bytes: groups * MemoryLayout<T>.stride)
         let flipOut = try scratchBuffer("reduce.flips", bytes: groups * 4)
-        try cl.launch(try kernel([.reduce], "max_move_sq", options: opts), global: [groups * rwg], local: [rwg],
-                      args: [.int(s.width), .int(s.d), .buffer(buffer(w)), .buffer(buffer(w0)), .buffer(maxOut)])
+        switch initial {
+        case .stored(let w0):
+            try cl.launch(try kernel([.reduce], "max_move_sq", options: opts), global: [groups * rwg], local: [rwg],
+                          args: [.int(s.width), .int(s.d), .buffer(buffer(w)), .buffer(buffer(w0)), .buffer(maxOut)])
+        case .philox(let seed, let offset, let scale):
+            var philoxOpts = opts + " -DWITH_PHILOX"
+            if !philoxOpts.contains("USE_FP64") { philoxOpts += " -DUSE_FP64" }
+            try cl.launch(try kernel([.philox, .reduce], "max_move_sq_philox", options: philoxOpts),
+                          global: [groups * rwg], local: [rwg],
+                          args: [.int(s.width), .int(s.d), .buffer(buffer(w)), .buffer(maxOut),
+                                 .uint32(UInt32(truncatingIfNeeded: offset)), .uint32(UInt32(truncatingIfNeeded: offset >> 32)),
+                                 .uint32(UInt32(truncatingIfNeeded: seed)), .uint32(UInt32(truncatingIfNeeded: seed >> 32)),
+                                 .real(T(scale))])
+        }
         try cl.launch(try kernel([.reduce], "mask_flips", options: opts), global: [groups * rwg], local: [rwg],
                       args: [.int(s.maskWords), .buffer(buffer(masks)), .buffer(buffer(masks0)), .buffer(flipOut)])
         let maxes = try download(maxOut, count: groups, as: T.self)

@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# widenet bundle launcher (written by Scripts/bundle.sh; the real program is bin/widenet).
+#
+# 1. Puts the bundle's lib/ first on LD_LIBRARY_PATH (OpenBLAS, LAPACKE, libgfortran, the ocl-icd
+#    OpenCL loader, ...). lib/gcc/ (libstdc++, libgcc_s) is added only when this machine's own copies
+#    are missing or older than what the bundle needs, so that a system OpenCL driver (PoCL, ...) that
+#    wants a newer libstdc++ still gets the system one.
+# 2. Makes the NVIDIA OpenCL driver visible: when the vendors folder ($OCL_ICD_VENDORS, else
+#    /etc/OpenCL/vendors) holds no NVIDIA ICD file (common in containers that mount only the driver
+#    libraries), it looks for libnvidia-opencl.so.1, writes an ICD file naming its full path into a
+#    folder of its own, links the other ICD files (PoCL, ...) next to it, and points
+#    OCL_ICD_VENDORS there.
+# 3. execs bin/widenet with all arguments. It prints nothing unless something is wrong.
+#
+# Environment:
+#   WIDENET_BUNDLE_DEBUG=1       print what was found and set, to standard error
+#   WIDENET_NVIDIA_LIB_DIRS=a:b  folders searched first for libnvidia-opencl.so*
+#   WIDENET_NVIDIA_SEARCH=0      no NVIDIA search, no ICD folder: the OpenCL setup is left as it is
+#   WIDENET_NVIDIA_FIND=1|0      force / forbid the last-resort `find /` (default: only when an
+#                                NVIDIA driver is loaded: /proc/driver/nvidia or /dev/nvidiactl exists)
+#   WIDENET_NVIDIA_FIND_TIMEOUT  seconds for that find (default 10; depth is limited to 8)
+#   WIDENET_ICD_DIR=folder       where to write the ICD folder (default
+#                                ${XDG_CACHE_HOME:-$HOME/.cache}/widenet/vendors, else
+#                                ${TMPDIR:-/tmp}/widenet-<uid>/vendors)
+#   OCL_ICD_FILENAMES set, or OCL_ICD_VENDORS naming a file: the OpenCL setup is left as it is.
+set -u
+
+glibc_min="@GLIBC_MIN@"          # newest GLIBC_x.y that bin/widenet and lib/ need
+glibc_min_gcc="@GLIBC_MIN_GCC@"  # newest GLIBC_x.y that lib/gcc needs
+gcc_needs="@GCC_NEEDS@"    # soname:VERSION pairs: the newest version of each family lib/gcc provides
+
+here=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")
+debug() { if [ "${WIDENET_BUNDLE_DEBUG:-0}" = 1 ]; then echo "widenet-bundle: $*" >&2; fi; }
+
+# --- glibc --------------------------------------------------------------------------------------
+glibc=""
+older_than() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" != "$2" ]; }  # is $1 < $2?
+if glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null); then
+  glibc=${glibc##* }
+  if older_than "$glibc" "$glibc_min"; then
+    echo "widenet: this bundle needs glibc $glibc_min or newer; this machine has glibc $glibc" >&2
+    exit 1
+  fi
+  debug "glibc $glibc (needs $glibc_min)"
+fi
+
+# --- shared libraries ---------------------------------------------------------------------------
+ldconfig_bin=$(command -v ldconfig 2>/dev/null || true)
+for c in /sbin/ldconfig /usr/sbin/ldconfig; do
+  if [ -z "$ldconfig_bin" ] && [ -x "$c" ]; then ldconfig_bin=$c; fi
+done
+ldcache=""
+if [ -n "$ldconfig_bin" ]; then ldcache=$("$ldconfig_bin" -p 2>/dev/null || true); fi
+
+# The x86-64 library the system loader would pick for a soname (ld.so cache, then the usual folders).
+system_lib() {
+  local p=""
+  if [ -n "$ldcache" ]; then
+    p=$(printf '%s\n' "$ldcache" | awk -v s="$1" '$1 == s && /x86-64/ { print $NF; exit }')
+  fi
+  if [ -z "$p" ]; then
+    for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64; do
+      if [ -e "$d/$1" ]; then p="$d/$1"; break; fi
+    done
+  fi
+  if [ -n "$p" ] && [ -e "$p" ]; then printf '%s\n' "$p"; fi
+}
+
+libpath="$here/lib"
+if [ -d "$here/lib/gcc" ]; then
+  use_bundled_gcc=""
+  for need in $gcc_needs; do
+    so=${need%%:*}; ver=${need#*:}
+    p=$(system_lib "$so")
+    if [ -z "$p" ]; then use_bundled_gcc="the system has no $so"; break; fi
+    if ! LC_ALL=C grep -qaFw -- "$ver" "$p" 2>/dev/null; then
+      use_bundled_gcc="$p lacks $ver"; break
+    fi
+  done
+  if [ -n "$use_bundled_gcc" ]; then
+    if [ -n "$glibc" ] && older_than "$glibc" "$glibc_min_gcc"; then
+      echo "widenet: $use_bundled_gcc, and the bundled one needs glibc $glibc_min_gcc (this machine has $glibc); install a newer libstdc++6" >&2
+      exit 1
+    fi
+    libpath="$libpath:$here/lib/gcc"
+    debug "using the bundled libstdc++/libgcc_s ($use_bundled_gcc)"
+  else
+    debug "using the system libstdc++/libgcc_s (they have $gcc_needs)"
+  fi
+fi
+orig_ld_library_path=${LD_LIBRARY_PATH:-}
+export LD_LIBRARY_PATH="$libpath${orig_ld_library_path:+:$orig_ld_library_path}"
+debug "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+
+# --- OpenCL: the NVIDIA ICD ---------------------------------------------------------------------
+# A usable 64-bit candidate: exists and is not a 32-bit ELF file.
+usable_lib() {
+  [ -f "$1" ] && [ -r "$1" ] || return 1
+  local head
+  head=$(od -An -c -N5 -- "$1" 2>/dev/null | tr -d ' ')
+  case "$head" in '177ELF001') return 1 ;; esac
+  return 0
+}
+
+# The first usable libnvidia-opencl in a folder (.so.1 first, then a versioned file).
+lib_in_dir() {
+  local d=$1 f
+  [ -d "$d" ] || return 1
+  for f in "$d/libnvidia-opencl.so.1" "$d"/libnvidia-opencl.so.[0-9]*; do
+    if usable_lib "$f"; then printf '%s\n' "$f"; return 0; fi
+  done
+  return 1
+}
+
+# Does a vendors folder hold an ICD file for NVIDIA whose library (when named by full path) exists?
+has_nvidia_icd() {
+  local f line
+  for f in "$1"/*.icd; do
+    [ -r "$f" ] || continue
+    line=""; IFS= read -r line < "$f" || [ -n "$line" ] || continue
+    case "$line" in *nvidia*|*NVIDIA*) ;; *) continue ;; esac
+    case "$line" in /*) [ -e "$line" ] || continue ;; esac
+    debug "NVIDIA ICD: $f -> $line"
+    return 0
+  done
+  return 1
+}
+
+# A folder of ours for the ICD files (created; owned and writable by this user).
+icd_dir() {
+  local d
+  while IFS= read -r d; do
+    [ -n "$d" ] || continue
+    if mkdir -p -- "$d" 2>/dev/null && [ -d "$d" ] && [ -O "$d" ] && [ -w "$d" ]; then
+      printf '%s\n' "$d"; return 0
+    fi
+  done < <(icd_dir_candidates)
+  return 1
+}
+
+# Candidate ICD folders of ours, in order of preference.
+icd_dir_candidates() {
+  printf '%s\n' "${WIDENET_ICD_DIR:-}" \
+    "${XDG_CACHE_HOME:+$XDG_CACHE_HOME/widenet/vendors}" \
+    "${HOME:+$HOME/.cache/widenet/vendors}" \
+    "${TMPDIR:-/tmp}/widenet-$(id -u 2>/dev/null || echo user)/vendors"
+}
+
+find_nvidia_lib() {
+  local d p f dirs=()
+  # 1. WIDENET_NVIDIA_LIB_DIRS
+  if [ -n "${WIDENET_NVIDIA_LIB_DIRS:-}" ]; then
+    IFS=: read -r -a dirs <<< "$WIDENET_NVIDIA_LIB_DIRS"
+    for d in ${dirs[@]+"${dirs[@]}"}; do
+      if p=$(lib_in_dir "$d"); then debug "found via WIDENET_NVIDIA_LIB_DIRS"; printf '%s\n' "$p"; return 0; fi
+    done
+  fi
+  # 2. the ld.so cache
+  if [ -n "$ldcache" ]; then
+    p=$(printf '%s\n' "$ldcache" | awk '$1 ~ /^libnvidia-opencl\.so/ && /x86-64/ { print $NF }' |
+        while IFS= read -r f; do if usable_lib "$f"; then printf '%s\n' "$f"; break; fi; done)
+    if [ -n "$p" ]; then debug "found via ldconfig -p"; printf '%s\n' "$p"; return 0; fi
+  fi
+  # 3. LD_LIBRARY_PATH as it came in, then the usual driver folders
+  dirs=()
+  if [ -n "$orig_ld_library_path" ]; then IFS=: read -r -a dirs <<< "$orig_ld_library_path"; fi
+  for d in ${dirs[@]+"${dirs[@]}"} /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/nvidia/lib64 /usr/local/nvidia/lib \
+           /usr/lib/x86_64-linux-gnu/nvidia/current /usr/lib/x86_64-linux-gnu/nvidia* /usr/lib/nvidia* \
+           /usr/lib/wsl/lib /lib/x86_64-linux-gnu /lib64; do
+    if p=$(lib_in_dir "$d"); then debug "found in $d"; printf '%s\n' "$p"; return 0; fi
+  done
+  # 4. what an earlier run found
+  while IFS= read -r d; do
+    [ -n "$d" ] && [ -r "$d/nvidia.icd" ] || continue
+    p=""; IFS= read -r p < "$d/nvidia.icd" || [ -n "$p" ] || continue
+    if usable_lib "$p"; then debug "found in the ICD file written earlier ($d/nvidia.icd)"; printf '%s\n' "$p"; return 0; fi
+  done < <(icd_dir_candidates)
+  # 5. last resort: a bounded find over the root file system
+  local want=${WIDENET_NVIDIA_FIND:-auto}
+  if [ "$want" = auto ]; then
+    if [ -e /proc/driver/nvidia ] || [ -e /dev/nvidiactl ]; then want=1; else want=0; fi
+  fi
+  if [ "$want" = 1 ] && command -v timeout >/dev/null 2>&1; then
+    debug "searching / for libnvidia-opencl.so* (at most ${WIDENET_NVIDIA_FIND_TIMEOUT:-10} s)"
+    p=$(timeout "${WIDENET_NVIDIA_FIND_TIMEOUT:-10}" find / -xdev -maxdepth 8 -name 'libnvidia-opencl.so*' \
+          \( -type f -o -type l \) 2>/dev/null |
+        while IFS= read -r f; do if usable_lib "$f"; then printf '%s\n' "$f"; break; fi; done)
+    if [ -n "$p" ]; then debug "found by find"; printf '%s\n' "$p"; return 0; fi
+  fi
+  return 1
+}
+
+setup_opencl() {
+  if [ -n "${OCL_ICD_FILENAMES:-}" ]; then
+    debug "OCL_ICD_FILENAMES is set: OpenCL setup left as it is"; return 0
+  fi
+  if [ "${WIDENET_NVIDIA_SEARCH:-1}" = 0 ]; then
+    debug "WIDENET_NVIDIA_SEARCH=0: OpenCL setup left as it is"; return 0
+  fi
+  if [ -z "${OCL_ICD_VENDORS:-}" ]; then
+    unset OCL_ICD_VENDORS
+  elif [ ! -d "$OCL_ICD_VENDORS" ]; then
+    debug "OCL_ICD_VENDORS=$OCL_ICD_VENDORS is not a folder: OpenCL setup left as it is"; return 0
+  fi
+  local vendors=${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}
+  if has_nvidia_icd "$vendors"; then return 0; fi
+
+  local lib dir f name
+  if ! lib=$(find_nvidia_lib); then
+    debug "no NVIDIA ICD in $vendors and no libnvidia-opencl.so* found: OpenCL sees only $vendors"
+    return 0
+  fi
+  debug "NVIDIA OpenCL library: $lib"
+  if ! dir=$(icd_dir); then
+    # No writable folder: name the libraries directly (ocl-icd then loads exactly these).
+    local files=$lib
+    for f in "$vendors"/*.icd; do
+      [ -r "$f" ] || continue
+      name=""; IFS= read -r name < "$f" || [ -n "$name" ] || continue
+      case "$name" in *nvidia*) ;; *) files="$files:$name" ;; esac
+    done
+    export OCL_ICD_FILENAMES=$files
+    debug "no writable folder for an ICD file: OCL_ICD_FILENAMES=$files"
+    return 0
+  fi
+  # nvidia.icd, rewritten only when it changes (atomically: other runs may be reading it).
+  if [ ! -f "$dir/nvidia.icd" ] || [ "$(cat -- "$dir/nvidia.icd" 2>/dev/null)" != "$lib" ]; then
+    printf '%s\n' "$lib" > "$dir/.nvidia.icd.$$" && mv -f -- "$dir/.nvidia.icd.$$" "$dir/nvidia.icd"
+  fi
+  # The other ICD files of $vendors (PoCL, ...), as links; links to anything else are dropped.
+  if [ "$(readlink -f -- "$dir")" != "$(readlink -f -- "$vendors" 2>/dev/null)" ]; then
+    for f in "$dir"/*.icd; do
+      [ -L "$f" ] || continue
+      case "$(readlink -- "$f")" in "$vendors"/*) [ -e "$f" ] && continue ;; esac
+      rm -f -- "$f"
+    done
+    for f in "$vendors"/*.icd; do
+      [ -e "$f" ] || continue
+      name=${f##*/}
+      [ "$name" = nvidia.icd ] && continue
+      [ "$(readlink -- "$dir/$name" 2>/dev/null)" = "$f" ] || ln -sfn -- "$f" "$dir/$name"
+    done
+  fi
+  export OCL_ICD_VENDORS=$dir
+  debug "OCL_ICD_VENDORS=$dir: $(cd -- "$dir" && ls -- *.icd 2>/dev/null | tr '\n' ' ')"
+}
+setup_opencl
+
+exec "$here/bin/widenet" "$@"
