@@ -171,11 +171,10 @@ build_info="$(date -u +%Y-%m-%dT%H:%MZ), commit $commit, $(swift --version 2>/de
   while IFS= read -r line; do
     case "$line" in
       *@CONTENTS@*) printf '%s\n' "$contents" ;;
-      *) line=${line//@GLIBC_MIN@/$glibc_min}; printf '%s\n' "${line//@BUILD_INFO@/$build_info}" ;;
+      *) line=${line//@GLIBC_MIN_GCC@/$glibc_min_gcc}; line=${line//@GLIBC_MIN@/$glibc_min}; printf '%s\n' "${line//@BUILD_INFO@/$build_info}" ;;
     esac
   done < "$templates/README.txt"
-  printf '  %-26s        %s\n' "lib/gcc" "used only when the system's libstdc++/libgcc_s lack: $gcc_needs" \
-    "" "(then glibc $glibc_min_gcc or newer is needed)"
+  printf '  %-26s        %s\n' "lib/gcc" "used only when the system's libstdc++/libgcc_s lack: $gcc_needs"
 } > "$stage/README.txt"
 
 # Smoke test: the binary loads with only the bundle and glibc, and the launcher stays silent.

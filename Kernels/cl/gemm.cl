@@ -4,16 +4,41 @@
 //   op(B): K×N   (B stored K×N, or N×K when TRANS_B)
 //   C:     M×N
 //
-//        N →                 each work-group computes one TS×TS tile of C,
-//   M  ┌────┬────┐           walking K in steps of TS with both operand tiles
-//   ↓  │tile│    │           staged in local memory (padded by one to avoid
-//      ├────┼────┤           bank conflicts); edges are zero-padded, so M, N, K
-//      │    │    │           need not be multiples of TS.
-//      └────┴────┘
 // Dimension letters: M, N, K of the product (not the network's n, m, d).
-// Tuning parameters (host may override with -D):
+//
+// Two variants, numbered as in the benchmark and the tuner:
+//   gemm (variant 1)       one output per work-item, TS×TS tiles in local memory. The reference
+//                          kernel, kept simple; the tuner checks every other variant against it.
+//   gemm_tiled (variant 2) register blocking: a work-group of (MWG/WPTM)×(NWG/WPTN) items
+//                          computes an MWG×NWG tile of C, each item WPTM×WPTN outputs held in
+//                          registers; K advances KWG at a time through two local-memory stages
+//                          (the next tile is loaded while the current one is used).
+//
+//          N → (NWG per group)
+//   M  ┌──────────┬──────────┐    item (tm, tn) owns rows tm + i·(MWG/WPTM) and columns
+//   ↓  │ ▪ ▪ ▪ ▪  │          │    tn + j·(NWG/WPTN) of its group's tile (strided, so a
+//      │ ▪ ▪ ▪ ▪  │          │    warp's loads from local memory hit distinct banks)
+//      └──────────┴──────────┘
+//
+// Edges are zero-padded in local memory, so M, N, K need not be multiples of any tile.
+// Tuning parameters (host overrides with -D; per-device values come from the tuning database):
 #ifndef TS
-#define TS 16        // tile edge; work-group is TS×TS work-items
+#define TS 16        // variant 1: tile edge; work-group is TS×TS
+#endif
+#ifndef MWG
+#define MWG 64       // variant 2: rows of C per work-group
+#endif
+#ifndef NWG
+#define NWG 64       // variant 2: columns of C per work-group
+#endif
+#ifndef KWG
+#define KWG 16       // variant 2: K per local-memory stage
+#endif
+#ifndef WPTM
+#define WPTM 4       // variant 2: rows of C per work-item
+#endif
+#ifndef WPTN
+#define WPTN 4       // variant 2: columns of C per work-item
 #endif
 #ifndef TRANS_A
 #define TRANS_A 0
@@ -21,6 +46,9 @@
 #ifndef TRANS_B
 #define TRANS_B 0
 #endif
+
+#define RTSM (MWG / WPTM)   // work-items along M
+#define RTSN (NWG / WPTN)   // work-items along N
 
 #if TRANS_A
 #define A_AT(i, k) A[(size_t)(k) * M + (i)]
@@ -55,5 +83,75 @@ void gemm(const int M, const int N, const int K, const REAL alpha,
         // beta == 0 must not read C: it may hold garbage (or NaN) before the first product.
         const size_t q = (size_t)row * N + col;
         C[q] = (beta == (REAL)0) ? alpha * acc : alpha * acc + beta * C[q];
+    }
+}
+
+// Loads the KWG-deep slices of op(A) (MWG rows) and op(B) (NWG columns) starting at k0 into one
+// local stage, zero-padding past the matrix edges.
+inline void gemm_load_stage(const int M, const int N, const int K, const int k0, const int m0, const int n0,
+                            const int lid, __global const REAL *A, __global const REAL *B,
+                            __local REAL (*As)[MWG + 1], __local REAL (*Bs)[NWG + 1])
+{
+    for (int t = lid; t < KWG * MWG; t += RTSM * RTSN) {
+        // Consecutive items take consecutive rows when A is transposed (contiguous in memory),
+        // consecutive k otherwise.
+#if TRANS_A
+        const int kk = t / MWG, ii = t % MWG;
+#else
+        const int ii = t / KWG, kk = t % KWG;
+#endif
+        const int gi = m0 + ii, gk = k0 + kk;
+        As[kk][ii] = (gi < M && gk < K) ? A_AT(gi, gk) : (REAL)0;
+    }
+    for (int t = lid; t < KWG * NWG; t += RTSM * RTSN) {
+#if TRANS_B
+        const int jj = t / KWG, kk = t % KWG;
+#else
+        const int kk = t / NWG, jj = t % NWG;
+#endif
+        const int gj = n0 + jj, gk = k0 + kk;
+        Bs[kk][jj] = (gj < N && gk < K) ? B_AT(gk, gj) : (REAL)0;
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1)))
+void gemm_tiled(const int M, const int N, const int K, const REAL alpha,
+                __global const REAL *A, __global const REAL *B, const REAL beta, __global REAL *C)
+{
+    const int tn = get_local_id(0), tm = get_local_id(1);
+    const int lid = tm * RTSN + tn;
+    const int m0 = get_group_id(1) * MWG, n0 = get_group_id(0) * NWG;
+    __local REAL As[2][KWG][MWG + 1];
+    __local REAL Bs[2][KWG][NWG + 1];
+    REAL acc[WPTM][WPTN];
+    for (int i = 0; i < WPTM; ++i)
+        for (int j = 0; j < WPTN; ++j) acc[i][j] = 0;
+
+    gemm_load_stage(M, N, K, 0, m0, n0, lid, A, B, As[0], Bs[0]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    int stage = 0;
+    for (int k0 = 0; k0 < K; k0 += KWG) {
+        // Fill the other stage with the next slice while this one is consumed; the barrier at
+        // the end of the iteration orders both.
+        if (k0 + KWG < K) gemm_load_stage(M, N, K, k0 + KWG, m0, n0, lid, A, B, As[1 - stage], Bs[1 - stage]);
+        for (int kk = 0; kk < KWG; ++kk) {
+            REAL a[WPTM], b[WPTN];
+            for (int i = 0; i < WPTM; ++i) a[i] = As[stage][kk][tm + i * RTSM];
+            for (int j = 0; j < WPTN; ++j) b[j] = Bs[stage][kk][tn + j * RTSN];
+            for (int i = 0; i < WPTM; ++i)
+                for (int j = 0; j < WPTN; ++j) acc[i][j] += a[i] * b[j];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        stage = 1 - stage;
+    }
+    for (int i = 0; i < WPTM; ++i) {
+        const int row = m0 + tm + i * RTSM;
+        if (row >= M) continue;
+        for (int j = 0; j < WPTN; ++j) {
+            const int col = n0 + tn + j * RTSN;
+            if (col >= N) continue;
+            const size_t q = (size_t)row * N + col;
+            C[q] = (beta == (REAL)0) ? alpha * acc[i][j] : alpha * acc[i][j] + beta * C[q];
+        }
     }
 }

@@ -6,10 +6,11 @@
 #    are missing or older than what the bundle needs, so that a system OpenCL driver (PoCL, ...) that
 #    wants a newer libstdc++ still gets the system one.
 # 2. Makes the NVIDIA OpenCL driver visible: when the vendors folder ($OCL_ICD_VENDORS, else
-#    /etc/OpenCL/vendors) holds no NVIDIA ICD file (common in containers that mount only the driver
-#    libraries), it looks for libnvidia-opencl.so.1, writes an ICD file naming its full path into a
-#    folder of its own, links the other ICD files (PoCL, ...) next to it, and points
-#    OCL_ICD_VENDORS there.
+#    $OPENCL_VENDOR_PATH, else /etc/OpenCL/vendors) holds no NVIDIA ICD file (common in containers
+#    that mount only the driver libraries), it looks for libnvidia-opencl.so.1, writes an ICD file
+#    naming its full path into a folder of its own, links the other ICD files (PoCL, ...) next to it,
+#    and points OCL_ICD_VENDORS there. With no writable folder at all it sets OCL_ICD_VENDORS to the
+#    library itself (the bundled ocl-icd loader then loads only that one).
 # 3. execs bin/widenet with all arguments. It prints nothing unless something is wrong.
 #
 # Environment:
@@ -22,12 +23,13 @@
 #   WIDENET_ICD_DIR=folder       where to write the ICD folder (default
 #                                ${XDG_CACHE_HOME:-$HOME/.cache}/widenet/vendors, else
 #                                ${TMPDIR:-/tmp}/widenet-<uid>/vendors)
-#   OCL_ICD_FILENAMES set, or OCL_ICD_VENDORS naming a file: the OpenCL setup is left as it is.
+#   OCL_ICD_VENDORS naming a file (an .icd file or a library): the OpenCL setup is left as it is.
+# (The bundled loader is ocl-icd: it reads OCL_ICD_VENDORS / OPENCL_VENDOR_PATH, not OCL_ICD_FILENAMES.)
 set -u
 
 glibc_min="@GLIBC_MIN@"          # newest GLIBC_x.y that bin/widenet and lib/ need
 glibc_min_gcc="@GLIBC_MIN_GCC@"  # newest GLIBC_x.y that lib/gcc needs
-gcc_needs="@GCC_NEEDS@"    # soname:VERSION pairs: the newest version of each family lib/gcc provides
+gcc_needs="@GCC_NEEDS@"          # soname:VERSION: the newest of each version family needed from lib/gcc
 
 here=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")
 debug() { if [ "${WIDENET_BUNDLE_DEBUG:-0}" = 1 ]; then echo "widenet-bundle: $*" >&2; fi; }
@@ -191,18 +193,14 @@ find_nvidia_lib() {
 }
 
 setup_opencl() {
-  if [ -n "${OCL_ICD_FILENAMES:-}" ]; then
-    debug "OCL_ICD_FILENAMES is set: OpenCL setup left as it is"; return 0
-  fi
   if [ "${WIDENET_NVIDIA_SEARCH:-1}" = 0 ]; then
     debug "WIDENET_NVIDIA_SEARCH=0: OpenCL setup left as it is"; return 0
   fi
-  if [ -z "${OCL_ICD_VENDORS:-}" ]; then
-    unset OCL_ICD_VENDORS
-  elif [ ! -d "$OCL_ICD_VENDORS" ]; then
-    debug "OCL_ICD_VENDORS=$OCL_ICD_VENDORS is not a folder: OpenCL setup left as it is"; return 0
+  if [ -z "${OCL_ICD_VENDORS:-}" ]; then unset OCL_ICD_VENDORS; fi   # empty means the default
+  local vendors=${OCL_ICD_VENDORS:-${OPENCL_VENDOR_PATH:-/etc/OpenCL/vendors}}
+  if [ -e "$vendors" ] && [ ! -d "$vendors" ]; then
+    debug "OpenCL vendors $vendors is not a folder: OpenCL setup left as it is"; return 0
   fi
-  local vendors=${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}
   if has_nvidia_icd "$vendors"; then return 0; fi
 
   local lib dir f name
@@ -212,15 +210,9 @@ setup_opencl() {
   fi
   debug "NVIDIA OpenCL library: $lib"
   if ! dir=$(icd_dir); then
-    # No writable folder: name the libraries directly (ocl-icd then loads exactly these).
-    local files=$lib
-    for f in "$vendors"/*.icd; do
-      [ -r "$f" ] || continue
-      name=""; IFS= read -r name < "$f" || [ -n "$name" ] || continue
-      case "$name" in *nvidia*) ;; *) files="$files:$name" ;; esac
-    done
-    export OCL_ICD_FILENAMES=$files
-    debug "no writable folder for an ICD file: OCL_ICD_FILENAMES=$files"
+    # No writable folder: ocl-icd loads a library named by OCL_ICD_VENDORS directly (NVIDIA only).
+    export OCL_ICD_VENDORS=$lib
+    debug "no writable folder for an ICD file: OCL_ICD_VENDORS=$lib (other ICDs hidden)"
     return 0
   fi
   # nvidia.icd, rewritten only when it changes (atomically: other runs may be reading it).

@@ -20,11 +20,10 @@ fi
 ls -l /dev/nvidia* 2>/dev/null | head -5
 [ -r /proc/driver/nvidia/version ] && head -1 /proc/driver/nvidia/version
 
-echo "== ICD files (${OCL_ICD_VENDORS:-/etc/OpenCL/vendors})"
-vendors=${OCL_ICD_VENDORS:-/etc/OpenCL/vendors}
+vendors=${OCL_ICD_VENDORS:-${OPENCL_VENDOR_PATH:-/etc/OpenCL/vendors}}
+echo "== ICD files ($vendors)"
 ls -l "$vendors" 2>&1
 for f in "$vendors"/*.icd; do [ -r "$f" ] && echo "$f: $(head -n1 "$f")"; done
-[ -n "${OCL_ICD_FILENAMES:-}" ] && echo "OCL_ICD_FILENAMES=$OCL_ICD_FILENAMES"
 
 echo "== NVIDIA OpenCL library"
 [ -n "$ldconfig_bin" ] && "$ldconfig_bin" -p 2>/dev/null | grep -i 'libnvidia-opencl'

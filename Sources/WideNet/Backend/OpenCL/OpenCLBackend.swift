@@ -10,6 +10,15 @@ public final class OpenCLBackend: Backend {
     let cl: CLContext
     /// Reusable scratch buffers by purpose, grown on demand.
     private var scratch: [String: CLBuffer] = [:]
+    /// GEMM tile sizes per precision, looked up once (tuning cache, else vendor default).
+    private var gemmConfigs: [Precision: GEMMKernelConfig] = [:]
+
+    func gemmConfig(_ precision: Precision) -> GEMMKernelConfig {
+        if let c = gemmConfigs[precision] { return c }
+        let c = GEMMTuningDatabase.config(for: cl.device.info, precision: precision)
+        gemmConfigs[precision] = c
+        return c
+    }
 
     public init(device: CLDevice) throws {
         cl = try CLContext(device: device)

@@ -3,6 +3,8 @@ extension OpenCLBackend {
                                       stream: UInt32, step: UInt32, distribution: RandomDistribution, scale: T) throws {
         guard count > 0 else { return }
         guard count * MemoryLayout<T>.stride <= out.byteCount else { throw BackendError("random fill past the buffer's end") }
+        // The kernel indexes with 32-bit work-item ids; blocks are sized to stay below this.
+        guard count <= Int(Int32.max) else { throw BackendError("random fill of \(count) values exceeds one launch (2^31 − 1)") }
         // The transforms run in double for bit-identity with the CPU, whatever REAL is.
         guard info.supportsF64 else {
             throw BackendError("device \(info.deviceName) has no cl_khr_fp64, which the Philox transforms need")

@@ -1,0 +1,1260 @@
+#!/usr/bin/env python3
+"""GPU peers of widenet: the same operations written the obvious way in PyTorch, CuPy and JAX,
+timed on the same GPU in the same run as `widenet bench`, so the figures sit side by side.
+
+Measured for each framework that imports (a framework that is missing, or has no GPU, is skipped
+with the reason recorded):
+
+  gemm        C = A B, square n x n, f32 with TF32 off ("f32-highest") and on ("f32-tf32");
+              TFLOP/s = 2 n^3 / t.
+  ntk_step    one gradient step of the two-layer ReLU net (n samples, d inputs, width m, f32):
+                Z = X W^T (n x m); S = 1{Z >= 0}; u = relu(Z) a / sqrt(m); e = u - y
+                G = ((S * e[:,None]) * a[None,:])^T X / sqrt(m)  (m x d);  W -= lr G
+              torch eager and torch.compile (modes from --compile-modes), CuPy, jax.jit.
+              GFLOP/s = 4 n m d / t; bytes = what the obvious eager code reads and writes.
+  ntk_gram    H = (X X^T) * (S S^T) / m from Z (S as 0/1 floats, S S^T a float matmul).
+  max_width   torch eager: the largest m for which 10 steps run without running out of memory
+              (doubling, then bisection); only with --max-width-search.
+  copy, matmul_peak
+              torch: device-to-device copy bandwidth and the bf16/f32 matmul peak, the ceilings.
+
+Rules: every implementation is first checked against a float64 numpy reference at a small size
+(and compiled graphs again at full size against the framework's own eager code); code whose check
+failed is not timed. Inputs are fresh random numbers. Timing: warm-up, then CUDA events (torch,
+CuPy) or a host timer after block_until_ready (JAX, and everything on --device cpu); the median
+of --repeats is reported. Each framework runs in its own child process, so the memory pools of
+one (JAX preallocates) never starve another, CUPY_TF32 is set before CuPy is imported, and a
+torch.compile that runs past --compile-timeout can be stopped.
+
+    python3 Benchmarks/peers/gpu_peers.py --json $OUT/peers.json
+    python3 Benchmarks/peers/gpu_peers.py --device cpu --gemm-sizes 256 --ntk-width 4096 --repeats 3 \\
+        --json /tmp/peers-test.json        # small run on the CPU, to test the script
+
+Writes one JSON document (--json) and prints a table on stdout; progress goes to stderr.
+"""
+import argparse
+import contextlib
+import datetime
+import gc
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import numpy as np
+
+SCHEMA = "widenet-gpu-peers/1"
+FRAMEWORKS = ("torch", "cupy", "jax")
+SECTIONS = ("gemm", "ntk", "gram", "ceilings")
+# Tolerances (relative Frobenius error against float64).
+TOL_GEMM_F32 = 1e-5        # f32 without TF32, reduction length <= 1024: errors are ~1e-7
+TOL_GEMM_TF32 = 1e-2       # TF32 rounds inputs to 10 mantissa bits: errors ~3e-4
+TOL_GEMM_BF16 = 2e-2       # bf16 output rounding alone is ~4e-3
+TOL_NTK_F32 = 1e-4         # the brief's bound for the NTK step in f32 without TF32
+TOL_GRAM = 1e-5            # S S^T counts are exact; only X X^T carries f32 rounding
+TOL_XCHECK_E = 1e-4        # compiled against eager at full size: u - y is continuous in Z
+TOL_XCHECK_G = 1e-3        # ... G is not: a Z within ~1e-7 of 0 may take the other sign
+CHECK_MARGIN = 1e-4        # check inputs keep every |Z_ir| >= this, so masks are not coin tosses
+
+
+def log(msg):
+    print(f"[peers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=["cuda", "cpu"], default="cuda",
+                   help="cuda (the benchmark) or cpu (to test the script on a machine without a GPU)")
+    p.add_argument("--only", default=",".join(FRAMEWORKS), help="comma list among torch,cupy,jax")
+    p.add_argument("--sections", default=",".join(SECTIONS), help="comma list among " + ",".join(SECTIONS))
+    p.add_argument("--json", metavar="FILE", help="write the JSON document here")
+    p.add_argument("--gemm-sizes", default="4096,8192", help="square SGEMM sizes")
+    p.add_argument("--gemm-check-size", type=int, default=512, help="size of the SGEMM accuracy check")
+    p.add_argument("--n", type=int, default=256, help="samples")
+    p.add_argument("--d", type=int, default=64, help="input dimension")
+    p.add_argument("--ntk-width", type=int, default=2 ** 24, help="width m of the NTK step and Gram")
+    p.add_argument("--check-width", type=int, default=4096, help="width of the float64 check")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=10, help="timed repetitions (median reported)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed repetitions first")
+    p.add_argument("--compile-modes", default="default,max-autotune-no-cudagraphs",
+                   help="torch.compile modes to time ('' for none)")
+    p.add_argument("--compile-timeout", type=float, default=180.0,
+                   help="seconds one torch.compile compilation may take before it is stopped and recorded as failed")
+    p.add_argument("--worker-timeout", type=float, default=420.0,
+                   help="seconds one framework's child process may run in all")
+    p.add_argument("--max-width-search", action="store_true",
+                   help="torch: search the largest width whose eager steps fit in memory (slow)")
+    p.add_argument("--search-seconds", type=float, default=180.0, help="time budget of the width search")
+    p.add_argument("--search-start", type=int, default=None, help="first width tried (default 2^20 cuda, 2^12 cpu)")
+    p.add_argument("--search-cap", type=int, default=None,
+                   help="treat widths above this as failing (default: none on cuda; 2^16 on cpu, "
+                        "where running out of memory would take the machine down)")
+    p.add_argument("--search-steps", type=int, default=10, help="eager steps each width must survive")
+    p.add_argument("--copy-mib", type=int, default=None, help="copy buffer size (default 4096 cuda, 256 cpu)")
+    p.add_argument("--peak-size", type=int, default=None, help="matmul-peak size (default 8192 cuda, 512 cpu)")
+    # internal: a child process running one framework
+    p.add_argument("--_worker", help=argparse.SUPPRESS)
+    p.add_argument("--_result", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    a.only_list = [s for s in a.only.split(",") if s]
+    for s in a.only_list:
+        if s not in FRAMEWORKS:
+            p.error(f"--only: unknown framework {s!r} (choose among {', '.join(FRAMEWORKS)})")
+    a.section_list = [s for s in a.sections.split(",") if s]
+    for s in a.section_list:
+        if s not in SECTIONS:
+            p.error(f"--sections: unknown section {s!r} (choose among {', '.join(SECTIONS)})")
+    try:
+        a.gemm_size_list = [int(s) for s in a.gemm_sizes.split(",") if s]
+    except ValueError:
+        p.error("--gemm-sizes: give integers, e.g. 4096,8192")
+    a.compile_mode_list = [s for s in a.compile_modes.split(",") if s]
+    if min([a.n, a.d, a.ntk_width, a.check_width, a.repeats, a.gemm_check_size] + a.gemm_size_list) < 1:
+        p.error("sizes and --repeats must be positive")
+    if a.warmup < 0:
+        p.error("--warmup must be >= 0")
+    cpu = a.device == "cpu"
+    if a.copy_mib is None:
+        a.copy_mib = 256 if cpu else 4096
+    if a.peak_size is None:
+        a.peak_size = 512 if cpu else 8192
+    if a.search_start is None:
+        a.search_start = 2 ** 12 if cpu else 2 ** 20
+    if a.search_cap is None and cpu:
+        a.search_cap = 2 ** 16
+    return a
+
+
+# ----------------------------------------------------------------------------------------------
+# float64 references (numpy)
+
+def make_ntk_inputs(n, d, m, seed, margin=0.0):
+    """X (n x d, unit rows), y (n), W (m x d), a (m, +-1), all float32. With margin > 0, rows of W
+    are redrawn until every |Z_ir| (computed in float64 from the float32 values) is >= margin."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.uniform(-1, 1, n).astype(np.float32)
+    W = rng.standard_normal((m, d)).astype(np.float32)
+    a = np.where(rng.random(m) < 0.5, -1.0, 1.0).astype(np.float32)
+    if margin > 0:
+        X64 = X.astype(np.float64)
+        for _ in range(100):
+            bad = np.flatnonzero(np.min(np.abs(W.astype(np.float64) @ X64.T), axis=1) < margin)
+            if bad.size == 0:
+                break
+            W[bad] = rng.standard_normal((bad.size, d)).astype(np.float32)
+        else:
+            raise RuntimeError("could not draw check inputs away from Z = 0")
+    return X, y, W, a
+
+
+def ntk_reference(X, y, W, a, lr):
+    """One NTK step in float64: returns G, e, W_new, Z."""
+    X, y, W, a = (v.astype(np.float64) for v in (X, y, W, a))
+    m = W.shape[0]
+    Z = X @ W.T
+    S = Z >= 0
+    u = np.maximum(Z, 0) @ a / math.sqrt(m)
+    e = u - y
+    G = ((S * e[:, None]) * a[None, :]).T @ X / math.sqrt(m)
+    return G, e, W - lr * G, Z
+
+
+def gram_reference(X, Z):
+    S = (Z >= 0).astype(np.float64)
+    X = X.astype(np.float64)
+    return (X @ X.T) * (S @ S.T) / Z.shape[1]
+
+
+def rel_err(x, ref):
+    x = np.asarray(x, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    den = float(np.linalg.norm(ref.ravel()))
+    num = float(np.linalg.norm((x - ref).ravel()))
+    return num / den if den > 0 else num
+
+
+def ntk_flops(n, d, m):
+    return 4.0 * n * m * d
+
+
+def ntk_bytes_obvious(n, d, m):
+    """Bytes read + written by the obvious eager step (f32 = 4 bytes, bool mask = 1 byte):
+    Z = X W^T writes Z (4nm, reads W 4md); Z >= 0 reads Z, writes S (5nm); relu(Z) (8nm);
+    relu(Z) @ a reads it (4nm); S * e (1nm + 4nm); (...) * a (8nm); (...)^T X reads it (4nm),
+    writes G (4md); G / sqrt(m) (8md); lr * G (8md); W -= (12md). Total 38nm + 36md + O(m + nd)."""
+    return 38 * n * m + 36 * m * d + 8 * m + 8 * n * d + 24 * n
+
+
+def ntk_bytes_fused_min(n, d, m):
+    """A fused step (widenet's design): read W for the forward pass, read and write W in the
+    update (12md), write and read 1-bit masks (nm/4)."""
+    return 12 * m * d + n * m // 4
+
+
+def ntk_peak_obvious(n, d, m):
+    """Bytes alive at the peak of the obvious eager step: Z (4nm), S (nm), S*e and (S*e)*a
+    (4nm each) while W (4md) is held."""
+    return 13 * n * m + 4 * m * d
+
+
+# ----------------------------------------------------------------------------------------------
+# Framework adapters: the same small interface over torch, CuPy and JAX.
+
+class TorchOps:
+    name = "torch"
+
+    def __init__(self, device):
+        import torch
+        self.torch = torch
+        self.cuda = device == "cuda"
+        self.dev = torch.device("cuda" if self.cuda else "cpu")
+        self.timer = "cuda-events" if self.cuda else "perf_counter"
+
+    def info(self):
+        t = self.torch
+        i = {"version": t.__version__, "cuda_runtime": t.version.cuda,
+             "cudnn": t.backends.cudnn.version() if self.cuda else None, "device": str(self.dev)}
+        if self.cuda:
+            pr = t.cuda.get_device_properties(0)
+            i.update(device_name=t.cuda.get_device_name(0), capability=f"{pr.major}.{pr.minor}",
+                     total_memory=pr.total_memory, multiprocessors=pr.multi_processor_count)
+        else:
+            i.update(device_name=platform.processor() or platform.machine(), threads=t.get_num_threads())
+        return i
+
+    @contextlib.contextmanager
+    def precision(self, mode):
+        t = self.torch
+        old = (t.backends.cuda.matmul.allow_tf32, t.get_float32_matmul_precision())
+        tf32 = mode == "tf32"
+        t.backends.cuda.matmul.allow_tf32 = tf32
+        t.set_float32_matmul_precision("high" if tf32 else "highest")
+        try:
+            yield self.precision_settings()
+        finally:
+            t.backends.cuda.matmul.allow_tf32 = old[0]
+            t.set_float32_matmul_precision(old[1])
+
+    def precision_settings(self):
+        t = self.torch
+        return {"torch.backends.cuda.matmul.allow_tf32": t.backends.cuda.matmul.allow_tf32,
+                "torch.get_float32_matmul_precision()": t.get_float32_matmul_precision(),
+                "torch.backends.cuda.matmul.fp32_precision":
+                    getattr(t.backends.cuda.matmul, "fp32_precision", None)}
+
+    def from_np(self, x):
+        return self.torch.tensor(np.ascontiguousarray(x), device=self.dev)  # a copy, never a view
+
+    def to_np(self, x):
+        return x.detach().float().cpu().numpy() if x.dtype == self.torch.bfloat16 else x.detach().cpu().numpy()
+
+    def randn(self, shape, seed, dtype="float32"):
+        g = self.torch.Generator(device=self.dev).manual_seed(seed)
+        return self.torch.randn(shape, generator=g, device=self.dev, dtype=getattr(self.torch, dtype))
+
+    def ntk_state(self, n, d, m, seed):
+        t = self.torch
+        g = t.Generator(device=self.dev).manual_seed(seed)
+        X = t.randn((n, d), generator=g, device=self.dev)
+        X /= t.linalg.vector_norm(X, dim=1, keepdim=True)
+        y = t.rand(n, generator=g, device=self.dev) * 2 - 1
+        W = t.randn((m, d), generator=g, device=self.dev)
+        a = t.where(t.rand(m, generator=g, device=self.dev) < 0.5, -1.0, 1.0)
+        return {"X": X, "y": y, "W": W, "a": a}
+
+    def clone(self, x):
+        return x.clone()
+
+    def sync(self, out=None):
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+    def dev_rel_err(self, x, ref):
+        t = self.torch
+        den = float(t.linalg.vector_norm(ref))
+        return float(t.linalg.vector_norm(x - ref)) / den if den > 0 else float(t.linalg.vector_norm(x))
+
+    def time(self, fn, warmup, repeats):
+        for _ in range(warmup):
+            fn()
+        self.sync()
+        if self.cuda:
+            ev = [(self.torch.cuda.Event(enable_timing=True), self.torch.cuda.Event(enable_timing=True))
+                  for _ in range(repeats)]
+            for s, e in ev:
+                s.record()
+                fn()
+                e.record()
+            self.torch.cuda.synchronize()
+            return [s.elapsed_time(e) for s, e in ev]
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+    def free(self):
+        gc.collect()
+        if self.cuda:
+            self.torch.cuda.empty_cache()
+
+    def reset_peak(self):
+        if self.cuda:
+            self.torch.cuda.reset_peak_memory_stats()
+
+    def peak_bytes(self):
+        return int(self.torch.cuda.max_memory_allocated()) if self.cuda else None
+
+    def is_oom(self, ex):
+        if isinstance(ex, getattr(self.torch.cuda, "OutOfMemoryError", ())):
+            return True
+        msg = str(ex)
+        return isinstance(ex, (RuntimeError, MemoryError)) and (
+            "out of memory" in msg or "ALLOC_FAILED" in msg or isinstance(ex, MemoryError))
+
+    # the operations, written the obvious way
+
+    def matmul_fn(self):
+        return lambda A, B: A @ B
+
+    def ntk_step_eager(self, lr):
+        torch = self.torch
+
+        def ntk_step(X, y, W, a):
+            m = W.shape[0]
+            Z = X @ W.T
+            S = Z >= 0
+            u = torch.relu(Z) @ a / math.sqrt(m)
+            e = u - y
+            G = ((S * e[:, None]) * a[None, :]).T @ X / math.sqrt(m)
+            W -= lr * G
+            return G, e
+        return ntk_step
+
+    def ntk_caller(self, fn):
+        def call(st):
+            return fn(st["X"], st["y"], st["W"], st["a"])
+        return call
+
+    def gram_fn(self):
+        def gram(Z, K):
+            S = (Z >= 0).to(Z.dtype)
+            return K * (S @ S.T) / Z.shape[1]
+        return gram
+
+    def z_and_k(self, st):
+        with self.precision("highest"):
+            Z = st["X"] @ st["W"].T
+            K = st["X"] @ st["X"].T
+        return Z, K
+
+
+class CupyOps:
+    name = "cupy"
+
+    def __init__(self, device):
+        import cupy
+        self.cp = cupy
+        self.timer = "cuda-events"
+        cupy.cuda.runtime.getDeviceCount()  # raises without a GPU
+
+    def info(self):
+        cp = self.cp
+        props = cp.cuda.runtime.getDeviceProperties(0)
+        name = props["name"]
+        i = {"version": cp.__version__, "cuda_runtime": cp.cuda.runtime.runtimeGetVersion(),
+             "cuda_driver": cp.cuda.runtime.driverGetVersion(),
+             "device_name": name.decode() if isinstance(name, bytes) else name,
+             "total_memory": int(props.get("totalGlobalMem", 0)) or None,
+             "CUPY_TF32": os.environ.get("CUPY_TF32")}
+        try:
+            from cupy._core import _routines_linalg as rl
+            ct = rl.get_compute_type(np.float32)
+            i["float32_compute_type"] = int(ct)
+            if hasattr(rl, "COMPUTE_TYPE_TF32"):
+                i["float32_compute_type_is_tf32"] = int(ct) == int(rl.COMPUTE_TYPE_TF32)
+        except Exception as ex:  # private API: record, do not fail
+            i["float32_compute_type"] = f"unknown ({type(ex).__name__})"
+        return i
+
+    @contextlib.contextmanager
+    def precision(self, mode):
+        want = "1" if mode == "tf32" else "0"
+        have = os.environ.get("CUPY_TF32", "0") or "0"
+        if (int(have) > 0) != (want == "1"):
+            raise RuntimeError(f"CuPy's precision is fixed when it is imported (CUPY_TF32={have}); "
+                               f"{mode} needs CUPY_TF32={want} in a fresh process")
+        yield {"CUPY_TF32": have}
+
+    def from_np(self, x):
+        return self.cp.asarray(x)
+
+    def to_np(self, x):
+        return self.cp.asnumpy(x)
+
+    def randn(self, shape, seed, dtype="float32"):
+        return self.cp.random.default_rng(seed).standard_normal(shape, dtype=dtype)
+
+    def ntk_state(self, n, d, m, seed):
+        cp = self.cp
+        rng = cp.random.default_rng(seed)
+        X = rng.standard_normal((n, d), dtype=cp.float32)
+        X /= cp.linalg.norm(X, axis=1, keepdims=True)
+        y = (rng.random(n, dtype=cp.float32) * 2 - 1).astype(cp.float32)
+        W = rng.standard_normal((m, d), dtype=cp.float32)
+        a = cp.where(rng.random(m, dtype=cp.float32) < 0.5, -1.0, 1.0).astype(cp.float32)
+        return {"X": X, "y": y, "W": W, "a": a}
+
+    def clone(self, x):
+        return x.copy()
+
+    def sync(self, out=None):
+        self.cp.cuda.Device().synchronize()
+
+    def dev_rel_err(self, x, ref):
+        cp = self.cp
+        den = float(cp.linalg.norm(ref))
+        return float(cp.linalg.norm(x - ref)) / den if den > 0 else float(cp.linalg.norm(x))
+
+    def time(self, fn, warmup, repeats):
+        cp = self.cp
+        for _ in range(warmup):
+            fn()
+        self.sync()
+        ev = [(cp.cuda.Event(), cp.cuda.Event()) for _ in range(repeats)]
+        for s, e in ev:
+            s.record()
+            fn()
+            e.record()
+        ev[-1][1].synchronize()
+        return [cp.cuda.get_elapsed_time(s, e) for s, e in ev]
+
+    def free(self):
+        gc.collect()
+        self.cp.get_default_memory_pool().free_all_blocks()
+
+    def reset_peak(self):
+        self.free()
+
+    def peak_bytes(self):
+        return int(self.cp.get_default_memory_pool().total_bytes())  # the pool holds its high-water mark
+
+    def is_oom(self, ex):
+        return isinstance(ex, self.cp.cuda.memory.OutOfMemoryError) or "out of memory" in str(ex).lower()
+
+    def matmul_fn(self):
+        return lambda A, B: A @ B
+
+    def ntk_step_eager(self, lr):
+        cp = self.cp
+
+        def ntk_step(X, y, W, a):
+            m = W.shape[0]
+            Z = X @ W.T
+            S = Z >= 0
+            u = cp.maximum(Z, 0) @ a / math.sqrt(m)
+            e = u - y
+            G = ((S * e[:, None]) * a[None, :]).T @ X / math.sqrt(m)
+            W -= lr * G
+            return G, e
+        return ntk_step
+
+    def ntk_caller(self, fn):
+        def call(st):
+            return fn(st["X"], st["y"], st["W"], st["a"])
+        return call
+
+    def gram_fn(self):
+        def gram(Z, K):
+            S = (Z >= 0).astype(Z.dtype)
+            return K * (S @ S.T) / Z.shape[1]
+        return gram
+
+    def z_and_k(self, st):
+        return st["X"] @ st["W"].T, st["X"] @ st["X"].T
+
+
+class JaxOps:
+    name = "jax"
+
+    def __init__(self, device):
+        import jax
+        import jax.numpy as jnp
+        self.jax, self.jnp = jax, jnp
+        backend = jax.default_backend()
+        if device == "cuda" and backend != "gpu":
+            raise RuntimeError(f"jax has no GPU backend here (default backend {backend!r}; "
+                               "is the jax CUDA plugin installed?)")
+        self.dev = jax.devices()[0]
+        self.timer = "perf_counter+block_until_ready"
+
+    def info(self):
+        import jaxlib
+        i = {"version": self.jax.__version__, "jaxlib": jaxlib.__version__,
+             "backend": self.jax.default_backend(), "device_name": self.dev.device_kind,
+             "platform": self.dev.platform,
+             "XLA_PYTHON_CLIENT_PREALLOCATE": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE"),
+             "XLA_PYTHON_CLIENT_MEM_FRACTION": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}
+        try:
+            st = self.dev.memory_stats() or {}
+            i["bytes_limit"] = st.get("bytes_limit")
+        except Exception:
+            pass
+        return i
+
+    @contextlib.contextmanager
+    def precision(self, mode):
+        name = "tensorfloat32" if mode == "tf32" else "highest"
+        with self.jax.default_matmul_precision(name):
+            yield {"jax.default_matmul_precision": name}
+
+    def from_np(self, x):
+        return self.jax.device_put(np.ascontiguousarray(x), self.dev)
+
+    def to_np(self, x):
+        return np.asarray(x)
+
+    def randn(self, shape, seed, dtype="float32"):
+        return self.jax.random.normal(self.jax.random.key(seed), shape, dtype=getattr(self.jnp, dtype))
+
+    def ntk_state(self, n, d, m, seed):
+        jax, jnp = self.jax, self.jnp
+        k = jax.random.split(jax.random.key(seed), 4)
+        X = jax.random.normal(k[0], (n, d), jnp.float32)
+        X = X / jnp.linalg.norm(X, axis=1, keepdims=True)
+        y = jax.random.uniform(k[1], (n,), jnp.float32, -1.0, 1.0)
+        W = jax.random.normal(k[2], (m, d), jnp.float32)
+        a = jnp.where(jax.random.uniform(k[3], (m,)) < 0.5, -1.0, 1.0).astype(jnp.float32)
+        return {"X": X, "y": y, "W": W, "a": a}
+
+    def clone(self, x):
+        return self.jnp.array(x, copy=True)
+
+    def sync(self, out=None):
+        if out is not None:
+            self.jax.block_until_ready(out)
+
+    def dev_rel_err(self, x, ref):
+        jnp = self.jnp
+        den = float(jnp.linalg.norm(ref))
+        return float(jnp.linalg.norm(x - ref)) / den if den > 0 else float(jnp.linalg.norm(x))
+
+    def time(self, fn, warmup, repeats):
+        for _ in range(warmup):
+            self.jax.block_until_ready(fn())
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            self.jax.block_until_ready(fn())
+            out.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+    def free(self):
+        gc.collect()
+
+    def reset_peak(self):
+        gc.collect()
+
+    def peak_bytes(self):
+        try:
+            return (self.dev.memory_stats() or {}).get("peak_bytes_in_use")
+        except Exception:
+            return None
+
+    def is_oom(self, ex):
+        s = str(ex)
+        return "RESOURCE_EXHAUSTED" in s or "out of memory" in s.lower()
+
+    def matmul_fn(self):
+        return self.jax.jit(lambda A, B: A @ B)
+
+    def ntk_step_eager(self, lr):
+        jnp = self.jnp
+
+        def ntk_step(X, y, W, a):
+            m = W.shape[0]
+            Z = X @ W.T
+            S = Z >= 0
+            u = jnp.maximum(Z, 0) @ a / math.sqrt(m)
+            e = u - y
+            G = ((S * e[:, None]) * a[None, :]).T @ X / math.sqrt(m)
+            return W - lr * G, G, e
+        return ntk_step
+
+    def ntk_step_jit(self, lr):
+        return self.jax.jit(self.ntk_step_eager(lr), donate_argnums=2)
+
+    def ntk_caller(self, fn):
+        def call(st):
+            W, G, e = fn(st["X"], st["y"], st["W"], st["a"])
+            st["W"] = W
+            return G, e
+        return call
+
+    def gram_fn(self):
+        jnp = self.jnp
+
+        def gram(Z, K):
+            S = (Z >= 0).astype(Z.dtype)
+            return K * (S @ S.T) / Z.shape[1]
+        return self.jax.jit(gram)
+
+    def z_and_k(self, st):
+        with self.precision("highest"):
+            f = self.jax.jit(lambda X, W: (X @ W.T, X @ X.T))
+            return f(st["X"], st["W"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Worker: one framework in one child process. Results are written to a file after every record,
+# so whatever was measured survives a kill.
+
+class Report:
+    def __init__(self, path, worker):
+        self.path = path
+        self.doc = {"worker": worker, "frameworks": {}, "checks": [], "measurements": [], "skipped": [],
+                    "errors": [], "phase": None}
+
+    def emit(self):
+        if not self.path:
+            return
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.doc, f, default=_json_default)
+        os.replace(tmp, self.path)
+
+    def phase(self, name):
+        self.doc["phase"] = {"name": name, "since": time.time()} if name else None
+        self.emit()
+
+    def add(self, key, rec):
+        self.doc[key].append(rec)
+        self.emit()
+
+    def skip(self, framework, what, reason):
+        log(f"{framework} {what}: skipped: {reason}")
+        self.add("skipped", {"framework": framework, "what": what, "reason": reason})
+
+    def error(self, framework, what, ex):
+        tb = traceback.format_exception(type(ex), ex, ex.__traceback__)
+        log(f"{framework} {what}: error: {type(ex).__name__}: {ex}")
+        self.add("errors", {"framework": framework, "what": what,
+                            "error": f"{type(ex).__name__}: {str(ex)[:2000]}", "traceback": "".join(tb[-6:])[-4000:]})
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    return str(o)
+
+
+def timing_fields(ms, ops, args):
+    return {"ms_median": statistics.median(ms), "ms_min": min(ms), "ms_max": max(ms), "ms_all": ms,
+            "repeats": len(ms), "warmup": args.warmup, "timer": ops.timer}
+
+
+def section_gemm(ops, R, args, modes, sizes=None, kind="gemm", dtype="float32", variant="default"):
+    """Square C = A B: accuracy check against float64 at --gemm-check-size, then the timed sizes."""
+    mm = ops.matmul_fn()
+    sizes = sizes or args.gemm_size_list
+    for mode in modes:
+        label = {"float32": "f32-" + ("tf32" if mode == "tf32" else "highest"), "bfloat16": "bf16"}[dtype]
+        what = f"{kind} {label}"
+        try:
+            with ops.precision(mode) as settings:
+                k = args.gemm_check_size
+                A = ops.randn((k, k), args.seed + 11, dtype)
+                B = ops.randn((k, k), args.seed + 12, dtype)
+                C = ops.to_np(mm(A, B))
+                ref = ops.to_np(A).astype(np.float64) @ ops.to_np(B).astype(np.float64)
+                err = rel_err(C, ref)
+                tol = {"highest": TOL_GEMM_F32, "tf32": TOL_GEMM_TF32}[mode] if dtype == "float32" else TOL_GEMM_BF16
+                check = {"framework": ops.name, "variant": variant, "kind": kind, "precision": label,
+                         "params": {"n": k}, "metrics": {"rel_err": err}, "tol": tol, "passed": err <= tol,
+                         "against": "numpy float64 of the same inputs", "settings": settings}
+                if dtype == "float32":
+                    # TF32 shows as an error far above f32 rounding; say whether the mode took effect
+                    check["tf32_in_effect"] = err > TOL_GEMM_F32
+                R.add("checks", check)
+                log(f"{ops.name} {what}: check rel err {err:.2e} (tol {tol:.0e}) {'ok' if err <= tol else 'FAILED'}")
+                del A, B, C
+                if err > tol:
+                    R.skip(ops.name, what, f"accuracy check failed (rel err {err:.3e} > {tol:.0e}); not timed")
+                    continue
+                for n in sizes:
+                    A = ops.randn((n, n), args.seed + 2 * n, dtype)
+                    B = ops.randn((n, n), args.seed + 2 * n + 1, dtype)
+                    ms = ops.time(lambda: mm(A, B), args.warmup, args.repeats)
+                    med = statistics.median(ms)
+                    rec = {"framework": ops.name, "variant": variant, "kind": kind, "precision": label,
+                           "params": {"n": n, "dtype": dtype}, **timing_fields(ms, ops, args),
+                           "tflops": 2.0 * n ** 3 / (med * 1e-3) / 1e12, "checked": True, "settings": settings}
+                    R.add("measurements", rec)
+                    log(f"{ops.name} {what} n={n}: {med:.3f} ms, {rec['tflops']:.2f} TFLOP/s")
+                    del A, B
+                    ops.free()
+        except Exception as ex:
+            R.error(ops.name, what, ex)
+        ops.free()
+
+
+def check_ntk_small(ops, R, args, call, variant, label, settings):
+    """Run one step of `call` on margin-drawn inputs at --check-width and compare with float64."""
+    Xn, yn, Wn, an = make_ntk_inputs(args.n, args.d, args.check_width, args.seed + 1, CHECK_MARGIN)
+    G_ref, e_ref, W_ref, _ = ntk_reference(Xn, yn, Wn, an, args.lr)
+    W0 = Wn.astype(np.float64)  # kept apart: the step updates its W in place
+    st = {"X": ops.from_np(Xn), "y": ops.from_np(yn), "W": ops.from_np(Wn.copy()), "a": ops.from_np(an)}
+    t0 = time.perf_counter()
+    G, e = call(st)
+    ops.sync((G, e, st["W"]))
+    first_s = time.perf_counter() - t0
+    G, e, W1 = ops.to_np(G), ops.to_np(e), ops.to_np(st["W"])
+    metrics = {"rel_err_G": rel_err(G, G_ref), "rel_err_e": rel_err(e, e_ref),
+               "rel_err_update": rel_err(W0 - W1, W0 - W_ref)}
+    tol = {"rel_err_G": TOL_NTK_F32, "rel_err_e": TOL_NTK_F32, "rel_err_update": 1e-3}
+    passed = all(metrics[k] <= tol[k] for k in metrics)
+    R.add("checks", {"framework": ops.name, "variant": variant, "kind": "ntk_step", "precision": label,
+                     "params": {"n": args.n, "d": args.d, "m": args.check_width, "lr": args.lr,
+                                "margin": CHECK_MARGIN},
+                     "metrics": metrics, "tol": tol, "passed": passed, "first_call_s": first_s,
+                     "against": "numpy float64 of the same float32 inputs", "settings": settings})
+    log(f"{ops.name} ntk_step {variant}: check m={args.check_width}: " +
+        ", ".join(f"{k} {v:.2e}" for k, v in metrics.items()) + (" ok" if passed else " FAILED"))
+    return passed, first_s
+
+
+def section_ntk(ops, R, args, variant, call, ref_call=None, compiled=False):
+    """Check at small size; at full size optionally cross-check against ref_call (the same
+    framework's eager code), then time. `call(state)` runs one step and updates state['W']."""
+    label = "f32-highest"
+    what = f"ntk_step {variant}"
+    n, d, m = args.n, args.d, args.ntk_width
+    try:
+        with ops.precision("highest") as settings:
+            if compiled:
+                R.phase("compiling")
+            ok, check_first_s = check_ntk_small(ops, R, args, call, variant, label, settings)
+            R.phase(None)
+            if not ok:
+                R.skip(ops.name, what, "float64 check failed; not timed")
+                return
+            ops.free()
+            st = ops.ntk_state(n, d, m, args.seed + 3)
+            xcheck = None
+            if ref_call is not None:
+                try:
+                    st_ref = dict(st, W=ops.clone(st["W"]))
+                    G_ref, e_ref = ref_call(st_ref)
+                    ops.sync((G_ref, e_ref))
+                    del st_ref
+                    ops.free()
+                except Exception as ex:
+                    if not ops.is_oom(ex):
+                        raise
+                    G_ref = e_ref = None
+                    xcheck = {"done": False, "reason": f"eager reference ran out of memory at m={m}"}
+                    ops.free()
+            if compiled:
+                R.phase("compiling")
+            ops.reset_peak()
+            t0 = time.perf_counter()
+            G, e = call(st)
+            ops.sync((G, e, st["W"]))
+            first_s = time.perf_counter() - t0
+            R.phase(None)
+            if ref_call is not None and xcheck is None:
+                xm = {"rel_err_G": ops.dev_rel_err(G, G_ref), "rel_err_e": ops.dev_rel_err(e, e_ref)}
+                xtol = {"rel_err_G": TOL_XCHECK_G, "rel_err_e": TOL_XCHECK_E}
+                xcheck = {"done": True, "metrics": xm, "tol": xtol,
+                          "passed": all(xm[k] <= xtol[k] for k in xm)}
+                R.add("checks", {"framework": ops.name, "variant": variant, "kind": "ntk_step_fullsize",
+                                 "precision": label, "params": {"n": n, "d": d, "m": m},
+                                 "metrics": xm, "tol": xtol, "passed": xcheck["passed"],
+                                 "against": f"{ops.name} eager, same inputs, full size"})
+                log(f"{ops.name} {what}: full-size cross-check vs eager: G {xm['rel_err_G']:.2e}, "
+                    f"e {xm['rel_err_e']:.2e} {'ok' if xcheck['passed'] else 'FAILED'}")
+                del G_ref, e_ref
+            del G, e
+            ops.free()
+            if xcheck is not None and xcheck.get("done") and not xcheck["passed"]:
+                R.skip(ops.name, what, "full-size cross-check against eager failed; not timed")
+                return
+            ms = ops.time(lambda: call(st), args.warmup, args.repeats)
+            peak = ops.peak_bytes()
+            med = statistics.median(ms)
+            fl, by = ntk_flops(n, d, m), ntk_bytes_obvious(n, d, m)
+            rec = {"framework": ops.name, "variant": variant, "kind": "ntk_step", "precision": label,
+                   "params": {"n": n, "d": d, "m": m, "lr": args.lr}, **timing_fields(ms, ops, args),
+                   "gflops": fl / (med * 1e-3) / 1e9, "flops_per_step": fl,
+                   "bytes_obvious_estimate": by, "gbps_obvious_estimate": by / (med * 1e-3) / 1e9,
+                   "bytes_fused_minimum": ntk_bytes_fused_min(n, d, m),
+                   "peak_memory_obvious_estimate": ntk_peak_obvious(n, d, m),
+                   "peak_memory_bytes": peak, "first_call_s": first_s,
+                   "compile_s": first_s if compiled else None,
+                   "compile_check_s": check_first_s if compiled else None, "checked": True,
+                   "fullsize_crosscheck": xcheck, "settings": settings}
+            R.add("measurements", rec)
+            log(f"{ops.name} {what} m={m}: {med:.3f} ms/step, {rec['gflops']:.1f} GFLOP/s"
+                + (f", compile {first_s:.1f} s" if compiled else ""))
+            del st
+    except Exception as ex:
+        R.phase(None)
+        R.error(ops.name, what, ex)
+    ops.free()
+
+
+def section_gram(ops, R, args, modes, variant="default"):
+    gram = ops.gram_fn()
+    n, d, m = args.n, args.d, args.ntk_width
+    for mode in modes:
+        label = "f32-" + ("tf32" if mode == "tf32" else "highest")
+        what = f"ntk_gram {label}"
+        try:
+            # check: Z and X X^T are the operation's inputs; they come from the margin-drawn
+            # inputs in float32 on the host, so the masks equal the float64 ones whatever
+            # precision the framework's own matmul would have used to form Z
+            Xn, _, Wn, _ = make_ntk_inputs(n, d, args.check_width, args.seed + 1, CHECK_MARGIN)
+            ref = gram_reference(Xn, Xn.astype(np.float64) @ Wn.astype(np.float64).T)
+            Z, K = ops.from_np(Xn @ Wn.T), ops.from_np(Xn @ Xn.T)
+            with ops.precision(mode) as settings:
+                H = ops.to_np(gram(Z, K))
+            err = rel_err(H, ref)
+            passed = err <= TOL_GRAM
+            R.add("checks", {"framework": ops.name, "variant": variant, "kind": "ntk_gram", "precision": label,
+                             "params": {"n": n, "d": d, "m": args.check_width}, "metrics": {"rel_err": err},
+                             "tol": TOL_GRAM, "passed": passed, "against": "numpy float64", "settings": settings})
+            log(f"{ops.name} {what}: check rel err {err:.2e} {'ok' if passed else 'FAILED'}")
+            del Z, K
+            if not passed:
+                R.skip(ops.name, what, "float64 check failed; not timed")
+                continue
+            ops.free()
+            st = ops.ntk_state(n, d, m, args.seed + 5)
+            Z, K = ops.z_and_k(st)
+            del st
+            ops.free()
+            with ops.precision(mode) as settings:
+                ms = ops.time(lambda: gram(Z, K), args.warmup, args.repeats)
+            med = statistics.median(ms)
+            fl = 2.0 * n * n * m
+            rec = {"framework": ops.name, "variant": variant, "kind": "ntk_gram", "precision": label,
+                   "params": {"n": n, "d": d, "m": m}, **timing_fields(ms, ops, args),
+                   "tflops_mask_matmul": fl / (med * 1e-3) / 1e12,
+                   "note": "timed: S = (Z >= 0) as f32 0/1, S S^T as an f32 matmul, times X X^T (computed "
+                           "once, f32 highest), / m. Counts are integers <= m, exact in f32 (and with TF32, "
+                           "whose inputs 0/1 are exact and whose accumulation is f32) while m <= 2^24.",
+                   "exact_counts": m <= 2 ** 24, "checked": True, "settings": settings}
+            R.add("measurements", rec)
+            log(f"{ops.name} {what} m={m}: {med:.3f} ms")
+            del Z, K
+        except Exception as ex:
+            R.error(ops.name, what, ex)
+        ops.free()
+
+
+def section_ceilings(ops, R, args):
+    """torch: device-to-device copy bandwidth and the matmul peak in bf16 and f32."""
+    torch = ops.torch
+    what = "copy"
+    try:
+        nbytes = args.copy_mib * 2 ** 20
+        src = torch.empty(nbytes // 4, dtype=torch.float32, device=ops.dev).uniform_(-1, 1)
+        dst = torch.empty_like(src)
+        dst.copy_(src)
+        ops.sync()
+        ok = bool(torch.equal(dst, src))
+        R.add("checks", {"framework": "torch", "variant": "copy_", "kind": "copy", "precision": "f32",
+                         "params": {"bytes": nbytes}, "metrics": {"equal": ok}, "passed": ok,
+                         "against": "source buffer"})
+        if ok:
+            ms = ops.time(lambda: dst.copy_(src), args.warmup, args.repeats)
+            med = statistics.median(ms)
+            rec = {"framework": "torch", "variant": "copy_", "kind": "copy", "precision": "f32",
+                   "params": {"bytes": nbytes}, **timing_fields(ms, ops, args),
+                   "gbps": 2.0 * nbytes / (med * 1e-3) / 1e9, "bytes_moved": 2 * nbytes,
+                   "note": "bytes read + bytes written over time", "checked": True}
+            R.add("measurements", rec)
+            log(f"torch copy {args.copy_mib} MiB: {med:.3f} ms, {rec['gbps']:.0f} GB/s")
+        else:
+            R.skip("torch", what, "copy did not reproduce the source; not timed")
+        del src, dst
+    except Exception as ex:
+        R.error("torch", what, ex)
+    ops.free()
+    section_gemm(ops, R, args, ["highest"], sizes=[args.peak_size], kind="matmul_peak", dtype="bfloat16")
+    section_gemm(ops, R, args, ["highest", "tf32"], sizes=[args.peak_size], kind="matmul_peak")
+
+
+def section_width_search(ops, R, args):
+    """Largest m (n, d fixed) for which --search-steps eager steps run without running out of memory."""
+    torch = ops.torch
+    n, d = args.n, args.d
+    step = ops.ntk_caller(ops.ntk_step_eager(args.lr))
+    t_start = time.perf_counter()
+    tries = []
+    gran = 1024 if args.device == "cuda" else 64
+
+    def attempt(m):
+        if args.search_cap is not None and m > args.search_cap:
+            tries.append({"m": m, "ok": False, "reason": f"above --search-cap {args.search_cap}"})
+            return False
+        t0 = time.perf_counter()
+        ok, reason, peak = True, None, None
+        try:
+            ops.free()
+            ops.reset_peak()
+            st = ops.ntk_state(n, d, m, args.seed + 7)
+            for _ in range(args.search_steps):
+                step(st)
+            ops.sync()
+            peak = ops.peak_bytes()
+        except Exception as ex:
+            if not ops.is_oom(ex):
+                raise
+            ok, reason = False, f"{type(ex).__name__}: {str(ex).splitlines()[0][:300]}"
+        st = None
+        ops.free()
+        tries.append({"m": m, "ok": ok, "peak_memory_bytes": peak, "seconds": time.perf_counter() - t0,
+                      **({"reason": reason} if reason else {})})
+        log(f"torch width search: m={m} {'fits' if ok else 'fails'} ({time.perf_counter() - t0:.1f} s)")
+        return ok
+
+    def out_of_time():
+        return time.perf_counter() - t_start > args.search_seconds
+
+    lo = hi = None
+    m = max(gran, args.search_start // gran * gran)
+    stop = None
+    while not out_of_time():                      # doubling
+        if attempt(m):
+            lo = m
+            m *= 2
+        else:
+            hi = m
+            break
+    else:
+        stop = "time budget spent while doubling"
+    if lo is None and hi is not None and stop is None:
+        m = hi // 2                               # the first try failed: halve down instead
+        while m >= gran and not out_of_time():
+            if attempt(m):
+                lo = m
+                break
+            hi = m
+            m //= 2
+    while stop is None and lo is not None and hi is not None and (hi - lo) / lo > 0.05:   # bisection
+        if out_of_time():
+            stop = "time budget spent while bisecting"
+            break
+        mid = (lo + hi) // 2 // gran * gran
+        if mid <= lo or mid >= hi:
+            break
+        if attempt(mid):
+            lo = mid
+        else:
+            hi = mid
+    best = next((t for t in tries if t["m"] == lo and t["ok"]), None)
+    rec = {"framework": "torch", "variant": "eager", "kind": "max_width", "precision": "f32-highest",
+           "params": {"n": n, "d": d, "steps": args.search_steps, "search_seconds": args.search_seconds,
+                      "search_cap": args.search_cap, "granularity": gran},
+           "largest_ok_width": lo, "smallest_failed_width": hi,
+           "resolution": (hi - lo) / lo if (lo and hi) else None,
+           "resolved_to_5pct": bool(lo and hi and ((hi - lo) / lo <= 0.05 or hi - lo <= gran)),
+           "stopped": stop, "peak_memory_bytes": best and best.get("peak_memory_bytes"),
+           "peak_memory_obvious_estimate": ntk_peak_obvious(n, d, lo) if lo else None,
+           "device_total_memory": (torch.cuda.get_device_properties(0).total_memory if ops.cuda else None),
+           "tries": tries, "seconds": time.perf_counter() - t_start, "checked": True}
+    R.add("measurements", rec)
+    log(f"torch width search: largest m that fits {lo}, smallest that fails {hi}")
+
+
+def load_ops(fw, device):
+    if fw == "torch":
+        ops = TorchOps(device)
+        if device == "cuda" and not ops.torch.cuda.is_available():
+            raise RuntimeError(f"torch.cuda.is_available() is False (torch {ops.torch.__version__}, "
+                               f"built for CUDA {ops.torch.version.cuda})")
+        return ops
+    if fw == "cupy":
+        if device != "cuda":
+            raise RuntimeError("CuPy runs on CUDA devices only (--device cpu)")
+        return CupyOps(device)
+    if fw == "jax":
+        return JaxOps(device)
+    raise ValueError(fw)
+
+
+def run_worker(args):
+    """Child process: --_worker is torch | torch-compile:MODE | torch-width | cupy | cupy-tf32 | jax."""
+    job = args._worker
+    fw = job.split("-")[0].split(":")[0]
+    R = Report(args._result, job)
+    R.emit()
+    try:
+        ops = load_ops(fw, args.device)
+    except Exception as ex:
+        reason = f"{type(ex).__name__}: {ex}"
+        R.doc["frameworks"][fw] = {"available": False, "reason": reason}
+        R.skip(fw, job, reason)
+        return 0
+    try:
+        R.doc["frameworks"][fw] = {"available": True, **ops.info()}
+    except Exception as ex:
+        R.doc["frameworks"][fw] = {"available": True, "info_error": f"{type(ex).__name__}: {ex}"}
+    R.emit()
+    secs = args.section_list
+    if job == "torch":
+        if "gemm" in secs:
+            section_gemm(ops, R, args, ["highest", "tf32"])
+        if "ntk" in secs:
+            section_ntk(ops, R, args, "eager", ops.ntk_caller(ops.ntk_step_eager(args.lr)))
+        if "gram" in secs:
+            section_gram(ops, R, args, ["highest", "tf32"])
+        if "ceilings" in secs:
+            section_ceilings(ops, R, args)
+    elif job.startswith("torch-compile:"):
+        mode = job.split(":", 1)[1]
+        import torch
+        eager = ops.ntk_step_eager(args.lr)
+        try:
+            compiled = torch.compile(eager, mode=mode, dynamic=False, fullgraph=True)
+        except Exception as ex:
+            R.error("torch", f"ntk_step compile:{mode}", ex)
+            return 0
+        section_ntk(ops, R, args, f"compile:{mode}", ops.ntk_caller(compiled),
+                    ref_call=ops.ntk_caller(eager), compiled=True)
+    elif job == "torch-width":
+        with ops.precision("highest"):
+            if check_ntk_small(ops, R, args, ops.ntk_caller(ops.ntk_step_eager(args.lr)), "eager",
+                               "f32-highest", ops.precision_settings())[0]:
+                try:
+                    section_width_search(ops, R, args)
+                except Exception as ex:
+                    R.error("torch", "max_width", ex)
+            else:
+                R.skip("torch", "max_width", "float64 check failed; not searched")
+    elif job in ("cupy", "cupy-tf32"):
+        mode = "tf32" if job == "cupy-tf32" else "highest"
+        variant = "CUPY_TF32=1" if mode == "tf32" else "CUPY_TF32=0"
+        if "gemm" in secs:
+            section_gemm(ops, R, args, [mode], variant=variant)
+        if mode == "highest" and "ntk" in secs:
+            section_ntk(ops, R, args, "eager", ops.ntk_caller(ops.ntk_step_eager(args.lr)))
+        if "gram" in secs:
+            section_gram(ops, R, args, [mode], variant=variant)
+    elif job == "jax":
+        if "gemm" in secs:
+            section_gemm(ops, R, args, ["highest", "tf32"], variant="jit")
+        if "ntk" in secs:
+            section_ntk(ops, R, args, "jit", ops.ntk_caller(ops.ntk_step_jit(args.lr)),
+                        ref_call=ops.ntk_caller(ops.ntk_step_eager(args.lr)), compiled=True)
+        if "gram" in secs:
+            section_gram(ops, R, args, ["highest", "tf32"], variant="jit")
+    else:
+        raise SystemExit(f"unknown worker {job}")
+    R.phase(None)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Parent: runs the workers one after another, merges their reports, prints the table.
+
+def worker_env(job, args):
+    env = dict(os.environ)
+    if job == "cupy":
+        env["CUPY_TF32"] = "0"
+    elif job == "cupy-tf32":
+        env["CUPY_TF32"] = "1"
+    if job == "jax":
+        if args.device == "cpu":
+            env["JAX_PLATFORMS"] = "cpu"
+        env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.90")  # room for m = 2^24 (several n x m f32)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def run_job(job, args, argv, workdir):
+    result = os.path.join(workdir, job.replace(":", "_") + ".json")
+    cmd = [sys.executable, os.path.abspath(__file__), *argv, "--_worker", job, "--_result", result]
+    log(f"starting {job}")
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, env=worker_env(job, args), stdout=sys.stderr, stderr=sys.stderr,
+                            start_new_session=True)
+    killed = None
+    while proc.poll() is None:
+        time.sleep(0.5)
+        now = time.time()
+        if now - t0 > args.worker_timeout:
+            killed = f"ran past --worker-timeout {args.worker_timeout:.0f} s"
+        else:
+            try:
+                with open(result) as f:
+                    ph = json.load(f).get("phase")
+            except (OSError, ValueError):
+                ph = None
+            if ph and ph["name"] == "compiling" and now - ph["since"] > args.compile_timeout:
+                killed = f"compilation ran past --compile-timeout {args.compile_timeout:.0f} s"
+        if killed:
+            log(f"{job}: {killed}; stopping it")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            break
+    try:
+        with open(result) as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        doc = {"worker": job, "frameworks": {}, "checks": [], "measurements": [], "skipped": [], "errors": []}
+    doc["job"] = {"name": job, "returncode": proc.returncode, "seconds": time.time() - t0, "stopped": killed}
+    if killed or proc.returncode:
+        fw = job.split("-")[0].split(":")[0]
+        doc["errors"].append({"framework": fw, "what": job,
+                              "error": killed or f"child process exited with code {proc.returncode}"})
+    return doc
+
+
+def host_info():
+    info = {"python": sys.version.split()[0], "numpy": np.__version__, "platform": platform.platform(),
+            "hostname": socket.gethostname(), "cpu_count": os.cpu_count(),
+            "env": {k: os.environ.get(k) for k in ("CUPY_TF32", "NVIDIA_TF32_OVERRIDE", "CUDA_VISIBLE_DEVICES",
+                                                    "XLA_FLAGS", "XLA_PYTHON_CLIENT_PREALLOCATE",
+                                                    "XLA_PYTHON_CLIENT_MEM_FRACTION", "JAX_PLATFORMS")
+                    if os.environ.get(k) is not None}}
+    if shutil.which("nvidia-smi"):
+        try:
+            q = "name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit"
+            out = subprocess.run(["nvidia-smi", f"--query-gpu={q}", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30).stdout.strip()
+            info["nvidia_smi"] = [dict(zip(q.split(","), (v.strip() for v in line.split(","))))
+                                  for line in out.splitlines() if line.strip()]
+        except Exception as ex:
+            info["nvidia_smi"] = f"failed: {ex}"
+    return info
+
+
+def summary_key(r):
+    p = r.get("params", {})
+    shape = ",".join(f"{k}={p[k]}" for k in ("n", "d", "m", "bytes") if k in p)
+    return f"{r['kind']}/{r['framework']}/{r['variant']}/{r['precision']}/{shape}"
+
+
+def fmt_row(r):
+    p = r.get("params", {})
+    if r["kind"] in ("gemm", "matmul_peak"):
+        size, rate = f"n={p['n']}", f"{r['tflops']:.3g} TFLOP/s"
+    elif r["kind"] == "ntk_step":
+        size, rate = f"m={p['m']}", f"{r['gflops']:.4g} GFLOP/s"
+        if r.get("compile_s") is not None:
+            rate += f" (compile {r['compile_s'] + (r.get('compile_check_s') or 0):.1f}s)"
+    elif r["kind"] == "ntk_gram":
+        size, rate = f"m={p['m']}", f"{r['tflops_mask_matmul']:.3g} TFLOP/s"
+    elif r["kind"] == "copy":
+        size, rate = f"{p['bytes'] // 2 ** 20} MiB", f"{r['gbps']:.4g} GB/s"
+    elif r["kind"] == "max_width":
+        return (r["framework"], r["variant"], "max_width", "f32", f"n={p['n']},d={p['d']}",
+                "-", f"m={r['largest_ok_width']} (fails {r['smallest_failed_width']})", "ok")
+    else:
+        size, rate = "", ""
+    return (r["framework"], r["variant"], r["kind"], r["precision"], size, f"{r['ms_median']:.3f}", rate, "ok")
+
+
+def print_table(doc):
+    rows = [("framework", "variant", "measurement", "precision", "size", "ms", "rate", "check")]
+    rows += [fmt_row(r) for r in doc["measurements"]]
+    w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    dev = doc.get("device_name") or doc["args"]["device"]
+    print(f"\nGPU peers on {dev} (n={doc['args']['n']}, d={doc['args']['d']}; medians of {doc['args']['repeats']})")
+    for i, r in enumerate(rows):
+        print("  ".join(str(c).ljust(w[j]) if j != 5 else str(c).rjust(w[j]) for j, c in enumerate(r)).rstrip())
+        if i == 0:
+            print("  ".join("-" * x for x in w))
+    for x in doc["skipped"]:
+        print(f"skipped  {x['framework']} {x['what']}: {x['reason'][:150]}")
+    for x in doc["errors"]:
+        print(f"error    {x['framework']} {x['what']}: {x['error'].splitlines()[0][:150]}")
+    nc = len(doc["checks"])
+    nf = sum(1 for c in doc["checks"] if not c["passed"])
+    print(f"checks: {nc - nf} passed, {nf} failed")
+
+
+def main():
+    args = parse_args()
+    if args._worker:
+        return run_worker(args)
+    argv = sys.argv[1:]
+    t0 = time.time()
+    jobs = []
+    for fw in args.only_list:
+        if fw == "torch":
+            jobs.append("torch")
+            if "ntk" in args.section_list:
+                jobs += [f"torch-compile:{mo}" for mo in args.compile_mode_list]
+            if args.max_width_search:
+                jobs.append("torch-width")
+        elif fw == "cupy":
+            jobs += ["cupy", "cupy-tf32"] if ("gemm" in args.section_list or "gram" in args.section_list) else ["cupy"]
+        elif fw == "jax":
+            jobs.append("jax")
+    doc = {"schema": SCHEMA, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "argv": [os.path.basename(sys.executable), *sys.argv], "args": {k: v for k, v in vars(args).items()
+                                                                         if not k.startswith("_")},
+           "host": host_info(), "frameworks": {}, "checks": [], "measurements": [], "skipped": [], "errors": [],
+           "jobs": []}
+    with tempfile.TemporaryDirectory(prefix="gpu-peers-") as wd:
+        for job in jobs:
+            fw = job.split("-")[0].split(":")[0]
+            if job != fw and doc["frameworks"].get(fw, {}).get("available") is False:
+                continue  # the framework did not load; its main job already said why
+            r = run_job(job, args, argv, wd)
+            for k, v in r.get("frameworks", {}).items():
+                if k not in doc["frameworks"] or not doc["frameworks"][k].get("available"):
+                    doc["frameworks"][k] = v
+                elif k == "cupy" and job == "cupy-tf32":
+                    doc["frameworks"][k]["tf32_process"] = v
+            for key in ("checks", "measurements", "skipped", "errors"):
+                doc[key] += r.get(key, [])
+            doc["jobs"].append(r["job"])
+    names = [v.get("device_name") for v in doc["frameworks"].values() if v.get("available")]
+    doc["device_name"] = next((x for x in names if x), None)
+    smi = doc["host"].get("nvidia_smi")
+    doc["driver"] = smi[0].get("driver_version") if isinstance(smi, list) and smi else None
+    doc["summary"] = {summary_key(r): {k: r[k] for k in ("ms_median", "tflops", "gflops", "gbps",
+                                                         "tflops_mask_matmul", "largest_ok_width") if k in r}
+                      for r in doc["measurements"]}
+    doc["all_checks_passed"] = all(c["passed"] for c in doc["checks"])
+    doc["seconds"] = time.time() - t0
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=1, default=_json_default)
+        log(f"wrote {args.json}")
+    print_table(doc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
