@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // <CL/cl.h> pinned to OpenCL 1.2 (see Sources/COpenCL/shim.h).
@@ -40,5 +41,10 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "WideNetTests", dependencies: ["WideNet"]),
+        // package-benchmark suites: `swift package benchmark`.
+        .executableTarget(name: "CPUBackendBenchmarks",
+                          dependencies: ["WideNet", "CBLAS", .product(name: "Benchmark", package: "benchmark")],
+                          path: "Benchmarks/CPUBackend",
+                          plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

@@ -24,7 +24,8 @@ failed is not timed. Inputs are fresh random numbers. Timing: warm-up, then CUDA
 CuPy) or a host timer after block_until_ready (JAX, and everything on --device cpu); the median
 of --repeats is reported. Each framework runs in its own child process, so the memory pools of
 one (JAX preallocates) never starve another, CUPY_TF32 is set before CuPy is imported, and a
-torch.compile that runs past --compile-timeout can be stopped.
+torch.compile that runs past --compile-timeout can be stopped. The plain measurements of every
+framework run first, torch.compile and the width search last, all within --budget-seconds.
 
     python3 Benchmarks/peers/gpu_peers.py --json $OUT/peers.json
     python3 Benchmarks/peers/gpu_peers.py --device cpu --gemm-sizes 256 --ntk-width 4096 --repeats 3 \\
@@ -90,10 +91,13 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=3, help="untimed repetitions first")
     p.add_argument("--compile-modes", default="default,max-autotune-no-cudagraphs",
                    help="torch.compile modes to time ('' for none)")
-    p.add_argument("--compile-timeout", type=float, default=180.0,
+    p.add_argument("--compile-timeout", type=float, default=150.0,
                    help="seconds one torch.compile compilation may take before it is stopped and recorded as failed")
-    p.add_argument("--worker-timeout", type=float, default=420.0,
-                   help="seconds one framework's child process may run in all")
+    p.add_argument("--worker-timeout", type=float, default=300.0,
+                   help="seconds one child process (one framework or one compile mode) may run in all")
+    p.add_argument("--budget-seconds", type=float, default=420.0,
+                   help="seconds for the whole script: no child starts once it is spent, and each is stopped "
+                        "when it runs out (the GPU call it shares with `widenet bench` has a time limit)")
     p.add_argument("--max-width-search", action="store_true",
                    help="torch: search the largest width whose eager steps fit in memory (slow)")
     p.add_argument("--search-seconds", type=float, default=180.0, help="time budget of the width search")
@@ -185,6 +189,26 @@ def rel_err(x, ref):
     den = float(np.linalg.norm(ref.ravel()))
     num = float(np.linalg.norm((x - ref).ravel()))
     return num / den if den > 0 else num
+
+
+class TooBig(Exception):
+    """An operation that would not fit in host memory on --device cpu (skipped, not attempted)."""
+
+
+def host_guard(args, nbytes, what):
+    """On --device cpu, running out of memory summons the kernel's OOM killer (or swaps the
+    machine to a halt), so refuse what needs more than 80 % of the available memory. On a GPU an
+    out-of-memory error is an ordinary exception and is recorded instead."""
+    if args.device != "cpu":
+        return
+    try:
+        with open("/proc/meminfo") as f:
+            avail = next(int(l.split()[1]) * 1024 for l in f if l.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return
+    if nbytes > 0.8 * avail:
+        raise TooBig(f"{what} needs about {nbytes / 2 ** 30:.1f} GiB of host memory, "
+                     f"{avail / 2 ** 30:.1f} GiB available; not attempted on --device cpu")
 
 
 def ntk_flops(n, d, m):
@@ -607,8 +631,6 @@ class JaxOps:
         return call
 
     def gram_fn(self):
-        jnp = self.jnp
-
         def gram(Z, K):
             S = (Z >= 0).astype(Z.dtype)
             return K * (S @ S.T) / Z.shape[1]
@@ -701,6 +723,7 @@ def section_gemm(ops, R, args, modes, sizes=None, kind="gemm", dtype="float32", 
                     R.skip(ops.name, what, f"accuracy check failed (rel err {err:.3e} > {tol:.0e}); not timed")
                     continue
                 for n in sizes:
+                    host_guard(args, 3 * n * n * 4, f"{kind} n={n}")
                     A = ops.randn((n, n), args.seed + 2 * n, dtype)
                     B = ops.randn((n, n), args.seed + 2 * n + 1, dtype)
                     ms = ops.time(lambda: mm(A, B), args.warmup, args.repeats)
@@ -712,6 +735,8 @@ def section_gemm(ops, R, args, modes, sizes=None, kind="gemm", dtype="float32", 
                     log(f"{ops.name} {what} n={n}: {med:.3f} ms, {rec['tflops']:.2f} TFLOP/s")
                     del A, B
                     ops.free()
+        except TooBig as ex:
+            R.skip(ops.name, what, str(ex))
         except Exception as ex:
             R.error(ops.name, what, ex)
         ops.free()
@@ -758,6 +783,7 @@ def section_ntk(ops, R, args, variant, call, ref_call=None, compiled=False):
                 R.skip(ops.name, what, "float64 check failed; not timed")
                 return
             ops.free()
+            host_guard(args, ntk_peak_obvious(n, d, m) + (8 * m * d if ref_call else 0), f"{what} m={m}")
             st = ops.ntk_state(n, d, m, args.seed + 3)
             xcheck = None
             if ref_call is not None:
@@ -816,6 +842,8 @@ def section_ntk(ops, R, args, variant, call, ref_call=None, compiled=False):
             log(f"{ops.name} {what} m={m}: {med:.3f} ms/step, {rec['gflops']:.1f} GFLOP/s"
                 + (f", compile {first_s:.1f} s" if compiled else ""))
             del st
+    except TooBig as ex:
+        R.skip(ops.name, what, str(ex))
     except Exception as ex:
         R.phase(None)
         R.error(ops.name, what, ex)
@@ -848,6 +876,7 @@ def section_gram(ops, R, args, modes, variant="default"):
                 R.skip(ops.name, what, "float64 check failed; not timed")
                 continue
             ops.free()
+            host_guard(args, 9 * n * m + 4 * m * d, f"{what} m={m}")  # Z, S as f32, the bool mask
             st = ops.ntk_state(n, d, m, args.seed + 5)
             Z, K = ops.z_and_k(st)
             del st
@@ -866,6 +895,8 @@ def section_gram(ops, R, args, modes, variant="default"):
             R.add("measurements", rec)
             log(f"{ops.name} {what} m={m}: {med:.3f} ms")
             del Z, K
+        except TooBig as ex:
+            R.skip(ops.name, what, str(ex))
         except Exception as ex:
             R.error(ops.name, what, ex)
         ops.free()
@@ -877,6 +908,7 @@ def section_ceilings(ops, R, args):
     what = "copy"
     try:
         nbytes = args.copy_mib * 2 ** 20
+        host_guard(args, 2 * nbytes, f"copy of {args.copy_mib} MiB")
         src = torch.empty(nbytes // 4, dtype=torch.float32, device=ops.dev).uniform_(-1, 1)
         dst = torch.empty_like(src)
         dst.copy_(src)
@@ -897,6 +929,8 @@ def section_ceilings(ops, R, args):
         else:
             R.skip("torch", what, "copy did not reproduce the source; not timed")
         del src, dst
+    except TooBig as ex:
+        R.skip("torch", what, str(ex))
     except Exception as ex:
         R.error("torch", what, ex)
     ops.free()
@@ -919,6 +953,11 @@ def section_width_search(ops, R, args):
             return False
         t0 = time.perf_counter()
         ok, reason, peak = True, None, None
+        try:
+            host_guard(args, ntk_peak_obvious(n, d, m), f"m={m}")
+        except TooBig as ex:
+            tries.append({"m": m, "ok": False, "reason": str(ex)})
+            return False
         try:
             ops.free()
             ops.reset_peak()
@@ -1092,7 +1131,7 @@ def worker_env(job, args):
     return env
 
 
-def run_job(job, args, argv, workdir):
+def run_job(job, args, argv, workdir, timeout):
     result = os.path.join(workdir, job.replace(":", "_") + ".json")
     cmd = [sys.executable, os.path.abspath(__file__), *argv, "--_worker", job, "--_result", result]
     log(f"starting {job}")
@@ -1103,8 +1142,9 @@ def run_job(job, args, argv, workdir):
     while proc.poll() is None:
         time.sleep(0.5)
         now = time.time()
-        if now - t0 > args.worker_timeout:
-            killed = f"ran past --worker-timeout {args.worker_timeout:.0f} s"
+        if now - t0 > timeout:
+            killed = (f"ran past --worker-timeout {args.worker_timeout:.0f} s" if timeout >= args.worker_timeout
+                      else f"ran past what was left of --budget-seconds {args.budget_seconds:.0f} ({timeout:.0f} s)")
         else:
             try:
                 with open(result) as f:
@@ -1132,8 +1172,9 @@ def run_job(job, args, argv, workdir):
     doc["job"] = {"name": job, "returncode": proc.returncode, "seconds": time.time() - t0, "stopped": killed}
     if killed or proc.returncode:
         fw = job.split("-")[0].split(":")[0]
-        doc["errors"].append({"framework": fw, "what": job,
-                              "error": killed or f"child process exited with code {proc.returncode}"})
+        why = killed or f"child process exited with code {proc.returncode}" + (
+            " (SIGKILL: often the kernel's out-of-memory killer)" if proc.returncode == -9 else "")
+        doc["errors"].append({"framework": fw, "what": job, "error": why})
     return doc
 
 
@@ -1207,18 +1248,21 @@ def main():
         return run_worker(args)
     argv = sys.argv[1:]
     t0 = time.time()
-    jobs = []
+    # the plain measurements of every framework first, then the slow optional ones
+    jobs, later = [], []
     for fw in args.only_list:
         if fw == "torch":
             jobs.append("torch")
             if "ntk" in args.section_list:
-                jobs += [f"torch-compile:{mo}" for mo in args.compile_mode_list]
+                later += [f"torch-compile:{mo}" for mo in args.compile_mode_list]
             if args.max_width_search:
-                jobs.append("torch-width")
+                later.append("torch-width")
         elif fw == "cupy":
             jobs += ["cupy", "cupy-tf32"] if ("gemm" in args.section_list or "gram" in args.section_list) else ["cupy"]
         elif fw == "jax":
             jobs.append("jax")
+    jobs += later
+    deadline = t0 + args.budget_seconds
     doc = {"schema": SCHEMA, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "argv": [os.path.basename(sys.executable), *sys.argv], "args": {k: v for k, v in vars(args).items()
                                                                          if not k.startswith("_")},
@@ -1229,7 +1273,13 @@ def main():
             fw = job.split("-")[0].split(":")[0]
             if job != fw and doc["frameworks"].get(fw, {}).get("available") is False:
                 continue  # the framework did not load; its main job already said why
-            r = run_job(job, args, argv, wd)
+            left = deadline - time.time()
+            if left < 20:
+                doc["skipped"].append({"framework": fw, "what": job,
+                                       "reason": f"--budget-seconds {args.budget_seconds:.0f} spent before it could start"})
+                log(f"{job}: skipped, --budget-seconds spent")
+                continue
+            r = run_job(job, args, argv, wd, min(args.worker_timeout, left))
             for k, v in r.get("frameworks", {}).items():
                 if k not in doc["frameworks"] or not doc["frameworks"][k].get("available"):
                     doc["frameworks"][k] = v
