@@ -79,6 +79,9 @@ def parse_args(argv=None):
     p.add_argument("--only", default=",".join(FRAMEWORKS), help="comma list among torch,cupy,jax")
     p.add_argument("--sections", default=",".join(SECTIONS), help="comma list among " + ",".join(SECTIONS))
     p.add_argument("--json", metavar="FILE", help="write the JSON document here")
+    p.add_argument("--compare", metavar="WIDENET_JSON",
+                   help="the `widenet bench --json` file of the same call: pair its measurements with the "
+                        "peers' of the same operation and shape and report peer ms / widenet ms")
     p.add_argument("--gemm-sizes", default="4096,8192", help="square SGEMM sizes")
     p.add_argument("--gemm-check-size", type=int, default=512, help="size of the SGEMM accuracy check")
     p.add_argument("--n", type=int, default=256, help="samples")
@@ -1197,6 +1200,85 @@ def host_info():
     return info
 
 
+def parse_widenet_shape(op, shape):
+    """widenet bench shapes: gemm "4096x4096x4096", ntk_step "n=256 d=64 m=16777216",
+    mask_gram "n=256 m=16777216", copy "256 MiB"."""
+    if op == "gemm":
+        dims = [int(v) for v in shape.split("x")]
+        return {"n": dims[0]} if len(set(dims)) == 1 else None
+    if op in ("ntk_step", "mask_gram"):
+        return {k: int(v) for k, v in (kv.split("=") for kv in shape.split())}
+    return {}
+
+
+def compare_with_widenet(doc, path):
+    """Pair each widenet bench measurement with the peer measurements of the same operation and
+    shape; ratio = peer ms / widenet ms (> 1: widenet faster). Only meaningful in one call."""
+    with open(path) as f:
+        wn = json.load(f)
+    out = {"widenet_file": os.path.abspath(path), "widenet_version": wn.get("version"),
+           "widenet_precision": wn.get("precision"), "widenet_repeats": wn.get("repeats"), "rows": [], "notes": []}
+    if wn.get("precision") not in (None, "f32"):
+        out["notes"].append(f"widenet ran in {wn.get('precision')}; the peers are f32, so no ratios")
+        return out
+    peer_kind = {"gemm": "gemm", "ntk_step": "ntk_step", "mask_gram": "ntk_gram"}
+    copies = [r for r in doc["measurements"] if r["kind"] == "copy"]
+    for b in wn.get("backends", []):
+        if b.get("kind") == "cpu" and doc["args"]["device"] == "cuda":
+            continue  # widenet's CPU backend has its own peer (ntk_step_numpy.py)
+        if doc.get("device_name") and b.get("device") and doc["device_name"] != b.get("device"):
+            out["notes"].append(f"widenet device {b.get('device')!r} vs peers' {doc['device_name']!r}: "
+                                "check they are the same GPU")
+        for m in b.get("measurements", []):
+            op, wms = m.get("operation"), 1e3 * float(m.get("seconds", "nan"))
+            base = {"widenet_backend": b.get("kind"), "widenet_device": b.get("device"), "operation": op,
+                    "shape": m.get("shape"), "widenet_ms": wms}
+            if op == "copy":
+                for r in copies:
+                    wgb = float(m.get("gb_per_s") or 2 * float(m.get("bytes", 0)) / (wms * 1e-3) / 1e9)
+                    out["rows"].append({**base, "peer": f"{r['framework']} {r['variant']}", "peer_ms": r["ms_median"],
+                                        "peer_shape": f"{r['params']['bytes'] >> 20} MiB", "widenet_gbps": wgb,
+                                        "peer_gbps": r["gbps"], "bandwidth_fraction": wgb / r["gbps"]})
+                continue
+            try:
+                want = parse_widenet_shape(op, m.get("shape", ""))
+            except ValueError:
+                want = None
+            if op not in peer_kind or not want:
+                continue
+            for r in doc["measurements"]:
+                if r["kind"] != peer_kind[op] or r["precision"] != "f32-highest":
+                    continue
+                if all(r["params"].get(k) == v for k, v in want.items()):
+                    out["rows"].append({**base, "peer": f"{r['framework']} {r['variant']}", "peer_ms": r["ms_median"],
+                                        "ratio": r["ms_median"] / wms})
+    if not out["rows"]:
+        out["notes"].append("no peer measurement has the shape of a widenet one: run both with the same "
+                            "--gemm-sizes and --ntk-width")
+    return out
+
+
+def print_comparison(cmp):
+    print(f"
+peer ms / widenet ms (> 1: widenet faster), widenet {cmp.get('widenet_version')} from {cmp['widenet_file']}")
+    rows = [("operation", "shape", "widenet", "widenet ms", "peer", "peer ms", "ratio")]
+    for r in cmp["rows"]:
+        if r["operation"] == "copy":
+            rows.append(("copy", f"{r['shape']} / {r['peer_shape']}", r["widenet_backend"], f"{r['widenet_ms']:.3f}",
+                         r["peer"], f"{r['peer_ms']:.3f}",
+                         f"{r['widenet_gbps']:.4g} vs {r['peer_gbps']:.4g} GB/s = {r['bandwidth_fraction']:.2f}"))
+        else:
+            rows.append((r["operation"], r["shape"], r["widenet_backend"], f"{r['widenet_ms']:.3f}", r["peer"],
+                         f"{r['peer_ms']:.3f}", f"{r['ratio']:.2f}x"))
+    w = [max(len(str(x[i])) for x in rows) for i in range(len(rows[0]))]
+    for i, x in enumerate(rows):
+        print("  ".join(str(c).ljust(w[j]) for j, c in enumerate(x)).rstrip())
+        if i == 0:
+            print("  ".join("-" * v for v in w))
+    for note in cmp["notes"]:
+        print(f"note: {note}")
+
+
 def summary_key(r):
     p = r.get("params", {})
     shape = ",".join(f"{k}={p[k]}" for k in ("n", "d", "m", "bytes") if k in p)
@@ -1296,6 +1378,12 @@ def main():
                                                          "tflops_mask_matmul", "largest_ok_width") if k in r}
                       for r in doc["measurements"]}
     doc["all_checks_passed"] = all(c["passed"] for c in doc["checks"])
+    if args.compare:
+        try:
+            doc["comparison"] = compare_with_widenet(doc, args.compare)
+        except (OSError, ValueError, TypeError, KeyError) as ex:
+            doc["comparison"] = {"widenet_file": args.compare, "error": f"{type(ex).__name__}: {ex}"}
+            log(f"--compare {args.compare}: {type(ex).__name__}: {ex}")
     doc["seconds"] = time.time() - t0
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
@@ -1303,6 +1391,8 @@ def main():
             json.dump(doc, f, indent=1, default=_json_default)
         log(f"wrote {args.json}")
     print_table(doc)
+    if doc.get("comparison", {}).get("rows") is not None:
+        print_comparison(doc["comparison"])
     return 0
 
 
