@@ -28,6 +28,7 @@ torch.compile that runs past --compile-timeout can be stopped. The plain measure
 framework run first, torch.compile and the width search last, all within --budget-seconds.
 
     python3 Benchmarks/peers/gpu_peers.py --json $OUT/peers.json
+    python3 Benchmarks/peers/gpu_peers.py --compare $OUT/widenet.json --json $OUT/peers.json   # with ratios
     python3 Benchmarks/peers/gpu_peers.py --device cpu --gemm-sizes 256 --ntk-width 4096 --repeats 3 \\
         --json /tmp/peers-test.json        # small run on the CPU, to test the script
 
@@ -1228,7 +1229,7 @@ def compare_with_widenet(doc, path):
             continue  # widenet's CPU backend has its own peer (ntk_step_numpy.py)
         if doc.get("device_name") and b.get("device") and doc["device_name"] != b.get("device"):
             out["notes"].append(f"widenet device {b.get('device')!r} vs peers' {doc['device_name']!r}: "
-                                "check they are the same GPU")
+                                "check they are the same device")
         for m in b.get("measurements", []):
             op, wms = m.get("operation"), 1e3 * float(m.get("seconds", "nan"))
             base = {"widenet_backend": b.get("kind"), "widenet_device": b.get("device"), "operation": op,
@@ -1259,8 +1260,7 @@ def compare_with_widenet(doc, path):
 
 
 def print_comparison(cmp):
-    print(f"
-peer ms / widenet ms (> 1: widenet faster), widenet {cmp.get('widenet_version')} from {cmp['widenet_file']}")
+    print(f"\npeer ms / widenet ms (> 1: widenet faster), widenet {cmp.get('widenet_version')} from {cmp['widenet_file']}")
     rows = [("operation", "shape", "widenet", "widenet ms", "peer", "peer ms", "ratio")]
     for r in cmp["rows"]:
         if r["operation"] == "copy":

@@ -14,7 +14,7 @@
 //                                       order into partials[g·n + i] (g = q / FWD_WQ).
 // No n×m matrix is ever stored, and the partials take n·words/FWD_WQ values.
 //
-// ntk_reduce_partials sums the partials over g for each i with a fixed tree (deterministic).
+// sum_partials (reduce.cl) then sums the partials over g for each i with a fixed tree (deterministic).
 // Backward (ntk_backward_update): work-item r owns neuron r and updates its row of W in place:
 //   w_r ← w_r − scale·a_r·Σ_i S_ir e_i x_i; with TRAIN_A also a_r ← a_r − scale·Σ_i e_i relu(z_ir).
 //
@@ -27,9 +27,6 @@
 #endif
 #ifndef FWD_KC
 #define FWD_KC 16    // input-dimension chunk staged in local memory
-#endif
-#ifndef RED_WG
-#define RED_WG 128   // work-group size of the partial-sum reduction (power of two)
 #endif
 #ifndef BWD_WG
 #define BWD_WG 64    // neurons per backward work-group
@@ -95,24 +92,6 @@ void ntk_forward(const int n, const int d, const int m, const int words,
         for (int w = 0; w < FWD_WQ; ++w) total += sums[w][li];
         partials[(size_t)get_group_id(1) * n + i] = total;
     }
-}
-
-// out[i] = Σ_g partials[g·n + i] over the groups of words, one work-group per sample: strided
-// sums, then a fixed tree.
-__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
-void ntk_reduce_partials(const int n, const int groups, __global const REAL *partials, __global REAL *out)
-{
-    const int i = get_group_id(0), t = get_local_id(0);
-    __local REAL s[RED_WG];
-    REAL acc = 0;
-    for (int g = t; g < groups; g += RED_WG) acc += partials[(size_t)g * n + i];
-    s[t] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = RED_WG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] += s[t + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[i] = s[0];
 }
 
 __kernel __attribute__((reqd_work_group_size(BWD_WG, 1, 1)))

@@ -6,6 +6,9 @@
 //
 //   group g:  items t = 0..RWG-1 take elements g·RWG + t, + G·RWG, ...  → tree → out[g]
 //
+// sum_partials: out[i] = Σ_g partials[g·n + i], one work-group per output i (the forward passes'
+//   per-group partial outputs), strided sums then a fixed tree.
+// sum_squares: out[g] = Σ x² over its slice of a buffer (the regulariser E‖θ‖²).
 // max_move_sq: out[g] = max over its neurons r of ‖w_r − w0_r‖².
 // max_move_sq_philox: the same with w0 regenerated from the Philox hidden-weight stream
 //   (element offset + r·d + k, times scale), so no copy of the initial weights is kept.
@@ -15,6 +18,38 @@
 #ifndef RWG
 #define RWG 128      // work-group size (power of two)
 #endif
+
+__kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
+void sum_partials(const int n, const int groups, __global const REAL *partials, __global REAL *out)
+{
+    const int i = get_group_id(0), t = get_local_id(0);
+    __local REAL s[RWG];
+    REAL acc = 0;
+    for (int g = t; g < groups; g += RWG) acc += partials[(size_t)g * n + i];
+    s[t] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] += s[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) out[i] = s[0];
+}
+
+__kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
+void sum_squares(const int count, __global const REAL *x, __global REAL *out)
+{
+    const int t = get_local_id(0), G = get_num_groups(0);
+    __local REAL s[RWG];
+    REAL acc = 0;
+    for (int q = get_group_id(0) * RWG + t; q < count; q += G * RWG) acc += x[q] * x[q];
+    s[t] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] += s[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (t == 0) out[get_group_id(0)] = s[0];
+}
 
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
 void max_move_sq(const int m, const int d, __global const REAL *W, __global const REAL *W0, __global REAL *out)

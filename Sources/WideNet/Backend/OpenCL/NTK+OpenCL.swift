@@ -7,16 +7,20 @@ extension OpenCLBackend {
                                       masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws {
         guard s.n > 0, s.width > 0 else { return }
         let tn = OpenCLBackend.forwardSamples, wq = OpenCLBackend.forwardWords
-        let opts = try options(T.self, ["-DFWD_TN=\(tn)", "-DFWD_WQ=\(wq)", "-DFWD_KC=\(OpenCLBackend.forwardChunk)",
-                                        "-DRED_WG=\(OpenCLBackend.reduceGroup)"])
+        let opts = try options(T.self, ["-DFWD_TN=\(tn)", "-DFWD_WQ=\(wq)", "-DFWD_KC=\(OpenCLBackend.forwardChunk)"])
         let groups = (s.words + wq - 1) / wq
         let partials = try scratchBuffer("ntk.partials", bytes: groups * s.n * MemoryLayout<T>.stride)
         try cl.launch(try kernel([.ntk], "ntk_forward", options: opts), global: [s.n, s.words], local: [tn, wq],
                       args: [.int(s.n), .int(s.d), .int(s.width), .int(s.words), .buffer(buffer(x)), .buffer(buffer(w)),
                              .buffer(buffer(a)), .buffer(buffer(masks)), .buffer(partials)])
+        try sumPartials(partials, n: s.n, groups: groups, into: buffer(partialU), as: T.self)
+    }
+
+    /// out[i] = Σ_g partials[g·n + i] with a fixed tree (reduce.cl), for every forward pass.
+    func sumPartials<T: Scalar>(_ partials: CLBuffer, n: Int, groups: Int, into out: CLBuffer, as: T.Type) throws {
         let rg = OpenCLBackend.reduceGroup
-        try cl.launch(try kernel([.ntk], "ntk_reduce_partials", options: opts), global: [s.n * rg], local: [rg],
-                      args: [.int(s.n), .int(groups), .buffer(partials), .buffer(buffer(partialU))])
+        try cl.launch(try kernel([.reduce], "sum_partials", options: try options(T.self, ["-DRWG=\(rg)"])),
+                      global: [n * rg], local: [rg], args: [.int(n), .int(groups), .buffer(partials), .buffer(out)])
     }
 
     public func ntkBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
