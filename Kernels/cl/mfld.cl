@@ -1,0 +1,185 @@
+// mfld.cl — mean-field Langevin dynamics of a two-layer network's particles (DESIGN.md §1.2).
+//
+// Dimension letters: B samples in the (mini)batch, d input dimension, N particles in this block,
+// D = d + 2 coordinates per particle. Particles are rows of P (N×D): θ_i = (w_i ∈ R^d, b_i, a_i).
+//
+//   P:  i →  [ w_1 … w_d | b | a ]      X: B×d (the batch), c: B (ℓ'_j / B)
+//
+// Units (UNIT): 0 tanh  h = a·tanh(wᵀx + b)
+//               1 relu  h = a·relu(wᵀx + b)
+//               2 bounded h = R·tanh(a)·tanh(wᵀx + b)    (R = unit_scale)
+//
+// mfld_forward: as ntk_forward, a work-group is FWD_TN samples × FWD_WQ·32 particles; each item
+//   accumulates z = wᵀx + b for 32 particles in registers and writes Σ h into a per-group partial
+//   (summed by sum_partials in reduce.cl), so f(x_j) = (1/N) Σ_i h(θ_i, x_j) needs no B×N matrix.
+// mfld_update: one work-item per particle, fused gradient, weight decay and Philox noise:
+//   θ ← θ − η (Σ_j c_j ∇_θ h(θ, x_j) + 2λ'θ) + √(2λη) ξ,
+//   ξ the Philox normal of element (offset + i·D + coordinate) of stream 3 at step `step`.
+//   The particle's w and gradient live in registers: DIM = d is a build option (≤ 256).
+//
+// Tuning parameters:
+#ifndef FWD_TN
+#define FWD_TN 32    // samples per forward work-group
+#endif
+#ifndef FWD_WQ
+#define FWD_WQ 4     // groups of 32 particles per forward work-group
+#endif
+#ifndef FWD_KC
+#define FWD_KC 16    // input-dimension chunk staged in local memory
+#endif
+#ifndef UPD_WG
+#define UPD_WG 64    // particles per update work-group
+#endif
+#ifndef UPD_SC
+#define UPD_SC 32    // batch samples staged per step in the update
+#endif
+#ifndef UNIT
+#define UNIT 0
+#endif
+#ifndef DIM
+#define DIM 1
+#endif
+
+inline REAL mfld_sigma(const REAL z)
+{
+#if UNIT == 1
+    return fmax(z, (REAL)0);
+#else
+    return tanh(z);
+#endif
+}
+
+// dσ/dz given z and σ(z).
+inline REAL mfld_sigma_prime(const REAL z, const REAL s)
+{
+#if UNIT == 1
+    return z >= (REAL)0 ? (REAL)1 : (REAL)0;
+#else
+    return (REAL)1 - s * s;
+#endif
+}
+
+__kernel __attribute__((reqd_work_group_size(FWD_TN, FWD_WQ, 1)))
+void mfld_forward(const int B, const int d, const int N, const REAL unit_scale,
+                  __global const REAL *X, __global const REAL *P, __global REAL *partials)
+{
+    const int D = d + 2;
+    const int li = get_local_id(0), lq = get_local_id(1);
+    const int lid = lq * FWD_TN + li;
+    const int j = get_group_id(0) * FWD_TN + li;
+    const int p0 = (get_group_id(1) * FWD_WQ + lq) * 32;
+    const int groupP0 = get_group_id(1) * FWD_WQ * 32;
+    __local REAL Xs[FWD_TN][FWD_KC + 1];
+    __local REAL Ws[FWD_WQ * 32][FWD_KC + 1];
+    __local REAL sums[FWD_WQ][FWD_TN];
+    REAL z[32];
+    for (int r = 0; r < 32; ++r) z[r] = 0;
+    for (int k0 = 0; k0 < d; k0 += FWD_KC) {
+        for (int t = lid; t < FWD_TN * FWD_KC; t += FWD_TN * FWD_WQ) {
+            const int jj = t / FWD_KC, kk = t % FWD_KC;
+            const int gj = get_group_id(0) * FWD_TN + jj, gk = k0 + kk;
+            Xs[jj][kk] = (gj < B && gk < d) ? X[(size_t)gj * d + gk] : (REAL)0;
+        }
+        for (int t = lid; t < FWD_WQ * 32 * FWD_KC; t += FWD_TN * FWD_WQ) {
+            const int rr = t / FWD_KC, kk = t % FWD_KC;
+            const int gr = groupP0 + rr, gk = k0 + kk;
+            Ws[rr][kk] = (gr < N && gk < d) ? P[(size_t)gr * D + gk] : (REAL)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int kk = 0; kk < FWD_KC; ++kk) {
+            const REAL xv = Xs[li][kk];
+            #pragma unroll
+            for (int r = 0; r < 32; ++r) z[r] += xv * Ws[lq * 32 + r][kk];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    REAL acc = 0;
+    for (int r = 0; r < 32; ++r) {
+        const int p = p0 + r;
+        if (p >= N) break;
+        const REAL zr = z[r] + P[(size_t)p * D + d];
+        const REAL a = P[(size_t)p * D + d + 1];
+#if UNIT == 2
+        acc += unit_scale * tanh(a) * tanh(zr);
+#else
+        acc += a * mfld_sigma(zr);
+#endif
+    }
+    sums[lq][li] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lq == 0 && j < B) {
+        REAL total = 0;
+        for (int w = 0; w < FWD_WQ; ++w) total += sums[w][li];
+        partials[(size_t)get_group_id(1) * B + j] = total;
+    }
+}
+
+#ifdef WITH_PHILOX
+__kernel __attribute__((reqd_work_group_size(UPD_WG, 1, 1)))
+void mfld_update(const int B, const int N, const REAL unit_scale, const REAL lr, const REAL decay,
+                 const REAL noise, const int data_on,
+                 __global const REAL *X, __global const REAL *c, __global REAL *P,
+                 const uint offset_lo, const uint offset_hi, const uint key0, const uint key1, const uint step)
+{
+    const int d = DIM, D = DIM + 2;
+    const int li = get_local_id(0);
+    const int i = get_group_id(0) * UPD_WG + li;
+    const bool live = i < N;
+    const int ic = live ? i : N - 1;
+    REAL w[DIM], gw[DIM];
+    for (int k = 0; k < DIM; ++k) { w[k] = P[(size_t)ic * D + k]; gw[k] = 0; }
+    const REAL b = P[(size_t)ic * D + d], a = P[(size_t)ic * D + d + 1];
+    REAL gb = 0, ga = 0;
+#if UNIT == 2
+    const REAL ta = tanh(a);
+    const REAL outer = unit_scale * ta;                      // ∂h/∂σ
+#else
+    const REAL outer = a;
+#endif
+    __local REAL Xs[UPD_SC][DIM];
+    __local REAL Cs[UPD_SC];
+    if (data_on) {
+        for (int j0 = 0; j0 < B; j0 += UPD_SC) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int t = li; t < UPD_SC * DIM; t += UPD_WG) {
+                const int jj = t / DIM, kk = t % DIM;
+                Xs[jj][kk] = (j0 + jj < B) ? X[(size_t)(j0 + jj) * d + kk] : (REAL)0;
+            }
+            for (int t = li; t < UPD_SC; t += UPD_WG) Cs[t] = (j0 + t < B) ? c[j0 + t] : (REAL)0;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            const int lim = min(UPD_SC, B - j0);
+            for (int jj = 0; jj < lim; ++jj) {
+                REAL z = b;
+                for (int k = 0; k < DIM; ++k) z += w[k] * Xs[jj][k];
+                const REAL s = mfld_sigma(z);
+                const REAL dz = Cs[jj] * outer * mfld_sigma_prime(z, s);
+                for (int k = 0; k < DIM; ++k) gw[k] += dz * Xs[jj][k];
+                gb += dz;
+#if UNIT == 2
+                ga += Cs[jj] * unit_scale * ((REAL)1 - ta * ta) * s;
+#else
+                ga += Cs[jj] * s;
+#endif
+            }
+        }
+    }
+    if (!live) return;
+    // Noise for coordinates e = offset + i·D + q, four per Philox block.
+    const ulong base = (((ulong)offset_hi << 32) | (ulong)offset_lo) + (ulong)i * D;
+    const uint2 key = (uint2)(key0, key1);
+    ulong group = ~(ulong)0;
+    double4 normals = (double4)(0);
+    for (int q = 0; q < D; ++q) {
+        const ulong e = base + q;
+        if ((e >> 2) != group) {
+            group = e >> 2;
+            normals = philox_normal4(philox_bits(group, 3u, step, key));
+        }
+        const uint lane = (uint)(e & 3);
+        const REAL xi = (REAL)(lane == 0 ? normals.x : lane == 1 ? normals.y : lane == 2 ? normals.z : normals.w);
+        const REAL theta = q < d ? w[q] : (q == d ? b : a);
+        const REAL g = q < d ? gw[q] : (q == d ? gb : ga);
+        P[(size_t)i * D + q] = theta - lr * (g + decay * theta) + noise * xi;
+    }
+}
+#endif
