@@ -1,7 +1,7 @@
 /// The OpenCL C sources under `cl/`, embedded at build time (SwiftPM `.embedInCode`), by file.
 /// A new kernel file needs a case here: the embedded arrays are named after the files.
 public enum KernelSource: String, CaseIterable, Sendable {
-    case common, philox, gemm, ntk, gram, reduce
+    case common, philox, gemm, ntk, gram, reduce, mfld
 
     public var text: String {
         let bytes: [UInt8]
@@ -12,6 +12,7 @@ public enum KernelSource: String, CaseIterable, Sendable {
         case .ntk: bytes = PackageResources.ntk_cl
         case .gram: bytes = PackageResources.gram_cl
         case .reduce: bytes = PackageResources.reduce_cl
+        case .mfld: bytes = PackageResources.mfld_cl
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -51,6 +51,36 @@ public struct NTKBlockShape: Hashable, Sendable {
     public var maskWords: Int { n * words }
 }
 
+/// The unit h(θ, x) of a mean-field particle θ = (w, b, a) (DESIGN.md §1.2).
+public enum ParticleUnit: String, Sendable, CaseIterable, Codable {
+    case tanh      // a·tanh(wᵀx + b)
+    case relu      // a·relu(wᵀx + b)
+    case bounded   // R·tanh(a)·tanh(wᵀx + b), the unit the convergence theory assumes
+    var code: Int { self == .tanh ? 0 : self == .relu ? 1 : 2 }
+}
+
+/// One block of mean-field particles against a batch: B samples of dimension d, N particles of
+/// D = d + 2 coordinates (rows w_1..w_d, b, a).
+public struct MFLDShape: Hashable, Sendable {
+    public var batch: Int, d: Int, particles: Int
+    public init(batch: Int, d: Int, particles: Int) { self.batch = batch; self.d = d; self.particles = particles }
+    public var coordinates: Int { d + 2 }
+}
+
+/// The scalars of one noisy gradient step: θ ← θ − lr·(g + decay·θ) + noise·ξ with
+/// decay = 2λ', noise = √(2λη), ξ the Philox normals of element offset + i·D + q of stream 3 at `step`.
+public struct MFLDStepParameters: Sendable {
+    public var learningRate: Double, decay: Double, noise: Double
+    public var dataTerm: Bool
+    public var seed: UInt64, step: UInt32, offset: UInt64
+    public var unitScale: Double
+    public init(learningRate: Double, decay: Double, noise: Double, dataTerm: Bool, seed: UInt64, step: UInt32,
+                offset: UInt64, unitScale: Double) {
+        self.learningRate = learningRate; self.decay = decay; self.noise = noise; self.dataTerm = dataTerm
+        self.seed = seed; self.step = step; self.offset = offset; self.unitScale = unitScale
+    }
+}
+
 /// Where a block's initial hidden weights w0 come from when its movement is measured.
 public enum InitialWeights {
     /// A copy kept on the device (weights that were given as arrays).
@@ -109,6 +139,19 @@ public protocol Backend: AnyObject {
 
     /// H∞_ij = x_iᵀx_j (π − arccos(x_iᵀx_j)) / (2π) for n×d rows x (out n×n).
     func arcCosineGram<T: Scalar>(x: any DeviceBuffer, n: Int, d: Int, out: any DeviceBuffer, as: T.Type) throws
+
+    /// Mean-field forward pass of one particle block: partialF[j] = Σ_i h(θ_i, x_j) (unscaled).
+    /// x: B×d, particles: N×D.
+    func mfldForward<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
+                                particles: any DeviceBuffer, partialF: any DeviceBuffer) throws
+
+    /// One fused noisy-gradient step of a particle block with the loss derivatives c_j = ℓ'_j / B:
+    /// gradient Σ_j c_j ∇_θ h(θ, x_j), weight decay and Philox noise, in place.
+    func mfldUpdate<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
+                               particles: any DeviceBuffer, parameters: MFLDStepParameters, as: T.Type) throws
+
+    /// Σ x² over the first `count` values (deterministic).
+    func sumSquares<T: Scalar>(_ buffer: any DeviceBuffer, count: Int, as: T.Type) throws -> Double
 
     /// Waits for queued work (a no-op on the CPU).
     func synchronize() throws

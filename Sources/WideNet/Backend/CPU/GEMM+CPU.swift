@@ -14,10 +14,10 @@ extension CPUBackend {
 /// Typed entry points to OpenBLAS for Float and Double (row-major, natural leading dimensions).
 enum BLAS {
     static func gemm<T: Scalar>(_ s: GEMMShape, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafeMutablePointer<T>,
-                                alpha: T, beta: T, ldc: Int? = nil) {
+                                alpha: T, beta: T, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
         guard s.m > 0, s.n > 0 else { return }
         let ta = s.transA ? CblasTrans : CblasNoTrans, tb = s.transB ? CblasTrans : CblasNoTrans
-        let lda = Int32(max(s.transA ? s.m : s.k, 1)), ldb = Int32(max(s.transB ? s.k : s.n, 1))
+        let lda = Int32(lda ?? max(s.transA ? s.m : s.k, 1)), ldb = Int32(ldb ?? max(s.transB ? s.k : s.n, 1))
         let ldcv = Int32(ldc ?? s.n)
         switch T.precision {
         case .f32:

@@ -1,0 +1,110 @@
+/// CPU reference of mfld.cl. Particles are cut into chunks; each worker computes the chunk's
+/// pre-activations Z = X Wᵀ + b with single-threaded BLAS (W read in place with stride D),
+/// then the units and their gradients, so no B×N matrix exists.
+extension CPUBackend {
+    static let particleChunk = 256
+
+    @inline(__always)
+    static func unitValue<T: Scalar>(_ unit: ParticleUnit, z: T, a: T, scale: T) -> T {
+        switch unit {
+        case .tanh: return a * T.tanh(z)
+        case .relu: return a * max(z, 0)
+        case .bounded: return scale * T.tanh(a) * T.tanh(z)
+        }
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func mfldForward<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
+                                       particles: any DeviceBuffer, partialF: any DeviceBuffer) throws {
+        let X = host(x).pointer(T.self), P = host(particles).pointer(T.self), F = host(partialF).pointer(T.self)
+        let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
+        var partials = [T](repeating: 0, count: chunks * s.batch)
+        partials.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!
+            withSingleThreadedBLAS {
+                parallelRanges(chunks) { _, range in
+                    let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C)
+                    defer { z.deallocate() }
+                    for c in range {
+                        let p0 = c * C, cw = min(C, s.particles - p0)
+                        BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z,
+                                  alpha: 1, beta: 0, ldb: D)
+                        for j in 0..<s.batch {
+                            var acc: T = 0
+                            for r in 0..<cw {
+                                let row = P + (p0 + r) * D
+                                acc += CPUBackend.unitValue(unit, z: z[j * cw + r] + row[s.d], a: row[s.d + 1], scale: unitScale)
+                            }
+                            out[c * s.batch + j] = acc
+                        }
+                    }
+                }
+            }
+        }
+        // Chunks summed in order: independent of the thread count.
+        for j in 0..<s.batch {
+            var acc: T = 0
+            for c in 0..<chunks { acc += partials[c * s.batch + j] }
+            F[j] = acc
+        }
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func mfldUpdate<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
+                                      particles: any DeviceBuffer, parameters q: MFLDStepParameters, as: T.Type) throws {
+        let X = host(x).pointer(T.self), Cf = host(coefficients).pointer(T.self), P = host(particles).pointer(T.self)
+        let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
+        let lr = T(q.learningRate), decay = T(q.decay), noise = T(q.noise), R = T(q.unitScale)
+        let generator = PhiloxGenerator(seed: q.seed)
+        withSingleThreadedBLAS {
+            parallelRanges(chunks) { _, range in
+                let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C)     // Z, then dh/dz · c
+                let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)
+                let gb = UnsafeMutablePointer<T>.allocate(capacity: C), ga = UnsafeMutablePointer<T>.allocate(capacity: C)
+                let xi = UnsafeMutablePointer<T>.allocate(capacity: C * D)
+                defer { z.deallocate(); gw.deallocate(); gb.deallocate(); ga.deallocate(); xi.deallocate() }
+                for c in range {
+                    let p0 = c * C, cw = min(C, s.particles - p0)
+                    for r in 0..<cw { gb[r] = 0; ga[r] = 0 }
+                    for t in 0..<(cw * s.d) { gw[t] = 0 }
+                    if q.dataTerm && s.batch > 0 {
+                        BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z,
+                                  alpha: 1, beta: 0, ldb: D)
+                        for j in 0..<s.batch {
+                            let cj = Cf[j]
+                            for r in 0..<cw {
+                                let row = P + (p0 + r) * D
+                                let zz = z[j * cw + r] + row[s.d], a = row[s.d + 1]
+                                let sg: T, dsg: T
+                                switch unit {
+                                case .relu: sg = max(zz, 0); dsg = zz >= 0 ? 1 : 0
+                                case .tanh, .bounded: sg = T.tanh(zz); dsg = 1 - sg * sg
+                                }
+                                let outer: T, daFactor: T
+                                if unit == .bounded { let ta = T.tanh(a); outer = R * ta; daFactor = R * (1 - ta * ta) }
+                                else { outer = a; daFactor = 1 }
+                                let dz = cj * outer * dsg
+                                z[j * cw + r] = dz
+                                gb[r] += dz
+                                ga[r] += cj * daFactor * sg
+                            }
+                        }
+                        // gw (cw×d) = dZᵀ X
+                        BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.batch), z, X, gw, alpha: 1, beta: 0)
+                    }
+                    generator.fill(UnsafeMutableBufferPointer(start: xi, count: cw * D), offset: q.offset + UInt64(p0 * D),
+                                   stream: RandomStream.langevinNoise.rawValue, step: q.step, distribution: .normal, scale: 1)
+                    for r in 0..<cw {
+                        let row = P + (p0 + r) * D
+                        for k in 0..<D {
+                            let g = k < s.d ? gw[r * s.d + k] : (k == s.d ? gb[r] : ga[r])
+                            row[k] = row[k] - lr * (g + decay * row[k]) + noise * xi[r * D + k]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
