@@ -19,7 +19,8 @@ struct WideNetCommand: ParsableCommand {
               widenet gram --x X.npy --width 65536 --seed 1
             """,
         version: widenetVersion,
-        subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self, BenchCommand.self, TuneCommand.self])
+        subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self, MFLDCommand.self, BenchCommand.self,
+                      TuneCommand.self])
 
     /// An unknown subcommand is an error even with --help (the parser would print the root help
     /// and exit 0, which scripts would read as "the command exists").

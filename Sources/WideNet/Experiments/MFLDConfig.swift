@@ -1,0 +1,98 @@
+import Foundation
+
+/// Everything `widenet mfld` was asked for (DESIGN.md §1.2, §3).
+public struct MFLDConfig: Sendable {
+    public var particles = 4096
+    public var n = 1000
+    public var nTest: Int? = nil                // default n/4
+    public var d = 10
+    public var steps = 1000
+    public var learningRate = 0.1
+    public var lambdaEntropy = 1e-3             // λ
+    public var lambdaL2 = 1e-3                  // λ'
+    public var unit: ParticleUnit = .tanh
+    public var unitScale = 1.0                  // R of the bounded unit
+    public var loss: MFLDLoss? = nil            // default: logistic for parity, squared otherwise
+    public var task: MFLDTaskKind = .teacher
+    public var parityK = 3
+    public var teacherWidth = 4
+    public var xPath: String? = nil, yPath: String? = nil
+    public var annealEvery = 0                  // 0: no annealing
+    public var annealFactor = 0.5
+    public var batch: Int? = nil                // nil: full batch
+    public var seed: UInt64 = 0
+    public var initScale = 1.0
+    public var dataTerm = true                  // false: pure Ornstein–Uhlenbeck (the Gaussian check)
+    public var logEvery: Int? = nil
+    public var entropySample = 1000
+    public var scatter = (0, 1)                 // particle coordinates of the 2-D scatter
+    public var backend: BackendKind = .auto
+    public var device: String? = nil
+    public var precision: Precision = .f32
+    public var out: String? = nil
+    public var saveParticles = false
+    public var quiet = false
+    public init() {}
+
+    public var resolvedLoss: MFLDLoss { loss ?? (task == .parity ? .logistic : .squared) }
+    public var resolvedTest: Int { nTest ?? max(1, n / 4) }
+
+    /// λ at step k: λ0 · γ^⌊k/K⌋.
+    public func lambda(at k: Int) -> Double {
+        annealEvery > 0 ? lambdaEntropy * Foundation.pow(annealFactor, Double(k / annealEvery)) : lambdaEntropy
+    }
+
+    /// Per-coordinate variance of the particles after k steps with the data term off, for an
+    /// N(0, s0²) start: θ_{k+1} = (1 − 2ηλ')θ_k + √(2λη)ξ gives
+    /// v_k = ρ^{2k} s0² + v∞ (1 − ρ^{2k}), ρ = 1 − 2ηλ', v∞ = λ / (2λ'(1 − ηλ')) — the discrete
+    /// chain's stationary variance (the continuous-time limit is λ/(2λ')). Constant λ only.
+    public func gaussianVariance(afterSteps k: Int) -> (variance: Double, stationary: Double) {
+        let rho = 1 - 2 * learningRate * lambdaL2
+        let stationary = lambdaEntropy / (2 * lambdaL2 * (1 - learningRate * lambdaL2))
+        let r2k = Foundation.pow(rho * rho, Double(k))
+        return (r2k * initScale * initScale + stationary * (1 - r2k), stationary)
+    }
+
+    func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw BackendError(message) } }
+        try check(particles >= 1, "--particles must be at least 1 (got \(particles))")
+        try check(particles <= Int(Int32.max) * 16, "--particles \(particles) is beyond what the kernels index")
+        try check(n >= 1 || task == .file, "--n must be at least 1 (got \(n))")
+        try check(d >= 1, "--d must be at least 1 (got \(d))")
+        try check(steps >= 0, "--steps must be ≥ 0 (got \(steps))")
+        try check(learningRate > 0 && learningRate.isFinite, "--lr must be a positive number (got \(learningRate))")
+        try check(lambdaEntropy >= 0 && lambdaEntropy.isFinite, "--lambda-ent must be ≥ 0 (got \(lambdaEntropy))")
+        try check(lambdaL2 >= 0 && lambdaL2.isFinite, "--lambda-l2 must be ≥ 0 (got \(lambdaL2))")
+        try check(annealEvery >= 0, "--anneal-every must be ≥ 0 (got \(annealEvery))")
+        try check(annealFactor > 0 && annealFactor <= 1, "--anneal-factor must be in (0, 1] (got \(annealFactor))")
+        if let b = batch { try check(b >= 1, "--batch must be at least 1 (got \(b))") }
+        try check(parityK >= 1 && parityK <= d, "--parity-k must be between 1 and d = \(d) (got \(parityK))")
+        try check(initScale > 0, "--init-scale must be positive (got \(initScale))")
+        try check(entropySample >= 0, "--entropy-sample must be ≥ 0")
+        try check(unitScale > 0, "--unit-scale must be positive (got \(unitScale))")
+        if let k = logEvery { try check(k >= 1, "--log-every must be ≥ 1 (got \(k))") }
+        let D = d + 2
+        try check(scatter.0 >= 0 && scatter.0 < D && scatter.1 >= 0 && scatter.1 < D,
+                  "--scatter coordinates must lie in 0..<\(D) (d + 2)")
+    }
+
+    func json(resolved: [(String, JSONValue)]) -> JSONObject {
+        var o = JSONObject()
+        o.set("command", "mfld"); o.set("version", widenetVersion)
+        o.set("particles", particles); o.set("n", n); o.set("n_test", resolvedTest); o.set("d", d)
+        o.set("steps", steps); o.set("lr", learningRate)
+        o.set("lambda_ent", lambdaEntropy); o.set("lambda_l2", lambdaL2)
+        o.set("unit", unit.rawValue); o.set("unit_scale", unitScale); o.set("loss", resolvedLoss.rawValue)
+        o.set("task", task.rawValue); o.set("parity_k", parityK); o.set("teacher_width", teacherWidth)
+        o.set("x", xPath); o.set("y", yPath)
+        o.set("anneal_every", annealEvery); o.set("anneal_factor", annealFactor); o.set("batch", batch)
+        o.set("seed", Int(truncatingIfNeeded: seed)); o.set("init_scale", initScale); o.set("data_term", dataTerm)
+        o.set("log_every", logEvery); o.set("entropy_sample", entropySample)
+        o.set("backend", backend.rawValue); o.set("device", device); o.set("precision", precision.rawValue)
+        o.set("out", out); o.set("save_particles", saveParticles)
+        var r = JSONObject()
+        for (k, v) in resolved { r[k] = v }
+        o.set("resolved", r)
+        return o
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+/// `widenet mfld`: noisy gradient descent of a mean-field particle system (DESIGN.md §1.2), with
+/// the loss, the regulariser, an entropy estimate and the entropy-regularised objective logged.
+public enum MFLDExperiment {
+    public struct Result {
+        public let directory: URL
+        public let summary: JSONObject
+        public let notes: [String]
+    }
+
+    public static func run(_ cfg: MFLDConfig) throws -> Result {
+        try cfg.validate()
+        let data = try makeData(cfg)
+        let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+        var notes: [String] = []
+        if let note = choice.note { notes.append(note) }
+        switch cfg.precision {
+        case .f32: return try MFLDRunner<Float>(cfg: cfg, data: data, backend: choice.backend, notes: notes).run()
+        case .f64: return try MFLDRunner<Double>(cfg: cfg, data: data, backend: choice.backend, notes: notes).run()
+        }
+    }
+
+    static func makeData(_ cfg: MFLDConfig) throws -> MFLDData {
+        switch cfg.task {
+        case .parity: return .parity(n: cfg.n, nTest: cfg.resolvedTest, d: cfg.d, k: cfg.parityK, seed: cfg.seed)
+        case .teacher: return .teacher(n: cfg.n, nTest: cfg.resolvedTest, d: cfg.d, width: cfg.teacherWidth, seed: cfg.seed)
+        case .file:
+            guard let xp = cfg.xPath, let yp = cfg.yPath else { throw BackendError("--task file needs --x X.npy and --y y.npy") }
+            return try .files(x: xp, y: yp, testFraction: 0.2)
+        }
+    }
+}
+
+/// The figures logged at one step.
+struct MFLDRow {
+    var step: Int, loss: Double, regulariser: Double, entropy: Double?, objective: Double?, lambda: Double
+    var testLoss: Double, trainAccuracy: Double?, testAccuracy: Double?, secondMoment: Double
+}
+
+struct MFLDRunner<T: Scalar> {
+    let cfg: MFLDConfig
+    var data: MFLDData
+    let backend: any Backend
+    var notes: [String]
+
+    init(cfg: MFLDConfig, data: MFLDData, backend: any Backend, notes: [String]) {
+        self.cfg = cfg; self.data = data; self.backend = backend; self.notes = notes
+        if cfg.task != .file { self.data.d = cfg.d }
+    }
+
+    func accuracy(_ f: [Double], _ y: [Double]) -> Double {
+        Double(zip(f, y).filter { ($0 >= 0 ? 1.0 : -1.0) == $1 }.count) / Double(max(y.count, 1))
+    }
+
+    func measure(_ net: MeanFieldNet<T>, step k: Int) throws -> MFLDRow {
+        let loss = cfg.resolvedLoss
+        let f = try net.predict(data.x), ft = try net.predict(data.xTest)
+        let trainLoss = zip(f, data.y).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.n)
+        let testLoss = zip(ft, data.yTest).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.nTest)
+        let m2 = try net.meanSquaredNorm()
+        let lambda = cfg.lambda(at: k)
+        var entropy: Double? = nil
+        let sampleSize = min(cfg.entropySample, net.particles)
+        if sampleSize > 6 {
+            entropy = try EntropyEstimator.kozachenkoLeonenko(try net.sample(sampleSize), count: sampleSize,
+                                                               dimension: net.coordinates)
+        }
+        let reg = cfg.lambdaL2 * m2
+        return MFLDRow(step: k, loss: trainLoss, regulariser: reg, entropy: entropy,
+                       objective: entropy.map { trainLoss + reg - lambda * $0 }, lambda: lambda, testLoss: testLoss,
+                       trainAccuracy: data.classification ? accuracy(f, data.y) : nil,
+                       testAccuracy: data.classification ? accuracy(ft, data.yTest) : nil, secondMoment: m2)
+    }
+
+    func run() throws -> MFLDExperiment.Result {
+        var notes = self.notes
+        let D = data.d + 2
+        // Memory preflight: the particles plus one batch.
+        let need = Double(cfg.particles) * Double(D * MemoryLayout<T>.stride)
+        let budget = Double(backend.info.globalMemBytes) * (backend.info.isGPU ? 0.9 : 0.7)
+        guard need <= budget else {
+            throw BackendError(String(format: "%d particles of dimension %d need %.2f GiB but %@ offers %.2f GiB; the largest count that fits is %d",
+                                      cfg.particles, D, need / 1_073_741_824, backend.info.deviceName, budget / 1_073_741_824,
+                                      Int(budget / Double(D * MemoryLayout<T>.stride))))
+        }
+        let logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
+        let run = try RunDirectory(path: cfg.out, command: "mfld")
+        let started = Date()
+        let net = try MeanFieldNet<T>(backend: backend, d: data.d, particles: cfg.particles, unit: cfg.unit,
+                                      unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale)
+        if !cfg.dataTerm { notes.append("data term off: the particles follow a discretised Ornstein–Uhlenbeck process") }
+        let resolved: [(String, JSONValue)] = [
+            ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
+            ("n", .int(data.n)), ("n_test", .int(data.nTest)), ("d", .int(data.d)), ("coordinates", .int(D)),
+            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)), ("log_every", .int(logEvery)),
+            ("notes", .array(notes.map { .string($0) })),
+        ]
+        try run.writeJSON(cfg.json(resolved: resolved), to: "config.json")
+
+        var rows: [MFLDRow] = []
+        let progress = ProgressBar(total: cfg.steps, label: "mfld", quiet: cfg.quiet)
+        let batch = min(cfg.batch ?? data.n, data.n)
+        var fullBatchLoaded = false
+        var stepSeconds = 0.0
+        for k in 0...cfg.steps {
+            if k % logEvery == 0 || k == cfg.steps {
+                let row = try measure(net, step: k)
+                guard row.loss.isFinite, row.secondMoment.isFinite else {
+                    throw BackendError("the particles diverged at step \(k) (loss \(row.loss)); try a smaller --lr")
+                }
+                rows.append(row)
+                try run.appendMetrics(MFLDRunner.json(row))
+                fullBatchLoaded = false   // predict() replaced the batch buffer
+                progress.update(step: k, loss: row.loss)
+            }
+            guard k < cfg.steps else { break }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            // The batch: all samples, or B drawn with replacement from Philox stream `shuffle` at step k.
+            var xb: [Double], yb: [Double]
+            if batch < data.n {
+                let u: [Double] = PhiloxGenerator(seed: cfg.seed).array(count: batch, stream: RandomStream.shuffle.rawValue,
+                                                                       step: UInt32(truncatingIfNeeded: k),
+                                                                       distribution: .uniform, scale: 1.0)
+                let idx = u.map { min(Int($0 * Double(data.n)), data.n - 1) }
+                xb = idx.flatMap { data.x[($0 * data.d)..<(($0 + 1) * data.d)] }
+                yb = idx.map { data.y[$0] }
+                _ = try net.setBatch(xb)
+            } else {
+                xb = []; yb = data.y
+                if !fullBatchLoaded { _ = try net.setBatch(data.x); fullBatchLoaded = true }
+            }
+            var derivatives = [Double](repeating: 0, count: yb.count)
+            if cfg.dataTerm {
+                let f = try net.forward(batch: yb.count)
+                derivatives = zip(f, yb).map { cfg.resolvedLoss.derivative($0, $1) }
+            }
+            try net.step(lossDerivatives: derivatives, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
+                         lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm)
+            stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
+        progress.finish()
+        try backend.synchronize()
+        try run.close()
+
+        let sample = try net.sample(min(net.particles, 20_000))
+        if cfg.saveParticles {
+            try run.writeArray(try net.allParticles(), shape: [net.particles, D], to: "particles.npy")
+        }
+        var summary = JSONObject()
+        summary.set("command", "mfld")
+        summary.set("backend", backend.info.kind); summary.set("device", backend.info.deviceName)
+        summary.set("precision", T.precision.rawValue)
+        summary.set("particles", cfg.particles); summary.set("n", data.n); summary.set("d", data.d); summary.set("steps", cfg.steps)
+        let last = rows.last
+        summary.set("final_loss", last?.loss); summary.set("final_test_loss", last?.testLoss)
+        summary.set("final_regulariser", last?.regulariser); summary.set("final_entropy", last?.entropy)
+        summary.set("final_objective", last?.objective)
+        summary.set("final_train_accuracy", last?.trainAccuracy); summary.set("final_test_accuracy", last?.testAccuracy)
+        summary.set("final_lambda", last?.lambda)
+        // Mean of the last quarter of logged rows: the stationary level, less noisy than one row.
+        let tail = rows.suffix(max(1, rows.count / 4))
+        summary.set("tail_loss", tail.map(\.loss).reduce(0, +) / Double(tail.count))
+        summary.set("tail_loss_plus_regulariser", tail.map { $0.loss + $0.regulariser }.reduce(0, +) / Double(tail.count))
+        if !cfg.dataTerm { summary.set("gaussian_check", gaussianCheck(sample, count: sample.count / D, D: D)) }
+        summary.set("wall_seconds", Date().timeIntervalSince(started))
+        summary.set("seconds_per_step", cfg.steps > 0 ? stepSeconds / Double(cfg.steps) : nil)
+        if let ocl = backend as? OpenCLBackend { summary.set("kernel_build_seconds", ocl.buildSeconds) }
+        summary.set("notes", notes.joined(separator: "; "))
+        try run.writeJSON(summary, to: "summary.json")
+        try run.writeText(MFLDReport.html(summary: summary, rows: rows, sample: sample, D: D, d: data.d,
+                                           scatter: cfg.scatter, notes: notes), to: "report.html")
+        return MFLDExperiment.Result(directory: run.url, summary: summary, notes: notes)
+    }
+
+    /// Per-coordinate mean and variance of the sample against the exact law of the discrete
+    /// chain with the data term off (MFLDConfig.gaussianVariance), with z-scores.
+    func gaussianCheck(_ sample: [Double], count m: Int, D: Int) -> JSONObject {
+        let (v, vInf) = cfg.gaussianVariance(afterSteps: cfg.steps)
+        var means: [Double] = [], vars: [Double] = [], zMean: [Double] = [], zVar: [Double] = []
+        for q in 0..<D {
+            let col = (0..<m).map { sample[$0 * D + q] }
+            let mean = col.reduce(0, +) / Double(m)
+            let variance = col.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1)
+            means.append(mean); vars.append(variance)
+            zMean.append(mean / (v / Double(m)).squareRoot())
+            zVar.append((variance - v) / (v * (2 / Double(m - 1)).squareRoot()))   // sd of a Gaussian sample variance
+        }
+        var o = JSONObject()
+        o.set("sample", m)
+        o.set("predicted_variance", v); o.set("stationary_variance", vInf)
+        o.set("continuous_time_variance", cfg.lambdaEntropy / (2 * cfg.lambdaL2))
+        o.set("means", means); o.set("variances", vars)
+        o.set("max_abs_z_mean", zMean.map(abs).max()); o.set("max_abs_z_variance", zVar.map(abs).max())
+        return o
+    }
+
+    static func json(_ r: MFLDRow) -> JSONObject {
+        var o = JSONObject()
+        o.set("step", r.step); o.set("loss", r.loss); o.set("regulariser", r.regulariser)
+        o.set("entropy", r.entropy); o.set("objective", r.objective); o.set("lambda", r.lambda)
+        o.set("second_moment", r.secondMoment); o.set("test_loss", r.testLoss)
+        if let a = r.trainAccuracy { o.set("train_accuracy", a) }
+        if let a = r.testAccuracy { o.set("test_accuracy", a) }
+        return o
+    }
+}

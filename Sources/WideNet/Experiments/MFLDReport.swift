@@ -1,0 +1,60 @@
+import Foundation
+
+/// report.html of `widenet mfld`: the objective and its parts, test metrics, and the particle
+/// cloud (marginal histograms, a 2-D scatter).
+enum MFLDReport {
+    static func html(summary: JSONObject, rows: [MFLDRow], sample: [Double], D: Int, d: Int, scatter: (Int, Int),
+                     notes: [String]) -> String {
+        var r = HTMLReport(title: "widenet mfld")
+        r.heading("Mean-field Langevin dynamics")
+        r.keyValues(summary.pairs.filter { $0.0 != "notes" && $0.0 != "gaussian_check" }.map { ($0.0, $0.1.render()) })
+        for note in notes { r.paragraph(note) }
+        let steps = rows.map { Double($0.step) }
+        r.plots([
+            SVGPlot(title: "Objective and its parts", xLabel: "step", yLabel: "value", series: [
+                PlotSeries("loss", x: steps, y: rows.map(\.loss)),
+                PlotSeries("loss + λ'E‖θ‖²", x: steps, y: rows.map { $0.loss + $0.regulariser }, style: .dashed),
+                PlotSeries("objective F = loss + λ'E‖θ‖² − λH", x: steps, y: rows.map { $0.objective ?? .nan }, style: .dotted),
+            ]),
+            SVGPlot(title: "Test metrics", xLabel: "step", yLabel: "value", series: [
+                PlotSeries("test loss", x: steps, y: rows.map(\.testLoss)),
+            ] + (rows.first?.testAccuracy != nil ? [PlotSeries("test accuracy", x: steps, y: rows.map { $0.testAccuracy ?? .nan }, style: .dashed)] : [])),
+            SVGPlot(title: "Entropy estimate (k-NN) and λ", xLabel: "step", yLabel: "nats", series: [
+                PlotSeries("H (Kozachenko–Leonenko)", x: steps, y: rows.map { $0.entropy ?? .nan }),
+            ]),
+        ])
+        let m = sample.count / D
+        let names = (0..<d).map { "w\($0 + 1)" } + ["b", "a"]
+        var hists: [SVGPlot] = []
+        for q in Array(Set([0, min(1, d - 1), d, d + 1])).sorted() {
+            let col = (0..<m).map { sample[$0 * D + q] }
+            hists.append(histogram(col, name: names[q]))
+        }
+        r.heading("The particle cloud (\(m) particles)")
+        r.plots(hists)
+        let (i, j) = scatter
+        r.plot(SVGPlot(title: "Particles: \(names[i]) against \(names[j])", xLabel: names[i], yLabel: names[j], series: [
+            PlotSeries("particles", x: (0..<min(m, 5000)).map { sample[$0 * D + i] },
+                       y: (0..<min(m, 5000)).map { sample[$0 * D + j] }, style: .points),
+        ]))
+        return r.render()
+    }
+
+    /// A density histogram drawn as a step line.
+    static func histogram(_ values: [Double], name: String, bins: Int = 40) -> SVGPlot {
+        let finite = values.filter(\.isFinite)
+        guard let lo = finite.min(), let hi = finite.max(), hi > lo else {
+            return SVGPlot(title: "Marginal of \(name)", xLabel: name, yLabel: "density")
+        }
+        let width = (hi - lo) / Double(bins)
+        var counts = [Double](repeating: 0, count: bins)
+        for v in finite { counts[min(bins - 1, Int((v - lo) / width))] += 1 }
+        var xs: [Double] = [], ys: [Double] = []
+        for b in 0..<bins {
+            let density = counts[b] / (Double(finite.count) * width)
+            xs += [lo + Double(b) * width, lo + Double(b + 1) * width]
+            ys += [density, density]
+        }
+        return SVGPlot(title: "Marginal of \(name)", xLabel: name, yLabel: "density", series: [PlotSeries(name, x: xs, y: ys)])
+    }
+}

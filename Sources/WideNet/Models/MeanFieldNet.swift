@@ -1,0 +1,119 @@
+import Foundation
+
+/// The mean-field two-layer network f(x) = (1/N) Σ_i h(θ_i, x) of N particles θ_i = (w_i, b_i, a_i),
+/// stored as blocks of particles (rows of D = d + 2 values) like the NTK net's width.
+public final class MeanFieldNet<T: Scalar> {
+    public let backend: any Backend
+    public let d: Int, particles: Int
+    public let unit: ParticleUnit
+    public let unitScale: Double
+    public private(set) var blocks: [(start: Int, count: Int, buffer: any DeviceBuffer)] = []
+    private var batchX: (any DeviceBuffer, Int)?
+    private var coefficients: (any DeviceBuffer, Int)?
+    private var partial: (any DeviceBuffer, Int)?
+
+    public var coordinates: Int { d + 2 }
+
+    /// Particles drawn from N(0, scale² I) (Philox stream `particles` of `seed`), or given (N×D).
+    public init(backend: any Backend, d: Int, particles: Int, unit: ParticleUnit, unitScale: Double,
+                seed: UInt64, initScale: Double, initial: [T]? = nil, blockParticles: Int? = nil) throws {
+        self.backend = backend
+        self.d = d; self.particles = particles; self.unit = unit; self.unitScale = unitScale
+        let D = d + 2
+        let perBlock = blockParticles ?? max(32, min(backend.info.maxAllocBytes / (D * MemoryLayout<T>.stride),
+                                                     Int(Int32.max) / D) / 32 * 32)
+        var start = 0
+        while start < particles {
+            let count = min(perBlock, particles - start)
+            let b = try backend.allocate(bytes: count * D * MemoryLayout<T>.stride)
+            if let initial {
+                try backend.upload(Array(initial[(start * D)..<((start + count) * D)]), to: b)
+            } else {
+                try backend.fillRandom(b, count: count * D, offset: UInt64(start * D), seed: seed,
+                                       stream: RandomStream.particles.rawValue, step: 0, distribution: .normal, scale: T(initScale))
+            }
+            blocks.append((start, count, b))
+            start += count
+        }
+    }
+
+    private func reusable(_ slot: inout (any DeviceBuffer, Int)?, count: Int) throws -> any DeviceBuffer {
+        if let (b, c) = slot, c >= count { return b }
+        let b = try backend.allocate(bytes: max(count, 1) * MemoryLayout<T>.stride)
+        slot = (b, count)
+        return b
+    }
+
+    /// Uploads a batch of inputs (B×d) for the next forward passes and updates.
+    public func setBatch(_ x: [Double]) throws -> Int {
+        let count = x.count / d
+        let b = try reusable(&batchX, count: x.count)
+        try backend.upload(x.map { T($0) }, to: b)
+        return count
+    }
+
+    /// f(x_j) for the current batch (B values), blocks summed in order.
+    public func forward(batch count: Int) throws -> [Double] {
+        guard let (x, _) = batchX else { return [] }
+        let out = try reusable(&partial, count: count)
+        var f = [Double](repeating: 0, count: count)
+        for block in blocks {
+            try backend.mfldForward(MFLDShape(batch: count, d: d, particles: block.count), unit: unit,
+                                    unitScale: T(unitScale), x: x, particles: block.buffer, partialF: out)
+            let part = try backend.download(out, count: count, as: T.self)
+            for j in 0..<count { f[j] += Double(part[j]) }
+        }
+        return f.map { $0 / Double(particles) }
+    }
+
+    /// f on arbitrary inputs (n×d), in batches that keep the upload small.
+    public func predict(_ x: [Double]) throws -> [Double] {
+        var out: [Double] = []
+        let rows = x.count / d, chunk = 4096
+        var r = 0
+        while r < rows {
+            let count = try setBatch(Array(x[(r * d)..<(min(rows, r + chunk) * d)]))
+            out += try forward(batch: count)
+            r += chunk
+        }
+        return out
+    }
+
+    /// One noisy gradient step on the current batch with loss derivatives ℓ'_j.
+    public func step(lossDerivatives: [Double], learningRate: Double, lambdaEntropy: Double, lambdaL2: Double,
+                     seed: UInt64, step: Int, dataTerm: Bool = true) throws {
+        let count = lossDerivatives.count
+        let c = try reusable(&coefficients, count: count)
+        try backend.upload(lossDerivatives.map { T($0 / Double(max(count, 1))) }, to: c)
+        let x = try batchX.map(\.0) ?? backend.allocate(bytes: 4)
+        for block in blocks {
+            let params = MFLDStepParameters(learningRate: learningRate, decay: 2 * lambdaL2,
+                                            noise: (2 * lambdaEntropy * learningRate).squareRoot(), dataTerm: dataTerm,
+                                            seed: seed, step: UInt32(truncatingIfNeeded: step),
+                                            offset: UInt64(block.start * coordinates), unitScale: unitScale)
+            try backend.mfldUpdate(MFLDShape(batch: dataTerm ? count : 0, d: d, particles: block.count), unit: unit,
+                                   x: x, coefficients: c, particles: block.buffer, parameters: params, as: T.self)
+        }
+    }
+
+    /// E‖θ‖² over the particles.
+    public func meanSquaredNorm() throws -> Double {
+        try blocks.reduce(0.0) { $0 + (try backend.sumSquares($1.buffer, count: $1.count * coordinates, as: T.self)) }
+            / Double(particles)
+    }
+
+    /// The first `count` particles (N×D rows): an unbiased sample, since particles are exchangeable.
+    public func sample(_ count: Int) throws -> [Double] {
+        var out: [Double] = []
+        for block in blocks where out.count < count * coordinates {
+            let take = min(block.count, count - out.count / coordinates)
+            out += try backend.download(block.buffer, count: take * coordinates, as: T.self).map(Double.init)
+        }
+        return out
+    }
+
+    /// Every particle, N×D.
+    public func allParticles() throws -> [T] {
+        try blocks.flatMap { try backend.download($0.buffer, count: $0.count * coordinates, as: T.self) }
+    }
+}
