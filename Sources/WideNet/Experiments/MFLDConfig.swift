@@ -66,7 +66,7 @@ public struct MFLDConfig: Sendable {
         try check(annealEvery >= 0, "--anneal-every must be ≥ 0 (got \(annealEvery))")
         try check(annealFactor > 0 && annealFactor <= 1, "--anneal-factor must be in (0, 1] (got \(annealFactor))")
         if let b = batch { try check(b >= 1, "--batch must be at least 1 (got \(b))") }
-        try check(parityK >= 1 && parityK <= d, "--parity-k must be between 1 and d = \(d) (got \(parityK))")
+        try check(task != .parity || (parityK >= 1 && parityK <= d), "--parity-k must be between 1 and d = \(d) (got \(parityK))")
         try check(initScale > 0, "--init-scale must be positive (got \(initScale))")
         try check(entropySample >= 0, "--entropy-sample must be ≥ 0")
         try check(unitScale > 0, "--unit-scale must be positive (got \(unitScale))")
