@@ -35,9 +35,7 @@ struct GramCommand: ParsableCommand {
             for note in result.notes { printNote(note) }
             if !output.quiet {
                 for (k, v) in result.summary.pairs where k != "notes" {
-                    let text: String
-                    if case .string(let s) = v { text = s } else { text = v.render() }
-                    print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + text)
+                    print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }
             print("run directory: \(result.directory.path)")

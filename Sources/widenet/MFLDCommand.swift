@@ -81,9 +81,7 @@ struct MFLDCommand: ParsableCommand {
             for note in result.notes { printNote(note) }
             if !output.quiet {
                 for (k, v) in result.summary.pairs where k != "notes" && k != "gaussian_check" {
-                    let text: String
-                    if case .string(let s) = v { text = s } else { text = v.render() }
-                    print(k.padding(toLength: 28, withPad: " ", startingAt: 0) + text)
+                    print(k.padding(toLength: 28, withPad: " ", startingAt: 0) + v.displayText)
                 }
                 if let g = result.summary["gaussian_check"] { print("gaussian_check              " + g.render()) }
             }

@@ -63,18 +63,13 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    func display(_ v: JSONValue) -> String {
-        if case .string(let text) = v { return text }
-        return v.render()
-    }
-
     func printSummary(_ s: JSONObject) {
         let keys = ["backend", "device", "precision", "n", "d", "width", "steps", "lr", "lambda0", "initial_loss",
                     "final_loss", "bound_holds", "max_kernel_deviation", "final_max_move", "final_flip_fraction",
                     "lambda_min_h_initial", "lambda_min_h_final", "steps_per_second", "wall_seconds"]
         for k in keys {
             guard let v = s[k] else { continue }
-            print(k.padding(toLength: 22, withPad: " ", startingAt: 0) + display(v))
+            print(k.padding(toLength: 22, withPad: " ", startingAt: 0) + v.displayText)
         }
     }
 }

@@ -90,7 +90,7 @@ public enum GramExperiment {
         try run.writeJSON(summary, to: "summary.json")
         var r = HTMLReport(title: "widenet gram")
         r.heading("Infinite-width NTK Gram matrix H∞")
-        r.keyValues(summary.pairs.map { ($0.0, $0.1.render(pretty: false, indent: 0)) })
+        r.keyValues(summary.pairs.map { ($0.0, $0.1.displayText) })
         for note in notes { r.paragraph(note) }
         r.plot(SVGPlot(title: "Spectrum of H∞", xLabel: "index (ascending)", yLabel: "eigenvalue", yLog: true,
                        series: [PlotSeries("eigenvalues of H∞", x: eig.indices.map(Double.init), y: eig, style: .points)]),

@@ -56,7 +56,7 @@ public enum MFLDChaos {
         try root.writeJSON(summary, to: "summary.json")
         var report = HTMLReport(title: "widenet mfld --chaos")
         report.heading("Propagation of chaos: the objective's excess against N")
-        report.keyValues(summary.pairs.map { ($0.0, $0.1.render()) })
+        report.keyValues(summary.pairs.map { ($0.0, $0.1.displayText) })
         if let fit {
             let excess = means.map { $0 - fit.limit }
             report.plot(SVGPlot(title: "Excess of loss + λ'E‖θ‖² over the fitted limit", xLabel: "particles N",

@@ -7,7 +7,7 @@ enum MFLDReport {
                      notes: [String]) -> String {
         var r = HTMLReport(title: "widenet mfld")
         r.heading("Mean-field Langevin dynamics")
-        r.keyValues(summary.pairs.filter { $0.0 != "notes" && $0.0 != "gaussian_check" }.map { ($0.0, $0.1.render()) })
+        r.keyValues(summary.pairs.filter { $0.0 != "notes" && $0.0 != "gaussian_check" }.map { ($0.0, $0.1.displayText) })
         for note in notes { r.paragraph(note) }
         let steps = rows.map { Double($0.step) }
         r.plots([

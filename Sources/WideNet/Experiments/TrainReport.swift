@@ -7,7 +7,7 @@ enum TrainReport {
         var r = HTMLReport(title: "widenet train")
         r.heading("Two-layer ReLU net in the NTK regime")
         r.keyValues(summary.pairs.compactMap { key, value in
-            key == "notes" ? nil : (key, value.render(pretty: false, indent: 0).trimmingCharacters(in: CharacterSet(charactersIn: "\"")))
+            key == "notes" ? nil : (key, value.displayText)
         })
         for note in notes { r.paragraph(note) }
         r.plot(SVGPlot(title: "Loss ½‖u − y‖² against the theory", xLabel: "step k", yLabel: "loss", yLog: true, series: [

@@ -22,6 +22,12 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// For people: strings without quotes, everything else as JSON.
+    public var displayText: String {
+        if case .string(let s) = self { return s }
+        return render()
+    }
+
     static func quote(_ s: String) -> String {
         var out = "\""
         for ch in s.unicodeScalars {
