@@ -7,7 +7,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time the same operations on the CPU and on every OpenCL device, side by side.",
         discussion: """
-            Matrix products, the NTK training step (n=256, d=64) and the empirical Gram matrix, each \
+            Matrix products, the NTK training step (n=256, d=64), the empirical Gram matrix and the mean-field \
+            particle update (alone and as a full step), each \
             with GFLOP/s and GB/s and the fraction of the backend's measured ceilings: a device-to-device \
             copy bandwidth and a peak (its best matrix-product rate). Kernel build time is reported apart.
 
@@ -21,6 +22,7 @@ struct BenchCommand: ParsableCommand {
     var gemmSizes: String?
     @Option(name: .customLong("ntk-width"), help: "Width of the NTK step (default: 2^16 on a CPU, 2^24 on a GPU).")
     var ntkWidth: Int?
+    @Option(help: "Particles of the mean-field update (default: 2^18 on a CPU, 2^24 on a GPU).") var particles: Int?
     @Option(help: "Timed repeats per operation (median reported).") var repeats: Int = 5
     @Option(help: "Backends to measure, e.g. cpu,opencl:0 (default: all).") var backends: String?
     @Option(help: "f32 or f64.") var precision: Precision = .f32
@@ -42,7 +44,7 @@ struct BenchCommand: ParsableCommand {
                 }
                 cfg.gemmSizes = sizes.compactMap { $0 }
             }
-            cfg.ntkWidth = ntkWidth; cfg.repeats = repeats; cfg.precision = precision
+            cfg.ntkWidth = ntkWidth; cfg.particles = particles; cfg.repeats = repeats; cfg.precision = precision
             cfg.backends = backends?.split(separator: ",").map(String.init)
             let reports = try BenchExperiment.run(cfg) { line in if !quiet { printNote(line) } }
             print(BenchExperiment.table(reports))

@@ -42,6 +42,7 @@ struct MFLDCommand: ParsableCommand {
     @Option(name: .customLong("anneal-factor"), help: "Annealing factor γ.") var annealFactor: Double = 0.5
     @Option(help: "Minibatch size (default: the full batch).") var batch: Int?
     @Option(help: "Seed of data, particles and noise.") var seed: UInt64 = 0
+    @Option(name: .customLong("data-seed"), help: "Seed of the data alone (default: --seed).") var dataSeed: UInt64?
     @Option(name: .customLong("init-scale"), help: "Standard deviation of the initial particles.") var initScale: Double = 1
     @Flag(name: .customLong("no-data"), help: "Switch the data term off (the particle law is then an explicit Gaussian).")
     var noData = false
@@ -62,7 +63,7 @@ struct MFLDCommand: ParsableCommand {
             cfg.lambdaEntropy = lambdaEnt; cfg.lambdaL2 = lambdaL2; cfg.unit = unit; cfg.unitScale = unitScale
             cfg.loss = loss; cfg.task = (x != nil || y != nil) ? .file : task; cfg.parityK = parityK
             cfg.teacherWidth = teacherWidth; cfg.xPath = x; cfg.yPath = y
-            cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.seed = seed
+            cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.seed = seed; cfg.dataSeed = dataSeed
             cfg.initScale = initScale; cfg.dataTerm = !noData; cfg.logEvery = logEvery; cfg.entropySample = entropySample
             let parts = scatter.split(separator: ",").compactMap { Int($0) }
             guard parts.count == 2 else { throw ValidationError("--scatter takes two coordinates, e.g. 0,1") }

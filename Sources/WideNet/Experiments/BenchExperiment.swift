@@ -8,6 +8,7 @@ public enum BenchExperiment {
         public var gemmSizes: [Int]? = nil        // nil: per device kind
         public var ntkN = 256, ntkD = 64
         public var ntkWidth: Int? = nil           // nil: 2^16 on a CPU, 2^24 on a GPU
+        public var particles: Int? = nil          // nil: 2^18 on a CPU, 2^24 on a GPU
         public var repeats = 5
         public var precision: Precision = .f32
         public var backends: [String]? = nil      // "cpu", "opencl:N"; nil: all
@@ -141,7 +142,41 @@ struct BackendBench<T: Scalar> {
         ms.append(.init(operation: "mask_gram", shape: "n=\(n) m=\(m)", seconds: gram.seconds,
                         flops: Double(n) * Double(n + 1) / 2 * Double(m) / 32, bytes: Double(n) * Double(m) / 8,
                         buildSeconds: gram.build))
+        ms += try particleUpdates()
         return .init(info: backend.info, copyGBs: copyGBs, peakGFLOPs: peak, measurements: ms)
+    }
+
+    /// The mean-field particle update: with the data term off it is pure streaming (read and write
+    /// N×D values plus Philox noise), so its rate is compared with the copy bandwidth; the full step
+    /// adds the forward pass and the gradient over a batch.
+    func particleUpdates() throws -> [BenchExperiment.Measurement] {
+        let d = 20, D = d + 2, batch = 256
+        let count = cfg.particles ?? (backend.info.isGPU ? 1 << 24 : 1 << 18)
+        progress("  mfld update N=\(count) d=\(d)")
+        let net = try MeanFieldNet<T>(backend: backend, d: d, particles: count, unit: .tanh, unitScale: 1, seed: 1, initScale: 1)
+        let data = MFLDData.teacher(n: batch, nTest: 1, d: d, width: 4, seed: 1)
+        _ = try net.setBatch(data.x)
+        var k = 0
+        let pure = try time {
+            k += 1
+            try net.step(lossDerivatives: [Double](repeating: 0, count: batch), learningRate: 0.1, lambdaEntropy: 1e-3,
+                         lambdaL2: 1e-3, seed: 1, step: k, dataTerm: false)
+        }
+        let bytes = 2 * Double(count * D * MemoryLayout<T>.stride)
+        let full = try time {
+            k += 1
+            let f = try net.forward(batch: batch)
+            try net.step(lossDerivatives: zip(f, data.y).map { $0 - $1 }, learningRate: 0.1, lambdaEntropy: 1e-3,
+                         lambdaL2: 1e-3, seed: 1, step: k)
+        }
+        // Forward 2BNd, backward 4BNd (z again, then the weight gradient).
+        let flops = 6 * Double(batch) * Double(count) * Double(d)
+        return [
+            .init(operation: "mfld_noise", shape: "N=\(count) D=\(D)", seconds: pure.seconds, flops: 0, bytes: bytes,
+                  buildSeconds: pure.build),
+            .init(operation: "mfld_step", shape: "B=\(batch) N=\(count) d=\(d)", seconds: full.seconds, flops: flops,
+                  bytes: bytes + Double(batch * d * MemoryLayout<T>.stride), buildSeconds: full.build),
+        ]
     }
 }
 

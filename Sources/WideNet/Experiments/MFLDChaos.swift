@@ -20,6 +20,8 @@ public enum MFLDChaos {
             for s in 0..<seeds {
                 var cfg = base
                 cfg.particles = count
+                // One data set for the whole sweep; seeds vary the particles and the noise only.
+                cfg.dataSeed = base.dataSeed ?? base.seed
                 cfg.seed = base.seed &+ UInt64(s)
                 cfg.out = root.file("N\(count)-s\(s)").path
                 cfg.quiet = true

@@ -21,6 +21,7 @@ public struct MFLDConfig: Sendable {
     public var annealFactor = 0.5
     public var batch: Int? = nil                // nil: full batch
     public var seed: UInt64 = 0
+    public var dataSeed: UInt64? = nil          // nil: the seed; the chaos sweep keeps it fixed across seeds
     public var initScale = 1.0
     public var dataTerm = true                  // false: pure Ornstein–Uhlenbeck (the Gaussian check)
     public var logEvery: Int? = nil
@@ -86,7 +87,8 @@ public struct MFLDConfig: Sendable {
         o.set("task", task.rawValue); o.set("parity_k", parityK); o.set("teacher_width", teacherWidth)
         o.set("x", xPath); o.set("y", yPath)
         o.set("anneal_every", annealEvery); o.set("anneal_factor", annealFactor); o.set("batch", batch)
-        o.set("seed", Int(truncatingIfNeeded: seed)); o.set("init_scale", initScale); o.set("data_term", dataTerm)
+        o.set("seed", Int(truncatingIfNeeded: seed)); o.set("data_seed", dataSeed.map { Int(truncatingIfNeeded: $0) })
+        o.set("init_scale", initScale); o.set("data_term", dataTerm)
         o.set("log_every", logEvery); o.set("entropy_sample", entropySample)
         o.set("backend", backend.rawValue); o.set("device", device); o.set("precision", precision.rawValue)
         o.set("out", out); o.set("save_particles", saveParticles)

@@ -22,9 +22,10 @@ public enum MFLDExperiment {
     }
 
     static func makeData(_ cfg: MFLDConfig) throws -> MFLDData {
+        let seed = cfg.dataSeed ?? cfg.seed
         switch cfg.task {
-        case .parity: return .parity(n: cfg.n, nTest: cfg.resolvedTest, d: cfg.d, k: cfg.parityK, seed: cfg.seed)
-        case .teacher: return .teacher(n: cfg.n, nTest: cfg.resolvedTest, d: cfg.d, width: cfg.teacherWidth, seed: cfg.seed)
+        case .parity: return .parity(n: cfg.n, nTest: cfg.resolvedTest, d: cfg.d, k: cfg.parityK, seed: seed)
+        case .teacher: return .teacher(n: cfg.n, nTest: cfg.resolvedTest, d: cfg.d, width: cfg.teacherWidth, seed: seed)
         case .file:
             guard let xp = cfg.xPath, let yp = cfg.yPath else { throw BackendError("--task file needs --x X.npy and --y y.npy") }
             return try .files(x: xp, y: yp, testFraction: 0.2)
