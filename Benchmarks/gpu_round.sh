@@ -7,8 +7,12 @@
 # The call:  bash Benchmarks/gpu_round.sh        (carry: bundle/widenet.tar.xz)
 # Stages can be picked with STAGES="probe tune bench peers wide science" (default: all).
 set -u
-OUT=${OUT:-/tmp/widenet-gpu-round}
-mkdir -p "$OUT"
+# At most 8 files come back from the device machine: work in a folder, return a tarball of it
+# plus the two JSON files the benchmarks are judged by.
+FINAL=${OUT:-/tmp/widenet-gpu-round}
+OUT=/tmp/widenet-round
+mkdir -p "$OUT" "$FINAL"
+trap 'tar -C "$OUT" -czf "$FINAL/round.tgz" . ; cp "$OUT"/widenet-bench.json "$OUT"/peers.json "$OUT"/round.log "$FINAL"/ 2>/dev/null' EXIT
 STAGES=${STAGES:-"probe tune bench peers wide science"}
 has() { case " $STAGES " in *" $1 "*) return 0;; *) return 1;; esac; }
 log() { echo "== $* ($(date +%T))" | tee -a "$OUT/round.log"; }
