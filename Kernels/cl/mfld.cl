@@ -18,15 +18,7 @@
 //   The particle's w and gradient live in registers: DIM = d is a build option (≤ 256).
 //
 // Tuning parameters:
-#ifndef FWD_TN
-#define FWD_TN 32    // samples per forward work-group
-#endif
-#ifndef FWD_WQ
-#define FWD_WQ 4     // groups of 32 particles per forward work-group
-#endif
-#ifndef FWD_KC
-#define FWD_KC 16    // input-dimension chunk staged in local memory
-#endif
+// FWD_TN, FWD_WQ, FWD_KC: the forward tiles, documented in rowtile.cl (built in front of this file).
 #ifndef UPD_WG
 #define UPD_WG 64    // particles per update work-group
 #endif
@@ -64,35 +56,12 @@ void mfld_forward(const int B, const int d, const int N, const REAL unit_scale,
                   __global const REAL *X, __global const REAL *P, __global REAL *partials)
 {
     const int D = d + 2;
-    const int li = get_local_id(0), lq = get_local_id(1);
-    const int lid = lq * FWD_TN + li;
-    const int j = get_group_id(0) * FWD_TN + li;
-    const int p0 = (get_group_id(1) * FWD_WQ + lq) * 32;
-    const int groupP0 = get_group_id(1) * FWD_WQ * 32;
+    const int p0 = (get_group_id(1) * FWD_WQ + get_local_id(1)) * 32;
     __local REAL Xs[FWD_TN][FWD_KC + 1];
     __local REAL Ws[FWD_WQ * 32][FWD_KC + 1];
     __local REAL sums[FWD_WQ][FWD_TN];
     REAL z[32];
-    for (int r = 0; r < 32; ++r) z[r] = 0;
-    for (int k0 = 0; k0 < d; k0 += FWD_KC) {
-        for (int t = lid; t < FWD_TN * FWD_KC; t += FWD_TN * FWD_WQ) {
-            const int jj = t / FWD_KC, kk = t % FWD_KC;
-            const int gj = get_group_id(0) * FWD_TN + jj, gk = k0 + kk;
-            Xs[jj][kk] = (gj < B && gk < d) ? X[(size_t)gj * d + gk] : (REAL)0;
-        }
-        for (int t = lid; t < FWD_WQ * 32 * FWD_KC; t += FWD_TN * FWD_WQ) {
-            const int rr = t / FWD_KC, kk = t % FWD_KC;
-            const int gr = groupP0 + rr, gk = k0 + kk;
-            Ws[rr][kk] = (gr < N && gk < d) ? P[(size_t)gr * D + gk] : (REAL)0;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < FWD_KC; ++kk) {
-            const REAL xv = Xs[li][kk];
-            #pragma unroll
-            for (int r = 0; r < 32; ++r) z[r] += xv * Ws[lq * 32 + r][kk];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    rowtile_z(B, d, N, D, X, P, Xs, Ws, z);
     REAL acc = 0;
     for (int r = 0; r < 32; ++r) {
         const int p = p0 + r;
@@ -105,13 +74,7 @@ void mfld_forward(const int B, const int d, const int N, const REAL unit_scale,
         acc += a * mfld_sigma(zr);
 #endif
     }
-    sums[lq][li] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lq == 0 && j < B) {
-        REAL total = 0;
-        for (int w = 0; w < FWD_WQ; ++w) total += sums[w][li];
-        partials[(size_t)get_group_id(1) * B + j] = total;
-    }
+    rowtile_group_sum(B, acc, sums, partials);
 }
 
 #ifdef WITH_PHILOX

@@ -19,15 +19,7 @@
 //   w_r ← w_r − scale·a_r·Σ_i S_ir e_i x_i; with TRAIN_A also a_r ← a_r − scale·Σ_i e_i relu(z_ir).
 //
 // Tuning parameters (host may override with -D):
-#ifndef FWD_TN
-#define FWD_TN 32    // samples per forward work-group
-#endif
-#ifndef FWD_WQ
-#define FWD_WQ 4     // mask words (×32 neurons) per forward work-group
-#endif
-#ifndef FWD_KC
-#define FWD_KC 16    // input-dimension chunk staged in local memory
-#endif
+// FWD_TN, FWD_WQ, FWD_KC: the forward tiles, documented in rowtile.cl (built in front of this file).
 #ifndef BWD_WG
 #define BWD_WG 64    // neurons per backward work-group
 #endif
@@ -46,36 +38,14 @@ void ntk_forward(const int n, const int d, const int m, const int words,
                  __global const REAL *X, __global const REAL *W, __global const REAL *a,
                  __global uint *masks, __global REAL *partials)
 {
-    const int li = get_local_id(0), lq = get_local_id(1);
-    const int lid = lq * FWD_TN + li;
-    const int i = get_group_id(0) * FWD_TN + li;
-    const int q = get_group_id(1) * FWD_WQ + lq;
+    const int i = get_group_id(0) * FWD_TN + get_local_id(0);
+    const int q = get_group_id(1) * FWD_WQ + get_local_id(1);
     const int r0 = q * 32;
-    const int groupR0 = get_group_id(1) * FWD_WQ * 32;
     __local REAL Xs[FWD_TN][FWD_KC + 1];
     __local REAL Ws[FWD_WQ * 32][FWD_KC + 1];
     __local REAL sums[FWD_WQ][FWD_TN];
     REAL z[32];
-    for (int r = 0; r < 32; ++r) z[r] = 0;
-    for (int k0 = 0; k0 < d; k0 += FWD_KC) {
-        for (int t = lid; t < FWD_TN * FWD_KC; t += FWD_TN * FWD_WQ) {
-            const int ii = t / FWD_KC, kk = t % FWD_KC;
-            const int gi = get_group_id(0) * FWD_TN + ii, gk = k0 + kk;
-            Xs[ii][kk] = (gi < n && gk < d) ? X[(size_t)gi * d + gk] : (REAL)0;
-        }
-        for (int t = lid; t < FWD_WQ * 32 * FWD_KC; t += FWD_TN * FWD_WQ) {
-            const int rr = t / FWD_KC, kk = t % FWD_KC;
-            const int gr = groupR0 + rr, gk = k0 + kk;
-            Ws[rr][kk] = (gr < m && gk < d) ? W[(size_t)gr * d + gk] : (REAL)0;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int kk = 0; kk < FWD_KC; ++kk) {
-            const REAL xv = Xs[li][kk];
-            #pragma unroll
-            for (int r = 0; r < 32; ++r) z[r] += xv * Ws[lq * 32 + r][kk];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    rowtile_z(n, d, m, d, X, W, Xs, Ws, z);
     uint word = 0;
     REAL acc = 0;
     for (int r = 0; r < 32; ++r) {
@@ -85,13 +55,7 @@ void ntk_forward(const int n, const int d, const int m, const int words,
         }
     }
     if (i < n && q < words) masks[(size_t)i * words + q] = word;
-    sums[lq][li] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lq == 0 && i < n) {
-        REAL total = 0;
-        for (int w = 0; w < FWD_WQ; ++w) total += sums[w][li];
-        partials[(size_t)get_group_id(1) * n + i] = total;
-    }
+    rowtile_group_sum(n, acc, sums, partials);
 }
 
 __kernel __attribute__((reqd_work_group_size(BWD_WG, 1, 1)))

@@ -3,7 +3,8 @@ import Testing
 @testable import WideNet
 import WideNetKernels
 
-/// Every kernel file (common.cl prepended, as the backend builds them) compiles in f32 and f64,
+/// Every kernel file (common.cl prepended, rowtile.cl in front of ntk.cl and mfld.cl, as the backend
+/// builds them) compiles in f32 and f64,
 /// and a kernel that fails to build becomes an error naming the code and carrying the build log.
 @Suite(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
 struct KernelBuildTests {

@@ -69,7 +69,11 @@ public final class CLContext {
     /// The program built from `sources` (kernel files, concatenated after common.cl) with
     /// `options`, built once per context.
     func program(_ sources: [KernelSource], options: String) throws -> CLProgram {
-        let text = ([KernelSource.common] + sources).map(\.text).joined(separator: "\n")
+        var ordered: [KernelSource] = [.common]
+        for source in sources {
+            for file in source.prerequisites + [source] where !ordered.contains(file) { ordered.append(file) }
+        }
+        let text = ordered.map(\.text).joined(separator: "\n")
         let key = ProgramKey(sourceHash: text.hashValue, options: options)
         if let p = programs[key] { return p }
         let start = DispatchTime.now().uptimeNanoseconds
