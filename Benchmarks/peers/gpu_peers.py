@@ -15,6 +15,14 @@ with the reason recorded):
   ntk_gram    H = (X X^T) * (S S^T) / m from Z (S as 0/1 floats, S S^T a float matmul).
   max_width   torch eager: the largest m for which 10 steps run without running out of memory
               (doubling, then bisection); only with --max-width-search.
+  mfld_step   one mean-field Langevin step of N tanh particles P = (w, b, a) (N x D, D = d + 2),
+              batch X (B x d), squared loss, f32:
+                Z = X W^T + b; T = tanh(Z); f = T a / N; c = (f - y) / B
+                dZ = c[:,None] * a[None,:] * (1 - T^2); G = [dZ^T X | dZ.sum(0) | T^T c]
+                P <- P - lr (G + 2 lam' P) + sqrt(2 lam lr) xi,  xi ~ N(0, 1) fresh each step
+              torch eager, torch.compile (--mfld-compile-modes), CuPy, jax.jit; GFLOP/s = 6 B N d / t.
+  mfld_noise  the same update with the data term off, P <- (1 - 2 lr lam') P + sqrt(2 lam lr) xi:
+              pure streaming, GB/s = 2 N D 4 / t, set beside the copy bandwidth of the same run.
   copy, matmul_peak
               torch: device-to-device copy bandwidth and the bf16/f32 matmul peak, the ceilings.
 
@@ -31,6 +39,7 @@ framework run first, torch.compile and the width search last, all within --budge
     python3 Benchmarks/peers/gpu_peers.py --compare $OUT/widenet.json --json $OUT/peers.json   # with ratios
     python3 Benchmarks/peers/gpu_peers.py --device cpu --gemm-sizes 256 --ntk-width 4096 --repeats 3 \\
         --json /tmp/peers-test.json        # small run on the CPU, to test the script
+    python3 Benchmarks/peers/gpu_peers.py --sections mfld --mfld-particles 16777216 --json $OUT/peers-mfld.json
 
 Writes one JSON document (--json) and prints a table on stdout; progress goes to stderr.
 """
@@ -56,7 +65,7 @@ import numpy as np
 
 SCHEMA = "widenet-gpu-peers/1"
 FRAMEWORKS = ("torch", "cupy", "jax")
-SECTIONS = ("gemm", "ntk", "gram", "ceilings")
+SECTIONS = ("gemm", "ntk", "gram", "mfld", "ceilings")
 # Tolerances (relative Frobenius error against float64).
 TOL_GEMM_F32 = 1e-5        # f32 without TF32, reduction length <= 1024: errors are ~1e-7
 TOL_GEMM_TF32 = 1e-2       # TF32 rounds inputs to 10 mantissa bits: errors ~3e-4
@@ -66,6 +75,9 @@ TOL_GRAM = 1e-5            # S S^T counts are exact; only X X^T carries f32 roun
 TOL_XCHECK_E = 1e-4        # compiled against eager at full size: u - y is continuous in Z
 TOL_XCHECK_G = 1e-3        # ... G is not: a Z within ~1e-7 of 0 may take the other sign
 CHECK_MARGIN = 1e-4        # check inputs keep every |Z_ir| >= this, so masks are not coin tosses
+TOL_MFLD = 1e-4            # MFLD step, noise off: f, G and P_new against float64
+TOL_MFLD_XCHECK = 1e-4     # compiled against eager at full size (f, G): tanh is smooth, no mask flips
+NOISE_SIGMAS = 5.0         # noise statistics: mean, variance, correlation within this many standard errors
 
 
 def log(msg):
@@ -112,6 +124,17 @@ def parse_args(argv=None):
     p.add_argument("--search-steps", type=int, default=10, help="eager steps each width must survive")
     p.add_argument("--copy-mib", type=int, default=None, help="copy buffer size (default 4096 cuda, 256 cpu)")
     p.add_argument("--peak-size", type=int, default=None, help="matmul-peak size (default 8192 cuda, 512 cpu)")
+    p.add_argument("--mfld-particles", type=int, default=None,
+                   help="particles N of the MFLD step (default 2^24 cuda, 2^18 cpu: widenet bench's defaults)")
+    p.add_argument("--mfld-batch", type=int, default=256, help="batch B of the MFLD step")
+    p.add_argument("--mfld-d", type=int, default=20, help="input dimension d of the MFLD step (D = d + 2)")
+    p.add_argument("--mfld-check-particles", type=int, default=4096, help="N of the MFLD float64 check")
+    p.add_argument("--mfld-check-batch", type=int, default=64, help="B of the MFLD float64 check")
+    p.add_argument("--mfld-lr", type=float, default=0.1, help="MFLD learning rate")
+    p.add_argument("--mfld-lambda", type=float, default=1e-3, help="MFLD entropy weight (noise sqrt(2 lambda lr))")
+    p.add_argument("--mfld-lambda-l2", type=float, default=1e-3, help="MFLD L2 weight lambda' (decay 2 lambda' P)")
+    p.add_argument("--mfld-compile-modes", default="default",
+                   help="torch.compile modes of the MFLD step and noise update ('' for none)")
     # internal: a child process running one framework
     p.add_argument("--_worker", help=argparse.SUPPRESS)
     p.add_argument("--_result", help=argparse.SUPPRESS)
@@ -129,8 +152,15 @@ def parse_args(argv=None):
     except ValueError:
         p.error("--gemm-sizes: give integers, e.g. 4096,8192")
     a.compile_mode_list = [s for s in a.compile_modes.split(",") if s]
+    a.mfld_compile_mode_list = [s for s in a.mfld_compile_modes.split(",") if s]
+    if a.mfld_particles is None:
+        a.mfld_particles = 2 ** 18 if a.device == "cpu" else 2 ** 24
     if min([a.n, a.d, a.ntk_width, a.check_width, a.repeats, a.gemm_check_size] + a.gemm_size_list) < 1:
         p.error("sizes and --repeats must be positive")
+    if min(a.mfld_particles, a.mfld_batch, a.mfld_d, a.mfld_check_particles, a.mfld_check_batch) < 1:
+        p.error("--mfld-* sizes must be positive")
+    if a.mfld_lr <= 0 or a.mfld_lambda <= 0 or a.mfld_lambda_l2 < 0:
+        p.error("--mfld-lr and --mfld-lambda must be positive, --mfld-lambda-l2 non-negative")
     if a.warmup < 0:
         p.error("--warmup must be >= 0")
     cpu = a.device == "cpu"
@@ -185,6 +215,59 @@ def gram_reference(X, Z):
     S = (Z >= 0).astype(np.float64)
     X = X.astype(np.float64)
     return (X @ X.T) * (S @ S.T) / Z.shape[1]
+
+
+def make_mfld_inputs(B, d, N, seed):
+    """X (B x d, entries N(0, 1/d)), y (B, uniform in [-1, 1]), P (N x (d+2), standard normal), float32."""
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((B, d)) / math.sqrt(d)).astype(np.float32)
+    y = rng.uniform(-1, 1, B).astype(np.float32)
+    P = rng.standard_normal((N, d + 2)).astype(np.float32)
+    return X, y, P
+
+
+def mfld_reference(X, y, P, lr, lam2):
+    """The MFLD step without noise in float64: returns f (B), G (N x D) and P_new."""
+    X, y, P = (v.astype(np.float64) for v in (X, y, P))
+    N, D = P.shape
+    B, d = X.shape
+    W, b, a = P[:, :d], P[:, d], P[:, d + 1]
+    T = np.tanh(X @ W.T + b)
+    f = T @ a / N
+    c = (f - y) / B
+    dZ = c[:, None] * a[None, :] * (1 - T ** 2)
+    G = np.concatenate([dZ.T @ X, dZ.sum(0)[:, None], (T.T @ c)[:, None]], axis=1)
+    return f, G, P - lr * (G + 2 * lam2 * P)
+
+
+def mfld_flops(B, d, N):
+    """Forward 2BNd (X W^T), backward 4BNd (dZ^T X and, in widenet's kernel, Z again)."""
+    return 6.0 * B * N * d
+
+
+def mfld_bytes_min(N, D):
+    """Read and write P once (f32): what a fused update must move, the same as widenet bench's."""
+    return 2 * N * D * 4
+
+
+def mfld_bytes_obvious(B, d, N):
+    """Bytes read + written by the eager step below (f32): X W^T writes BN (4BN, reading W), + b
+    (8BN), tanh (8BN), T a (4BN), T*T, 1 -, * c, * a (32BN), dZ^T X, dZ.sum(0), T^T c (12BN);
+    the update: cat (8ND), 2 lam' P (8ND), G + (12ND), lr * (8ND), P -= (12ND), randn (4ND),
+    s * xi (8ND), P += (12ND), and W read by the first product (~4ND). Total 68BN + 76ND."""
+    D = d + 2
+    return 68 * B * N + 76 * N * D
+
+
+def mfld_noise_bytes_obvious(N, D):
+    """The eager noise-only update: P *= k (8ND), randn writes xi (4ND), s * xi (8ND), P += (12ND)."""
+    return 32 * N * D
+
+
+def mfld_peak_obvious(B, d, N):
+    """Bytes alive at the peak of the eager step: T and two B x N temporaries of (1 - T*T) * c * a,
+    while P, G and its parts and two N x D temporaries of the update are held."""
+    return 12 * B * N + 4 * N * (d + 2) * 5
 
 
 def rel_err(x, ref):
@@ -391,6 +474,64 @@ class TorchOps:
             K = st["X"] @ st["X"].T
         return Z, K
 
+    # the MFLD particle step: P (N x D) is updated in place; the noise comes from torch's global
+    # generator (Philox on CUDA); the noise scale s is a 0-dim tensor, so a compiled graph serves
+    # both the check (s = 0) and the timed steps
+    rng_note = "torch.randn_like (global generator; torch.compile's inductor draws Philox numbers in its own kernels)"
+
+    def mfld_state(self, B, d, N, seed):
+        t = self.torch
+        g = t.Generator(device=self.dev).manual_seed(seed)
+        X = t.randn((B, d), generator=g, device=self.dev) / math.sqrt(d)
+        y = t.rand(B, generator=g, device=self.dev) * 2 - 1
+        P = t.randn((N, d + 2), generator=g, device=self.dev)
+        st = {"X": X, "y": y, "P": P}
+        self.seed_noise(st, seed + 1)
+        return st
+
+    def seed_noise(self, st, seed):
+        self.torch.manual_seed(seed)
+
+    def noise_scale(self, s):
+        return self.torch.tensor(s, dtype=self.torch.float32, device=self.dev)
+
+    def mfld_fns(self, lr, lam2):
+        torch = self.torch
+
+        def mfld_step(X, y, P, s):
+            N = P.shape[0]
+            B, d = X.shape
+            W, b, a = P[:, :d], P[:, d], P[:, d + 1]
+            T = torch.tanh(X @ W.T + b)                  # Z = X W^T + b, not kept
+            f = T @ a / N
+            c = (f - y) / B
+            dZ = (1 - T * T) * c[:, None] * a[None, :]   # this order keeps 3 B x N arrays alive, not 4
+            gW = dZ.T @ X
+            gb = dZ.sum(0)
+            ga = T.T @ c
+            G = torch.cat([gW, gb[:, None], ga[:, None]], dim=1)
+            P -= lr * (G + 2 * lam2 * P)
+            P += s * torch.randn_like(P)
+            return f, gW, gb, ga
+
+        def mfld_noise(P, s):
+            P *= 1 - 2 * lr * lam2
+            P += s * torch.randn_like(P)
+        return mfld_step, mfld_noise
+
+    def mfld_callers(self, step, noise):
+        def call_step(st, s):
+            return step(st["X"], st["y"], st["P"], s)
+
+        def call_noise(st, s):
+            noise(st["P"], s)
+            return st["P"]
+        return call_step, call_noise
+
+    def moments(self, x):
+        x = x.double()
+        return float(x.mean()), float(x.var(unbiased=False))
+
 
 class CupyOps:
     name = "cupy"
@@ -515,6 +656,61 @@ class CupyOps:
 
     def z_and_k(self, st):
         return st["X"] @ st["W"].T, st["X"] @ st["X"].T
+
+    rng_note = "cupy.random.standard_normal (the legacy RandomState: cuRAND XORWOW, float32)"
+
+    def mfld_state(self, B, d, N, seed):
+        cp = self.cp
+        rng = cp.random.default_rng(seed)
+        X = (rng.standard_normal((B, d), dtype=cp.float32) / math.sqrt(d)).astype(cp.float32)
+        y = (rng.random(B, dtype=cp.float32) * 2 - 1).astype(cp.float32)
+        P = rng.standard_normal((N, d + 2), dtype=cp.float32)
+        st = {"X": X, "y": y, "P": P}
+        self.seed_noise(st, seed + 1)
+        return st
+
+    def seed_noise(self, st, seed):
+        self.cp.random.seed(seed)
+
+    def noise_scale(self, s):
+        return float(s)
+
+    def mfld_fns(self, lr, lam2):
+        cp = self.cp
+
+        def mfld_step(X, y, P, s):
+            N = P.shape[0]
+            B, d = X.shape
+            W, b, a = P[:, :d], P[:, d], P[:, d + 1]
+            T = cp.tanh(X @ W.T + b)
+            f = T @ a / N
+            c = (f - y) / B
+            dZ = (1 - T * T) * c[:, None] * a[None, :]
+            gW = dZ.T @ X
+            gb = dZ.sum(0)
+            ga = T.T @ c
+            G = cp.concatenate([gW, gb[:, None], ga[:, None]], axis=1)
+            P -= lr * (G + 2 * lam2 * P)
+            P += s * cp.random.standard_normal(P.shape, dtype=cp.float32)
+            return f, gW, gb, ga
+
+        def mfld_noise(P, s):
+            P *= 1 - 2 * lr * lam2
+            P += s * cp.random.standard_normal(P.shape, dtype=cp.float32)
+        return mfld_step, mfld_noise
+
+    def mfld_callers(self, step, noise):
+        def call_step(st, s):
+            return step(st["X"], st["y"], st["P"], s)
+
+        def call_noise(st, s):
+            noise(st["P"], s)
+            return st["P"]
+        return call_step, call_noise
+
+    def moments(self, x):
+        x = x.astype(self.cp.float64)
+        return float(x.mean()), float(x.var())
 
 
 class JaxOps:
@@ -644,6 +840,74 @@ class JaxOps:
         with self.precision("highest"):
             f = self.jax.jit(lambda X, W: (X @ W.T, X @ X.T))
             return f(st["X"], st["W"])
+
+    @property
+    def rng_note(self):
+        impl = getattr(self.jax.config, "jax_default_prng_impl", None)
+        return f"jax.random.normal with a key split each step (PRNG implementation {impl})"
+
+    def mfld_state(self, B, d, N, seed):
+        jax, jnp = self.jax, self.jnp
+        k = jax.random.split(jax.random.key(seed), 3)
+        X = jax.random.normal(k[0], (B, d), jnp.float32) / math.sqrt(d)
+        y = jax.random.uniform(k[1], (B,), jnp.float32, -1.0, 1.0)
+        P = jax.random.normal(k[2], (N, d + 2), jnp.float32)
+        st = {"X": X, "y": y, "P": P}
+        self.seed_noise(st, seed + 1)
+        return st
+
+    def seed_noise(self, st, seed):
+        st["key"] = self.jax.random.key(seed)
+
+    def noise_scale(self, s):
+        return self.jnp.asarray(s, self.jnp.float32)
+
+    def mfld_fns(self, lr, lam2):
+        """Pure functions: they return the new P and the next key (the caller keeps both)."""
+        jax, jnp = self.jax, self.jnp
+
+        def mfld_step(X, y, P, s, key):
+            N = P.shape[0]
+            B, d = X.shape
+            W, b, a = P[:, :d], P[:, d], P[:, d + 1]
+            T = jnp.tanh(X @ W.T + b)
+            f = T @ a / N
+            c = (f - y) / B
+            dZ = (1 - T * T) * c[:, None] * a[None, :]
+            gW = dZ.T @ X
+            gb = dZ.sum(0)
+            ga = T.T @ c
+            G = jnp.concatenate([gW, gb[:, None], ga[:, None]], axis=1)
+            key, sub = jax.random.split(key)
+            P = P - lr * (G + 2 * lam2 * P) + s * jax.random.normal(sub, P.shape, P.dtype)
+            return P, key, f, gW, gb, ga
+
+        def mfld_noise(P, s, key):
+            key, sub = jax.random.split(key)
+            return (1 - 2 * lr * lam2) * P + s * jax.random.normal(sub, P.shape, P.dtype), key
+        return mfld_step, mfld_noise
+
+    def mfld_jit(self, lr, lam2):
+        step, noise = self.mfld_fns(lr, lam2)
+        return self.jax.jit(step, donate_argnums=2), self.jax.jit(noise, donate_argnums=0)
+
+    def mfld_callers(self, step, noise):
+        def call_step(st, s):
+            st["P"], st["key"], *out = step(st["X"], st["y"], st["P"], s, st["key"])
+            return tuple(out)
+
+        def call_noise(st, s):
+            st["P"], st["key"] = noise(st["P"], s, st["key"])
+            return st["P"]
+        return call_step, call_noise
+
+    def moments(self, x):
+        """float32 (no x64 here), in two levels (rows, then their means) to keep the rounding small."""
+        jnp = self.jnp
+        x = x.reshape(x.shape[0], -1)
+        m = float(jnp.mean(jnp.mean(x, axis=1)))
+        v = float(jnp.mean(jnp.mean((x - m) ** 2, axis=1)))
+        return m, v
 
 
 # ----------------------------------------------------------------------------------------------
