@@ -1170,8 +1170,299 @@ def section_gram(ops, R, args, modes, variant="default"):
         ops.free()
 
 
-def section_ceilings(ops, R, args):
-    """torch: device-to-device copy bandwidth and the matmul peak in bf16 and f32."""
+def noise_stats_check(R_res, n):
+    """mean and variance of residuals that should be N(0, 1), with their bounds (NOISE_SIGMAS
+    standard errors: 1/sqrt(n) for the mean, sqrt(2/(n-1)) for the variance)."""
+    mean, var = R_res
+    tol = {"abs_mean": NOISE_SIGMAS / math.sqrt(n), "abs_var_minus_1": NOISE_SIGMAS * math.sqrt(2.0 / (n - 1))}
+    metrics = {"mean": mean, "var": var, "abs_mean": abs(mean), "abs_var_minus_1": abs(var - 1)}
+    return metrics, tol
+
+
+def np_moments(x):
+    x = np.asarray(x, dtype=np.float64)
+    return float(x.mean()), float(x.var())
+
+
+def np_corr(x, y):
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    x, y = x - x.mean(), y - y.mean()
+    return float(x @ y / math.sqrt((x @ x) * (y @ y)))
+
+
+def mfld_consts(args):
+    lr, lam, lam2 = args.mfld_lr, args.mfld_lambda, args.mfld_lambda_l2
+    return lr, lam, lam2, math.sqrt(2 * lam * lr), 1 - 2 * lr * lam2
+
+
+def check_mfld_small(ops, R, args, call_step, call_noise, variant, label, settings):
+    """The float64 checks at --mfld-check-batch / --mfld-check-particles:
+    mfld_step        noise scale 0: f, G = [gW | gb | ga] and P_new against float64 (TOL_MFLD);
+    mfld_step_noise  noise on: (P_new - P_new_ref) / s of two steps from the same P: mean 0, variance 1,
+                     the two draws uncorrelated (fresh noise each step);
+    mfld_noise       the noise-only update: (P_new - (1 - 2 lr lam') P) / s, the same three statistics.
+    Returns (step passed, noise passed, first-call seconds of the step, of the noise update)."""
+    B, d, N = args.mfld_check_batch, args.mfld_d, args.mfld_check_particles
+    lr, lam, lam2, s, k = mfld_consts(args)
+    X, y, P = make_mfld_inputs(B, d, N, args.seed + 21)
+    f_ref, G_ref, P_ref = mfld_reference(X, y, P, lr, lam2)
+    P64 = P.astype(np.float64)
+    n = P.size
+    params = {"B": B, "N": N, "d": d, "D": d + 2, "lr": lr, "lambda": lam, "lambda_l2": lam2, "noise_scale": s}
+
+    def fresh(seed):
+        st = {"X": ops.from_np(X), "y": ops.from_np(y), "P": ops.from_np(P.copy())}
+        ops.seed_noise(st, seed)
+        return st
+
+    def record(kind, metrics, tol, against):
+        passed = all(metrics[m] <= tol[m] for m in tol)
+        R.add("checks", {"framework": ops.name, "variant": variant, "kind": kind, "precision": label,
+                         "params": params, "metrics": metrics, "tol": tol, "passed": passed,
+                         "against": against, "settings": settings})
+        log(f"{ops.name} {kind} {variant}: check N={N}: " +
+            ", ".join(f"{m} {metrics[m]:.2e}" for m in tol) + (" ok" if passed else " FAILED"))
+        return passed
+
+    # deterministic part: noise scale 0
+    st = fresh(args.seed + 22)
+    t0 = time.perf_counter()
+    f, gW, gb, ga = call_step(st, ops.noise_scale(0.0))
+    ops.sync((f, gW, gb, ga, st["P"]))
+    step_first_s = time.perf_counter() - t0
+    G = np.concatenate([ops.to_np(gW), ops.to_np(gb)[:, None], ops.to_np(ga)[:, None]], axis=1)
+    P1 = ops.to_np(st["P"])
+    # P_new - P is ~1e-3 of P, so rounding P_new to f32 alone costs the update a relative error of
+    # ~2e-5 at the defaults: the update's bound is TOL_MFLD, or 4x that floor if a smaller lr makes it larger
+    floor = rel_err(P_ref.astype(np.float32).astype(np.float64) - P64, P_ref - P64)
+    met = {"rel_err_f": rel_err(ops.to_np(f), f_ref), "rel_err_G": rel_err(G, G_ref),
+           "rel_err_P": rel_err(P1, P_ref), "rel_err_update": rel_err(P1.astype(np.float64) - P64, P_ref - P64),
+           "update_f32_rounding_floor": floor}
+    ok_det = record("mfld_step", met, {"rel_err_f": TOL_MFLD, "rel_err_G": TOL_MFLD, "rel_err_P": TOL_MFLD,
+                                       "rel_err_update": max(TOL_MFLD, 4 * floor)},
+                    "numpy float64 of the same float32 inputs, noise scale 0")
+
+    # the full step with noise: two steps from the same P
+    st = fresh(args.seed + 24)
+    res = []
+    for _ in range(2):
+        st["P"] = ops.from_np(P.copy())
+        call_step(st, ops.noise_scale(s))
+        ops.sync(st["P"])
+        res.append((ops.to_np(st["P"]).astype(np.float64) - P_ref) / s)
+    met, tol = noise_stats_check(np_moments(res[0]), n)
+    met["abs_corr_two_steps"] = abs(np_corr(res[0], res[1]))
+    tol["abs_corr_two_steps"] = NOISE_SIGMAS / math.sqrt(n)
+    ok_step_noise = record("mfld_step_noise", met, tol,
+                           "(P_new - float64 noise-free P_new) / sqrt(2 lam lr) ~ N(0, 1), fresh each step")
+
+    # the noise-only update
+    st = fresh(args.seed + 26)
+    res, noise_first_s = [], None
+    for i in range(2):
+        st["P"] = ops.from_np(P.copy())
+        t0 = time.perf_counter()
+        call_noise(st, ops.noise_scale(s))
+        ops.sync(st["P"])
+        if i == 0:
+            noise_first_s = time.perf_counter() - t0
+        res.append((ops.to_np(st["P"]).astype(np.float64) - k * P64) / s)
+    met, tol = noise_stats_check(np_moments(res[0]), n)
+    met["abs_corr_two_steps"] = abs(np_corr(res[0], res[1]))
+    tol["abs_corr_two_steps"] = NOISE_SIGMAS / math.sqrt(n)
+    ok_noise = record("mfld_noise", met, tol,
+                      "(P_new - (1 - 2 lr lam') P) / sqrt(2 lam lr) ~ N(0, 1), fresh each step")
+    return ok_det and ok_step_noise, ok_noise, step_first_s, noise_first_s
+
+
+MFLD_NOISE_NOTE = ("xi is drawn into its own N x D buffer and read back by the update (an extra write and read of "
+                   "4 N D bytes, plus the s * xi temporary in eager code) unless the generator is fused into the "
+                   "update: torch.compile's inductor and XLA may fuse it; widenet draws Philox numbers inside "
+                   "its update kernel. gbps counts only the minimum 2 N D 4 bytes.")
+
+
+def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, compiled=False):
+    """MFLD: check at small size (float64), then at full size: the noise statistics of both updates
+    (and, for compiled graphs, the noise-free step against the framework's eager code), then time
+    the noise-only update (mfld_noise) and the full step (mfld_step)."""
+    label = "f32-highest"
+    B, d, N = args.mfld_batch, args.mfld_d, args.mfld_particles
+    D = d + 2
+    lr, lam, lam2, s, k = mfld_consts(args)
+    params_common = {"lr": lr, "lambda": lam, "lambda_l2": lam2, "noise_scale": s}
+    n = N * D
+    try:
+        with ops.precision("highest") as settings:
+            if compiled:
+                R.phase("compiling")
+            ok_step, ok_noise, step_check_s, noise_check_s = check_mfld_small(
+                ops, R, args, call_step, call_noise, variant, label, settings)
+            R.phase(None)
+            if not ok_step:
+                R.skip(ops.name, f"mfld_step {variant}", "float64 check failed; not timed")
+            if not ok_noise:
+                R.skip(ops.name, f"mfld_noise {variant}", "float64 check failed; not timed")
+            ops.free()
+            if not (ok_step or ok_noise):
+                return
+            host_guard(args, 6 * n * 4, f"mfld N={N} D={D}")
+            st = ops.mfld_state(B, d, N, args.seed + 23)
+            sc, zero = ops.noise_scale(s), ops.noise_scale(0.0)
+
+            if ok_noise:
+                what = f"mfld_noise {variant}"
+                try:
+                    P0 = ops.clone(st["P"])
+                    if compiled:
+                        R.phase("compiling")
+                    t0 = time.perf_counter()
+                    Pn = call_noise(st, sc)
+                    ops.sync(Pn)
+                    first_s = time.perf_counter() - t0
+                    R.phase(None)
+                    met, tol = noise_stats_check(ops.moments((Pn - k * P0) / s), n)
+                    passed = all(met[m] <= tol[m] for m in tol)
+                    R.add("checks", {"framework": ops.name, "variant": variant, "kind": "mfld_noise_fullsize",
+                                     "precision": label, "params": {"N": N, "D": D, **params_common},
+                                     "metrics": met, "tol": tol, "passed": passed,
+                                     "against": "(P_new - (1 - 2 lr lam') P) / s ~ N(0, 1), full size"})
+                    log(f"{ops.name} {what}: full-size noise mean {met['mean']:.2e}, var {met['var']:.5f} "
+                        + ("ok" if passed else "FAILED"))
+                    st["P"] = P0
+                    del Pn
+                    ops.free()
+                    if not passed:
+                        R.skip(ops.name, what, "full-size noise statistics failed; not timed")
+                    else:
+                        ops.reset_peak()
+                        ms = ops.time(lambda: call_noise(st, sc), args.warmup, args.repeats)
+                        med = statistics.median(ms)
+                        by = mfld_bytes_min(N, D)
+                        rec = {"framework": ops.name, "variant": variant, "kind": "mfld_noise", "precision": label,
+                               "params": {"N": N, "D": D, **params_common}, **timing_fields(ms, ops, args),
+                               "gbps": by / (med * 1e-3) / 1e9, "bytes_minimum": by,
+                               "bytes_obvious_estimate": None if compiled else mfld_noise_bytes_obvious(N, D),
+                               "peak_memory_bytes": ops.peak_bytes(), "first_call_s": first_s,
+                               "compile_s": first_s if compiled else None,
+                               "compile_check_s": noise_check_s if compiled else None,
+                               "rng": ops.rng_note, "noise_note": MFLD_NOISE_NOTE, "checked": True,
+                               "settings": settings}
+                        if not compiled:
+                            rec["gbps_obvious_estimate"] = rec["bytes_obvious_estimate"] / (med * 1e-3) / 1e9
+                        R.add("measurements", rec)
+                        log(f"{ops.name} {what} N={N}: {med:.3f} ms, {rec['gbps']:.1f} GB/s (2 N D 4 bytes)")
+                except TooBig as ex:
+                    R.skip(ops.name, what, str(ex))
+                except Exception as ex:
+                    R.phase(None)
+                    if ops.is_oom(ex):
+                        R.skip(ops.name, what, f"out of memory at N={N}: {str(ex).splitlines()[0][:300]}")
+                    else:
+                        R.error(ops.name, what, ex)
+                ops.free()
+
+            if ok_step:
+                what = f"mfld_step {variant}"
+                try:
+                    host_guard(args, mfld_peak_obvious(B, d, N) + 3 * n * 4, f"{what} B={B} N={N}")
+                    P0 = ops.clone(st["P"])
+                    xcheck, ref = None, None
+                    if ref_step is not None:
+                        try:
+                            st_ref = dict(st, P=ops.clone(P0))
+                            ref = ref_step(st_ref, zero)
+                            ops.sync(ref)
+                            del st_ref
+                            ops.free()
+                        except Exception as ex:
+                            if not ops.is_oom(ex):
+                                raise
+                            ref = None
+                            xcheck = {"done": False, "reason": f"eager reference ran out of memory at N={N}"}
+                            ops.free()
+                    if compiled:
+                        R.phase("compiling")
+                    t0 = time.perf_counter()
+                    out = call_step(st, zero)
+                    ops.sync((out, st["P"]))
+                    first_s = time.perf_counter() - t0
+                    R.phase(None)
+                    ok_x = True
+                    if ref is not None:
+                        xm = {f"rel_err_{nm}": ops.dev_rel_err(o, r) for nm, o, r in zip(("f", "gW", "gb", "ga"), out, ref)}
+                        xtol = {m: TOL_MFLD_XCHECK for m in xm}
+                        ok_x = all(xm[m] <= xtol[m] for m in xm)
+                        xcheck = {"done": True, "metrics": xm, "tol": xtol, "passed": ok_x}
+                        R.add("checks", {"framework": ops.name, "variant": variant, "kind": "mfld_step_fullsize",
+                                         "precision": label, "params": {"B": B, "N": N, "d": d, **params_common},
+                                         "metrics": xm, "tol": xtol, "passed": ok_x,
+                                         "against": f"{ops.name} eager, same inputs, full size, noise scale 0"})
+                        log(f"{ops.name} {what}: full-size cross-check vs eager: " +
+                            ", ".join(f"{m[8:]} {v:.2e}" for m, v in xm.items()) + (" ok" if ok_x else " FAILED"))
+                    del out, ref
+                    # noise at full size: the same step with the noise on, from the same P
+                    P_det = st["P"]
+                    st["P"] = ops.clone(P0)
+                    call_step(st, sc)
+                    ops.sync(st["P"])
+                    met, tol = noise_stats_check(ops.moments((st["P"] - P_det) / s), n)
+                    ok_n = all(met[m] <= tol[m] for m in tol)
+                    R.add("checks", {"framework": ops.name, "variant": variant, "kind": "mfld_step_noise_fullsize",
+                                     "precision": label, "params": {"B": B, "N": N, "d": d, **params_common},
+                                     "metrics": met, "tol": tol, "passed": ok_n,
+                                     "against": "(P_new - the same step's P_new with noise scale 0) / s ~ N(0, 1), "
+                                                "full size"})
+                    log(f"{ops.name} {what}: full-size noise mean {met['mean']:.2e}, var {met['var']:.5f} "
+                        + ("ok" if ok_n else "FAILED"))
+                    st["P"] = P0
+                    del P_det
+                    ops.free()
+                    if not (ok_x and ok_n):
+                        R.skip(ops.name, what, "full-size check failed; not timed")
+                    else:
+                        ops.reset_peak()
+                        ms = ops.time(lambda: (call_step(st, sc), st["P"]), args.warmup, args.repeats)
+                        med = statistics.median(ms)
+                        fl, by = mfld_flops(B, d, N), mfld_bytes_min(N, D)
+                        rec = {"framework": ops.name, "variant": variant, "kind": "mfld_step", "precision": label,
+                               "params": {"B": B, "N": N, "d": d, "D": D, **params_common},
+                               **timing_fields(ms, ops, args),
+                               "gflops": fl / (med * 1e-3) / 1e9, "flops_per_step": fl,
+                               "gbps": by / (med * 1e-3) / 1e9, "bytes_minimum": by,
+                               "bytes_obvious_estimate": None if compiled else mfld_bytes_obvious(B, d, N),
+                               "peak_memory_obvious_estimate": mfld_peak_obvious(B, d, N),
+                               "peak_memory_bytes": ops.peak_bytes(), "first_call_s": first_s,
+                               "compile_s": first_s if compiled else None,
+                               "compile_check_s": step_check_s if compiled else None,
+                               "fullsize_crosscheck": xcheck, "rng": ops.rng_note, "noise_note": MFLD_NOISE_NOTE,
+                               "returns": "f and the gradient parts gW, gb, ga (materialised by the products and "
+                                          "the reduction in any case), so the checks can read them",
+                               "checked": True, "settings": settings}
+                        if not compiled:
+                            rec["gbps_obvious_estimate"] = rec["bytes_obvious_estimate"] / (med * 1e-3) / 1e9
+                        R.add("measurements", rec)
+                        log(f"{ops.name} {what} B={B} N={N}: {med:.3f} ms/step, {rec['gflops']:.1f} GFLOP/s"
+                            + (f", compile {first_s:.1f} s" if compiled else ""))
+                except TooBig as ex:
+                    R.skip(ops.name, what, str(ex))
+                except Exception as ex:
+                    R.phase(None)
+                    if ops.is_oom(ex):
+                        R.skip(ops.name, what, f"out of memory at B={B} N={N}: {str(ex).splitlines()[0][:300]}")
+                    else:
+                        R.error(ops.name, what, ex)
+            del st
+    except TooBig as ex:
+        R.skip(ops.name, f"mfld {variant}", str(ex))
+    except Exception as ex:
+        R.phase(None)
+        R.error(ops.name, f"mfld {variant}", ex)
+    ops.free()
+
+
+def section_copy(ops, R, args):
+    """torch: device-to-device copy bandwidth (the ceiling of the streaming operations)."""
     torch = ops.torch
     what = "copy"
     try:
@@ -1202,6 +1493,11 @@ def section_ceilings(ops, R, args):
     except Exception as ex:
         R.error("torch", what, ex)
     ops.free()
+
+
+def section_ceilings(ops, R, args):
+    """torch: device-to-device copy bandwidth and the matmul peak in bf16 and f32."""
+    section_copy(ops, R, args)
     section_gemm(ops, R, args, ["highest"], sizes=[args.peak_size], kind="matmul_peak", dtype="bfloat16")
     section_gemm(ops, R, args, ["highest", "tf32"], sizes=[args.peak_size], kind="matmul_peak")
 
@@ -1311,7 +1607,8 @@ def load_ops(fw, device):
 
 
 def run_worker(args):
-    """Child process: --_worker is torch | torch-compile:MODE | torch-width | cupy | cupy-tf32 | jax."""
+    """Child process: --_worker is torch | torch-compile:MODE | torch-mfld-compile:MODE | torch-width | cupy |
+    cupy-tf32 | jax."""
     job = args._worker
     fw = job.split("-")[0].split(":")[0]
     R = Report(args._result, job)
@@ -1336,8 +1633,12 @@ def run_worker(args):
             section_ntk(ops, R, args, "eager", ops.ntk_caller(ops.ntk_step_eager(args.lr)))
         if "gram" in secs:
             section_gram(ops, R, args, ["highest", "tf32"])
+        if "mfld" in secs:
+            section_mfld(ops, R, args, "eager", *ops.mfld_callers(*ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2)))
         if "ceilings" in secs:
             section_ceilings(ops, R, args)
+        elif "mfld" in secs:
+            section_copy(ops, R, args)  # the bandwidth the noise-only update is set against
     elif job.startswith("torch-compile:"):
         mode = job.split(":", 1)[1]
         import torch
@@ -1349,6 +1650,17 @@ def run_worker(args):
             return 0
         section_ntk(ops, R, args, f"compile:{mode}", ops.ntk_caller(compiled),
                     ref_call=ops.ntk_caller(eager), compiled=True)
+    elif job.startswith("torch-mfld-compile:"):
+        mode = job.split(":", 1)[1]
+        import torch
+        eager = ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2)
+        try:
+            compiled = [torch.compile(fn, mode=mode, dynamic=False, fullgraph=True) for fn in eager]
+        except Exception as ex:
+            R.error("torch", f"mfld compile:{mode}", ex)
+            return 0
+        section_mfld(ops, R, args, f"compile:{mode}", *ops.mfld_callers(*compiled),
+                     ref_step=ops.mfld_callers(*eager)[0], compiled=True)
     elif job == "torch-width":
         with ops.precision("highest"):
             if check_ntk_small(ops, R, args, ops.ntk_caller(ops.ntk_step_eager(args.lr)), "eager",
@@ -1368,6 +1680,8 @@ def run_worker(args):
             section_ntk(ops, R, args, "eager", ops.ntk_caller(ops.ntk_step_eager(args.lr)))
         if "gram" in secs:
             section_gram(ops, R, args, [mode], variant=variant)
+        if mode == "highest" and "mfld" in secs:
+            section_mfld(ops, R, args, "eager", *ops.mfld_callers(*ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2)))
     elif job == "jax":
         if "gemm" in secs:
             section_gemm(ops, R, args, ["highest", "tf32"], variant="jit")
@@ -1376,6 +1690,10 @@ def run_worker(args):
                         ref_call=ops.ntk_caller(ops.ntk_step_eager(args.lr)), compiled=True)
         if "gram" in secs:
             section_gram(ops, R, args, ["highest", "tf32"], variant="jit")
+        if "mfld" in secs:
+            section_mfld(ops, R, args, "jit", *ops.mfld_callers(*ops.mfld_jit(args.mfld_lr, args.mfld_lambda_l2)),
+                         ref_step=ops.mfld_callers(*ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2))[0],
+                         compiled=True)
     else:
         raise SystemExit(f"unknown worker {job}")
     R.phase(None)
@@ -1467,11 +1785,12 @@ def host_info():
 
 def parse_widenet_shape(op, shape):
     """widenet bench shapes: gemm "4096x4096x4096", ntk_step "n=256 d=64 m=16777216",
-    mask_gram "n=256 m=16777216", copy "256 MiB"."""
+    mask_gram "n=256 m=16777216", mfld_step "B=256 N=16777216 d=20", mfld_noise "N=16777216 D=22",
+    copy "256 MiB"."""
     if op == "gemm":
         dims = [int(v) for v in shape.split("x")]
         return {"n": dims[0]} if len(set(dims)) == 1 else None
-    if op in ("ntk_step", "mask_gram"):
+    if op in ("ntk_step", "mask_gram", "mfld_step", "mfld_noise"):
         return {k: int(v) for k, v in (kv.split("=") for kv in shape.split())}
     return {}
 
@@ -1486,7 +1805,8 @@ def compare_with_widenet(doc, path):
     if wn.get("precision") not in (None, "f32"):
         out["notes"].append(f"widenet ran in {wn.get('precision')}; the peers are f32, so no ratios")
         return out
-    peer_kind = {"gemm": "gemm", "ntk_step": "ntk_step", "mask_gram": "ntk_gram"}
+    peer_kind = {"gemm": "gemm", "ntk_step": "ntk_step", "mask_gram": "ntk_gram", "mfld_step": "mfld_step",
+                 "mfld_noise": "mfld_noise"}
     copies = [r for r in doc["measurements"] if r["kind"] == "copy"]
     for b in wn.get("backends", []):
         if b.get("kind") == "cpu" and doc["args"]["device"] == "cuda":
@@ -1515,11 +1835,25 @@ def compare_with_widenet(doc, path):
                 if r["kind"] != peer_kind[op] or r["precision"] != "f32-highest":
                     continue
                 if all(r["params"].get(k) == v for k, v in want.items()):
-                    out["rows"].append({**base, "peer": f"{r['framework']} {r['variant']}", "peer_ms": r["ms_median"],
-                                        "ratio": r["ms_median"] / wms})
+                    row = {**base, "peer": f"{r['framework']} {r['variant']}", "peer_ms": r["ms_median"],
+                           "ratio": r["ms_median"] / wms}
+                    if op == "mfld_noise":   # the same bytes (2 N D 4) on both sides
+                        row.update(widenet_gbps=m.get("gb_per_s"), peer_gbps=r["gbps"],
+                                   widenet_fraction_of_copy=m.get("fraction_of_copy"),
+                                   peer_fraction_of_copy=r.get("fraction_of_copy"))
+                    elif op == "mfld_step":
+                        row.update(widenet_gflops=m.get("gflop_per_s"), peer_gflops=r["gflops"])
+                    out["rows"].append(row)
     if not out["rows"]:
         out["notes"].append("no peer measurement has the shape of a widenet one: run both with the same "
-                            "--gemm-sizes and --ntk-width")
+                            "--gemm-sizes, --ntk-width and --particles / --mfld-particles")
+    if any(r["operation"] == "mfld_step" for r in out["rows"]):
+        out["notes"].append("mfld_step: widenet times its forward pass, the read-back of f and the upload of "
+                            "(f - y) / B, then the fused update kernel; the peers time one function that does the "
+                            "same on the device. widenet's flop count (6 B N d) is the peers' too")
+    if any(r["operation"] == "mfld_noise" for r in out["rows"]):
+        out["notes"].append("mfld_noise: both sides count 2 N D 4 bytes; widenet's fraction_of_copy is against its "
+                            "own copy (<= 256 MiB), the peers' against torch's --copy-mib copy")
     return out
 
 
@@ -1532,8 +1866,13 @@ def print_comparison(cmp):
                          r["peer"], f"{r['peer_ms']:.3f}",
                          f"{r['widenet_gbps']:.4g} vs {r['peer_gbps']:.4g} GB/s = {r['bandwidth_fraction']:.2f}"))
         else:
+            extra = ""
+            if r["operation"] == "mfld_noise" and r.get("widenet_gbps") is not None:
+                extra = f" ({r['widenet_gbps']:.4g} vs {r['peer_gbps']:.4g} GB/s)"
+            elif r["operation"] == "mfld_step" and r.get("widenet_gflops") is not None:
+                extra = f" ({r['widenet_gflops']:.4g} vs {r['peer_gflops']:.4g} GFLOP/s)"
             rows.append((r["operation"], r["shape"], r["widenet_backend"], f"{r['widenet_ms']:.3f}", r["peer"],
-                         f"{r['peer_ms']:.3f}", f"{r['ratio']:.2f}x"))
+                         f"{r['peer_ms']:.3f}", f"{r['ratio']:.2f}x{extra}"))
     w = [max(len(str(x[i])) for x in rows) for i in range(len(rows[0]))]
     for i, x in enumerate(rows):
         print("  ".join(str(c).ljust(w[j]) for j, c in enumerate(x)).rstrip())
@@ -1545,7 +1884,8 @@ def print_comparison(cmp):
 
 def summary_key(r):
     p = r.get("params", {})
-    shape = ",".join(f"{k}={p[k]}" for k in ("n", "d", "m", "bytes") if k in p)
+    keys = {"mfld_step": ("B", "N", "d"), "mfld_noise": ("N", "D")}.get(r["kind"], ("n", "d", "m", "bytes"))
+    shape = ",".join(f"{k}={p[k]}" for k in keys if k in p)
     return f"{r['kind']}/{r['framework']}/{r['variant']}/{r['precision']}/{shape}"
 
 
@@ -1559,6 +1899,16 @@ def fmt_row(r):
             rate += f" (compile {r['compile_s'] + (r.get('compile_check_s') or 0):.1f}s)"
     elif r["kind"] == "ntk_gram":
         size, rate = f"m={p['m']}", f"{r['tflops_mask_matmul']:.3g} TFLOP/s"
+    elif r["kind"] == "mfld_step":
+        size, rate = f"B={p['B']},N={p['N']}", f"{r['gflops']:.4g} GFLOP/s"
+        if r.get("compile_s") is not None:
+            rate += f" (compile {r['compile_s'] + (r.get('compile_check_s') or 0):.1f}s)"
+    elif r["kind"] == "mfld_noise":
+        size, rate = f"N={p['N']},D={p['D']}", f"{r['gbps']:.4g} GB/s"
+        if r.get("fraction_of_copy") is not None:
+            rate += f" ({r['fraction_of_copy']:.2f} of copy)"
+        if r.get("compile_s") is not None:
+            rate += f" (compile {r['compile_s'] + (r.get('compile_check_s') or 0):.1f}s)"
     elif r["kind"] == "copy":
         size, rate = f"{p['bytes'] // 2 ** 20} MiB", f"{r['gbps']:.4g} GB/s"
     elif r["kind"] == "max_width":
@@ -1574,7 +1924,9 @@ def print_table(doc):
     rows += [fmt_row(r) for r in doc["measurements"]]
     w = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     dev = doc.get("device_name") or doc["args"]["device"]
-    print(f"\nGPU peers on {dev} (n={doc['args']['n']}, d={doc['args']['d']}; medians of {doc['args']['repeats']})")
+    mf = (f"; MFLD B={doc['args']['mfld_batch']}, d={doc['args']['mfld_d']}"
+          if any(r["kind"].startswith("mfld") for r in doc["measurements"]) else "")
+    print(f"\nGPU peers on {dev} (n={doc['args']['n']}, d={doc['args']['d']}{mf}; medians of {doc['args']['repeats']})")
     for i, r in enumerate(rows):
         print("  ".join(str(c).ljust(w[j]) if j != 5 else str(c).rjust(w[j]) for j, c in enumerate(r)).rstrip())
         if i == 0:
@@ -1599,8 +1951,10 @@ def main():
     for fw in args.only_list:
         if fw == "torch":
             jobs.append("torch")
-            if "ntk" in args.section_list:
-                later += [f"torch-compile:{mo}" for mo in args.compile_mode_list]
+            ntk_c = [f"torch-compile:{mo}" for mo in args.compile_mode_list] if "ntk" in args.section_list else []
+            mfld_c = ([f"torch-mfld-compile:{mo}" for mo in args.mfld_compile_mode_list]
+                      if "mfld" in args.section_list else [])
+            later += ntk_c[:1] + mfld_c + ntk_c[1:]   # the slow autotuning NTK compile last
             if args.max_width_search:
                 later.append("torch-width")
         elif fw == "cupy":
@@ -1634,12 +1988,18 @@ def main():
             for key in ("checks", "measurements", "skipped", "errors"):
                 doc[key] += r.get(key, [])
             doc["jobs"].append(r["job"])
+    copies = [r for r in doc["measurements"] if r["kind"] == "copy"]
+    for r in doc["measurements"]:
+        if r["kind"] in ("mfld_noise", "mfld_step"):
+            r["copy_gbps_same_run"] = copies[0]["gbps"] if copies else None
+            r["fraction_of_copy"] = r["gbps"] / copies[0]["gbps"] if copies else None
     names = [v.get("device_name") for v in doc["frameworks"].values() if v.get("available")]
     doc["device_name"] = next((x for x in names if x), None)
     smi = doc["host"].get("nvidia_smi")
     doc["driver"] = smi[0].get("driver_version") if isinstance(smi, list) and smi else None
     doc["summary"] = {summary_key(r): {k: r[k] for k in ("ms_median", "tflops", "gflops", "gbps",
-                                                         "tflops_mask_matmul", "largest_ok_width") if k in r}
+                                                         "tflops_mask_matmul", "largest_ok_width",
+                                                         "fraction_of_copy") if k in r}
                       for r in doc["measurements"]}
     doc["all_checks_passed"] = all(c["passed"] for c in doc["checks"])
     if args.compare:
