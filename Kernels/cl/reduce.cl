@@ -19,6 +19,43 @@
 #define RWG 128      // work-group size (power of two)
 #endif
 
+// Fixed-shape tree reductions over a work-group of RWG items; every item gets the result.
+inline REAL group_sum(__local REAL *s, const REAL v)
+{
+    const int t = get_local_id(0);
+    s[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] += s[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return s[0];
+}
+
+inline REAL group_max(__local REAL *s, const REAL v)
+{
+    const int t = get_local_id(0);
+    s[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] = fmax(s[t], s[t + h]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return s[0];
+}
+
+inline uint group_sum_uint(__local uint *s, const uint v)
+{
+    const int t = get_local_id(0);
+    s[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = RWG / 2; h > 0; h >>= 1) {
+        if (t < h) s[t] += s[t + h];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return s[0];
+}
+
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
 void sum_partials(const int n, const int groups, __global const REAL *partials, __global REAL *out)
 {
@@ -26,13 +63,8 @@ void sum_partials(const int n, const int groups, __global const REAL *partials, 
     __local REAL s[RWG];
     REAL acc = 0;
     for (int g = t; g < groups; g += RWG) acc += partials[(size_t)g * n + i];
-    s[t] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = RWG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] += s[t + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[i] = s[0];
+    const REAL total = group_sum(s, acc);
+    if (t == 0) out[i] = total;
 }
 
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
@@ -42,13 +74,8 @@ void sum_squares(const int count, __global const REAL *x, __global REAL *out)
     __local REAL s[RWG];
     REAL acc = 0;
     for (int q = get_group_id(0) * RWG + t; q < count; q += G * RWG) acc += x[q] * x[q];
-    s[t] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = RWG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] += s[t + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[get_group_id(0)] = s[0];
+    const REAL total = group_sum(s, acc);
+    if (t == 0) out[get_group_id(0)] = total;
 }
 
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
@@ -65,13 +92,8 @@ void max_move_sq(const int m, const int d, __global const REAL *W, __global cons
         }
         best = fmax(best, acc);
     }
-    s[t] = best;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = RWG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] = fmax(s[t], s[t + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[get_group_id(0)] = s[0];
+    const REAL top = group_max(s, best);
+    if (t == 0) out[get_group_id(0)] = top;
 }
 
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
@@ -81,13 +103,8 @@ void mask_flips(const int count, __global const uint *masks, __global const uint
     __local uint s[RWG];
     uint c = 0;
     for (int q = get_group_id(0) * RWG + t; q < count; q += G * RWG) c += popcount(masks[q] ^ masks0[q]);
-    s[t] = c;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = RWG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] += s[t + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[get_group_id(0)] = s[0];
+    const uint total = group_sum_uint(s, c);
+    if (t == 0) out[get_group_id(0)] = total;
 }
 
 #ifdef WITH_PHILOX
@@ -111,12 +128,7 @@ void max_move_sq_philox(const int m, const int d, __global const REAL *W, __glob
         }
         best = fmax(best, acc);
     }
-    s[t] = best;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = RWG / 2; h > 0; h >>= 1) {
-        if (t < h) s[t] = fmax(s[t], s[t + h]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (t == 0) out[get_group_id(0)] = s[0];
+    const REAL top = group_max(s, best);
+    if (t == 0) out[get_group_id(0)] = top;
 }
 #endif

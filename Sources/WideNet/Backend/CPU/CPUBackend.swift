@@ -18,6 +18,9 @@ public final class HostBuffer: DeviceBuffer {
 
 /// The reference backend: OpenBLAS for matrix products, LAPACKE for eigenvalues, and Swift loops
 /// spread over the cores. Every OpenCL kernel is tested against it.
+///
+/// Its generic operations carry `@_specialize(where T == Float)` and `(where T == Double)`: called
+/// through `any Backend` they would otherwise run unspecialised, every + and * a witness call.
 public final class CPUBackend: Backend {
     public let info: BackendInfo
     /// Worker count for the fused loops; each worker calls single-threaded BLAS on its own chunk.
@@ -89,6 +92,30 @@ public final class CPUBackend: Backend {
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let lo = count * p / parts, hi = count * (p + 1) / parts
             body(p, lo..<hi)
+        }
+    }
+
+    /// The forward passes' pattern: `body(chunk, scratch, partials)` writes `n` partial outputs of
+    /// one chunk (with a `scratchCount`-value scratch of its worker, single-threaded BLAS); the
+    /// chunks' partials are then summed in chunk order into `out`, so the result does not depend
+    /// on how chunks were spread over threads.
+    func chunkedPartialSums<T: Scalar>(chunks: Int, n: Int, scratchCount: Int, into out: UnsafeMutablePointer<T>,
+                                       _ body: (Int, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>) -> Void) {
+        var partials = [T](repeating: 0, count: chunks * n)
+        partials.withUnsafeMutableBufferPointer { p in
+            let p = p.baseAddress!
+            withSingleThreadedBLAS {
+                parallelRanges(chunks) { _, range in
+                    let scratch = UnsafeMutablePointer<T>.allocate(capacity: max(scratchCount, 1))
+                    defer { scratch.deallocate() }
+                    for c in range { body(c, scratch, p + c * n) }
+                }
+            }
+        }
+        for i in 0..<n {
+            var acc: T = 0
+            for c in 0..<chunks { acc += partials[c * n + i] }
+            out[i] = acc
         }
     }
 

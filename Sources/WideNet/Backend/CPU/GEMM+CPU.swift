@@ -1,8 +1,6 @@
 import CBLAS
 
 extension CPUBackend {
-    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
-    // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func gemm<T: Scalar>(_ s: GEMMShape, _ a: any DeviceBuffer, _ b: any DeviceBuffer, _ c: any DeviceBuffer,

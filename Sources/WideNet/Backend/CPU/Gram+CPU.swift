@@ -23,8 +23,6 @@ extension CPUBackend {
         }
     }
 
-    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
-    // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func arcCosineGram<T: Scalar>(x: any DeviceBuffer, n: Int, d: Int, out: any DeviceBuffer, as: T.Type) throws {

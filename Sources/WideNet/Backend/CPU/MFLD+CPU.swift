@@ -19,34 +19,17 @@ extension CPUBackend {
                                        particles: any DeviceBuffer, partialF: any DeviceBuffer) throws {
         let X = host(x).pointer(T.self), P = host(particles).pointer(T.self), F = host(partialF).pointer(T.self)
         let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
-        var partials = [T](repeating: 0, count: chunks * s.batch)
-        partials.withUnsafeMutableBufferPointer { out in
-            let out = out.baseAddress!
-            withSingleThreadedBLAS {
-                parallelRanges(chunks) { _, range in
-                    let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C)
-                    defer { z.deallocate() }
-                    for c in range {
-                        let p0 = c * C, cw = min(C, s.particles - p0)
-                        BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z,
-                                  alpha: 1, beta: 0, ldb: D)
-                        for j in 0..<s.batch {
-                            var acc: T = 0
-                            for r in 0..<cw {
-                                let row = P + (p0 + r) * D
-                                acc += CPUBackend.unitValue(unit, z: z[j * cw + r] + row[s.d], a: row[s.d + 1], scale: unitScale)
-                            }
-                            out[c * s.batch + j] = acc
-                        }
-                    }
+        chunkedPartialSums(chunks: chunks, n: s.batch, scratchCount: s.batch * C, into: F) { c, z, partial in
+            let p0 = c * C, cw = min(C, s.particles - p0)
+            BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
+            for j in 0..<s.batch {
+                var acc: T = 0
+                for r in 0..<cw {
+                    let row = P + (p0 + r) * D
+                    acc += CPUBackend.unitValue(unit, z: z[j * cw + r] + row[s.d], a: row[s.d + 1], scale: unitScale)
                 }
+                partial[j] = acc
             }
-        }
-        // Chunks summed in order: independent of the thread count.
-        for j in 0..<s.batch {
-            var acc: T = 0
-            for c in 0..<chunks { acc += partials[c * s.batch + j] }
-            F[j] = acc
         }
     }
 

@@ -4,8 +4,6 @@
 extension CPUBackend {
     static let chunkWidth = 256
 
-    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
-    // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func ntkForward<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
@@ -13,35 +11,15 @@ extension CPUBackend {
         let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
         let M = host(masks).pointer(UInt32.self), U = host(partialU).pointer(T.self)
         let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
-        // One partial u per chunk, summed in chunk order afterwards: the result does not depend
-        // on how chunks were spread over threads.
-        var partials = [T](repeating: 0, count: chunks * s.n)
-        partials.withUnsafeMutableBufferPointer { P in
-            let P = P.baseAddress!
-            withSingleThreadedBLAS {
-                parallelRanges(chunks) { _, range in
-                    let z = UnsafeMutablePointer<T>.allocate(capacity: s.n * C)
-                    defer { z.deallocate() }
-                    for c in range {
-                        let r0 = c * C, cw = min(C, s.width - r0)
-                        BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z, alpha: 1, beta: 0)
-                        for i in 0..<s.n {
-                            P[c * s.n + i] = T.maskedForwardRow(z: z + i * cw, a: A + r0, count: cw,
-                                                              words: M + i * s.words + r0 / 32)
-                        }
-                    }
-                }
+        chunkedPartialSums(chunks: chunks, n: s.n, scratchCount: s.n * C, into: U) { c, z, partial in
+            let r0 = c * C, cw = min(C, s.width - r0)
+            BLAS.gemm(GEMMShape(transB: true, m: s.n, n: cw, k: s.d), X, W + r0 * s.d, z, alpha: 1, beta: 0)
+            for i in 0..<s.n {
+                partial[i] = T.maskedForwardRow(z: z + i * cw, a: A + r0, count: cw, words: M + i * s.words + r0 / 32)
             }
-        }
-        for i in 0..<s.n {
-            var acc: T = 0
-            for c in 0..<chunks { acc += partials[c * s.n + i] }
-            U[i] = acc
         }
     }
 
-    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
-    // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func ntkBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
@@ -79,8 +57,6 @@ extension CPUBackend {
         }
     }
 
-    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
-    // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func ntkDiagnostics<T: Scalar>(_ s: NTKBlockShape, w: any DeviceBuffer, initial: InitialWeights,

@@ -1,6 +1,4 @@
 extension CPUBackend {
-    // Called through `any Backend`, a generic method would run unspecialised (every + and * a
-    // witness call); these entry points jump to the Float and Double specialisations instead.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func fillRandom<T: Scalar>(_ out: any DeviceBuffer, count: Int, offset: UInt64, seed: UInt64,
