@@ -5,6 +5,7 @@ import WideNet
 extension ParticleUnit: ExpressibleByArgument {}
 extension MFLDLoss: ExpressibleByArgument {}
 extension MFLDTaskKind: ExpressibleByArgument {}
+extension MFLDAlgorithm: ExpressibleByArgument {}
 
 struct MFLDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,6 +42,9 @@ struct MFLDCommand: ParsableCommand {
     @Option(name: .customLong("anneal-every"), help: "Multiply λ by the anneal factor every K steps (0: never).") var annealEvery: Int = 0
     @Option(name: .customLong("anneal-factor"), help: "Annealing factor γ.") var annealFactor: Double = 0.5
     @Option(help: "Minibatch size (default: the full batch).") var batch: Int?
+    @Option(help: "langevin (noisy gradient descent) or pda (particle dual averaging: Langevin steps on the running average of the potentials).")
+    var algorithm: MFLDAlgorithm = .langevin
+    @Option(name: .customLong("inner-steps"), help: "PDA: Langevin steps per outer iteration.") var innerSteps: Int = 10
     @Option(help: "Seed of data, particles and noise.") var seed: UInt64 = 0
     @Option(name: .customLong("data-seed"), help: "Seed of the data alone (default: --seed).") var dataSeed: UInt64?
     @Option(name: .customLong("init-scale"), help: "Standard deviation of the initial particles.") var initScale: Double = 1
@@ -63,7 +67,7 @@ struct MFLDCommand: ParsableCommand {
             cfg.lambdaEntropy = lambdaEnt; cfg.lambdaL2 = lambdaL2; cfg.unit = unit; cfg.unitScale = unitScale
             cfg.loss = loss; cfg.task = (x != nil || y != nil) ? .file : task; cfg.parityK = parityK
             cfg.teacherWidth = teacherWidth; cfg.xPath = x; cfg.yPath = y
-            cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.seed = seed; cfg.dataSeed = dataSeed
+            cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.algorithm = algorithm; cfg.innerSteps = innerSteps; cfg.seed = seed; cfg.dataSeed = dataSeed
             cfg.initScale = initScale; cfg.dataTerm = !noData; cfg.logEvery = logEvery; cfg.entropySample = entropySample
             let parts = scatter.split(separator: ",").compactMap { Int($0) }
             guard parts.count == 2 else { throw ValidationError("--scatter takes two coordinates, e.g. 0,1") }

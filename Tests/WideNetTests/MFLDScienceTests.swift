@@ -44,6 +44,19 @@ struct MFLDScienceTests {
         #expect(h.isFinite)
     }
 
+    /// Particle dual averaging: Langevin steps on the running average of the first variations.
+    @Test func dualAveragingLearnsParityToo() throws {
+        var c = MFLDScienceTests.config()
+        c.algorithm = .pda; c.innerSteps = 5
+        c.task = .parity; c.d = 8; c.parityK = 2; c.particles = 512; c.n = 600; c.nTest = 300; c.steps = 60
+        c.learningRate = 0.5; c.logEvery = 20; c.entropySample = 0
+        let r = try MFLDExperiment.run(c)
+        guard case .number(let acc)? = r.summary["final_test_accuracy"] else { Issue.record("no test accuracy"); return }
+        #expect(acc >= 0.9, "test accuracy \(acc)")
+        c.batch = 32
+        #expect(throws: BackendError.self) { try MFLDExperiment.run(c) }
+    }
+
     /// The noise is the same Philox stream on both backends, so the runs stay together.
     @Test(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason), arguments: [Precision.f32, .f64])
     func cpuAndOpenCLAgreeStepByStep(precision: Precision) throws {

@@ -1,5 +1,8 @@
 import Foundation
 
+/// `--algorithm`: noisy gradient descent, or particle dual averaging (Nitanda–Wu–Suzuki).
+public enum MFLDAlgorithm: String, Sendable, CaseIterable, Codable { case langevin, pda }
+
 /// Everything `widenet mfld` was asked for (DESIGN.md §1.2, §3).
 public struct MFLDConfig: Sendable {
     public var particles = 4096
@@ -20,6 +23,8 @@ public struct MFLDConfig: Sendable {
     public var annealEvery = 0                  // 0: no annealing
     public var annealFactor = 0.5
     public var batch: Int? = nil                // nil: full batch
+    public var algorithm: MFLDAlgorithm = .langevin
+    public var innerSteps = 10                  // PDA: Langevin steps per outer iteration
     public var seed: UInt64 = 0
     public var dataSeed: UInt64? = nil          // nil: the seed; the chaos sweep keeps it fixed across seeds
     public var initScale = 1.0
@@ -67,6 +72,8 @@ public struct MFLDConfig: Sendable {
         try check(annealEvery >= 0, "--anneal-every must be ≥ 0 (got \(annealEvery))")
         try check(annealFactor > 0 && annealFactor <= 1, "--anneal-factor must be in (0, 1] (got \(annealFactor))")
         if let b = batch { try check(b >= 1, "--batch must be at least 1 (got \(b))") }
+        try check(innerSteps >= 1, "--inner-steps must be at least 1 (got \(innerSteps))")
+        try check(algorithm == .langevin || batch == nil, "--algorithm pda averages full-batch potentials; drop --batch")
         try check(task != .parity || (parityK >= 1 && parityK <= d), "--parity-k must be between 1 and d = \(d) (got \(parityK))")
         try check(initScale > 0, "--init-scale must be positive (got \(initScale))")
         try check(entropySample >= 0, "--entropy-sample must be ≥ 0")
@@ -87,6 +94,7 @@ public struct MFLDConfig: Sendable {
         o.set("task", task.rawValue); o.set("parity_k", parityK); o.set("teacher_width", teacherWidth)
         o.set("x", xPath); o.set("y", yPath)
         o.set("anneal_every", annealEvery); o.set("anneal_factor", annealFactor); o.set("batch", batch)
+        o.set("algorithm", algorithm.rawValue); o.set("inner_steps", innerSteps)
         o.set("seed", Int(truncatingIfNeeded: seed)); o.set("data_seed", dataSeed.map { Int(truncatingIfNeeded: $0) })
         o.set("init_scale", initScale); o.set("data_term", dataTerm)
         o.set("log_every", logEvery); o.set("entropy_sample", entropySample)

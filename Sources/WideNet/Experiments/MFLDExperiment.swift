@@ -104,6 +104,10 @@ struct MFLDRunner<T: Scalar> {
         let batch = min(cfg.batch ?? data.n, data.n)
         var fullBatchLoaded = false
         var stepSeconds = 0.0
+        // PDA: the running weighted average c̄ of the loss derivatives, weights w_t = t + 1; the
+        // averaged first variation (1/n) Σ_j c̄_j h(θ, x_j) + λ'‖θ‖² is linear in c̄, so its Gibbs
+        // measure is sampled by the same fused Langevin kernel with c̄ as coefficients.
+        var averaged = [Double](repeating: 0, count: data.n), totalWeight = 0.0
         for k in 0...cfg.steps {
             if k % logEvery == 0 || k == cfg.steps {
                 let row = try measure(net, step: k)
@@ -136,8 +140,20 @@ struct MFLDRunner<T: Scalar> {
                 let f = try net.forward(batch: yb.count)
                 derivatives = zip(f, yb).map { cfg.resolvedLoss.derivative($0, $1) }
             }
-            try net.step(lossDerivatives: derivatives, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
-                         lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm)
+            switch cfg.algorithm {
+            case .langevin:
+                try net.step(lossDerivatives: derivatives, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
+                             lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm)
+            case .pda:
+                let w = Double(k + 1)
+                totalWeight += w
+                for j in 0..<averaged.count { averaged[j] += (w / totalWeight) * (derivatives[j] - averaged[j]) }
+                for s in 0..<cfg.innerSteps {
+                    try net.step(lossDerivatives: averaged, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
+                                 lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k * cfg.innerSteps + s + 1,
+                                 dataTerm: cfg.dataTerm)
+                }
+            }
             stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
         }
         progress.finish()
