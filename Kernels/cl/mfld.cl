@@ -12,6 +12,7 @@
 // mfld_forward: as ntk_forward, a work-group is FWD_TN samples × FWD_WQ·32 particles; each item
 //   accumulates z = wᵀx + b for 32 particles in registers and writes Σ h into a per-group partial
 //   (summed by sum_partials in reduce.cl), so f(x_j) = (1/N) Σ_i h(θ_i, x_j) needs no B×N matrix.
+// mfld_gradient: one work-item per particle, G_i = scale·Σ_j c_j ∇h(θ_i, x_j) (SVRG's snapshot terms).
 // mfld_update: one work-item per particle, fused gradient, weight decay and Philox noise:
 //   θ ← θ − η (Σ_j c_j ∇_θ h(θ, x_j) + 2λ'θ) + √(2λη) ξ,
 //   ξ the Philox normal of element (offset + i·D + coordinate) of stream 3 at step `step`.
@@ -77,56 +78,86 @@ void mfld_forward(const int B, const int d, const int N, const REAL unit_scale,
     rowtile_group_sum(B, acc, sums, partials);
 }
 
-#ifdef WITH_PHILOX
-__kernel __attribute__((reqd_work_group_size(UPD_WG, 1, 1)))
-void mfld_update(const int B, const int N, const REAL unit_scale, const REAL lr, const REAL decay,
-                 const REAL noise, const int data_on,
-                 __global const REAL *X, __global const REAL *c, __global REAL *P,
-                 const uint offset_lo, const uint offset_hi, const uint key0, const uint key1, const uint step)
+// The data part of one particle's gradient, Σ_j c_j ∇_θ h(θ, x_j), over the batch staged through
+// local memory (every item of the group must call it: it has barriers). w holds the particle's
+// first d coordinates; gw, gb, ga receive the gradient.
+inline void mfld_particle_gradient(const int B, const REAL unit_scale, __global const REAL *X, __global const REAL *c,
+                                   const REAL *w, const REAL b, const REAL a,
+                                   __local REAL (*Xs)[DIM], __local REAL *Cs, REAL *gw, REAL *gb, REAL *ga)
 {
-    const int d = DIM, D = DIM + 2;
-    const int li = get_local_id(0);
-    const int i = get_group_id(0) * UPD_WG + li;
-    const bool live = i < N;
-    const int ic = live ? i : N - 1;
-    REAL w[DIM], gw[DIM];
-    for (int k = 0; k < DIM; ++k) { w[k] = P[(size_t)ic * D + k]; gw[k] = 0; }
-    const REAL b = P[(size_t)ic * D + d], a = P[(size_t)ic * D + d + 1];
-    REAL gb = 0, ga = 0;
+    const int d = DIM, li = get_local_id(0);
 #if UNIT == 2
     const REAL ta = tanh(a);
     const REAL outer = unit_scale * ta;                      // ∂h/∂σ
 #else
     const REAL outer = a;
 #endif
-    __local REAL Xs[UPD_SC][DIM];
-    __local REAL Cs[UPD_SC];
-    if (data_on) {
-        for (int j0 = 0; j0 < B; j0 += UPD_SC) {
-            barrier(CLK_LOCAL_MEM_FENCE);
-            for (int t = li; t < UPD_SC * DIM; t += UPD_WG) {
-                const int jj = t / DIM, kk = t % DIM;
-                Xs[jj][kk] = (j0 + jj < B) ? X[(size_t)(j0 + jj) * d + kk] : (REAL)0;
-            }
-            for (int t = li; t < UPD_SC; t += UPD_WG) Cs[t] = (j0 + t < B) ? c[j0 + t] : (REAL)0;
-            barrier(CLK_LOCAL_MEM_FENCE);
-            const int lim = min(UPD_SC, B - j0);
-            for (int jj = 0; jj < lim; ++jj) {
-                REAL z = b;
-                for (int k = 0; k < DIM; ++k) z += w[k] * Xs[jj][k];
-                const REAL s = mfld_sigma(z);
-                const REAL dz = Cs[jj] * outer * mfld_sigma_prime(z, s);
-                for (int k = 0; k < DIM; ++k) gw[k] += dz * Xs[jj][k];
-                gb += dz;
+    for (int k = 0; k < DIM; ++k) gw[k] = 0;
+    *gb = 0; *ga = 0;
+    for (int j0 = 0; j0 < B; j0 += UPD_SC) {
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int t = li; t < UPD_SC * DIM; t += UPD_WG) {
+            const int jj = t / DIM, kk = t % DIM;
+            Xs[jj][kk] = (j0 + jj < B) ? X[(size_t)(j0 + jj) * d + kk] : (REAL)0;
+        }
+        for (int t = li; t < UPD_SC; t += UPD_WG) Cs[t] = (j0 + t < B) ? c[j0 + t] : (REAL)0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int lim = min(UPD_SC, B - j0);
+        for (int jj = 0; jj < lim; ++jj) {
+            REAL z = b;
+            for (int k = 0; k < DIM; ++k) z += w[k] * Xs[jj][k];
+            const REAL s = mfld_sigma(z);
+            const REAL dz = Cs[jj] * outer * mfld_sigma_prime(z, s);
+            for (int k = 0; k < DIM; ++k) gw[k] += dz * Xs[jj][k];
+            *gb += dz;
 #if UNIT == 2
-                ga += Cs[jj] * unit_scale * ((REAL)1 - ta * ta) * s;
+            *ga += Cs[jj] * unit_scale * ((REAL)1 - ta * ta) * s;
 #else
-                ga += Cs[jj] * s;
+            *ga += Cs[jj] * s;
 #endif
-            }
         }
     }
-    if (!live) return;
+}
+
+// G_i ← scale · Σ_j c_j ∇h(θ_i, x_j) (+ G_i when accumulate): the pieces of the SVRG estimate.
+__kernel __attribute__((reqd_work_group_size(UPD_WG, 1, 1)))
+void mfld_gradient(const int B, const int N, const REAL unit_scale, const REAL scale, const int accumulate,
+                   __global const REAL *X, __global const REAL *c, __global const REAL *P, __global REAL *G)
+{
+    const int d = DIM, D = DIM + 2;
+    const int i = get_group_id(0) * UPD_WG + get_local_id(0);
+    const int ic = i < N ? i : N - 1;
+    REAL w[DIM], gw[DIM], gb, ga;
+    for (int k = 0; k < DIM; ++k) w[k] = P[(size_t)ic * D + k];
+    __local REAL Xs[UPD_SC][DIM];
+    __local REAL Cs[UPD_SC];
+    mfld_particle_gradient(B, unit_scale, X, c, w, P[(size_t)ic * D + d], P[(size_t)ic * D + d + 1], Xs, Cs, gw, &gb, &ga);
+    if (i >= N) return;
+    for (int q = 0; q < D; ++q) {
+        const REAL g = scale * (q < d ? gw[q] : (q == d ? gb : ga));
+        G[(size_t)i * D + q] = accumulate ? G[(size_t)i * D + q] + g : g;
+    }
+}
+
+#ifdef WITH_PHILOX
+// extra (when has_extra): a precomputed gradient added to the data gradient (the SVRG correction).
+__kernel __attribute__((reqd_work_group_size(UPD_WG, 1, 1)))
+void mfld_update(const int B, const int N, const REAL unit_scale, const REAL lr, const REAL decay,
+                 const REAL noise, const int data_on,
+                 __global const REAL *X, __global const REAL *c, __global REAL *P,
+                 const uint offset_lo, const uint offset_hi, const uint key0, const uint key1, const uint step,
+                 const int has_extra, __global const REAL *extra)
+{
+    const int d = DIM, D = DIM + 2;
+    const int i = get_group_id(0) * UPD_WG + get_local_id(0);
+    const int ic = i < N ? i : N - 1;
+    REAL w[DIM], gw[DIM], gb = 0, ga = 0;
+    for (int k = 0; k < DIM; ++k) { w[k] = P[(size_t)ic * D + k]; gw[k] = 0; }
+    const REAL b = P[(size_t)ic * D + d], a = P[(size_t)ic * D + d + 1];
+    __local REAL Xs[UPD_SC][DIM];
+    __local REAL Cs[UPD_SC];
+    if (data_on) mfld_particle_gradient(B, unit_scale, X, c, w, b, a, Xs, Cs, gw, &gb, &ga);
+    if (i >= N) return;
     // Noise for coordinates e = offset + i·D + q, four per Philox block.
     const ulong base = (((ulong)offset_hi << 32) | (ulong)offset_lo) + (ulong)i * D;
     const uint2 key = (uint2)(key0, key1);
@@ -141,7 +172,8 @@ void mfld_update(const int B, const int N, const REAL unit_scale, const REAL lr,
         const uint lane = (uint)(e & 3);
         const REAL xi = (REAL)(lane == 0 ? normals.x : lane == 1 ? normals.y : lane == 2 ? normals.z : normals.w);
         const REAL theta = q < d ? w[q] : (q == d ? b : a);
-        const REAL g = q < d ? gw[q] : (q == d ? gb : ga);
+        REAL g = q < d ? gw[q] : (q == d ? gb : ga);
+        if (has_extra) g += extra[(size_t)i * D + q];
         P[(size_t)i * D + q] = theta - lr * (g + decay * theta) + noise * xi;
     }
 }

@@ -45,6 +45,8 @@ struct MFLDCommand: ParsableCommand {
     @Option(help: "langevin (noisy gradient descent) or pda (particle dual averaging: Langevin steps on the running average of the potentials).")
     var algorithm: MFLDAlgorithm = .langevin
     @Option(name: .customLong("inner-steps"), help: "PDA: Langevin steps per outer iteration.") var innerSteps: Int = 10
+    @Option(name: .customLong("svrg-every"), help: "SVRG: take a full-data snapshot every K steps and variance-reduce the minibatch gradients (needs --batch).")
+    var svrgEvery: Int = 0
     @Option(help: "Seed of data, particles and noise.") var seed: UInt64 = 0
     @Option(name: .customLong("data-seed"), help: "Seed of the data alone (default: --seed).") var dataSeed: UInt64?
     @Option(name: .customLong("init-scale"), help: "Standard deviation of the initial particles.") var initScale: Double = 1
@@ -67,7 +69,7 @@ struct MFLDCommand: ParsableCommand {
             cfg.lambdaEntropy = lambdaEnt; cfg.lambdaL2 = lambdaL2; cfg.unit = unit; cfg.unitScale = unitScale
             cfg.loss = loss; cfg.task = (x != nil || y != nil) ? .file : task; cfg.parityK = parityK
             cfg.teacherWidth = teacherWidth; cfg.xPath = x; cfg.yPath = y
-            cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.algorithm = algorithm; cfg.innerSteps = innerSteps; cfg.seed = seed; cfg.dataSeed = dataSeed
+            cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.algorithm = algorithm; cfg.innerSteps = innerSteps; cfg.svrgEvery = svrgEvery; cfg.seed = seed; cfg.dataSeed = dataSeed
             cfg.initScale = initScale; cfg.dataTerm = !noData; cfg.logEvery = logEvery; cfg.entropySample = entropySample
             let parts = scatter.split(separator: ",").compactMap { Int($0) }
             guard parts.count == 2 else { throw ValidationError("--scatter takes two coordinates, e.g. 0,1") }

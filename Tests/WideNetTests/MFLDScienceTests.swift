@@ -57,6 +57,28 @@ struct MFLDScienceTests {
         #expect(throws: BackendError.self) { try MFLDExperiment.run(c) }
     }
 
+    /// With a snapshot at every step, the SVRG estimate g_B(θ) − g_B(θ̃) + G̃(θ̃) is the full-data
+    /// gradient exactly (θ̃ = θ), so a noiseless minibatch run retraces full-batch gradient descent;
+    /// with a staler snapshot it stays closer to it than plain minibatch gradients do.
+    @Test(arguments: [BackendKind.cpu, .opencl])
+    func svrgWithFreshSnapshotsIsFullBatchDescent(backend: BackendKind) throws {
+        if backend == .opencl && !TestDevices.hasOpenCL { return }
+        func losses(batch: Int?, svrg: Int) throws -> [Double] {
+            var c = MFLDScienceTests.config(backend)
+            c.precision = .f64; c.d = 3; c.particles = 64; c.n = 40; c.steps = 12; c.logEvery = 1
+            c.learningRate = 0.5; c.lambdaEntropy = 0; c.lambdaL2 = 0.01; c.entropySample = 0
+            c.batch = batch; c.svrgEvery = svrg
+            return try TrainTests.column(TrainTests.metrics(MFLDExperiment.run(c).directory), "loss")
+        }
+        let full = try losses(batch: nil, svrg: 0)
+        let exact = try losses(batch: 8, svrg: 1), stale = try losses(batch: 8, svrg: 4), plain = try losses(batch: 8, svrg: 0)
+        for (k, (a, b)) in zip(full, exact).enumerated() {
+            #expect(abs(a - b) <= 1e-9 * abs(a), "step \(k): full batch \(a), SVRG every step \(b)")
+        }
+        let gap = { (l: [Double]) in zip(l, full).map { abs($0 - $1) }.reduce(0, +) }
+        #expect(gap(stale) < gap(plain), "SVRG gap \(gap(stale)) against plain minibatch \(gap(plain))")
+    }
+
     /// The noise is the same Philox stream on both backends, so the runs stay together.
     @Test(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason), arguments: [Precision.f32, .f64])
     func cpuAndOpenCLAgreeStepByStep(precision: Precision) throws {

@@ -51,7 +51,7 @@ struct MFLDTests {
                 for be in [gpu as any Backend, cpu] {
                     let pb = try buffer(be, p)
                     try be.mfldUpdate(s, unit: unit, x: try buffer(be, x), coefficients: try buffer(be, c), particles: pb,
-                                      parameters: params, as: T.self)
+                                      extraGradient: nil, parameters: params, as: T.self)
                     out.append(try be.download(pb, count: p.count, as: T.self))
                 }
                 let tol = reductionTolerance(T.self, length: s.batch + s.d) * 4
@@ -67,6 +67,46 @@ struct MFLDTests {
                     expectClose(out[1], expected, abs: 0, rel: 0, "decay+noise \(T.precision)", seed: rng.seed)
                 }
             }
+        }
+    }
+
+    /// mfld_gradient against the CPU (fresh and accumulated), and the update with an extra gradient
+    /// equals θ − η·(data gradient + extra) when decay and noise are off.
+    @Test(arguments: ParticleUnit.allCases, [Precision.f32, .f64])
+    func gradientMatchesCPUAndTheUpdate(unit: ParticleUnit, precision: Precision) throws {
+        if precision == .f32 { try gradient(Float.self, unit) } else { try gradient(Double.self, unit) }
+    }
+
+    func gradient<T: Scalar>(_: T.Type, _ unit: ParticleUnit) throws {
+        let gpu = try TestDevices.backend(), cpu = CPUBackend()
+        var rng = TestRNG()
+        for s in MFLDTests.shapes {
+            let count = s.particles * s.coordinates
+            let x: [T] = rng.normals(s.batch * s.d), p: [T] = rng.normals(count)
+            let c: [T] = rng.normals(s.batch, scale: 1 / Double(s.batch)), start: [T] = rng.normals(count)
+            var grads: [[T]] = [], updated: [[T]] = []
+            for be in [gpu as any Backend, cpu] {
+                let xb = try buffer(be, x), cb = try buffer(be, c), pb = try buffer(be, p)
+                let g = try poisoned(be, count: count, as: T.self)
+                try be.mfldGradient(s, unit: unit, unitScale: T(1.5), x: xb, coefficients: cb, particles: pb, gradient: g,
+                                    scale: T(1), accumulate: false)
+                let fresh = try be.download(g, count: count, as: T.self)
+                let acc = try buffer(be, start)
+                try be.mfldGradient(s, unit: unit, unitScale: T(1.5), x: xb, coefficients: cb, particles: pb, gradient: acc,
+                                    scale: T(-2), accumulate: true)
+                grads.append(fresh + (try be.download(acc, count: count, as: T.self)))
+                let params = MFLDStepParameters(learningRate: 0.1, decay: 0, noise: 0, dataTerm: true, seed: 1, step: 1,
+                                                offset: 0, unitScale: 1.5)
+                try be.mfldUpdate(s, unit: unit, x: xb, coefficients: cb, particles: pb, extraGradient: try buffer(be, start),
+                                  parameters: params, as: T.self)
+                updated.append(try be.download(pb, count: count, as: T.self))
+            }
+            let tol = reductionTolerance(T.self, length: s.batch + s.d) * 4
+            expectClose(grads[0], grads[1], abs: tol, rel: tol, "mfld_gradient \(unit) \(T.precision) \(s)", seed: rng.seed)
+            expectClose(updated[0], updated[1], abs: tol, rel: tol, "mfld_update+extra \(unit) \(T.precision)", seed: rng.seed)
+            // θ − η(g + extra) from the CPU's own gradient.
+            let expected = (0..<count).map { p[$0] - T(0.1) * (grads[1][$0] + start[$0]) }
+            expectClose(updated[1], expected, abs: tol, rel: tol, "update = θ − η(g + extra)", seed: rng.seed)
         }
     }
 

@@ -146,9 +146,16 @@ public protocol Backend: AnyObject {
                                 particles: any DeviceBuffer, partialF: any DeviceBuffer) throws
 
     /// One fused noisy-gradient step of a particle block with the loss derivatives c_j = ℓ'_j / B:
-    /// gradient Σ_j c_j ∇_θ h(θ, x_j), weight decay and Philox noise, in place.
+    /// gradient Σ_j c_j ∇_θ h(θ, x_j) (plus `extraGradient`, N×D, when given), weight decay and
+    /// Philox noise, in place.
     func mfldUpdate<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
-                               particles: any DeviceBuffer, parameters: MFLDStepParameters, as: T.Type) throws
+                               particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
+                               parameters: MFLDStepParameters, as: T.Type) throws
+
+    /// gradient (N×D) ← scale · Σ_j c_j ∇_θ h(θ_i, x_j), added to what it holds when `accumulate`.
+    func mfldGradient<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
+                                 coefficients: any DeviceBuffer, particles: any DeviceBuffer, gradient: any DeviceBuffer,
+                                 scale: T, accumulate: Bool) throws
 
     /// Σ x² over the first `count` values (deterministic).
     func sumSquares<T: Scalar>(_ buffer: any DeviceBuffer, count: Int, as: T.Type) throws -> Double

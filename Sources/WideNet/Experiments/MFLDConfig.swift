@@ -25,6 +25,7 @@ public struct MFLDConfig: Sendable {
     public var batch: Int? = nil                // nil: full batch
     public var algorithm: MFLDAlgorithm = .langevin
     public var innerSteps = 10                  // PDA: Langevin steps per outer iteration
+    public var svrgEvery = 0                    // SVRG snapshot period (0: plain minibatch gradients)
     public var seed: UInt64 = 0
     public var dataSeed: UInt64? = nil          // nil: the seed; the chaos sweep keeps it fixed across seeds
     public var initScale = 1.0
@@ -73,6 +74,9 @@ public struct MFLDConfig: Sendable {
         try check(annealFactor > 0 && annealFactor <= 1, "--anneal-factor must be in (0, 1] (got \(annealFactor))")
         if let b = batch { try check(b >= 1, "--batch must be at least 1 (got \(b))") }
         try check(innerSteps >= 1, "--inner-steps must be at least 1 (got \(innerSteps))")
+        try check(svrgEvery >= 0, "--svrg-every must be ≥ 0 (got \(svrgEvery))")
+        try check(svrgEvery == 0 || (batch != nil && algorithm == .langevin && dataTerm),
+                  "--svrg-every reduces the variance of minibatch gradients: it needs --batch, the data term and --algorithm langevin")
         try check(algorithm == .langevin || batch == nil, "--algorithm pda averages full-batch potentials; drop --batch")
         try check(task != .parity || (parityK >= 1 && parityK <= d), "--parity-k must be between 1 and d = \(d) (got \(parityK))")
         try check(initScale > 0, "--init-scale must be positive (got \(initScale))")
@@ -94,7 +98,7 @@ public struct MFLDConfig: Sendable {
         o.set("task", task.rawValue); o.set("parity_k", parityK); o.set("teacher_width", teacherWidth)
         o.set("x", xPath); o.set("y", yPath)
         o.set("anneal_every", annealEvery); o.set("anneal_factor", annealFactor); o.set("batch", batch)
-        o.set("algorithm", algorithm.rawValue); o.set("inner_steps", innerSteps)
+        o.set("algorithm", algorithm.rawValue); o.set("inner_steps", innerSteps); o.set("svrg_every", svrgEvery)
         o.set("seed", Int(truncatingIfNeeded: seed)); o.set("data_seed", dataSeed.map { Int(truncatingIfNeeded: $0) })
         o.set("init_scale", initScale); o.set("data_term", dataTerm)
         o.set("log_every", logEvery); o.set("entropy_sample", entropySample)

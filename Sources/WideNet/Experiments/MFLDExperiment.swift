@@ -108,6 +108,7 @@ struct MFLDRunner<T: Scalar> {
         // averaged first variation (1/n) Σ_j c̄_j h(θ, x_j) + λ'‖θ‖² is linear in c̄, so its Gibbs
         // measure is sampled by the same fused Langevin kernel with c̄ as coefficients.
         var averaged = [Double](repeating: 0, count: data.n), totalWeight = 0.0
+        var snapshot: MeanFieldNet<T>.Snapshot? = nil
         for k in 0...cfg.steps {
             if k % logEvery == 0 || k == cfg.steps {
                 let row = try measure(net, step: k)
@@ -121,13 +122,19 @@ struct MFLDRunner<T: Scalar> {
             }
             guard k < cfg.steps else { break }
             let t0 = DispatchTime.now().uptimeNanoseconds
+            if cfg.svrgEvery > 0 && k % cfg.svrgEvery == 0 {
+                let f = try net.predict(data.x)
+                snapshot = try net.snapshot(x: data.x, f: f, derivatives: zip(f, data.y).map { cfg.resolvedLoss.derivative($0, $1) },
+                                            reusing: snapshot)
+                fullBatchLoaded = false
+            }
             // The batch: all samples, or B drawn with replacement from Philox stream `shuffle` at step k.
-            var xb: [Double], yb: [Double]
+            var xb: [Double], yb: [Double], idx: [Int] = []
             if batch < data.n {
                 let u: [Double] = PhiloxGenerator(seed: cfg.seed).array(count: batch, stream: RandomStream.shuffle.rawValue,
                                                                        step: UInt32(truncatingIfNeeded: k),
                                                                        distribution: .uniform, scale: 1.0)
-                let idx = u.map { min(Int($0 * Double(data.n)), data.n - 1) }
+                idx = u.map { min(Int($0 * Double(data.n)), data.n - 1) }
                 xb = idx.flatMap { data.x[($0 * data.d)..<(($0 + 1) * data.d)] }
                 yb = idx.map { data.y[$0] }
                 _ = try net.setBatch(xb)
@@ -142,8 +149,12 @@ struct MFLDRunner<T: Scalar> {
             }
             switch cfg.algorithm {
             case .langevin:
+                // SVRG: ∇ at θ on the batch − ∇ at the snapshot θ̃ on the batch + ∇ at θ̃ on all data.
+                let extra = try snapshot.map { snap in
+                    try net.correction(snap, snapshotDerivatives: idx.map { cfg.resolvedLoss.derivative(snap.f[$0], data.y[$0]) })
+                }
                 try net.step(lossDerivatives: derivatives, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
-                             lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm)
+                             lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm, extra: extra)
             case .pda:
                 let w = Double(k + 1)
                 totalWeight += w

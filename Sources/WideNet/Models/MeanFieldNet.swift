@@ -79,21 +79,71 @@ public final class MeanFieldNet<T: Scalar> {
         return out
     }
 
-    /// One noisy gradient step on the current batch with loss derivatives ℓ'_j.
+    /// One noisy gradient step on the current batch with loss derivatives ℓ'_j; `extra` adds a
+    /// precomputed gradient per block (the SVRG correction).
     public func step(lossDerivatives: [Double], learningRate: Double, lambdaEntropy: Double, lambdaL2: Double,
-                     seed: UInt64, step: Int, dataTerm: Bool = true) throws {
+                     seed: UInt64, step: Int, dataTerm: Bool = true, extra: [any DeviceBuffer]? = nil) throws {
         let count = lossDerivatives.count
         let c = try reusable(&coefficients, count: count)
         try backend.upload(lossDerivatives.map { T($0 / Double(max(count, 1))) }, to: c)
         let x = try batchX.map(\.0) ?? backend.allocate(bytes: 4)
-        for block in blocks {
+        for (index, block) in blocks.enumerated() {
             let params = MFLDStepParameters(learningRate: learningRate, decay: 2 * lambdaL2,
                                             noise: (2 * lambdaEntropy * learningRate).squareRoot(), dataTerm: dataTerm,
                                             seed: seed, step: UInt32(truncatingIfNeeded: step),
                                             offset: UInt64(block.start * coordinates), unitScale: unitScale)
             try backend.mfldUpdate(MFLDShape(batch: dataTerm ? count : 0, d: d, particles: block.count), unit: unit,
-                                   x: x, coefficients: c, particles: block.buffer, parameters: params, as: T.self)
+                                   x: x, coefficients: c, particles: block.buffer, extraGradient: extra?[index],
+                                   parameters: params, as: T.self)
         }
+    }
+
+    // MARK: SVRG
+
+    /// The snapshot of stochastic variance-reduced gradients: particles θ̃, their full-data gradient
+    /// G̃ = (1/n) Σ_j ℓ'(f̃(x_j), y_j) ∇h(θ̃, x_j), and f̃ on every sample.
+    public struct Snapshot {
+        let particles: [any DeviceBuffer], fullGradient: [any DeviceBuffer], work: [any DeviceBuffer]
+        public let f: [Double]
+    }
+
+    /// Takes the snapshot at the current particles over the full data (x: n×d, derivatives ℓ'(f̃_j, y_j)
+    /// computed by the caller from `predict`).
+    public func snapshot(x: [Double], f: [Double], derivatives: [Double], reusing old: Snapshot?) throws -> Snapshot {
+        let n = derivatives.count
+        let count = try setBatch(x)
+        guard let (xb, _) = batchX else { throw BackendError("SVRG snapshot without its data") }
+        let c = try backend.allocate(bytes: max(n, 1) * MemoryLayout<T>.stride)
+        try backend.upload(derivatives.map { T($0 / Double(max(n, 1))) }, to: c)
+        var snaps: [any DeviceBuffer] = [], grads: [any DeviceBuffer] = [], work: [any DeviceBuffer] = []
+        for (index, block) in blocks.enumerated() {
+            let bytes = block.count * coordinates * MemoryLayout<T>.stride
+            let snap = try old?.particles[index] ?? backend.allocate(bytes: bytes)
+            let grad = try old?.fullGradient[index] ?? backend.allocate(bytes: bytes)
+            try backend.copy(block.buffer, to: snap, bytes: bytes)
+            try backend.mfldGradient(MFLDShape(batch: count, d: d, particles: block.count), unit: unit, unitScale: T(unitScale),
+                                     x: xb, coefficients: c, particles: snap, gradient: grad, scale: T(1), accumulate: false)
+            snaps.append(snap); grads.append(grad)
+            work.append(try old?.work[index] ?? backend.allocate(bytes: bytes))
+        }
+        return Snapshot(particles: snaps, fullGradient: grads, work: work, f: f)
+    }
+
+    /// The SVRG correction for the current batch: G̃ − (1/B) Σ_{j∈B} ℓ'(f̃(x_j), y_j) ∇h(θ̃, x_j), per
+    /// block; pass it as `extra` to `step` with the batch's current derivatives.
+    public func correction(_ snap: Snapshot, snapshotDerivatives: [Double]) throws -> [any DeviceBuffer] {
+        let b = snapshotDerivatives.count
+        let c = try reusable(&coefficients, count: b)
+        try backend.upload(snapshotDerivatives.map { T($0 / Double(max(b, 1))) }, to: c)
+        guard let (x, _) = batchX else { throw BackendError("SVRG correction before a batch was set") }
+        for (index, block) in blocks.enumerated() {
+            let bytes = block.count * coordinates * MemoryLayout<T>.stride
+            try backend.copy(snap.fullGradient[index], to: snap.work[index], bytes: bytes)
+            try backend.mfldGradient(MFLDShape(batch: b, d: d, particles: block.count), unit: unit, unitScale: T(unitScale),
+                                     x: x, coefficients: c, particles: snap.particles[index], gradient: snap.work[index],
+                                     scale: T(-1), accumulate: true)
+        }
+        return snap.work
     }
 
     /// E‖θ‖² over the particles.

@@ -33,57 +33,100 @@ extension CPUBackend {
         }
     }
 
+    /// The data part of the gradient of particles p0..<p0+cw into gw (cw×d), gb, ga; z is B×cw scratch.
+    @inline(__always)
+    static func particleGradients<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, unitScale R: T, X: UnsafePointer<T>,
+                                             c Cf: UnsafePointer<T>, P: UnsafePointer<T>, p0: Int, cw: Int,
+                                             z: UnsafeMutablePointer<T>, gw: UnsafeMutablePointer<T>,
+                                             gb: UnsafeMutablePointer<T>, ga: UnsafeMutablePointer<T>) {
+        let D = s.coordinates
+        for r in 0..<cw { gb[r] = 0; ga[r] = 0 }
+        for t in 0..<(cw * s.d) { gw[t] = 0 }
+        guard s.batch > 0 else { return }
+        BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
+        for j in 0..<s.batch {
+            let cj = Cf[j]
+            for r in 0..<cw {
+                let row = P + (p0 + r) * D
+                let zz = z[j * cw + r] + row[s.d], a = row[s.d + 1]
+                let sg: T, dsg: T
+                switch unit {
+                case .relu: sg = max(zz, 0); dsg = zz >= 0 ? 1 : 0
+                case .tanh, .bounded: sg = T.tanh(zz); dsg = 1 - sg * sg
+                }
+                let outer: T, daFactor: T
+                if unit == .bounded { let ta = T.tanh(a); outer = R * ta; daFactor = R * (1 - ta * ta) }
+                else { outer = a; daFactor = 1 }
+                let dz = cj * outer * dsg
+                z[j * cw + r] = dz
+                gb[r] += dz
+                ga[r] += cj * daFactor * sg
+            }
+        }
+        // gw (cw×d) = dZᵀ X
+        BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.batch), z, X, gw, alpha: 1, beta: 0)
+    }
+
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func mfldUpdate<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
-                                      particles: any DeviceBuffer, parameters q: MFLDStepParameters, as: T.Type) throws {
+                                      particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
+                                      parameters q: MFLDStepParameters, as: T.Type) throws {
         let X = host(x).pointer(T.self), Cf = host(coefficients).pointer(T.self), P = host(particles).pointer(T.self)
+        let E = extraGradient.map { host($0).pointer(T.self) }
         let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
         let lr = T(q.learningRate), decay = T(q.decay), noise = T(q.noise), R = T(q.unitScale)
         let generator = PhiloxGenerator(seed: q.seed)
         withSingleThreadedBLAS {
             parallelRanges(chunks) { _, range in
-                let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C)     // Z, then dh/dz · c
+                let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C + 1)
                 let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)
                 let gb = UnsafeMutablePointer<T>.allocate(capacity: C), ga = UnsafeMutablePointer<T>.allocate(capacity: C)
                 let xi = UnsafeMutablePointer<T>.allocate(capacity: C * D)
                 defer { z.deallocate(); gw.deallocate(); gb.deallocate(); ga.deallocate(); xi.deallocate() }
                 for c in range {
                     let p0 = c * C, cw = min(C, s.particles - p0)
-                    for r in 0..<cw { gb[r] = 0; ga[r] = 0 }
-                    for t in 0..<(cw * s.d) { gw[t] = 0 }
-                    if q.dataTerm && s.batch > 0 {
-                        BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z,
-                                  alpha: 1, beta: 0, ldb: D)
-                        for j in 0..<s.batch {
-                            let cj = Cf[j]
-                            for r in 0..<cw {
-                                let row = P + (p0 + r) * D
-                                let zz = z[j * cw + r] + row[s.d], a = row[s.d + 1]
-                                let sg: T, dsg: T
-                                switch unit {
-                                case .relu: sg = max(zz, 0); dsg = zz >= 0 ? 1 : 0
-                                case .tanh, .bounded: sg = T.tanh(zz); dsg = 1 - sg * sg
-                                }
-                                let outer: T, daFactor: T
-                                if unit == .bounded { let ta = T.tanh(a); outer = R * ta; daFactor = R * (1 - ta * ta) }
-                                else { outer = a; daFactor = 1 }
-                                let dz = cj * outer * dsg
-                                z[j * cw + r] = dz
-                                gb[r] += dz
-                                ga[r] += cj * daFactor * sg
-                            }
-                        }
-                        // gw (cw×d) = dZᵀ X
-                        BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.batch), z, X, gw, alpha: 1, beta: 0)
-                    }
+                    let data = MFLDShape(batch: q.dataTerm ? s.batch : 0, d: s.d, particles: s.particles)
+                    CPUBackend.particleGradients(data, unit: unit, unitScale: R, X: X, c: Cf, P: P, p0: p0, cw: cw,
+                                                 z: z, gw: gw, gb: gb, ga: ga)
                     generator.fill(UnsafeMutableBufferPointer(start: xi, count: cw * D), offset: q.offset + UInt64(p0 * D),
                                    stream: RandomStream.langevinNoise.rawValue, step: q.step, distribution: .normal, scale: 1)
                     for r in 0..<cw {
                         let row = P + (p0 + r) * D
                         for k in 0..<D {
-                            let g = k < s.d ? gw[r * s.d + k] : (k == s.d ? gb[r] : ga[r])
+                            var g = k < s.d ? gw[r * s.d + k] : (k == s.d ? gb[r] : ga[r])
+                            if let E { g += E[(p0 + r) * D + k] }
                             row[k] = row[k] - lr * (g + decay * row[k]) + noise * xi[r * D + k]
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func mfldGradient<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
+                                        coefficients: any DeviceBuffer, particles: any DeviceBuffer, gradient: any DeviceBuffer,
+                                        scale: T, accumulate: Bool) throws {
+        let X = host(x).pointer(T.self), Cf = host(coefficients).pointer(T.self), P = host(particles).pointer(T.self)
+        let G = host(gradient).pointer(T.self)
+        let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
+        withSingleThreadedBLAS {
+            parallelRanges(chunks) { _, range in
+                let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C + 1)
+                let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)
+                let gb = UnsafeMutablePointer<T>.allocate(capacity: C), ga = UnsafeMutablePointer<T>.allocate(capacity: C)
+                defer { z.deallocate(); gw.deallocate(); gb.deallocate(); ga.deallocate() }
+                for c in range {
+                    let p0 = c * C, cw = min(C, s.particles - p0)
+                    CPUBackend.particleGradients(s, unit: unit, unitScale: unitScale, X: X, c: Cf, P: P, p0: p0, cw: cw,
+                                                 z: z, gw: gw, gb: gb, ga: ga)
+                    for r in 0..<cw {
+                        for k in 0..<D {
+                            let g = scale * (k < s.d ? gw[r * s.d + k] : (k == s.d ? gb[r] : ga[r]))
+                            let q = (p0 + r) * D + k
+                            G[q] = accumulate ? G[q] + g : g
                         }
                     }
                 }

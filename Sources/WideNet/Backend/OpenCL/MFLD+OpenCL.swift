@@ -17,7 +17,8 @@ extension OpenCLBackend {
     }
 
     public func mfldUpdate<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
-                                      particles: any DeviceBuffer, parameters q: MFLDStepParameters, as: T.Type) throws {
+                                      particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
+                                      parameters q: MFLDStepParameters, as: T.Type) throws {
         guard s.particles > 0 else { return }
         guard s.d <= OpenCLBackend.maxParticleDimension else {
             throw BackendError("mfld_update has no OpenCL implementation for d = \(s.d) > \(OpenCLBackend.maxParticleDimension); use --backend cpu")
@@ -32,6 +33,22 @@ extension OpenCLBackend {
                              .buffer(buffer(x)), .buffer(buffer(coefficients)), .buffer(buffer(particles)),
                              .uint32(UInt32(truncatingIfNeeded: q.offset)), .uint32(UInt32(truncatingIfNeeded: q.offset >> 32)),
                              .uint32(UInt32(truncatingIfNeeded: q.seed)), .uint32(UInt32(truncatingIfNeeded: q.seed >> 32)),
-                             .uint32(q.step)])
+                             .uint32(q.step), .int32(extraGradient == nil ? 0 : 1),
+                             .buffer(buffer(extraGradient ?? particles))])
+    }
+
+    public func mfldGradient<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
+                                        coefficients: any DeviceBuffer, particles: any DeviceBuffer, gradient: any DeviceBuffer,
+                                        scale: T, accumulate: Bool) throws {
+        guard s.particles > 0 else { return }
+        guard s.d <= OpenCLBackend.maxParticleDimension else {
+            throw BackendError("mfld_gradient has no OpenCL implementation for d = \(s.d) > \(OpenCLBackend.maxParticleDimension); use --backend cpu")
+        }
+        let wg = 64
+        let opts = try options(T.self, ["-DUPD_WG=\(wg)", "-DUPD_SC=32", "-DUNIT=\(unit.code)", "-DDIM=\(s.d)"])
+        try cl.launch(try kernel([.mfld], "mfld_gradient", options: opts), global: [s.particles], local: [wg],
+                      args: [.int(s.batch), .int(s.particles), .real(unitScale), .real(scale), .int32(accumulate ? 1 : 0),
+                             .buffer(buffer(x)), .buffer(buffer(coefficients)), .buffer(buffer(particles)),
+                             .buffer(buffer(gradient))])
     }
 }
