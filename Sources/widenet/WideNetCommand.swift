@@ -19,7 +19,7 @@ struct WideNetCommand: ParsableCommand {
               widenet gram --x X.npy --width 65536 --seed 1
             """,
         version: widenetVersion,
-        subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self, MFLDCommand.self, BenchCommand.self,
+        subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self, MFLDCommand.self, SaddleCommand.self, BenchCommand.self,
                       TuneCommand.self])
 
     /// An unknown subcommand is an error even with --help (the parser would print the root help

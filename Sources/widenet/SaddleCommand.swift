@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import WideNet
+
+extension Activation: ExpressibleByArgument {}
+extension Optimizer: ExpressibleByArgument {}
+
+struct SaddleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "saddle",
+        abstract: "Plateaus and saddle-to-saddle dynamics of a small-initialisation two-layer net.",
+        discussion: """
+            f(X) = σ(X W1ᵀ) W2ᵀ, W1 m×d and W2 k×m drawn from N(0, σ0²), loss ½‖f − Y‖²_F / n, on data from a \
+            teacher of chosen rank and singular values (or --x/--y). Logs the loss, the singular values and \
+            rank of the learned map, the units' alignment, dead and near-duplicate units; summary.json lists \
+            the plateaus and the steps at which each rank is reached. It computes in f64 on the CPU.
+
+            Examples:
+              widenet saddle --activation linear --init-scale 1e-6 --teacher-rank 5 --steps 3000
+              widenet saddle --optimizer adam --lr 1e-3 --init-scale 1e-4
+              widenet saddle --x X.npy --y Y.npy --init-w1 W1.npy --init-w2 W2.npy --steps 500
+            """)
+
+    @Option(help: "Samples of the teacher data.") var n: Int = 1000
+    @Option(help: "Input dimension.") var d: Int = 10
+    @Option(help: "Output dimension.") var k: Int = 5
+    @Option(help: "Hidden units m.") var hidden: Int = 20
+    @Option(name: .customLong("init-scale"), help: "Standard deviation σ0 of the initial weights.") var initScale: Double = 1e-6
+    @Option(name: .customLong("teacher-rank"), help: "Rank r of the teacher map.") var teacherRank: Int = 5
+    @Option(name: .customLong("singular-values"), help: "The teacher's singular values, largest first.")
+    var singularValues: String = "10,8,6,4,2"
+    @Option(help: "linear, relu or tanh.") var activation: Activation = .linear
+    @Option(help: "gd, momentum or adam.") var optimizer: Optimizer = .gd
+    @Option(help: "Steps.") var steps: Int = 3000
+    @Option(help: "Step size.") var lr: Double = 0.02
+    @Option(help: "Seed of data and weights.") var seed: UInt64 = 0
+    @Option(help: "Inputs, n×d .npy.") var x: String?
+    @Option(help: "Targets, n×k .npy.") var y: String?
+    @Option(name: .customLong("init-w1"), help: "Initial W1, m×d .npy.") var initW1: String?
+    @Option(name: .customLong("init-w2"), help: "Initial W2, k×m .npy.") var initW2: String?
+    @Option(name: .customLong("log-every"), help: "Metrics every K steps.") var logEvery: Int = 10
+    @Option(name: .customLong("plateau-threshold"), help: "A plateau: relative loss change per step below this…") var plateauThreshold: Double = 1e-3
+    @Option(name: .customLong("plateau-min-steps"), help: "…for at least this many steps.") var plateauMinSteps: Int = 30
+    @OptionGroup var deviceOptions: DeviceOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        try reportingErrors {
+            var c = SaddleExperiment.Config()
+            c.n = n; c.d = d; c.k = k; c.hidden = hidden; c.initScale = initScale; c.teacherRank = teacherRank
+            let values = singularValues.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--singular-values takes positive numbers, e.g. 10,8,6") }
+            c.singularValues = values.compactMap { $0 }
+            c.activation = activation; c.optimizer = optimizer; c.steps = steps; c.learningRate = lr; c.seed = seed
+            c.xPath = x; c.yPath = y; c.initW1Path = initW1; c.initW2Path = initW2; c.logEvery = logEvery
+            c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps
+            c.backend = try deviceOptions.resolvedBackend(); c.precision = deviceOptions.precision
+            c.out = output.out; c.quiet = output.quiet
+            let result = try SaddleExperiment.run(c)
+            for note in result.notes { printNote(note) }
+            if !output.quiet {
+                for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" {
+                    print(key.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
+                }
+            }
+            print("run directory: \(result.directory.path)")
+        }
+    }
+}
