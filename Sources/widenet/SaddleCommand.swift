@@ -18,6 +18,7 @@ struct SaddleCommand: ParsableCommand {
             Examples:
               widenet saddle --activation linear --init-scale 1e-6 --teacher-rank 5 --steps 3000
               widenet saddle --optimizer adam --lr 1e-3 --init-scale 1e-4
+              widenet saddle --init-scales 1e-1,1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8 --steps 4000 --lr 0.005
               widenet saddle --x X.npy --y Y.npy --init-w1 W1.npy --init-w2 W2.npy --steps 500
             """)
 
@@ -26,6 +27,8 @@ struct SaddleCommand: ParsableCommand {
     @Option(help: "Output dimension.") var k: Int = 5
     @Option(help: "Hidden units m.") var hidden: Int = 20
     @Option(name: .customLong("init-scale"), help: "Standard deviation σ0 of the initial weights.") var initScale: Double = 1e-6
+    @Option(name: .customLong("init-scales"), help: "Sweep over initial scales, e.g. 1e-1,1e-2,…,1e-8: steps to each rank against log(1/σ0).")
+    var initScales: String?
     @Option(name: .customLong("teacher-rank"), help: "Rank r of the teacher map.") var teacherRank: Int = 5
     @Option(name: .customLong("singular-values"), help: "The teacher's singular values, largest first.")
     var singularValues: String = "10,8,6,4,2"
@@ -56,7 +59,14 @@ struct SaddleCommand: ParsableCommand {
             c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps
             c.backend = try deviceOptions.resolvedBackend(); c.precision = deviceOptions.precision
             c.out = output.out; c.quiet = output.quiet
-            let result = try SaddleExperiment.run(c)
+            let result: (directory: URL, summary: JSONObject, notes: [String])
+            if let initScales {
+                let scales = initScales.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard scales.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--init-scales takes positive numbers, e.g. 1e-2,1e-4") }
+                result = try SaddleSweep.run(c, scales: scales.compactMap { $0 })
+            } else {
+                result = try SaddleExperiment.run(c)
+            }
             for note in result.notes { printNote(note) }
             if !output.quiet {
                 for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" {

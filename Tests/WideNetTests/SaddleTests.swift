@@ -28,6 +28,22 @@ struct SaddleTests {
         }
     }
 
+    /// The escape from the origin takes about log(1/σ0²)/(2ηs₁) steps: linear in log(1/σ0) with
+    /// slope 1/(η s₁) for a linear net (seed 004).
+    @Test func escapeTimeGrowsLinearlyInLogInverseScale() throws {
+        var c = SaddleExperiment.Config()
+        c.n = 200; c.d = 4; c.k = 3; c.hidden = 6; c.teacherRank = 2; c.singularValues = [5, 2]
+        c.steps = 900; c.learningRate = 0.02; c.logEvery = 2; c.quiet = true
+        c.out = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-sweep-\(UUID().uuidString)").path
+        let r = try SaddleSweep.run(c, scales: [1e-2, 1e-4, 1e-6, 1e-8])
+        guard case .number(let slope)? = r.summary["slope_steps_per_log_inverse_scale"], case .number(let r2)? = r.summary["r2"] else {
+            Issue.record("no fit in \(r.summary.render())"); return
+        }
+        let theory = 1 / (0.02 * 5)
+        #expect(abs(slope - theory) < 0.15 * theory, "slope \(slope) against 1/(η s₁) = \(theory)")
+        #expect(r2 > 0.99)
+    }
+
     @Test func plateauDetectorFindsFlatRunsAboveTheFloor() {
         let loss = [Double](repeating: 10, count: 50) + (0..<20).map { 10 * Foundation.pow(0.7, Double($0 + 1)) }
             + [Double](repeating: 0.08, count: 40) + [Double](repeating: 1e-20, count: 60)
