@@ -44,6 +44,8 @@ struct SaddleCommand: ParsableCommand {
     @Option(name: .customLong("log-every"), help: "Metrics every K steps.") var logEvery: Int = 10
     @Option(name: .customLong("plateau-threshold"), help: "A plateau: relative loss change per step below this…") var plateauThreshold: Double = 1e-3
     @Option(name: .customLong("plateau-min-steps"), help: "…for at least this many steps.") var plateauMinSteps: Int = 30
+    @Flag(name: .customLong("skip-plateaus"), help: "In a plateau, jump the units along the top eigenvector of the unit-wise update matrix (linear nets).")
+    var skipPlateaus = false
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -56,7 +58,7 @@ struct SaddleCommand: ParsableCommand {
             c.singularValues = values.compactMap { $0 }
             c.activation = activation; c.optimizer = optimizer; c.steps = steps; c.learningRate = lr; c.seed = seed
             c.xPath = x; c.yPath = y; c.initW1Path = initW1; c.initW2Path = initW2; c.logEvery = logEvery
-            c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps
+            c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps; c.skipPlateaus = skipPlateaus
             c.backend = try deviceOptions.resolvedBackend(); c.precision = deviceOptions.precision
             c.out = output.out; c.quiet = output.quiet
             let result: (directory: URL, summary: JSONObject, notes: [String])
@@ -69,7 +71,7 @@ struct SaddleCommand: ParsableCommand {
             }
             for note in result.notes { printNote(note) }
             if !output.quiet {
-                for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" {
+                for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" && key != "skips" {
                     print(key.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }

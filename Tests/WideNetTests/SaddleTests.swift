@@ -44,6 +44,33 @@ struct SaddleTests {
         #expect(r2 > 0.99)
     }
 
+    /// Skipping plateaus reaches the same staircase (same order, same final singular values) in
+    /// fewer steps, and refuses nonlinear nets for now.
+    @Test func skippingPlateausKeepsTheStaircaseAndSavesSteps() throws {
+        func run(skip: Bool) throws -> (reached: [Double], sv: [Double]) {
+            var c = SaddleExperiment.Config()
+            c.n = 300; c.d = 6; c.k = 4; c.hidden = 8; c.teacherRank = 3; c.singularValues = [6, 3, 1.5]
+            c.initScale = 1e-6; c.steps = 1500; c.learningRate = 0.02; c.logEvery = 2; c.quiet = true
+            c.skipPlateaus = skip; c.plateauMinSteps = 10
+            c.out = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-skip-\(UUID().uuidString)").path
+            let r = try SaddleExperiment.run(c)
+            func numbers(_ key: String) -> [Double] {
+                guard case .array(let a)? = r.summary[key] else { return [] }
+                return a.compactMap { if case .number(let v) = $0 { return v }; if case .int(let v) = $0 { return Double(v) }; return nil }
+            }
+            return (numbers("rank_reached_at"), numbers("final_singular_values"))
+        }
+        let plain = try run(skip: false), skipped = try run(skip: true)
+        #expect(plain.reached.count == 3 && skipped.reached.count == 3)
+        #expect(skipped.reached.last! < plain.reached.last!, "rank 3 at \(skipped.reached) with skipping, \(plain.reached) without")
+        #expect(skipped.reached.first! * 4 < plain.reached.first!, "the first escape must be much faster")
+        for (a, b) in zip(plain.sv.prefix(3), skipped.sv.prefix(3)) { #expect(abs(a - b) < 1e-3 * a) }
+        var c = SaddleExperiment.Config()
+        c.activation = .relu; c.skipPlateaus = true; c.steps = 200; c.plateauMinSteps = 5; c.quiet = true
+        c.out = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-skip-\(UUID().uuidString)").path
+        #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
+    }
+
     @Test func plateauDetectorFindsFlatRunsAboveTheFloor() {
         let loss = [Double](repeating: 10, count: 50) + (0..<20).map { 10 * Foundation.pow(0.7, Double($0 + 1)) }
             + [Double](repeating: 0.08, count: 40) + [Double](repeating: 1e-20, count: 60)

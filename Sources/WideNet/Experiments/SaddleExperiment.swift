@@ -19,6 +19,8 @@ public enum SaddleExperiment {
         public var logEvery = 10
         public var plateauThreshold = 1e-3
         public var plateauMinSteps = 30
+        public var skipPlateaus = false
+        public var skipFraction = 0.05           // the jump's target strength, as a fraction of s₁(G)
         public var backend: BackendKind = .auto
         public var precision: Precision = .f64
         public var out: String? = nil
@@ -68,6 +70,9 @@ public enum SaddleExperiment {
         guard c.learningRate > 0, c.learningRate.isFinite else { throw BackendError("--lr must be positive") }
         guard c.initScale > 0, c.initScale.isFinite else { throw BackendError("--init-scale must be positive") }
         guard c.logEvery >= 1 else { throw BackendError("--log-every must be ≥ 1") }
+        guard !c.skipPlateaus || c.activation == .linear else {
+            throw BackendError("--skip-plateaus is implemented for linear nets so far (got --activation \(c.activation.rawValue))")
+        }
         var notes: [String] = []
         if c.backend == .opencl { throw BackendError("saddle has no OpenCL implementation yet; use --backend cpu") }
         if c.backend == .auto { notes.append("saddle runs on the CPU backend (its sizes are small; no OpenCL implementation yet)") }
@@ -103,6 +108,7 @@ public enum SaddleExperiment {
         config.set("x", c.xPath); config.set("y", c.yPath); config.set("init_w1", c.initW1Path); config.set("init_w2", c.initW2Path)
         config.set("log_every", c.logEvery); config.set("plateau_threshold", c.plateauThreshold)
         config.set("plateau_min_steps", c.plateauMinSteps); config.set("backend", "cpu"); config.set("out", c.out)
+        config.set("skip_plateaus", c.skipPlateaus); config.set("skip_fraction", c.skipFraction)
         config["notes"] = .array(notes.map { .string($0) })
         try run.writeJSON(config, to: "config.json")
 
@@ -110,6 +116,8 @@ public enum SaddleExperiment {
         // A singular value counts as learned once it passes half the smallest teacher value.
         let threshold = 0.5 * (data.teacherSingularValues.filter { $0 > 1e-9 }.min() ?? 1)
         var losses: [Double] = [], logged: [(step: Int, loss: Double, s: [Double], rank: Int)] = []
+        var skips: [(step: Int, skipped: Double)] = []
+        var flatSince = 0
         let progress = ProgressBar(total: c.steps, label: "saddle", quiet: c.quiet)
         let started = Date()
         for step in 0...c.steps {
@@ -127,6 +135,16 @@ public enum SaddleExperiment {
                 try run.appendMetrics(row)
                 logged.append((step, loss, s, rank))
                 progress.update(step: step, loss: loss)
+            }
+            // In a plateau (relative change under the threshold for plateauMinSteps steps), jump.
+            if c.skipPlateaus, step > 0, loss > 1e-8 * losses[0] {
+                flatSince = abs(loss - losses[step - 1]) <= c.plateauThreshold * losses[step - 1] ? flatSince + 1 : 0
+                if flatSince >= c.plateauMinSteps, let skipped = try net.skipAlongTopDirection(fraction: c.skipFraction,
+                                                                                              learningRate: c.learningRate) {
+                    skips.append((step, skipped))
+                    flatSince = 0
+                    _ = net.forward()
+                }
             }
             if step < c.steps { net.step(c.optimizer, learningRate: c.learningRate) }
         }
@@ -156,6 +174,12 @@ public enum SaddleExperiment {
             return .object(o)
         })
         summary.set("plateau_count", plateaus.count)
+        if c.skipPlateaus {
+            summary["skips"] = .array(skips.map { s in
+                var o = JSONObject(); o.set("step", s.step); o.set("steps_replaced", s.skipped); return .object(o)
+            })
+            summary.set("steps_replaced_by_skips", skips.reduce(0) { $0 + $1.skipped })
+        }
         summary.set("wall_seconds", Date().timeIntervalSince(started))
         summary.set("notes", notes.joined(separator: "; "))
         try run.writeJSON(summary, to: "summary.json")
@@ -202,7 +226,7 @@ public enum SaddleExperiment {
                        plateaus: [Plateau], teacher: [Double], notes: [String]) -> String {
         var r = HTMLReport(title: "widenet saddle")
         r.heading("Saddle-to-saddle dynamics of a small-initialisation two-layer net")
-        r.keyValues(summary.pairs.filter { $0.0 != "plateaus" && $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
+        r.keyValues(summary.pairs.filter { $0.0 != "plateaus" && $0.0 != "notes" && $0.0 != "skips" }.map { ($0.0, $0.1.displayText) })
         for note in notes { r.paragraph(note) }
         if !plateaus.isEmpty {
             r.table(headers: ["plateau", "start", "end", "length", "loss", "rank"], rows: plateaus.enumerated().map { i, p in

@@ -90,6 +90,57 @@ public final class TwoLayerNet {
         }
     }
 
+    /// Plateau skipping for a linear net (seed 004, theorem 1): near a saddle every unit (w1_r, w2_r)
+    /// grows along the top eigenvector (v, −u)/√2 of the unit-wise update matrix [[I, −ηGᵀ], [−ηG, I]],
+    /// G = ∇_{W2W1} L with top singular pair (u, s, v), by a factor 1 + ηs per step. Instead of
+    /// waiting, scale every unit's component along it so that the new mode's strength Σ c_r²/2 reaches
+    /// `fraction`·s, the scale at which the loss starts to fall. Returns the steps this replaces
+    /// (log of the growth factor over log(1 + ηs)), or nil when there is nothing to grow.
+    public func skipAlongTopDirection(fraction: Double, learningRate lr: Double) throws -> Double? {
+        guard activation == .linear else { throw BackendError("plateau skipping is implemented for linear nets so far") }
+        _ = forward()
+        // G (k×d) = Eᵀ X with E = (F − Y)/n.
+        var e = [Double](repeating: 0, count: n * k)
+        for q in 0..<(n * k) { e[q] = (f[q] - y[q]) / Double(n) }
+        var g = [Double](repeating: 0, count: k * d)
+        e.withUnsafeBufferPointer { E in x.withUnsafeBufferPointer { X in g.withUnsafeMutableBufferPointer { G in
+            BLAS.gemm(GEMMShape(transA: true, m: k, n: d, k: n), E.baseAddress!, X.baseAddress!, G.baseAddress!, alpha: 1.0, beta: 0)
+        } } }
+        // Top singular pair by power iteration on GᵀG.
+        var v = (0..<d).map { Double($0 % 7) - 3 + 0.5 }
+        var sigma = 0.0
+        var u = [Double](repeating: 0, count: k)
+        for _ in 0..<200 {
+            for a in 0..<k { u[a] = (0..<d).reduce(0.0) { $0 + g[a * d + $1] * v[$1] } }
+            let un = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard un > 0 else { return nil }
+            for a in 0..<k { u[a] /= un }
+            for b in 0..<d { v[b] = (0..<k).reduce(0.0) { $0 + g[$1 * d + b] * u[$1] } }
+            sigma = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard sigma > 0 else { return nil }
+            for b in 0..<d { v[b] /= sigma }
+        }
+        // Components of the units along z = (v, −u)/√2.
+        let inv = 1 / 2.0.squareRoot()
+        var c = [Double](repeating: 0, count: m)
+        for r in 0..<m {
+            var acc = 0.0
+            for b in 0..<d { acc += w1[r * d + b] * v[b] * inv }
+            for a in 0..<k { acc -= w2[a * m + r] * u[a] * inv }
+            c[r] = acc
+        }
+        let strength = c.reduce(0) { $0 + $1 * $1 } / 2
+        let target = fraction * sigma
+        guard strength > 0, strength < target else { return nil }
+        let factor = (target / strength).squareRoot()
+        for r in 0..<m {
+            let delta = c[r] * (factor - 1)
+            for b in 0..<d { w1[r * d + b] += delta * v[b] * inv }
+            for a in 0..<k { w2[a * m + r] -= delta * u[a] * inv }
+        }
+        return Foundation.log(factor) / Foundation.log(1 + lr * sigma)
+    }
+
     /// W2 W1 (k×d): the end-to-end map of a linear net.
     public func endToEnd() -> [Double] {
         var out = [Double](repeating: 0, count: k * d)
