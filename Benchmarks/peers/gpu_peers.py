@@ -325,7 +325,26 @@ def ntk_peak_obvious(n, d, m):
 # ----------------------------------------------------------------------------------------------
 # Framework adapters: the same small interface over torch, CuPy and JAX.
 
-class TorchOps:
+class InPlaceCallers:
+    """Calling conventions shared by the frameworks whose steps update their arrays in place
+    (torch, CuPy); JAX returns new arrays and has its own."""
+
+    def ntk_caller(self, fn):
+        def call(st):
+            return fn(st["X"], st["y"], st["W"], st["a"])
+        return call
+
+    def mfld_callers(self, step, noise):
+        def call_step(st, s):
+            return step(st["X"], st["y"], st["P"], s)
+
+        def call_noise(st, s):
+            noise(st["P"], s)
+            return st["P"]
+        return call_step, call_noise
+
+
+class TorchOps(InPlaceCallers):
     name = "torch"
 
     def __init__(self, device):
@@ -457,11 +476,6 @@ class TorchOps:
             return G, e
         return ntk_step
 
-    def ntk_caller(self, fn):
-        def call(st):
-            return fn(st["X"], st["y"], st["W"], st["a"])
-        return call
-
     def gram_fn(self):
         def gram(Z, K):
             S = (Z >= 0).to(Z.dtype)
@@ -519,21 +533,12 @@ class TorchOps:
             P += s * torch.randn_like(P)
         return mfld_step, mfld_noise
 
-    def mfld_callers(self, step, noise):
-        def call_step(st, s):
-            return step(st["X"], st["y"], st["P"], s)
-
-        def call_noise(st, s):
-            noise(st["P"], s)
-            return st["P"]
-        return call_step, call_noise
-
     def moments(self, x):
         x = x.double()
         return float(x.mean()), float(x.var(unbiased=False))
 
 
-class CupyOps:
+class CupyOps(InPlaceCallers):
     name = "cupy"
 
     def __init__(self, device):
@@ -643,11 +648,6 @@ class CupyOps:
             return G, e
         return ntk_step
 
-    def ntk_caller(self, fn):
-        def call(st):
-            return fn(st["X"], st["y"], st["W"], st["a"])
-        return call
-
     def gram_fn(self):
         def gram(Z, K):
             S = (Z >= 0).astype(Z.dtype)
@@ -698,15 +698,6 @@ class CupyOps:
             P *= 1 - 2 * lr * lam2
             P += s * cp.random.standard_normal(P.shape, dtype=cp.float32)
         return mfld_step, mfld_noise
-
-    def mfld_callers(self, step, noise):
-        def call_step(st, s):
-            return step(st["X"], st["y"], st["P"], s)
-
-        def call_noise(st, s):
-            noise(st["P"], s)
-            return st["P"]
-        return call_step, call_noise
 
     def moments(self, x):
         x = x.astype(self.cp.float64)

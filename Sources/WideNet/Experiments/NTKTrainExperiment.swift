@@ -132,11 +132,12 @@ struct Trainer<T: Scalar> {
             maxDeviation = max(maxDeviation, deviation)
             if k % logEvery == 0 || k == steps {
                 let dg = try net.diagnostics()
+                let kernelLoss = 0.5 * rPred.map { $0 * $0 }.reduce(0, +)
                 var row = JSONObject()
                 row.set("step", k)
                 row.set("loss", loss)
                 row.set("bound", 0.5 * bound)
-                row.set("kernel_loss", 0.5 * rPred.map { $0 * $0 }.reduce(0, +))
+                row.set("kernel_loss", kernelLoss)
                 row.set("kernel_deviation", deviation)
                 row.set("max_move", dg.maxMove)
                 row.set("flip_fraction", dg.flipFraction)
@@ -151,7 +152,7 @@ struct Trainer<T: Scalar> {
                 }
                 row.set("wall_seconds", Date().timeIntervalSince(started))
                 try run.appendMetrics(row)
-                history.record(k, loss: loss, bound: 0.5 * bound, kernel: 0.5 * rPred.map { $0 * $0 }.reduce(0, +),
+                history.record(k, loss: loss, bound: 0.5 * bound, kernel: kernelLoss,
                                deviation: deviation, move: dg.maxMove, flips: dg.flipFraction)
             }
             progress.update(step: k, loss: loss)
