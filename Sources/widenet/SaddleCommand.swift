@@ -4,6 +4,9 @@ import WideNet
 
 extension Activation: ExpressibleByArgument {}
 extension Optimizer: ExpressibleByArgument {}
+extension SaddleInitialization: ExpressibleByArgument {}
+
+enum TeacherInputs: String, ExpressibleByArgument { case whitened, gaussian }
 
 struct SaddleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,12 +16,16 @@ struct SaddleCommand: ParsableCommand {
             f(X) = σ(X W1ᵀ) W2ᵀ, W1 m×d and W2 k×m drawn from N(0, σ0²), loss ½‖f − Y‖²_F / n, on data from a \
             teacher of chosen rank and singular values (or --x/--y). Logs the loss, the singular values and \
             rank of the learned map, the units' alignment, dead and near-duplicate units; summary.json lists \
-            the plateaus and the steps at which each rank is reached. It computes in f64 on the CPU.
+            the plateaus, the drops and the steps at which each rank is reached. For relu and tanh the teacher \
+            is a net of the same kind, Σ s_r u_r σ(v_r·x). It computes in f64; --backend opencl runs the \
+            matrix products on the device. With --init-scales and --skip-plateaus every scale runs with and \
+            without skipping, side by side.
 
             Examples:
               widenet saddle --activation linear --init-scale 1e-6 --teacher-rank 5 --steps 3000
-              widenet saddle --optimizer adam --lr 1e-3 --init-scale 1e-4
-              widenet saddle --init-scales 1e-1,1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8 --steps 4000 --lr 0.005
+              widenet saddle --lr 0.005 --skip-plateaus --plateau-min-steps 10
+              widenet saddle --activation tanh --hidden 2 --d 2 --k 1 --teacher-rank 2 --init duplicate --optimizer adam
+              widenet saddle --init-scales 1e-1,1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8 --steps 4000 --lr 0.005 --skip-plateaus
               widenet saddle --x X.npy --y Y.npy --init-w1 W1.npy --init-w2 W2.npy --steps 500
             """)
 
@@ -44,8 +51,14 @@ struct SaddleCommand: ParsableCommand {
     @Option(name: .customLong("log-every"), help: "Metrics every K steps.") var logEvery: Int = 10
     @Option(name: .customLong("plateau-threshold"), help: "A plateau: relative loss change per step below this…") var plateauThreshold: Double = 1e-3
     @Option(name: .customLong("plateau-min-steps"), help: "…for at least this many steps.") var plateauMinSteps: Int = 30
-    @Flag(name: .customLong("skip-plateaus"), help: "In a plateau, jump the units along the top eigenvector of the unit-wise update matrix (linear nets).")
+    @Flag(name: .customLong("skip-plateaus"), help: "In a plateau, jump the units along the top eigenvectors of their update matrices to the scale of lowest loss (seed 004).")
     var skipPlateaus = false
+    @Option(name: .customLong("init"), help: "gaussian (N(0, σ0²)), duplicate (one shared hidden row plus σ0 noise) or zero-output (unit hidden rows, output weights of scale σ0): seed 001's singular regions.")
+    var initialization: SaddleInitialization = .gaussian
+    @Option(help: "Teacher inputs: whitened (XᵀX/n = I, where the linear theory's modes decouple) or gaussian (anisotropic by sampling).")
+    var inputs: TeacherInputs = .whitened
+    @Option(name: .customLong("target-loss"), help: "The loss at which the run counts as done, for steps and seconds to it (default: 1e-4 of the initial loss).")
+    var targetLoss: Double?
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -59,7 +72,8 @@ struct SaddleCommand: ParsableCommand {
             c.activation = activation; c.optimizer = optimizer; c.steps = steps; c.learningRate = lr; c.seed = seed
             c.xPath = x; c.yPath = y; c.initW1Path = initW1; c.initW2Path = initW2; c.logEvery = logEvery
             c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps; c.skipPlateaus = skipPlateaus
-            c.backend = try deviceOptions.resolvedBackend(); c.precision = deviceOptions.precision
+            c.initialization = initialization; c.targetLoss = targetLoss; c.whitenInputs = inputs == .whitened
+            c.backend = try deviceOptions.resolvedBackend(); c.device = deviceOptions.resolvedDevice
             c.out = output.out; c.quiet = output.quiet
             let result: (directory: URL, summary: JSONObject, notes: [String])
             if let initScales {
@@ -71,7 +85,7 @@ struct SaddleCommand: ParsableCommand {
             }
             for note in result.notes { printNote(note) }
             if !output.quiet {
-                for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" && key != "skips" {
+                for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" && key != "jumps" && key != "drops" && key != "rows" {
                     print(key.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }

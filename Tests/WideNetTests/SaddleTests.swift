@@ -44,31 +44,124 @@ struct SaddleTests {
         #expect(r2 > 0.99)
     }
 
-    /// Skipping plateaus reaches the same staircase (same order, same final singular values) in
-    /// fewer steps, and refuses nonlinear nets for now.
+    static func numbers(_ summary: JSONObject, _ key: String) -> [Double] { SaddleSweep.numbers(summary[key]) }
+
+    static func config(_ body: (inout SaddleExperiment.Config) -> Void) -> SaddleExperiment.Config {
+        var c = SaddleExperiment.Config()
+        c.quiet = true
+        c.out = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-saddle-\(UUID().uuidString)").path
+        body(&c)
+        return c
+    }
+
+    /// Plateau skipping (seed 004): each jump lands on the next saddle, so the same ranks are reached
+    /// one at a time and the target loss in several times fewer GD steps, with the same final map.
     @Test func skippingPlateausKeepsTheStaircaseAndSavesSteps() throws {
-        func run(skip: Bool) throws -> (reached: [Double], sv: [Double]) {
-            var c = SaddleExperiment.Config()
-            c.n = 300; c.d = 6; c.k = 4; c.hidden = 8; c.teacherRank = 3; c.singularValues = [6, 3, 1.5]
-            c.initScale = 1e-6; c.steps = 1500; c.learningRate = 0.02; c.logEvery = 2; c.quiet = true
-            c.skipPlateaus = skip; c.plateauMinSteps = 10
-            c.out = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-skip-\(UUID().uuidString)").path
-            let r = try SaddleExperiment.run(c)
-            func numbers(_ key: String) -> [Double] {
-                guard case .array(let a)? = r.summary[key] else { return [] }
-                return a.compactMap { if case .number(let v) = $0 { return v }; if case .int(let v) = $0 { return Double(v) }; return nil }
-            }
-            return (numbers("rank_reached_at"), numbers("final_singular_values"))
+        func run(skip: Bool) throws -> JSONObject {
+            try SaddleExperiment.run(Self.config { c in
+                c.n = 300; c.d = 6; c.k = 4; c.hidden = 8; c.teacherRank = 3; c.singularValues = [6, 3, 1.5]
+                c.initScale = 1e-6; c.steps = 1200; c.learningRate = 0.02; c.logEvery = 2
+                c.skipPlateaus = skip; c.plateauMinSteps = 3
+            }).summary
         }
         let plain = try run(skip: false), skipped = try run(skip: true)
-        #expect(plain.reached.count == 3 && skipped.reached.count == 3)
-        #expect(skipped.reached.last! < plain.reached.last!, "rank 3 at \(skipped.reached) with skipping, \(plain.reached) without")
-        #expect(skipped.reached.first! * 4 < plain.reached.first!, "the first escape must be much faster")
-        for (a, b) in zip(plain.sv.prefix(3), skipped.sv.prefix(3)) { #expect(abs(a - b) < 1e-3 * a) }
+        #expect(Self.numbers(plain, "ranks_after_drops") == [1, 2, 3], "\(plain.render())")
+        #expect(Self.numbers(skipped, "ranks_after_jumps") == [1, 2, 3], "\(skipped.render())")
+        let a = Self.numbers(plain, "steps_to_target"), b = Self.numbers(skipped, "steps_to_target")
+        #expect(a.count == 1 && b.count == 1 && b[0] * 5 <= a[0], "steps to the target: \(a) plain, \(b) skipping")
+        for (x, y) in zip(Self.numbers(plain, "final_singular_values").prefix(3), Self.numbers(skipped, "final_singular_values")) {
+            #expect(abs(x - y) < 1e-6 * x)
+        }
+    }
+
+    /// Nonlinear nets on a teacher of the same kind climb the same staircase: one drop per teacher
+    /// unit, the rank of the fitted outputs rising by one at each.
+    @Test(arguments: [Activation.tanh, .relu])
+    func nonlinearNetsClimbTheSameStaircase(_ activation: Activation) throws {
+        let r = try SaddleExperiment.run(Self.config { c in
+            c.activation = activation
+            c.n = 400; c.d = 6; c.k = 3; c.hidden = 10; c.teacherRank = 3; c.singularValues = [6, 3, 1.5]
+            c.initScale = 1e-6; c.steps = activation == .relu ? 1500 : 900; c.learningRate = 0.02; c.logEvery = 2
+        })
+        #expect(Self.numbers(r.summary, "ranks_after_drops") == [1, 2, 3], "\(activation): \(r.summary.render())")
+        let reached = Self.numbers(r.summary, "rank_reached_at")
+        #expect(reached.count == 3 && reached == reached.sorted())
+        // Skipping runs for nonlinear nets too and does not lose the fit.
+        let skipped = try SaddleExperiment.run(Self.config { c in
+            c.activation = activation
+            c.n = 400; c.d = 6; c.k = 3; c.hidden = 10; c.teacherRank = 3; c.singularValues = [6, 3, 1.5]
+            c.initScale = 1e-6; c.steps = 1500; c.learningRate = 0.02; c.logEvery = 2; c.skipPlateaus = true; c.plateauMinSteps = 3
+        })
+        #expect(Self.numbers(skipped.summary, "jump_count").first ?? 0 >= 1)
+        #expect(Self.numbers(skipped.summary, "final_rank") == [3])
+    }
+
+    /// Seed 001's singular region: two units equal in both layers. GD lingers on a plateau with the
+    /// duplicate pair for longer as the symmetry-breaking noise σ0 shrinks; Adam leaves it early.
+    @Test func duplicateUnitsHoldGDOnAPlateauLongerThanAdam() throws {
+        func run(_ optimizer: Optimizer, lr: Double, scale: Double) throws -> JSONObject {
+            try SaddleExperiment.run(Self.config { c in
+                c.activation = .tanh; c.n = 300; c.d = 2; c.k = 1; c.hidden = 2; c.teacherRank = 2; c.singularValues = [2, 1]
+                c.initialization = .duplicate; c.initScale = scale; c.optimizer = optimizer; c.learningRate = lr
+                c.steps = 2500; c.logEvery = 5
+            }).summary
+        }
+        func longestPlateau(_ s: JSONObject) -> (length: Double, duplicates: Double) {
+            guard case .array(let ps)? = s["plateaus"] else { return (0, 0) }
+            return ps.compactMap { p -> (Double, Double)? in
+                guard case .object(let o) = p else { return nil }
+                return (SaddleSweep.numbers(o["length"]).first ?? 0, SaddleSweep.numbers(o["duplicate_pairs"]).first ?? 0)
+            }.max { $0.0 < $1.0 } ?? (0, 0)
+        }
+        let gdWide = longestPlateau(try run(.gd, lr: 0.05, scale: 1e-3)), gdNarrow = longestPlateau(try run(.gd, lr: 0.05, scale: 1e-7))
+        let adam = longestPlateau(try run(.adam, lr: 0.01, scale: 1e-7))
+        #expect(gdWide.duplicates >= 1 && gdNarrow.duplicates >= 1, "the GD plateau sits on the duplicate pair")
+        #expect(gdNarrow.length > gdWide.length * 1.5, "plateau \(gdNarrow.length) at σ0 = 1e-7 vs \(gdWide.length) at 1e-3")
+        #expect(adam.length * 3 < gdNarrow.length, "Adam's longest plateau \(adam.length) vs GD's \(gdNarrow.length)")
+    }
+
+    /// The matrix products on an OpenCL device give the CPU run's trajectory (f64).
+    @Test(.enabled(if: TestDevices.openCL?.info.hasFP64 ?? false, "no OpenCL device with fp64"))
+    func openCLAndCPUAgreeStepByStep() throws {
+        func run(_ backend: BackendKind) throws -> [Double] {
+            let r = try SaddleExperiment.run(Self.config { c in
+                c.n = 150; c.d = 5; c.k = 3; c.hidden = 7; c.teacherRank = 2; c.singularValues = [4, 2]
+                c.activation = .tanh; c.initScale = 1e-3; c.steps = 120; c.logEvery = 1; c.learningRate = 0.05
+                c.backend = backend; c.device = TestDevices.openCL?.info.name
+            })
+            let text = try String(contentsOf: r.directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            return text.split(separator: "\n").compactMap { line in
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+                return o["loss"] as? Double
+            }
+        }
+        let cpu = try run(.cpu), device = try run(.opencl)
+        #expect(cpu.count == 121 && device.count == 121)
+        for (a, b) in zip(cpu, device) { #expect(abs(a - b) <= 1e-9 * max(abs(a), 1e-12), "loss \(a) on the CPU, \(b) on OpenCL") }
+    }
+
+    @Test func dropDetectorTellsOverlappingStagesApart() {
+        // Three sigmoidal drops in log-loss, the middle two close together, then a floor.
+        let steps = 0..<600
+        let loss = steps.map { t -> Double in
+            let centres = [100.0, 170.0, 400.0], heights = [2.0, 1.5, 2.5]
+            let logLoss = zip(centres, heights).reduce(3.0) { $0 - $1.1 / (1 + Foundation.exp(-(Double(t) - $1.0) / 6)) }
+            return Foundation.exp(logLoss)
+        }
+        let drops = DropDetector.drops(loss)
+        #expect(drops.map(\.peak).count == 3, "\(drops)")
+        for (drop, centre) in zip(drops, [100, 170, 400]) { #expect(abs(drop.peak - centre) <= 2) }
+        #expect(DropDetector.drops([Double](repeating: 1, count: 50)).isEmpty)
+    }
+
+    @Test func whitenedTeacherInputsHaveIdentityCovariance() throws {
         var c = SaddleExperiment.Config()
-        c.activation = .relu; c.skipPlateaus = true; c.steps = 200; c.plateauMinSteps = 5; c.quiet = true
-        c.out = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-skip-\(UUID().uuidString)").path
-        #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
+        c.n = 50; c.d = 4; c.k = 2; c.teacherRank = 2
+        let data = try SaddleExperiment.data(c)
+        for a in 0..<4 { for b in 0..<4 {
+            let cov = (0..<50).reduce(0.0) { $0 + data.x[$1 * 4 + a] * data.x[$1 * 4 + b] } / 50
+            #expect(abs(cov - (a == b ? 1 : 0)) < 1e-12)
+        } }
     }
 
     @Test func plateauDetectorFindsFlatRunsAboveTheFloor() {
@@ -94,7 +187,11 @@ struct SaddleTests {
         var c = SaddleExperiment.Config()
         c.teacherRank = 9; c.quiet = true
         #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
-        c.teacherRank = 2; c.backend = .opencl
+        c.teacherRank = 2; c.initScale = 0
+        #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
+        c.initScale = 1e-6; c.targetLoss = -1
+        #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
+        c.targetLoss = nil; c.activation = .tanh; c.teacherRank = 11
         #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
     }
 }

@@ -16,25 +16,51 @@ public enum SaddleSweep {
         config.set("teacher_rank", base.teacherRank); config.set("seed", Int(truncatingIfNeeded: base.seed))
         try root.writeJSON(config, to: "config.json")
         var escape: [Double] = [], logInverse: [Double] = [], reachedAll: [[Double]] = []
+        var rows: [[String]] = []
+        var comparisons: [JSONValue] = []
         var notes: [String] = []
         for scale in scales {
             var c = base
             c.initScale = scale
-            c.out = root.file(String(format: "sigma%.0e", scale)).path
             c.quiet = true
-            let r = try SaddleExperiment.run(c)
-            if notes.isEmpty { notes = r.notes }
-            var reached: [Double] = []
-            if case .array(let values)? = r.summary["rank_reached_at"] {
-                reached = values.compactMap { if case .number(let v) = $0 { return v }; if case .int(let v) = $0 { return Double(v) }; return nil }
-            }
+            c.skipPlateaus = false
+            c.out = root.file(String(format: "sigma%.0e", scale)).path
+            let plain = try SaddleExperiment.run(c)
+            if notes.isEmpty { notes = plain.notes }
+            let reached = numbers(plain.summary["rank_reached_at"])
             reachedAll.append(reached)
             var row = JSONObject()
-            row.set("step", c.steps); row["loss"] = r.summary["final_loss"] ?? .null
+            row.set("step", c.steps); row["loss"] = plain.summary["final_loss"] ?? .null
             row.set("init_scale", scale); row.set("rank_reached_at", reached)
-            row["final_rank"] = r.summary["final_rank"] ?? .null
-            try root.appendMetrics(row)
+            row["final_rank"] = plain.summary["final_rank"] ?? .null
+            row["steps_to_target"] = plain.summary["steps_to_target"] ?? .null
+            row["seconds_to_target"] = plain.summary["seconds_to_target"] ?? .null
             if let first = reached.first { escape.append(first); logInverse.append(Foundation.log(1 / scale)) }
+            if base.skipPlateaus {
+                c.skipPlateaus = true
+                c.out = root.file(String(format: "sigma%.0e-skip", scale)).path
+                let skipped = try SaddleExperiment.run(c)
+                let a = plain.summary, b = skipped.summary
+                let stepsA = numbers(a["steps_to_target"]).first, stepsB = numbers(b["steps_to_target"]).first
+                let secA = numbers(a["seconds_to_target"]).first, secB = numbers(b["seconds_to_target"]).first
+                let staircaseA = numbers(a["rank_reached_at"]).count, staircaseB = numbers(b["rank_reached_at"]).count
+                var o = JSONObject()
+                o.set("init_scale", scale)
+                o.set("steps_to_target", stepsA); o.set("steps_to_target_skipping", stepsB)
+                o.set("seconds_to_target", secA); o.set("seconds_to_target_skipping", secB)
+                o.set("step_ratio", stepsA.flatMap { sa in stepsB.map { sa / max($0, 1) } })
+                o.set("time_ratio", secA.flatMap { sa in secB.map { sa / max($0, 1e-9) } })
+                o["final_loss"] = a["final_loss"] ?? .null; o["final_loss_skipping"] = b["final_loss"] ?? .null
+                o.set("ranks_reached", staircaseA); o.set("ranks_reached_skipping", staircaseB)
+                o["drop_count"] = a["drop_count"] ?? .null; o["jump_count"] = b["jump_count"] ?? .null
+                row["skipping"] = .object(o)
+                comparisons.append(.object(o))
+                func f(_ v: Double?, _ fmt: String) -> String { v.map { String(format: fmt, $0) } ?? "—" }
+                rows.append([String(format: "%.0e", scale), f(stepsA, "%.0f"), f(stepsB, "%.0f"),
+                             f(stepsA.flatMap { sa in stepsB.map { sa / max($0, 1) } }, "%.1f×"),
+                             f(secA, "%.3f"), f(secB, "%.3f"), "\(staircaseA) / \(staircaseB)"])
+            }
+            try root.appendMetrics(row)
         }
         try root.close()
         let fit = LinearFit(x: logInverse, y: escape)
@@ -45,11 +71,16 @@ public enum SaddleSweep {
         summary.set("first_escape_step", escape)
         summary.set("slope_steps_per_log_inverse_scale", fit?.slope)
         summary.set("intercept", fit?.intercept); summary.set("r2", fit?.r2)
+        if base.skipPlateaus { summary["skipping"] = .array(comparisons) }
         summary.set("notes", notes.joined(separator: "; "))
         try root.writeJSON(summary, to: "summary.json")
         var report = HTMLReport(title: "widenet saddle --init-scales")
         report.heading("Plateau length against the initial scale")
-        report.keyValues(summary.pairs.map { ($0.0, $0.1.displayText) })
+        report.keyValues(summary.pairs.filter { $0.0 != "skipping" }.map { ($0.0, $0.1.displayText) })
+        if !rows.isEmpty {
+            report.table(headers: ["σ0", "GD steps to target", "with skipping", "ratio", "seconds", "with skipping", "ranks reached"],
+                         rows: rows)
+        }
         var series = [PlotSeries("first escape (rank 1)", x: logInverse, y: escape, style: .points)]
         if let fit {
             series.append(PlotSeries(String(format: "fit: %.1f steps per unit of log(1/σ0)", fit.slope), x: logInverse,
@@ -64,5 +95,14 @@ public enum SaddleSweep {
                     caption: "Theory: the time spent at each saddle grows linearly in log(1/σ0).")
         try root.writeText(report.render(), to: "report.html")
         return (root.url, summary, notes)
+    }
+
+    static func numbers(_ value: JSONValue?) -> [Double] {
+        switch value {
+        case .array(let values)?: return values.flatMap { numbers($0) }
+        case .number(let v)?: return [v]
+        case .int(let v)?: return [Double(v)]
+        default: return []
+        }
     }
 }

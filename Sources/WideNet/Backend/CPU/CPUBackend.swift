@@ -121,9 +121,6 @@ public final class CPUBackend: Backend {
 
     /// BLAS threads inside our own parallel loops would oversubscribe the cores.
     func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        let saved = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
-        return try body()
+        try BLAS.singleThreaded(body)
     }
 }

@@ -11,6 +11,15 @@ extension CPUBackend {
 
 /// Typed entry points to OpenBLAS for Float and Double (row-major, natural leading dimensions).
 enum BLAS {
+    /// Runs `body` with OpenBLAS on one thread: for work made of many small products, where waking
+    /// and parking its threads costs more than the products.
+    static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(saved) }
+        return try body()
+    }
+
     static func gemm<T: Scalar>(_ s: GEMMShape, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafeMutablePointer<T>,
                                 alpha: T, beta: T, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
         guard s.m > 0, s.n > 0 else { return }
