@@ -14,7 +14,7 @@ public enum SingularValues {
         a.withUnsafeBufferPointer { A in gram.withUnsafeMutableBufferPointer { G in
             // cols ≤ rows: AᵀA (cols×cols); else AAᵀ (rows×rows).
             let shape = cols <= rows ? GEMMShape(transA: true, m: cols, n: cols, k: rows) : GEMMShape(transB: true, m: rows, n: rows, k: cols)
-            BLAS.gemm(shape, A.baseAddress!, A.baseAddress!, G.baseAddress!, alpha: 1.0, beta: 0)
+            BLAS.singleThreaded { BLAS.gemm(shape, A.baseAddress!, A.baseAddress!, G.baseAddress!, alpha: 1.0, beta: 0) }
         } }
         return try SymmetricEigen.eigenvalues(gram, n: small).reversed().map { max($0, 0).squareRoot() }
     }

@@ -12,7 +12,9 @@ public enum NTKTrainExperiment {
     }
 
     /// Checks the inputs, picks the backend, then trains; nothing is written before the inputs pass.
-    public static func run(_ cfg: NTKTrainConfig, logger: Logger = Logger(label: "widenet.train")) throws -> Result {
+    public static func run(_ cfg: NTKTrainConfig, control: RunControl = RunControl(),
+                           logger: Logger = Logger(label: "widenet.train")) throws -> Result {
+        try control.validate()
         guard cfg.steps >= 0 else { throw BackendError("--steps must be ≥ 0 (got \(cfg.steps))") }
         if let lr = cfg.learningRate, !(lr > 0 && lr.isFinite) { throw BackendError("--lr must be a positive number (got \(lr))") }
         if let k = cfg.logEvery, k < 1 { throw BackendError("--log-every must be ≥ 1 (got \(k))") }
@@ -22,9 +24,11 @@ public enum NTKTrainExperiment {
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes = inputs.notes
         if let note = choice.note { notes.insert(note, at: 0) }
-        switch cfg.precision {
-        case .f32: return try Trainer<Float>(cfg, inputs, choice.backend, notes, logger).run()
-        case .f64: return try Trainer<Double>(cfg, inputs, choice.backend, notes, logger).run()
+        return try Interruption.catching {
+            switch cfg.precision {
+            case .f32: return try Trainer<Float>(cfg, inputs, choice.backend, notes, logger, control).run()
+            case .f64: return try Trainer<Double>(cfg, inputs, choice.backend, notes, logger, control).run()
+            }
         }
     }
 }
@@ -36,9 +40,12 @@ struct Trainer<T: Scalar> {
     let backend: any Backend
     let notes: [String]
     let logger: Logger
+    let control: RunControl
 
-    init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String], _ logger: Logger) {
+    init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String], _ logger: Logger,
+         _ control: RunControl) {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes; self.logger = logger
+        self.control = control
     }
 
     /// Refuses a width whose parameters cannot fit, naming the largest one that does.
@@ -79,7 +86,9 @@ struct Trainer<T: Scalar> {
 
         let steps = cfg.steps
         let logEvery = cfg.logEvery ?? max(1, steps / 200)
-        let run = try RunDirectory(path: cfg.out, command: "train")
+        let resumeFrom = try control.resume ? Checkpoint.load(from: URL(fileURLWithPath: cfg.out ?? ".")) : nil
+        let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: cfg.out ?? "."), metricsBytes: $0.metricsBytes) }
+            ?? RunDirectory(path: cfg.out, command: "train")
         let initialisation = try makeInitialisation(width: width)
         let started = Date()
         let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: n, d: d, width: width,
@@ -91,9 +100,10 @@ struct Trainer<T: Scalar> {
             ("blocks", .int(net.blocks.count)), ("block_width", .int(net.blocks.first?.shape.width ?? 0)),
             ("lr", .number(lr)), ("lambda0", .number(lambda0)), ("lambda_max", .number(lambdaMax)),
             ("log_every", .int(logEvery)), ("precision", .string(T.precision.rawValue)),
+            ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
         ]
         resolved.append(("notes", .array(notes.map { .string($0) })))
-        try run.writeJSON(cfg.json(resolved: resolved), to: "config.json")
+        if resumeFrom == nil { try run.writeJSON(cfg.json(resolved: resolved), to: "config.json") }
 
         let y = inputs.y
         var u = try net.forward()
@@ -104,11 +114,29 @@ struct Trainer<T: Scalar> {
         var history = History()
         var boundViolations = 0, firstViolation: Int? = nil
         var maxDeviation = 0.0
+        var firstStep = 0
+        if let cp = resumeFrom {
+            let w = try cp.array("w", in: run.url), a = try cp.array("a", in: run.url)
+            let kernel = try cp.array("kernel_residual", in: run.url)
+            guard w.shape == [width, d], a.shape == [width], kernel.shape == [n] else {
+                throw WideNetIOError("the checkpoint in \(run.url.path) does not match the run's shapes")
+            }
+            try net.setWeights(w: w.values.map { T($0) }, a: a.values.map { T($0) })
+            u = try net.forward()
+            rPred = kernel.values
+            boundViolations = cp.integers["bound_violations"] ?? 0
+            firstViolation = cp.integers["first_bound_violation"]
+            maxDeviation = cp.number("max_kernel_deviation") ?? 0
+            history = try History(rows: RunDirectory.metricsRows(in: run.url))
+            firstStep = cp.step + 1
+            logger.info("resuming \(run.url.path) after step \(cp.step)")
+        }
+        var lastCheckpoint = resumeFrom?.step
         let progress = ProgressBar(total: steps, label: "train", quiet: cfg.quiet)
         let loopStart = Date()
         var stepSeconds = 0.0          // update + forward only, without the logging diagnostics
 
-        for k in 0...steps {
+        for k in firstStep..<(steps + 1) {
             if k > 0 {
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 try net.update(residual: zip(u, y).map { $0 - $1 }, learningRate: lr)
@@ -119,8 +147,13 @@ struct Trainer<T: Scalar> {
             let eSq = e.map { $0 * $0 }.reduce(0, +)
             let loss = 0.5 * eSq
             guard loss.isFinite else {
-                throw BackendError(String(format: "training diverged at step %d (loss is %@); try --lr below 2/λ_max(H∞) = %.4g",
-                                          k, "\(loss)", 2 / lambdaMax))
+                try run.close()
+                let kept = lastCheckpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
+                    ?? "no checkpoint was written (--checkpoint-every K keeps one)"
+                let hint = lr >= 2 / lambdaMax
+                    ? String(format: "η = %.4g is above the largest stable step 2/λ_max(H∞) = %.4g", lr, 2 / lambdaMax)
+                    : String(format: "the kernel theory allows η < 2/λ_max(H∞) = %.4g; try a smaller --lr", 2 / lambdaMax)
+                throw BackendError("training diverged at step \(k) (loss \(loss)); \(kept); \(hint)")
             }
             let bound = Foundation.pow(1 - lr * lambda0 / 2, Double(k)) * r0Sq
             // Rounding of a converged loss may sit a hair above a bound that decays to 0.
@@ -150,7 +183,6 @@ struct Trainer<T: Scalar> {
                     row.set("gram_deviation", diff)
                     history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
                 }
-                row.set("wall_seconds", Date().timeIntervalSince(started))
                 try run.appendMetrics(row)
                 history.record(k, loss: loss, bound: 0.5 * bound, kernel: kernelLoss,
                                deviation: deviation, move: dg.maxMove, flips: dg.flipFraction)
@@ -165,6 +197,21 @@ struct Trainer<T: Scalar> {
                     next[i] = rPred[i] - lr * s
                 }
                 rPred = next
+                if control.checkpointDue(after: k) {
+                    var cp = Checkpoint(step: k, configHash: try Checkpoint.configHash(of: run.url), metricsBytes: try run.metricsBytes())
+                    cp.integers["bound_violations"] = boundViolations
+                    if let firstViolation { cp.integers["first_bound_violation"] = firstViolation }
+                    cp.set("max_kernel_deviation", maxDeviation)
+                    let (w, a) = try net.weights()
+                    try cp.write(arrays: [Checkpoint.array("w", w, shape: [width, d]), Checkpoint.array("a", a, shape: [width]),
+                                          Checkpoint.array("kernel_residual", rPred, shape: [n])], to: run.url)
+                    lastCheckpoint = k
+                    if let signal = Interruption.pending {
+                        progress.finish()
+                        try run.close()
+                        throw RunInterrupted(signal: signal, step: k, directory: run.url, command: "train")
+                    }
+                }
             }
         }
         progress.finish()
@@ -222,6 +269,22 @@ struct Trainer<T: Scalar> {
 
 /// The logged series a report draws.
 struct History {
+    init() {}
+
+    /// The series of an earlier run, from its metrics.jsonl rows.
+    init(rows: [[String: Any]]) {
+        func number(_ row: [String: Any], _ key: String) -> Double? { (row[key] as? NSNumber)?.doubleValue }
+        for row in rows {
+            guard let k = number(row, "step"), let loss = number(row, "loss") else { continue }
+            record(Int(k), loss: loss, bound: number(row, "bound") ?? .nan, kernel: number(row, "kernel_loss") ?? .nan,
+                   deviation: number(row, "kernel_deviation") ?? .nan, move: number(row, "max_move") ?? .nan,
+                   flips: number(row, "flip_fraction") ?? .nan)
+            if let lmin = number(row, "lambda_min_h") {
+                gramSteps.append(k); lambdaMin.append(lmin); gramDeviation.append(number(row, "gram_deviation") ?? .nan)
+            }
+        }
+    }
+
     var steps: [Double] = [], loss: [Double] = [], bound: [Double] = [], kernel: [Double] = []
     var deviation: [Double] = [], move: [Double] = [], flips: [Double] = []
     var gramSteps: [Double] = [], lambdaMin: [Double] = [], gramDeviation: [Double] = []

@@ -5,7 +5,7 @@ import Foundation
 /// appended a complete line at a time and flushed, so it can be followed while the run goes on.
 public final class RunDirectory {
     public let url: URL
-    private var metrics: FileHandle?
+    var metrics: FileHandle?
 
     /// Creates `path` (or runs/<command>-<time>), refusing a directory that already holds a run.
     public init(path: String?, command: String) throws {
@@ -31,6 +31,12 @@ public final class RunDirectory {
         guard fm.isWritableFile(atPath: url.path) else {
             throw WideNetIOError("--out \(chosen): the directory is not writable")
         }
+    }
+
+    /// An existing run directory with metrics.jsonl already open (RunDirectory+Resume.swift).
+    init(existing url: URL, metrics: FileHandle) {
+        self.url = url
+        self.metrics = metrics
     }
 
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }

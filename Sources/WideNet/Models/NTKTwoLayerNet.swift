@@ -152,6 +152,15 @@ public final class NTKTwoLayerNet<T: Scalar> {
         return (0..<(n * n)).map { xx[$0] * Double(c[$0]) / m }
     }
 
+    /// Replaces the current weights (a checkpoint's), m×d and m; the initial ones stay.
+    public func setWeights(w: [T], a: [T]) throws {
+        precondition(w.count == width * d && a.count == width, "weights must be m×d and m")
+        for b in blocks {
+            try backend.upload(Array(w[(b.start * d)..<((b.start + b.shape.width) * d)]), to: b.w)
+            try backend.upload(Array(a[b.start..<(b.start + b.shape.width)]), to: b.a)
+        }
+    }
+
     /// The current weights, m×d and m.
     public func weights() throws -> (w: [T], a: [T]) {
         var w: [T] = [], a: [T] = []

@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 
 extension CPUBackend {
     @_specialize(where T == Float)
@@ -11,13 +12,31 @@ extension CPUBackend {
 
 /// Typed entry points to OpenBLAS for Float and Double (row-major, natural leading dimensions).
 enum BLAS {
-    /// Runs `body` with OpenBLAS on one thread: for work made of many small products, where waking
-    /// and parking its threads costs more than the products.
+    /// Runs `body` with OpenBLAS on one thread: for work made of many small products, or products
+    /// issued from our own worker threads, where OpenBLAS's threads would oversubscribe the cores.
+    /// OpenBLAS's thread count is process-wide, so overlapping callers share one single-threaded
+    /// period (counted under a lock) instead of restoring each other's settings mid-call.
     static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
-        let saved = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(saved) }
+        singleThreadedPeriod.enter()
+        defer { singleThreadedPeriod.leave() }
         return try body()
+    }
+
+    private static let singleThreadedPeriod = SingleThreadedPeriod()
+
+    private final class SingleThreadedPeriod: @unchecked Sendable {
+        private let lock = NSLock()
+        private var depth = 0, saved: Int32 = 1
+        func enter() {
+            lock.lock(); defer { lock.unlock() }
+            if depth == 0 { saved = openblas_get_num_threads(); openblas_set_num_threads(1) }
+            depth += 1
+        }
+        func leave() {
+            lock.lock(); defer { lock.unlock() }
+            depth -= 1
+            if depth == 0 { openblas_set_num_threads(saved) }
+        }
     }
 
     static func gemm<T: Scalar>(_ s: GEMMShape, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ c: UnsafeMutablePointer<T>,

@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// SIGINT and SIGTERM during a run: the handler only records the signal; the training loop sees
+/// it at the end of a step, writes a checkpoint and stops (RunInterrupted), so a run stopped by
+/// Ctrl-C or a batch scheduler loses nothing.
+public enum Interruption {
+    nonisolated(unsafe) private static var received: sig_atomic_t = 0
+
+    /// Installs the handlers for the duration of `body`, then restores the default ones.
+    public static func catching<R>(_ body: () throws -> R) rethrows -> R {
+        received = 0
+        signal(SIGINT) { Interruption.received = $0 }
+        signal(SIGTERM) { Interruption.received = $0 }
+        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
+        return try body()
+    }
+
+    /// The signal received since `catching` began, if any.
+    public static var pending: Int32? { received == 0 ? nil : Int32(received) }
+}
+
+/// A run stopped by a signal after writing its checkpoint.
+public struct RunInterrupted: Error, CustomStringConvertible {
+    public let signal: Int32, step: Int, directory: URL, command: String
+    public var description: String {
+        "\(signal == SIGINT ? "interrupted" : "terminated") at step \(step); checkpoint written: "
+            + "continue with `widenet \(command) --resume \(directory.path)`"
+    }
+    /// 128 + the signal, as a shell reports a process killed by it.
+    public var exitCode: Int32 { 128 + signal }
+}

@@ -1,0 +1,22 @@
+import Foundation
+
+/// How a run is carried out, apart from what it computes: checkpoints, and whether it continues
+/// an earlier run in its directory.
+public struct RunControl: Sendable {
+    /// Write a checkpoint every K updates (nil: only when interrupted).
+    public var checkpointEvery: Int? = nil
+    /// Continue the run in the configuration's --out directory from its checkpoint.
+    public var resume = false
+    public init(checkpointEvery: Int? = nil, resume: Bool = false) {
+        self.checkpointEvery = checkpointEvery; self.resume = resume
+    }
+
+    public func validate() throws {
+        if let k = checkpointEvery, k < 1 { throw BackendError("--checkpoint-every must be ≥ 1 (got \(k))") }
+    }
+
+    /// Whether the step just finished (k updates done, k < steps) ends with a checkpoint.
+    func checkpointDue(after k: Int) -> Bool {
+        (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || Interruption.pending != nil
+    }
+}

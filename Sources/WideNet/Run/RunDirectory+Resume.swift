@@ -1,0 +1,42 @@
+import Foundation
+
+extension RunDirectory {
+    /// The directory of an earlier run, to continue it: metrics.jsonl is cut back to `metricsBytes`
+    /// (the rows up to the checkpoint) and appended to from there.
+    public convenience init(resuming url: URL, metricsBytes: Int) throws {
+        let path = url.appendingPathComponent("metrics.jsonl").path
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { throw WideNetIOError("\(path): cannot open to continue the run") }
+        let size = try handle.seekToEnd()
+        guard metricsBytes <= size else {
+            throw WideNetIOError("\(path) is shorter (\(size) bytes) than at the checkpoint (\(metricsBytes) bytes)")
+        }
+        try handle.truncate(atOffset: UInt64(metricsBytes))
+        try handle.seekToEnd()
+        self.init(existing: url, metrics: handle)
+    }
+
+    /// Bytes written to metrics.jsonl so far.
+    public func metricsBytes() throws -> Int {
+        guard let metrics else {
+            let path = file("metrics.jsonl").path
+            return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+        }
+        return Int(try metrics.offset())
+    }
+
+    /// The metrics rows written so far, parsed.
+    public static func metricsRows(in url: URL) throws -> [[String: Any]] {
+        let path = url.appendingPathComponent("metrics.jsonl").path
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw WideNetIOError("\(path): cannot read")
+        }
+        var rows: [[String: Any]] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+            guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw WideNetIOError("\(path): line \(i + 1) is not a JSON object")
+            }
+            rows.append(row)
+        }
+        return rows
+    }
+}

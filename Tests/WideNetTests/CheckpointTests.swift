@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import WideNet
+
+/// Checkpoints and resumption at the library level: a run continued from its last checkpoint, after
+/// rows written past it were lost or left half-written, ends with the same metrics.jsonl and arrays,
+/// byte for byte, as a run that was never stopped. (CLITests kills the binary with SIGKILL and SIGTERM.)
+struct CheckpointTests {
+    static func bytes(_ dir: URL, _ name: String) throws -> Data { try Data(contentsOf: dir.appendingPathComponent(name)) }
+
+    /// The first line where two text files differ, for the failure message.
+    static func firstDifference(_ a: URL, _ b: URL, _ name: String) -> String {
+        let x = (try? String(contentsOf: a.appendingPathComponent(name), encoding: .utf8))?.split(separator: "\n") ?? []
+        let y = (try? String(contentsOf: b.appendingPathComponent(name), encoding: .utf8))?.split(separator: "\n") ?? []
+        for (i, (p, q)) in zip(x, y).enumerated() where p != q { return "line \(i + 1): \(p) | \(q)" }
+        return "\(x.count) against \(y.count) lines"
+    }
+
+    static func continuesBitForBit(backend: BackendKind, precision: Precision) throws {
+        var plain = TrainTests.config(TrainTests.tempDir(), backend: backend, precision: precision, width: 1000, steps: 45)
+        plain.saveWeights = true
+        let a = try NTKTrainExperiment.run(plain)
+
+        var stopped = plain
+        stopped.out = TrainTests.tempDir()
+        let b = try NTKTrainExperiment.run(stopped, control: RunControl(checkpointEvery: 20))
+        try #expect(Self.bytes(a.directory, "metrics.jsonl") == Self.bytes(b.directory, "metrics.jsonl"),
+                "checkpointing must not change the numbers: \(Self.firstDifference(a.directory, b.directory, "metrics.jsonl"))")
+        // What a kill after step 43 leaves: the checkpoint of step 40, later rows, a torn last line.
+        let metrics = b.directory.appendingPathComponent("metrics.jsonl")
+        var torn = try Data(contentsOf: metrics)
+        torn.removeLast(30)
+        try torn.write(to: metrics)
+        for name in ["summary.json", "report.html", "w.npy", "a.npy", "u.npy"] {
+            try FileManager.default.removeItem(at: b.directory.appendingPathComponent(name))
+        }
+        try #expect(Checkpoint.load(from: b.directory).step == 40)
+
+        let resumed = try NTKTrainExperiment.run(try NTKTrainConfig(recorded: RecordedConfig(directory: b.directory)),
+                                                 control: RunControl(resume: true))
+        for name in ["metrics.jsonl", "w.npy", "a.npy", "u.npy"] {
+            try #expect(Self.bytes(a.directory, name) == Self.bytes(resumed.directory, name), "\(name) differs after resuming: \(Self.firstDifference(a.directory, resumed.directory, name))")
+        }
+        #expect(FileManager.default.fileExists(atPath: resumed.directory.appendingPathComponent("report.html").path))
+    }
+
+    @Test(arguments: [Precision.f32, .f64])
+    func cpuRunContinuesBitForBit(precision: Precision) throws {
+        try Self.continuesBitForBit(backend: .cpu, precision: precision)
+    }
+
+    @Test(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
+    func openCLRunContinuesBitForBit() throws {
+        try Self.continuesBitForBit(backend: .opencl, precision: .f32)
+    }
+
+    @Test func resumingRefusesAnEditedConfigurationAndAMissingCheckpoint() throws {
+        let r = try NTKTrainExperiment.run(TrainTests.config(TrainTests.tempDir(), steps: 12), control: RunControl(checkpointEvery: 5))
+        try #expect(Checkpoint.load(from: r.directory).step == 10)
+        let config = r.directory.appendingPathComponent("config.json")
+        let text = try String(contentsOf: config, encoding: .utf8)
+        try text.replacingOccurrences(of: "\"seed\": 7", with: "\"seed\": 8").write(to: config, atomically: true, encoding: .utf8)
+        #expect(throws: WideNetIOError.self) { try Checkpoint.load(from: r.directory) }
+        let fresh = try NTKTrainExperiment.run(TrainTests.config(TrainTests.tempDir(), steps: 3))
+        #expect(throws: WideNetIOError.self) { try Checkpoint.load(from: fresh.directory) }
+        let recorded = try RecordedConfig(directory: fresh.directory)
+        #expect(throws: BackendError.self) { try recorded.refuseChanges([.init("--lr", "lr", .number(0.5))]) }
+        try recorded.refuseChanges([.init("--seed", "seed", .int(7)), .init("--steps", "steps", .int(3))])
+    }
+
+    /// A step size above 2/λ_max(H∞) blows up; the error names the step, the checkpoint kept and the bound.
+    @Test func divergenceStopsWithTheStepTheCheckpointAndAHint() throws {
+        var c = TrainTests.config(TrainTests.tempDir(), steps: 400)
+        c.learningRate = 50
+        do {
+            _ = try NTKTrainExperiment.run(c, control: RunControl(checkpointEvery: 2))
+            Issue.record("η = 50 should diverge")
+        } catch let error as BackendError {
+            let text = "\(error)"
+            #expect(text.contains("diverged at step") && text.contains("checkpoint") && text.contains("2/λ_max"), "\(text)")
+            let cp = try Checkpoint.load(from: URL(fileURLWithPath: c.out!))
+            let w = try cp.array("w", in: URL(fileURLWithPath: c.out!))
+            let finite = w.values.allSatisfy { $0.isFinite }
+            #expect(finite, "the kept checkpoint must be a good one")
+        }
+    }
+}
