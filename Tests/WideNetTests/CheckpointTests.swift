@@ -84,4 +84,31 @@ struct CheckpointTests {
             #expect(finite, "the kept checkpoint must be a good one")
         }
     }
+
+    /// The particle system continues with the same noise: Langevin with minibatches and SVRG, and PDA.
+    @Test(arguments: [MFLDAlgorithm.langevin, .pda])
+    func mfldRunContinuesBitForBit(algorithm: MFLDAlgorithm) throws {
+        var c = MFLDScienceTests.config()
+        c.particles = 300; c.n = 40; c.d = 3; c.steps = 30; c.logEvery = 1; c.algorithm = algorithm; c.innerSteps = 2
+        c.saveParticles = true; c.entropySample = 100
+        if algorithm == .langevin { c.batch = 16; c.svrgEvery = 4 }
+        c.out = TrainTests.tempDir()
+        let a = try MFLDExperiment.run(c)
+        c.out = TrainTests.tempDir()
+        let b = try MFLDExperiment.run(c, control: RunControl(checkpointEvery: 10))
+        try #expect(Self.bytes(a.directory, "metrics.jsonl") == Self.bytes(b.directory, "metrics.jsonl"))
+        let metrics = b.directory.appendingPathComponent("metrics.jsonl")
+        var torn = try Data(contentsOf: metrics)
+        torn.removeLast(17)
+        try torn.write(to: metrics)
+        try FileManager.default.removeItem(at: b.directory.appendingPathComponent("particles.npy"))
+        // The last checkpoint is step 20 (with SVRG refreshed every 4 steps, 10 was skipped, 20 kept).
+        try #expect(Checkpoint.load(from: b.directory).step == 20)
+        let resumed = try MFLDExperiment.run(try MFLDConfig(recorded: RecordedConfig(directory: b.directory)),
+                                             control: RunControl(resume: true))
+        for name in ["metrics.jsonl", "particles.npy"] {
+            try #expect(Self.bytes(a.directory, name) == Self.bytes(resumed.directory, name),
+                        "\(name) differs after resuming: \(Self.firstDifference(a.directory, resumed.directory, name))")
+        }
+    }
 }

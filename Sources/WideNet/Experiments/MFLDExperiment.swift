@@ -9,15 +9,18 @@ public enum MFLDExperiment {
         public let notes: [String]
     }
 
-    public static func run(_ cfg: MFLDConfig) throws -> Result {
+    public static func run(_ cfg: MFLDConfig, control: RunControl = RunControl()) throws -> Result {
         try cfg.validate()
+        try control.validate()
         let data = try makeData(cfg)
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes: [String] = []
         if let note = choice.note { notes.append(note) }
-        switch cfg.precision {
-        case .f32: return try MFLDRunner<Float>(cfg: cfg, data: data, backend: choice.backend, notes: notes).run()
-        case .f64: return try MFLDRunner<Double>(cfg: cfg, data: data, backend: choice.backend, notes: notes).run()
+        return try Interruption.catching {
+            switch cfg.precision {
+            case .f32: return try MFLDRunner<Float>(cfg: cfg, data: data, backend: choice.backend, notes: notes, control: control).run()
+            case .f64: return try MFLDRunner<Double>(cfg: cfg, data: data, backend: choice.backend, notes: notes, control: control).run()
+            }
         }
     }
 
@@ -44,9 +47,10 @@ struct MFLDRunner<T: Scalar> {
     var data: MFLDData
     let backend: any Backend
     var notes: [String]
+    let control: RunControl
 
-    init(cfg: MFLDConfig, data: MFLDData, backend: any Backend, notes: [String]) {
-        self.cfg = cfg; self.data = data; self.backend = backend; self.notes = notes
+    init(cfg: MFLDConfig, data: MFLDData, backend: any Backend, notes: [String], control: RunControl = RunControl()) {
+        self.cfg = cfg; self.data = data; self.backend = backend; self.notes = notes; self.control = control
         if cfg.task != .file { self.data.d = cfg.d }
     }
 
@@ -86,18 +90,27 @@ struct MFLDRunner<T: Scalar> {
                                       Int(budget / Double(D * MemoryLayout<T>.stride))))
         }
         let logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
-        let run = try RunDirectory(path: cfg.out, command: "mfld")
+        let resumeFrom = try control.resume ? Checkpoint.load(from: URL(fileURLWithPath: cfg.out ?? ".")) : nil
+        let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: cfg.out ?? "."), metricsBytes: $0.metricsBytes) }
+            ?? RunDirectory(path: cfg.out, command: "mfld")
         let started = Date()
+        var restored: [T]? = nil
+        if let cp = resumeFrom {
+            let p = try cp.array("particles", in: run.url)
+            guard p.shape == [cfg.particles, D] else { throw WideNetIOError("the checkpoint in \(run.url.path) does not match the run's particles") }
+            restored = p.values.map { T($0) }
+        }
         let net = try MeanFieldNet<T>(backend: backend, d: data.d, particles: cfg.particles, unit: cfg.unit,
-                                      unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale)
+                                      unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale, initial: restored)
         if !cfg.dataTerm { notes.append("data term off: the particles follow a discretised Ornstein–Uhlenbeck process") }
         let resolved: [(String, JSONValue)] = [
             ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
             ("n", .int(data.n)), ("n_test", .int(data.nTest)), ("d", .int(data.d)), ("coordinates", .int(D)),
             ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)), ("log_every", .int(logEvery)),
+            ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
             ("notes", .array(notes.map { .string($0) })),
         ]
-        try run.writeJSON(cfg.json(resolved: resolved), to: "config.json")
+        if resumeFrom == nil { try run.writeJSON(cfg.json(resolved: resolved), to: "config.json") }
 
         var rows: [MFLDRow] = []
         let progress = ProgressBar(total: cfg.steps, label: "mfld", quiet: cfg.quiet)
@@ -109,11 +122,41 @@ struct MFLDRunner<T: Scalar> {
         // measure is sampled by the same fused Langevin kernel with c̄ as coefficients.
         var averaged = [Double](repeating: 0, count: data.n), totalWeight = 0.0
         var snapshot: MeanFieldNet<T>.Snapshot? = nil
-        for k in 0...cfg.steps {
+        var firstStep = 0, lastCheckpoint = resumeFrom?.step
+        if let cp = resumeFrom {
+            rows = try RunDirectory.metricsRows(in: run.url).compactMap(MFLDRunner.row)
+            if cfg.algorithm == .pda {
+                averaged = try cp.array("pda_average", in: run.url).values
+                totalWeight = cp.number("pda_total_weight") ?? 0
+            }
+            firstStep = cp.step
+        }
+        for k in firstStep...cfg.steps {
+            // A checkpoint holds the particles after k updates, taken before row k is logged; with SVRG
+            // only where the snapshot is refreshed, so that the continuation recomputes it.
+            if k > firstStep, k < cfg.steps, control.checkpointDue(after: k), cfg.svrgEvery == 0 || k % cfg.svrgEvery == 0 {
+                var cp = Checkpoint(step: k, configHash: try Checkpoint.configHash(of: run.url), metricsBytes: try run.metricsBytes())
+                var arrays = [Checkpoint.array("particles", try net.allParticles(), shape: [net.particles, D])]
+                if cfg.algorithm == .pda {
+                    arrays.append(Checkpoint.array("pda_average", averaged, shape: [averaged.count]))
+                    cp.set("pda_total_weight", totalWeight)
+                }
+                try cp.write(arrays: arrays, to: run.url)
+                lastCheckpoint = k
+                if let signal = Interruption.pending {
+                    progress.finish()
+                    try run.close()
+                    throw RunInterrupted(signal: signal, step: k, directory: run.url, command: "mfld")
+                }
+            }
             if k % logEvery == 0 || k == cfg.steps {
                 let row = try measure(net, step: k)
                 guard row.loss.isFinite, row.secondMoment.isFinite else {
-                    throw BackendError("the particles diverged at step \(k) (loss \(row.loss)); try a smaller --lr")
+                    try run.close()
+                    let kept = lastCheckpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
+                        ?? "no checkpoint was written (--checkpoint-every K keeps one)"
+                    let decay = cfg.lambdaL2 > 0 ? String(format: "; the weight decay alone needs η < 1/λ' = %.4g", 1 / cfg.lambdaL2) : ""
+                    throw BackendError("the particles diverged at step \(k) (loss \(row.loss)); \(kept); try a smaller --lr\(decay)")
                 }
                 rows.append(row)
                 try run.appendMetrics(MFLDRunner.json(row))
@@ -221,6 +264,16 @@ struct MFLDRunner<T: Scalar> {
         o.set("means", means); o.set("variances", vars)
         o.set("max_abs_z_mean", zMean.map(abs).max()); o.set("max_abs_z_variance", zVar.map(abs).max())
         return o
+    }
+
+    /// A logged row read back from metrics.jsonl (to continue a run's report).
+    static func row(_ o: [String: Any]) -> MFLDRow? {
+        func number(_ key: String) -> Double? { (o[key] as? NSNumber)?.doubleValue }
+        guard let step = number("step"), let loss = number("loss") else { return nil }
+        return MFLDRow(step: Int(step), loss: loss, regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),
+                       objective: number("objective"), lambda: number("lambda") ?? .nan, testLoss: number("test_loss") ?? .nan,
+                       trainAccuracy: number("train_accuracy"), testAccuracy: number("test_accuracy"),
+                       secondMoment: number("second_moment") ?? .nan)
     }
 
     static func json(_ r: MFLDRow) -> JSONObject {
