@@ -59,6 +59,7 @@ struct MFLDCommand: ParsableCommand {
     @Option(help: "Propagation-of-chaos sweep: particle counts N1,N2,… (at least 3); one run per count and seed.")
     var chaos: String?
     @Option(name: .customLong("chaos-seeds"), help: "Seeds per particle count in the sweep.") var chaosSeeds: Int = 3
+    @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -77,13 +78,23 @@ struct MFLDCommand: ParsableCommand {
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveParticles = saveParticles
             cfg.quiet = output.quiet
+            if let recorded = try runControl.recorded(given: given(cfg)) {
+                guard output.out == nil || output.out == runControl.resume else {
+                    throw ValidationError("--resume continues the run in its own directory; leave out --out")
+                }
+                guard chaos == nil else { throw ValidationError("--resume continues one run; it does not take --chaos") }
+                let scatter = cfg.scatter
+                cfg = try MFLDConfig(recorded: recorded)
+                cfg.quiet = output.quiet; cfg.scatter = scatter
+            }
             let result: MFLDExperiment.Result
             if let chaos {
+                guard runControl.checkpointEvery == nil else { throw ValidationError("--checkpoint-every applies to single runs, not --chaos") }
                 let counts = chaos.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard counts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--chaos takes positive integers, e.g. 1000,4000,16000") }
                 result = try MFLDChaos.run(cfg, counts: counts.compactMap { $0 }, seeds: chaosSeeds)
             } else {
-                result = try MFLDExperiment.run(cfg)
+                result = try reportingInterruption { try MFLDExperiment.run(cfg, control: runControl.control) }
             }
             for note in result.notes { printNote(note) }
             if !output.quiet {
@@ -94,5 +105,19 @@ struct MFLDCommand: ParsableCommand {
             }
             print("run directory: \(result.directory.path)")
         }
+    }
+
+    /// Every option that fixes the numbers, as config.json records it.
+    func given(_ c: MFLDConfig) -> [RecordedConfig.Given] {
+        let o = c.recordedOptions
+        return [("--particles", "particles"), ("--n", "n"), ("--n-test", "n_test"), ("--d", "d"), ("--steps", "steps"),
+                ("--lr", "lr"), ("--lambda-ent", "lambda_ent"), ("--lambda-l2", "lambda_l2"), ("--unit", "unit"),
+                ("--unit-scale", "unit_scale"), ("--loss", "loss"), ("--task", "task"), ("--parity-k", "parity_k"),
+                ("--teacher-width", "teacher_width"), ("--x", "x"), ("--y", "y"), ("--anneal-every", "anneal_every"),
+                ("--anneal-factor", "anneal_factor"), ("--batch", "batch"), ("--algorithm", "algorithm"),
+                ("--inner-steps", "inner_steps"), ("--svrg-every", "svrg_every"), ("--seed", "seed"), ("--data-seed", "data_seed"),
+                ("--init-scale", "init_scale"), ("--no-data", "data_term"), ("--log-every", "log_every"),
+                ("--entropy-sample", "entropy_sample"), ("--save-particles", "save_particles"), ("--precision", "precision")]
+            .map { RecordedConfig.Given($0.0, $0.1, o[$0.1] ?? .null) }
     }
 }

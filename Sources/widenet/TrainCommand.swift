@@ -17,6 +17,8 @@ struct TrainCommand: ParsableCommand {
               widenet train
               widenet train --n 64 --d 16 --width 1048576 --steps 2000 --gram-every 500 --out runs/m20
               widenet train --x X.npy --y y.npy --init-w W.npy --init-a a.npy --steps 100 --lr 0.1
+              widenet train --width 1048576 --steps 5000 --checkpoint-every 500 --out runs/long
+              widenet train --resume runs/long      # after Ctrl-C, a kill or a crash
             """)
 
     @Option(help: "Samples (synthetic data; default 64).") var n: Int?
@@ -38,6 +40,7 @@ struct TrainCommand: ParsableCommand {
     var gramEvery: Int = 0
     @Flag(name: .customLong("save-weights"), help: "Write the final w.npy (m×d) and a.npy (m).") var saveWeights = false
     @Option(name: .customLong("block-width"), help: .hidden) var blockWidth: Int?
+    @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -56,11 +59,28 @@ struct TrainCommand: ParsableCommand {
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveWeights = saveWeights
             cfg.blockWidth = blockWidth; cfg.quiet = output.quiet
-            let result = try NTKTrainExperiment.run(cfg)
+            if let recorded = try runControl.recorded(given: given(cfg)) {
+                guard output.out == nil || output.out == runControl.resume else {
+                    throw ValidationError("--resume continues the run in its own directory; leave out --out")
+                }
+                cfg = try NTKTrainConfig(recorded: recorded)
+                cfg.quiet = output.quiet
+            }
+            let result = try reportingInterruption { try NTKTrainExperiment.run(cfg, control: runControl.control) }
             for note in result.notes { printNote(note) }
             if !output.quiet { printSummary(result.summary) }
             print("run directory: \(result.directory.path)")
         }
+    }
+
+    /// Every option that fixes the numbers, as config.json records it.
+    func given(_ c: NTKTrainConfig) -> [RecordedConfig.Given] {
+        let o = c.json(resolved: [])
+        return [("--n", "n"), ("--d", "d"), ("--width", "width"), ("--steps", "steps"), ("--lr", "lr"), ("--seed", "seed"),
+                ("--dataset", "dataset"), ("--x", "x"), ("--y", "y"), ("--init-w", "init_w"), ("--init-a", "init_a"),
+                ("--kappa", "kappa"), ("--train-output", "train_output"), ("--log-every", "log_every"),
+                ("--gram-every", "gram_every"), ("--save-weights", "save_weights"), ("--precision", "precision")]
+            .map { RecordedConfig.Given($0.0, $0.1, o[$0.1] ?? .null) }
     }
 
     func printSummary(_ s: JSONObject) {

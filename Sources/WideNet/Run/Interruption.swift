@@ -14,6 +14,10 @@ public enum Interruption {
         received = 0
         signal(SIGINT) { Interruption.received = $0 }
         signal(SIGTERM) { Interruption.received = $0 }
+        // A parent may have started us with these signals blocked (the mask survives exec).
+        var set = sigset_t()
+        sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
         return try body()
     }

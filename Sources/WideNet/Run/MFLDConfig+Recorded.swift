@@ -36,3 +36,9 @@ extension MFLDConfig {
         out = r.directory.path
     }
 }
+
+extension MFLDConfig {
+    /// The options as config.json records them (without the resolved section), to compare a command
+    /// line given beside --resume with the run's own.
+    public var recordedOptions: JSONObject { json(resolved: []) }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import WideNet
+
+/// --resume and --checkpoint-every, shared by the commands that train (train, mfld).
+struct RunControlOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Continue the run in DIR from its last checkpoint to its configured step count, into DIR. Other options may only repeat the run's own.",
+                               valueName: "DIR"))
+    var resume: String?
+
+    @Option(name: .customLong("checkpoint-every"),
+            help: "Write a checkpoint every K steps (one is also written when the run gets SIGINT or SIGTERM).")
+    var checkpointEvery: Int?
+
+    var control: RunControl { RunControl(checkpointEvery: checkpointEvery, resume: resume != nil) }
+
+    /// The run to continue, after checking that the options given beside --resume repeat its own:
+    /// `given` lists (flag, config.json key, value) for every option of the command, and only those
+    /// that appear on the command line are compared.
+    func recorded(given: [RecordedConfig.Given]) throws -> RecordedConfig? {
+        guard let resume else { return nil }
+        let recorded = try RecordedConfig(directory: URL(fileURLWithPath: resume))
+        try recorded.refuseChanges(given.filter { Self.onCommandLine($0.flag) })
+        return recorded
+    }
+
+    static func onCommandLine(_ flag: String) -> Bool {
+        CommandLine.arguments.dropFirst().contains { $0 == flag || $0.hasPrefix(flag + "=") }
+    }
+}
+
+/// A run stopped by SIGINT or SIGTERM has written its checkpoint: say how to continue it and exit
+/// with 128 + the signal, as a shell expects of a process stopped by one.
+func reportingInterruption<R>(_ body: () throws -> R) throws -> R {
+    do {
+        return try body()
+    } catch let stop as RunInterrupted {
+        printNote(stop.description)
+        throw ExitCode(stop.exitCode)
+    }
+}

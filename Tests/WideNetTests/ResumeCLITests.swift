@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import WideNet
+
+/// Stopping and continuing runs through the binary: SIGKILL (the last periodic checkpoint survives),
+/// SIGTERM (a checkpoint is written at the step the signal arrives), and a resume that would change
+/// an option. In each case the continued run's metrics.jsonl and arrays equal, byte for byte, those
+/// of a run that was never stopped.
+@Suite(.serialized)
+struct ResumeCLITests {
+    static let files = ["metrics.jsonl", "w.npy", "a.npy", "u.npy"]
+
+    static func trainArgs(_ out: URL, backend: String) -> [String] {
+        ["train", "--n", "24", "--d", "6", "--width", "2000", "--steps", "150", "--seed", "5", "--log-every", "1",
+         "--checkpoint-every", "20", "--save-weights", "--backend", backend, "--out", out.path, "--quiet"]
+    }
+
+    static func start(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = CLITests.binary
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    static func checkpointStep(_ dir: URL) -> Int? { (try? Checkpoint.load(from: dir))?.step }
+
+    static func rows(_ dir: URL) -> Int {
+        ((try? String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").count
+    }
+
+    /// Waits until `ready` holds or the process ends; false if it ended first.
+    static func wait(for p: Process, until ready: () -> Bool) -> Bool {
+        while p.isRunning {
+            if ready() { return true }
+            usleep(2000)
+        }
+        return false
+    }
+
+    static func expectSameFiles(_ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for name in files {
+            let x = try Data(contentsOf: a.appendingPathComponent(name)), y = try Data(contentsOf: b.appendingPathComponent(name))
+            #expect(x == y, "\(name) differs from the uninterrupted run's", sourceLocation: sourceLocation)
+        }
+    }
+
+    static var backends: [String] { TestDevices.hasOpenCL ? ["cpu", "opencl"] : ["cpu"] }
+
+    @Test(arguments: backends)
+    func killedRunResumesFromItsLastCheckpoint(backend: String) throws {
+        let dir = try CLITests.scratch()
+        let plain = dir.appendingPathComponent("plain"), killed = dir.appendingPathComponent("killed")
+        let reference = try CLITests.run(Self.trainArgs(plain, backend: backend))
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        let p = try Self.start(Self.trainArgs(killed, backend: backend))
+        let caught = Self.wait(for: p) { (Self.checkpointStep(killed) ?? 0) >= 40 && Self.rows(killed) > 55 }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try #require(caught, "the run finished before it could be killed")
+        #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("summary.json").path))
+
+        let resumed = try CLITests.run(["train", "--resume", killed.path, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        try Self.expectSameFiles(plain, killed)
+    }
+
+    @Test func terminatedRunWritesACheckpointAndResumes() throws {
+        let dir = try CLITests.scratch()
+        let plain = dir.appendingPathComponent("plain"), stopped = dir.appendingPathComponent("stopped")
+        #expect(try CLITests.run(Self.trainArgs(plain, backend: "cpu")).status == 0)
+
+        let p = try Self.start(Self.trainArgs(stopped, backend: "cpu"))
+        let caught = Self.wait(for: p) { Self.rows(stopped) > 30 }
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        try #require(caught, "the run finished before the signal")
+        #expect(p.terminationStatus == 128 + SIGTERM, "exit status \(p.terminationStatus)")
+        let step = try #require(Self.checkpointStep(stopped))
+        #expect(step >= 30, "checkpoint at step \(step): it must be the step the signal arrived, not a periodic one")
+
+        // Changing an option that matters is refused, naming it; then the plain resume continues.
+        let changed = try CLITests.run(["train", "--resume", stopped.path, "--lr", "0.5", "--quiet"])
+        #expect(changed.status != 0 && changed.stderr.contains("--lr"), "\(changed.stderr)")
+        let resumed = try CLITests.run(["train", "--resume", stopped.path, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        try Self.expectSameFiles(plain, stopped)
+    }
+
+    @Test func resumingSomethingThatIsNotARunFails() throws {
+        let dir = try CLITests.scratch()
+        let r = try CLITests.run(["train", "--resume", dir.appendingPathComponent("nothing").path])
+        #expect(r.status != 0 && r.stderr.hasPrefix("error:") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+}
