@@ -13,7 +13,7 @@ public enum NTKTrainExperiment {
 
     /// Checks the inputs, picks the backend, then trains; nothing is written before the inputs pass.
     public static func run(_ cfg: NTKTrainConfig, control: RunControl = RunControl(),
-                           logger: Logger = Logger(label: "widenet.train")) throws -> Result {
+                           logger: Logger = Log.logger("train")) throws -> Result {
         try control.validate()
         guard cfg.steps >= 0 else { throw BackendError("--steps must be ≥ 0 (got \(cfg.steps))") }
         if let lr = cfg.learningRate, !(lr > 0 && lr.isFinite) { throw BackendError("--lr must be a positive number (got \(lr))") }

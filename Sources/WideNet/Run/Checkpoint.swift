@@ -45,6 +45,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(self), to: folder.appendingPathComponent("state.json"))
+        Log.logger("run").info("checkpoint after step \(step) in \(folder.path)")
         let keep = Set(arrays.values).union(["state.json"])
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
             try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))

@@ -79,7 +79,9 @@ public final class CLContext {
         let start = DispatchTime.now().uptimeNanoseconds
         let p = try CLProgram(context: context, device: device.id, source: text, options: options,
                               label: sources.map(\.rawValue).joined(separator: "+"))
-        buildSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        buildSeconds += seconds
+        Log.logger("opencl").debug("built \(sources.map(\.rawValue).joined(separator: "+")) [\(options)] in \(String(format: "%.2f", seconds)) s")
         programs[key] = p
         return p
     }
