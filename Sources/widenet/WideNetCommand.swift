@@ -17,10 +17,12 @@ struct WideNetCommand: ParsableCommand {
               widenet train           # the default experiment on the best device
               widenet train --n 64 --d 16 --width 1048576 --steps 500 --out runs/ntk-m20
               widenet gram --x X.npy --width 65536 --seed 1
+              widenet sweep --widths 1024,4096,16384,65536 --steps 200
+              widenet report runs/train-20261123-132439 runs/sweep-20261123-140210
             """,
         version: widenetVersion,
-        subcommands: [DevicesCommand.self, TrainCommand.self, GramCommand.self, MFLDCommand.self, SaddleCommand.self, BenchCommand.self,
-                      TuneCommand.self])
+        subcommands: [DevicesCommand.self, TrainCommand.self, SweepCommand.self, GramCommand.self, MFLDCommand.self, SaddleCommand.self,
+                      BenchCommand.self, TuneCommand.self, ReportCommand.self])
 
     /// An unknown subcommand is an error even with --help (the parser would print the root help
     /// and exit 0, which scripts would read as "the command exists").

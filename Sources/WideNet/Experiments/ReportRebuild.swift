@@ -1,0 +1,68 @@
+import Foundation
+
+/// `widenet report`: rewrites the report of an earlier run from its files (config.json,
+/// metrics.jsonl, summary.json), or compares several runs in one report. A train or sweep run gets
+/// back exactly the report it wrote; runs of other commands a generic one.
+public enum ReportRebuild {
+    /// Rewrites `<path>/report.html` and returns its location. Every directory is read in full
+    /// before anything is written.
+    @discardableResult
+    public static func rebuild(_ path: String) throws -> URL {
+        let run = try RunFiles.load(path)
+        let html = try report(for: run, shown: path)
+        let url = run.url.appendingPathComponent("report.html")
+        try AtomicFile.write(html, to: url)
+        return url
+    }
+
+    /// Writes report.html and summary.json (the runs compared) into `out` (default
+    /// runs/report-<time>) and returns the directory.
+    public static func compare(_ paths: [String], out: String?) throws -> URL {
+        guard paths.count >= 2 else { throw WideNetIOError("a comparison needs at least two run directories (got \(paths.count))") }
+        let runs = try paths.map(RunFiles.load)
+        let names = labels(runs, paths: paths)
+        let directory = try RunDirectory(path: out, command: "report")
+        var summary = JSONObject()
+        summary.set("command", "report")
+        summary.set("version", widenetVersion)
+        summary["runs"] = .array(zip(runs, names).map { run, name in
+            var o = JSONObject()
+            o.set("name", name); o.set("path", run.url.path); o.set("command", run.command)
+            return .object(o)
+        })
+        let x = GenericReport.sharedAxis(runs)
+        summary.set("x_axis", x.key)
+        summary["metrics_compared"] = .array(GenericReport.sharedColumns(runs).filter { $0 != x.key }.map { .string($0) })
+        try directory.writeJSON(summary, to: "summary.json")
+        try directory.writeText(GenericReport.comparison(runs, names: names), to: "report.html")
+        return directory.url
+    }
+
+    static func report(for run: RunFiles, shown path: String) throws -> String {
+        switch run.command {
+        case "train":
+            guard let lambda0 = run.summary["lambda0"]?.numeric else { throw WideNetIOError("\(path)/summary.json has no lambda0") }
+            return TrainReport.html(summary: run.summary, history: History(rows: try RunDirectory.metricsRows(in: run.url)),
+                                    lambda0: lambda0, notes: trainNotes(run))
+        case "sweep":
+            return WidthSweepReport.html(summary: run.summary, rows: run.metrics)
+        default:
+            return GenericReport.html(run)
+        }
+    }
+
+    /// The notes as the run listed them: config.json keeps them one by one; summary.json only joined.
+    static func trainNotes(_ run: RunFiles) -> [String] {
+        if case .object(let resolved)? = run.config?["resolved"], case .array(let notes)? = resolved["notes"] {
+            return notes.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+        }
+        guard case .string(let joined)? = run.summary["notes"], !joined.isEmpty else { return [] }
+        return joined.components(separatedBy: "; ")
+    }
+
+    /// Each run by its directory's name, or by the path given where two names coincide.
+    static func labels(_ runs: [RunFiles], paths: [String]) -> [String] {
+        let names = runs.map(\.name)
+        return zip(names, paths).map { name, path in names.filter { $0 == name }.count > 1 ? path : name }
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A run directory read back from disk (DESIGN.md §3): summary.json, every row of metrics.jsonl in
+/// order, and config.json when there is one. Every problem is a one-line error naming the file.
+struct RunFiles {
+    let url: URL
+    let config: JSONObject?
+    let metrics: [JSONObject]
+    let summary: JSONObject
+
+    /// The directory's own name, how reports label the run.
+    var name: String { url.lastPathComponent }
+
+    /// The command that wrote the run; summary.json says it most precisely (saddle-sweep, mfld-chaos).
+    var command: String {
+        if case .string(let s)? = summary["command"] { return s }
+        if case .string(let s)? = config?["command"] { return s }
+        return "run"
+    }
+
+    static func load(_ path: String) throws -> RunFiles {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw WideNetIOError("\(path): no such directory")
+        }
+        guard isDirectory.boolValue else { throw WideNetIOError("\(path): not a directory") }
+        for required in ["metrics.jsonl", "summary.json"] where !FileManager.default.fileExists(atPath: url.appendingPathComponent(required).path) {
+            throw WideNetIOError("\(path): not a run directory (no \(required))")
+        }
+        let summary = try object(in: url.appendingPathComponent("summary.json"), shown: path + "/summary.json")
+        let configURL = url.appendingPathComponent("config.json")
+        let config = FileManager.default.fileExists(atPath: configURL.path)
+            ? try object(in: configURL, shown: path + "/config.json") : nil
+        let metrics = try rows(in: url.appendingPathComponent("metrics.jsonl"), shown: path + "/metrics.jsonl")
+        return RunFiles(url: url, config: config, metrics: metrics, summary: summary)
+    }
+
+    static func text(of url: URL, shown: String) throws -> String {
+        do { return try String(contentsOf: url, encoding: .utf8) } catch {
+            throw WideNetIOError("\(shown): cannot read it as UTF-8 text (\(RunDirectory.reason(error)))")
+        }
+    }
+
+    static func object(in url: URL, shown: String) throws -> JSONObject {
+        let text = try text(of: url, shown: shown)
+        do { return try JSONReader.parseObject(text) } catch {
+            throw WideNetIOError("\(shown): malformed JSON (\(error))")
+        }
+    }
+
+    /// One object per non-empty line; the error names the line.
+    static func rows(in url: URL, shown: String) throws -> [JSONObject] {
+        var rows: [JSONObject] = []
+        for (index, line) in try text(of: url, shown: shown).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            do { rows.append(try JSONReader.parseObject(String(line))) } catch {
+                throw WideNetIOError("\(shown) line \(index + 1): malformed JSON (\(error))")
+            }
+        }
+        return rows
+    }
+}

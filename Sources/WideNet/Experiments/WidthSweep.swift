@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+
+/// `widenet sweep`: the `widenet train` experiment at several widths with the same data, seed and
+/// step size (DESIGN.md §1.1, §3), and how its diagnostics scale with m. The theory: the largest
+/// weight movement falls like 1/√m, and so do the flipped activation patterns and the distance
+/// to the kernel prediction; log-log slopes against m are fitted to each.
+public enum WidthSweep {
+    /// Per-width figures copied from each run's summary into the sweep's metrics rows.
+    static let copiedFigures = ["initial_loss", "final_max_move", "final_flip_fraction", "max_kernel_deviation",
+                                "lambda_min_h_initial", "lambda_min_h_final", "bound_holds", "steps_per_second"]
+
+    /// The diagnostics fitted against m: metrics column and the name their fit takes in summary.json.
+    static let fittedFigures = [("final_max_move", "max_move"), ("final_flip_fraction", "flip_fraction"),
+                                ("max_kernel_deviation", "kernel_deviation")]
+
+    /// Movement of the weights in the NTK regime: max_r ‖w_r(k) − w_r(0)‖ = O(1/√m).
+    static let theorySlope = -0.5
+
+    /// Runs every width, smallest first, each into `<out>/width-<m>/`; `finished(done, total, row)`
+    /// is called after each with its metrics row. Nothing is written until every check has passed.
+    public static func run(_ base: NTKTrainConfig, widths: [Int],
+                           finished: (Int, Int, JSONObject) -> Void = { _, _, _ in }) throws
+        -> (directory: URL, summary: JSONObject, notes: [String]) {
+        let widths = try checkedWidths(widths, base)
+        let plan = try preflight(base, largest: widths[widths.count - 1])
+        let root = try RunDirectory(path: base.out, command: "sweep")
+        try root.writeJSON(config(base, widths: widths, plan: plan), to: "config.json")
+        let started = Date()
+        var rows: [JSONObject] = [], notes: [String] = []
+        for (index, width) in widths.enumerated() {
+            var c = base
+            c.width = width
+            c.out = root.file("width-\(width)").path
+            c.quiet = true
+            let result = try NTKTrainExperiment.run(c)
+            for note in result.notes where !notes.contains(note) { notes.append(note) }
+            // η = 1/λ_max(H∞) comes from the data alone, so every width must have run with the same one.
+            let lr = result.summary["lr"]?.numeric ?? .nan
+            guard abs(lr - plan.lr) <= 1e-12 * plan.lr else {
+                throw BackendError("width \(width) ran with η = \(lr) where the sweep planned η = \(plan.lr); the widths would not be comparable")
+            }
+            var row = JSONObject()
+            row.set("step", base.steps)
+            row["loss"] = result.summary["final_loss"] ?? .null
+            row.set("width", width)
+            for key in copiedFigures { row[key] = result.summary[key] ?? .null }
+            try root.appendMetrics(row)
+            rows.append(row)
+            finished(index + 1, widths.count, row)
+        }
+        try root.close()
+
+        var summary = JSONObject()
+        summary.set("command", "sweep")
+        summary.set("backend", plan.backend); summary.set("device", plan.device)
+        summary.set("precision", base.precision.rawValue)
+        summary.set("n", plan.n); summary.set("d", plan.d); summary.set("steps", base.steps)
+        summary.set("lr", plan.lr); summary.set("lambda0", plan.lambda0); summary.set("lambda_max", plan.lambdaMax)
+        summary["widths"] = .array(widths.map { .int($0) })
+        for (column, name) in fittedFigures {
+            let fit = logLogFit(rows, column)
+            summary.set("slope_\(name)", fit?.slope)
+            summary.set("intercept_\(name)", fit?.intercept)
+            summary.set("r2_\(name)", fit?.r2)
+        }
+        summary.set("theory_slope_max_move", theorySlope)
+        summary.set("bound_holds", rows.allSatisfy { $0["bound_holds"] == .bool(true) })
+        summary.set("wall_seconds", Date().timeIntervalSince(started))
+        // One string per note: a note may itself contain "; ", and the report lists them one by one.
+        summary["notes"] = .array(notes.map { .string($0) })
+        try root.writeJSON(summary, to: "summary.json")
+        try root.writeText(WidthSweepReport.html(summary: summary, rows: rows), to: "report.html")
+        return (root.url, summary, notes)
+    }
+
+    /// Fit of log(column) against log(width) over the rows where both are positive.
+    static func logLogFit(_ rows: [JSONObject], _ column: String) -> LinearFit? {
+        LinearFit.logLog(x: rows.map { $0["width"]?.numeric ?? .nan }, y: rows.map { $0[column]?.numeric ?? .nan })
+    }
+
+    /// Ascending widths, at least two distinct and positive, on a config that does not fix the width.
+    static func checkedWidths(_ widths: [Int], _ base: NTKTrainConfig) throws -> [Int] {
+        if let bad = widths.first(where: { $0 < 1 }) { throw BackendError("--widths must be positive (got \(bad))") }
+        if let twice = widths.first(where: { w in widths.filter { $0 == w }.count > 1 }) {
+            throw BackendError("--widths lists \(twice) more than once")
+        }
+        guard widths.count >= 2 else { throw BackendError("--widths needs at least two widths to fit a slope against m (got \(widths.count))") }
+        guard base.width == nil, base.initWPath == nil, base.initAPath == nil else {
+            throw BackendError("the sweep sets the width itself; --width, --init-w and --init-a do not apply")
+        }
+        return widths.sorted()
+    }
+
+    /// What the runs share, found before anything is written.
+    struct Plan {
+        var n: Int, d: Int
+        var lambda0: Double, lambdaMax: Double, lr: Double
+        var backend: String, device: String
+    }
+
+    /// The checks each `widenet train` run makes before writing, made once up front so the sweep
+    /// fails before its directory exists and not after hours at smaller widths; the largest width
+    /// stands for all since the memory needed grows with m.
+    static func preflight(_ base: NTKTrainConfig, largest: Int) throws -> Plan {
+        guard base.steps >= 0 else { throw BackendError("--steps must be ≥ 0 (got \(base.steps))") }
+        if let lr = base.learningRate, !(lr > 0 && lr.isFinite) { throw BackendError("--lr must be a positive number (got \(lr))") }
+        if let k = base.logEvery, k < 1 { throw BackendError("--log-every must be ≥ 1 (got \(k))") }
+        guard base.gramEvery >= 0 else { throw BackendError("--gram-every must be ≥ 0 (got \(base.gramEvery))") }
+        guard base.kappa > 0, base.kappa.isFinite else { throw BackendError("--kappa must be positive (got \(base.kappa))") }
+        var probe = base
+        probe.width = largest
+        let inputs = try TrainInputs.load(probe)
+        let backend = try BackendSelection.make(kind: base.backend, device: base.device, precision: base.precision).backend
+        let logger = Logger(label: "widenet.sweep")
+        switch base.precision {
+        case .f32: try Trainer<Float>(probe, inputs, backend, [], logger, RunControl()).preflight(width: largest)
+        case .f64: try Trainer<Double>(probe, inputs, backend, [], logger, RunControl()).preflight(width: largest)
+        }
+        let hInf = SyntheticData.inputGram(inputs.x, n: inputs.n, d: inputs.d).map(ArcCosine.kernel)
+        let eig = try SymmetricEigen.eigenvalues(hInf, n: inputs.n)
+        let lambda0 = eig.first ?? 0, lambdaMax = eig.last ?? 0
+        guard lambda0 > 1e-10 * max(lambdaMax, 1) else {
+            throw BackendError(String(format: "λ0 = λ_min(H∞) = %.3g: some inputs are parallel or repeated, so the NTK theory does not apply", lambda0))
+        }
+        return Plan(n: inputs.n, d: inputs.d, lambda0: lambda0, lambdaMax: lambdaMax, lr: base.learningRate ?? 1 / lambdaMax,
+                    backend: backend.info.kind, device: backend.info.deviceName)
+    }
+
+    /// config.json: the train options shared by every width, with `widths` in place of `width`.
+    static func config(_ base: NTKTrainConfig, widths: [Int], plan: Plan) -> JSONObject {
+        let train = base.json(resolved: [
+            ("backend", .string(plan.backend)), ("device", .string(plan.device)), ("n", .int(plan.n)), ("d", .int(plan.d)),
+            ("lr", .number(plan.lr)), ("lambda0", .number(plan.lambda0)), ("lambda_max", .number(plan.lambdaMax)),
+        ])
+        var o = JSONObject()
+        for (key, value) in train.pairs {
+            switch key {
+            case "command": o.set("command", "sweep")
+            case "width": o["widths"] = .array(widths.map { .int($0) })
+            case "init_w", "init_a": continue   // checkedWidths refuses them
+            default: o[key] = value
+            }
+        }
+        return o
+    }
+}
