@@ -32,6 +32,36 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
         if let ntkWidth, ntkWidth < 1 { throw ValidationError("--ntk-width must be at least 1") }
+        if let particles, particles < 1 { throw ValidationError("--particles must be at least 1 (got \(particles))") }
+        if let json {
+            // Checked before the measurements, which take minutes, rather than after them.
+            let folder = URL(fileURLWithPath: json).deletingLastPathComponent().path
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("--json \(json): \(folder) is not a directory")
+            }
+            guard FileManager.default.isWritableFile(atPath: folder) else {
+                throw ValidationError("--json \(json): \(folder) is not writable")
+            }
+        }
+    }
+
+    /// Every label names a backend that exists: cpu, opencl (every device) or opencl:N.
+    static func checkBackends(_ labels: [String]) throws {
+        guard !labels.isEmpty else { throw ValidationError("--backends takes cpu, opencl or opencl:N, separated by commas") }
+        let devices = (try? CLDevice.all())?.count ?? 0
+        for label in labels where label != "cpu" {
+            if label == "opencl" {
+                guard devices > 0 else { throw ValidationError("--backends opencl: no OpenCL device found (see `widenet devices`)") }
+                continue
+            }
+            guard label.hasPrefix("opencl:"), let index = Int(label.dropFirst("opencl:".count)) else {
+                throw ValidationError("--backends \(label): expected cpu, opencl or opencl:N")
+            }
+            guard (0..<devices).contains(index) else {
+                throw ValidationError("--backends \(label): there is no OpenCL device \(index) (\(devices) found; see `widenet devices`)")
+            }
+        }
     }
 
     func run() throws {
@@ -45,7 +75,8 @@ struct BenchCommand: ParsableCommand {
                 cfg.gemmSizes = sizes.compactMap { $0 }
             }
             cfg.ntkWidth = ntkWidth; cfg.particles = particles; cfg.repeats = repeats; cfg.precision = precision
-            cfg.backends = backends?.split(separator: ",").map(String.init)
+            cfg.backends = backends?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            if let labels = cfg.backends { try Self.checkBackends(labels) }
             let reports = try BenchExperiment.run(cfg) { line in if !quiet { printNote(line) } }
             print(BenchExperiment.table(reports))
             if let json {

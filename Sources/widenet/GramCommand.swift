@@ -25,6 +25,10 @@ struct GramCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if !(kappa > 0 && kappa.isFinite) { throw ValidationError("--kappa must be a positive number (got \(kappa))") }
+    }
+
     func run() throws {
         try reportingErrors {
             var cfg = GramExperiment.Config()
@@ -32,13 +36,11 @@ struct GramCommand: ParsableCommand {
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out
             let result = try GramExperiment.run(cfg)
-            for note in result.notes { printNote(note) }
-            if !output.quiet {
+            output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 for (k, v) in result.summary.pairs where k != "notes" {
                     print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }
-            print("run directory: \(result.directory.path)")
         }
     }
 }

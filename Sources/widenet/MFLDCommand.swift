@@ -96,14 +96,12 @@ struct MFLDCommand: ParsableCommand {
             } else {
                 result = try reportingInterruption { try MFLDExperiment.run(cfg, control: runControl.control) }
             }
-            for note in result.notes { printNote(note) }
-            if !output.quiet {
+            output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 for (k, v) in result.summary.pairs where k != "notes" && k != "gaussian_check" {
                     print(k.padding(toLength: 28, withPad: " ", startingAt: 0) + v.displayText)
                 }
                 if let g = result.summary["gaussian_check"] { print("gaussian_check              " + g.render()) }
             }
-            print("run directory: \(result.directory.path)")
         }
     }
 

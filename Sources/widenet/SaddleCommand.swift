@@ -83,13 +83,11 @@ struct SaddleCommand: ParsableCommand {
             } else {
                 result = try SaddleExperiment.run(c)
             }
-            for note in result.notes { printNote(note) }
-            if !output.quiet {
-                for (key, v) in result.summary.pairs where key != "notes" && key != "plateaus" && key != "jumps" && key != "drops" && key != "rows" {
+            output.finish(result.summary, directory: result.directory, notes: result.notes) {
+                for (key, v) in result.summary.pairs where !["notes", "plateaus", "jumps", "drops", "skipping"].contains(key) {
                     print(key.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }
-            print("run directory: \(result.directory.path)")
         }
     }
 }

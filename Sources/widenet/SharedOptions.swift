@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import WideNet
 
 extension BackendKind: ExpressibleByArgument {}
@@ -33,11 +34,30 @@ struct DeviceOptions: ParsableArguments {
     }
 }
 
-/// --out and --quiet.
+/// --out, --quiet, --json and --log-level.
 struct OutputOptions: ParsableArguments {
     @Option(help: "Run directory to write (default: runs/<command>-<time>).")
     var out: String?
 
     @Flag(help: "No progress bar or summary table; errors still go to standard error.")
     var quiet = false
+
+    @Flag(help: "Print the summary as one JSON object on standard output (with run_directory), for scripts.")
+    var json = false
+
+    @Option(name: .customLong("log-level"),
+            help: "What the engine logs to standard error: trace, debug (kernel builds), info (backend, checkpoints), notice, warning, error or critical.")
+    var logLevel: Logger.Level = .warning
+
+    func validate() throws { LogBootstrap.configure(level: logLevel) }
+
+    /// The end of a run on the terminal: notes on standard error, then the summary as a table
+    /// (unless --quiet) or as JSON (--json), then the run directory.
+    func finish(_ summary: JSONObject, directory: URL, notes: [String], table: () -> Void) {
+        for note in notes { printNote(note) }
+        if json { printJSONSummary(summary, directory: directory); return }
+        if !quiet { table() }
+        print("run directory: \(directory.path)")
+    }
 }
+

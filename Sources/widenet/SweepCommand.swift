@@ -53,9 +53,7 @@ struct SweepCommand: ParsableCommand {
                 printProgress(done: done, total: total, row: row, seconds: now.timeIntervalSince(lastFinish))
                 lastFinish = now
             }
-            for note in result.notes { printNote(note) }
-            if !output.quiet { printSummary(result.summary) }
-            print("run directory: \(result.directory.path)")
+            output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
         }
     }
 

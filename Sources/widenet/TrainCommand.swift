@@ -67,9 +67,7 @@ struct TrainCommand: ParsableCommand {
                 cfg.quiet = output.quiet
             }
             let result = try reportingInterruption { try NTKTrainExperiment.run(cfg, control: runControl.control) }
-            for note in result.notes { printNote(note) }
-            if !output.quiet { printSummary(result.summary) }
-            print("run directory: \(result.directory.path)")
+            output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
         }
     }
 

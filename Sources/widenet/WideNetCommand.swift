@@ -9,14 +9,20 @@ struct WideNetCommand: ParsableCommand {
         abstract: "Training dynamics of very wide neural networks, on OpenCL GPUs or the CPU.",
         discussion: """
             Every experiment writes a run directory (config.json, metrics.jsonl, summary.json, \
-            report.html and the arrays asked for). Backend: --backend auto|cpu|opencl, or the \
-            environment variables WIDENET_BACKEND and WIDENET_DEVICE.
+            report.html and the arrays asked for) and takes --out DIR, --quiet, --json (the summary \
+            as JSON on standard output) and --log-level. Backend: --backend auto|cpu|opencl, or the \
+            environment variables WIDENET_BACKEND and WIDENET_DEVICE. train and mfld write \
+            checkpoints (--checkpoint-every K, and on Ctrl-C) and continue with --resume DIR.
 
             Examples:
               widenet devices
               widenet train           # the default experiment on the best device
               widenet train --n 64 --d 16 --width 1048576 --steps 500 --out runs/ntk-m20
+              widenet train --width 1048576 --steps 5000 --checkpoint-every 500 --out runs/long
+              widenet train --resume runs/long
               widenet gram --x X.npy --width 65536 --seed 1
+              widenet mfld --task parity --d 20 --particles 2048 --anneal-every 500 --anneal-factor 0.3
+              widenet saddle --lr 0.005 --skip-plateaus --plateau-min-steps 3
               widenet sweep --widths 1024,4096,16384,65536 --steps 200
               widenet report runs/train-20261123-132439 runs/sweep-20261123-140210
             """,

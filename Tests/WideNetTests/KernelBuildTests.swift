@@ -30,6 +30,26 @@ struct KernelBuildTests {
         }
     }
 
+    /// The error a user sees when a kernel file fails to build: the program's name, the code, and the
+    /// compiler's messages, on one line however long the log.
+    @Test func buildFailureNamesTheProgramAndCarriesTheLog() throws {
+        let gpu = try TestDevices.backend()
+        let errors = (0..<40).map { "    x[\($0)] = missing_\($0);" }.joined(separator: "\n")
+        let source = "__kernel void many_errors(__global float *x) {\n\(errors)\n}\n"
+        let error = #expect(throws: CLError.self) {
+            _ = try CLProgram(context: gpu.cl.context, device: gpu.cl.device.id, source: source, options: "",
+                              label: "many_errors_file")
+        }
+        guard let error else { return }
+        let line = error.description
+        #expect(line.hasPrefix("OpenCL clBuildProgram(many_errors_file"), "\(line)")
+        #expect(line.contains("CL_BUILD_PROGRAM_FAILURE"))
+        #expect(line.contains("build log: ") && line.contains("missing_0"), "\(line)")
+        #expect(!line.contains("\n"), "the error must fit on one line")
+        #expect(error.buildLog?.contains("missing_39") == true, "the whole log is kept on the error")
+        #expect(!line.contains("missing_39"), "the message holds the log's first lines only")
+    }
+
     @Test func errorCodesHaveNames() {
         #expect(CLError(call: "clCreateBuffer", code: -4).description.contains("CL_MEM_OBJECT_ALLOCATION_FAILURE"))
         #expect(CLError(call: "x", code: -5).codeName == "CL_OUT_OF_RESOURCES")

@@ -63,7 +63,7 @@ public enum BackendSelection {
         guard let spec, !spec.isEmpty else { return nil }
         if let index = Int(spec) {
             guard devices.indices.contains(index) else {
-                throw BackendError("--device \(index): there are \(devices.count) OpenCL devices (see `widenet devices`)")
+                throw BackendError("--device \(index): there \(devices.count == 1 ? "is 1 OpenCL device" : "are \(devices.count) OpenCL devices") (see `widenet devices`)")
             }
             return devices[index]
         }

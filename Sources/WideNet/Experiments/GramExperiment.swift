@@ -101,6 +101,7 @@ public enum GramExperiment {
 
     static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: Config, xx: [Double]) throws -> [Double] {
         func build<T: Scalar>(_: T.Type) throws -> [Double] {
+            try NTKTwoLayerNet<T>.preflight(width: m, n: inputs.n, d: inputs.d, storesInitialWeights: false, on: backend.info)
             let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
                                             initialisation: .random(seed: cfg.seed, kappa: cfg.kappa))
             _ = try net.forward()

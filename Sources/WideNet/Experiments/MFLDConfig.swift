@@ -72,7 +72,15 @@ public struct MFLDConfig: Sendable {
         try check(lambdaL2 >= 0 && lambdaL2.isFinite, "--lambda-l2 must be ≥ 0 (got \(lambdaL2))")
         try check(annealEvery >= 0, "--anneal-every must be ≥ 0 (got \(annealEvery))")
         try check(annealFactor > 0 && annealFactor <= 1, "--anneal-factor must be in (0, 1] (got \(annealFactor))")
-        if let b = batch { try check(b >= 1, "--batch must be at least 1 (got \(b))") }
+        if let t = nTest {
+            try check(t >= 1, "--n-test must be at least 1 (got \(t))")
+            try check(task != .file, "--n-test does not apply to --task file (the last 20 % of the rows are held out)")
+        }
+        try check(task != .teacher || teacherWidth >= 1, "--teacher-width must be at least 1 (got \(teacherWidth))")
+        if let b = batch {
+            try check(b >= 1, "--batch must be at least 1 (got \(b))")
+            try check(task == .file || b <= n, "--batch \(b) exceeds the \(n) training samples (--n)")
+        }
         try check(innerSteps >= 1, "--inner-steps must be at least 1 (got \(innerSteps))")
         try check(svrgEvery >= 0, "--svrg-every must be ≥ 0 (got \(svrgEvery))")
         try check(svrgEvery == 0 || (batch != nil && algorithm == .langevin && dataTerm),

@@ -67,7 +67,7 @@ struct MFLDRunner<T: Scalar> {
         let lambda = cfg.lambda(at: k)
         var entropy: Double? = nil
         let sampleSize = min(cfg.entropySample, net.particles)
-        if sampleSize > 6 {
+        if sampleSize > 6, trainLoss.isFinite, m2.isFinite {
             entropy = try EntropyEstimator.kozachenkoLeonenko(try net.sample(sampleSize), count: sampleSize,
                                                                dimension: net.coordinates)
         }
@@ -151,6 +151,10 @@ struct MFLDRunner<T: Scalar> {
             }
             if k % logEvery == 0 || k == cfg.steps {
                 let row = try measure(net, step: k)
+                if !(row.loss.isFinite && row.secondMoment.isFinite) && k == 0 {
+                    run.discard()
+                    throw BackendError("the initial loss is \(row.loss): the initial particles (--init-scale \(cfg.initScale)) or the data overflow")
+                }
                 guard row.loss.isFinite, row.secondMoment.isFinite else {
                     try run.close()
                     let kept = lastCheckpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }

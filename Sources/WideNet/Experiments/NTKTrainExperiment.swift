@@ -48,20 +48,9 @@ struct Trainer<T: Scalar> {
         self.control = control
     }
 
-    /// Refuses a width whose parameters cannot fit, naming the largest one that does.
     func preflight(width: Int) throws {
-        let (n, d) = (inputs.n, inputs.d)
-        let stored = inputs.initW != nil || inputs.initA != nil
-        let perNeuron = NTKTwoLayerNet<T>.bytesPerNeuron(n: n, d: d, storesInitialWeights: stored)
-        let info = backend.info
-        // Scratch: the forward partials of one block and small reductions; 10 % headroom on a GPU.
-        let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
-        let need = perNeuron * Double(width)
-        if !(need <= budget) {
-            let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
-            throw BackendError("width \(width) needs \(gib(need)) for weights and masks but \(info.deviceName) offers "
-                + "\(gib(budget)); the largest width that fits is \(Int(budget / perNeuron))")
-        }
+        try NTKTwoLayerNet<T>.preflight(width: width, n: inputs.n, d: inputs.d,
+                                        storesInitialWeights: inputs.initW != nil || inputs.initA != nil, on: backend.info)
     }
 
     func run() throws -> NTKTrainExperiment.Result {
@@ -146,6 +135,10 @@ struct Trainer<T: Scalar> {
             let e = zip(u, y).map { $0 - $1 }
             let eSq = e.map { $0 * $0 }.reduce(0, +)
             let loss = 0.5 * eSq
+            if !loss.isFinite && k == 0 {
+                run.discard()
+                throw BackendError("the initial loss is \(loss): the initial weights (κ = \(cfg.kappa)) or the data overflow")
+            }
             guard loss.isFinite else {
                 try run.close()
                 let kept = lastCheckpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }

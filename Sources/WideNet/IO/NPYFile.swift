@@ -292,7 +292,12 @@ private struct HeaderParser {
     private func failure(_ what: String) -> Failure { Failure(message: "\(what) at byte \(pos)") }
 
     private mutating func skipSpace() {
-        while pos < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[pos]) { pos += 1 }
+        while pos < bytes.count {
+            switch bytes[pos] {
+            case 0x20, 0x09, 0x0A, 0x0D: pos += 1  // space, tab, newline, carriage return
+            default: return
+            }
+        }
     }
 
     /// Consumes `byte` (after whitespace) if it is next.

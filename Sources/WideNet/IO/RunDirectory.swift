@@ -6,8 +6,11 @@ import Foundation
 public final class RunDirectory {
     public let url: URL
     var metrics: FileHandle?
+    /// The directories this run made, outermost first (empty when continuing an earlier run).
+    private var created: [String] = []
 
-    /// Creates `path` (or runs/<command>-<time>), refusing a directory that already holds a run.
+    /// Creates `path` (or runs/<command>-<time>), refusing a directory that already holds a run;
+    /// when that fails, the directories it made on the way are removed again.
     public init(path: String?, command: String) throws {
         let fm = FileManager.default
         let chosen: String
@@ -23,14 +26,27 @@ public final class RunDirectory {
         if fm.fileExists(atPath: url.appendingPathComponent("metrics.jsonl").path) {
             throw WideNetIOError("--out \(chosen) already holds a run (metrics.jsonl); choose another directory")
         }
+        var created: [String] = []
         do {
-            try fm.createDirectory(at: url, withIntermediateDirectories: true)
+            try RunDirectory.makeDirectories(url.path, label: chosen, created: &created)
+            guard fm.isWritableFile(atPath: url.path) else {
+                throw WideNetIOError("--out \(chosen): the directory is not writable")
+            }
         } catch {
-            throw WideNetIOError("--out \(chosen): cannot create the directory (\(RunDirectory.reason(error)))")
+            for directory in created.reversed() { rmdir(directory) }
+            throw error
         }
-        guard fm.isWritableFile(atPath: url.path) else {
-            throw WideNetIOError("--out \(chosen): the directory is not writable")
-        }
+        self.created = created
+    }
+
+    /// Removes what this run made, for a run that fails before it has anything worth keeping (its
+    /// very first step); a run continued from a checkpoint is never removed.
+    public func discard() {
+        try? metrics?.close()
+        metrics = nil
+        guard let own = created.last, own == url.path else { return }
+        try? FileManager.default.removeItem(atPath: own)
+        for directory in created.dropLast().reversed() { rmdir(directory) }
     }
 
     /// An existing run directory with metrics.jsonl already open (RunDirectory+Resume.swift).
@@ -70,6 +86,25 @@ public final class RunDirectory {
     }
 
     deinit { try? metrics?.close() }
+
+    /// Creates `path` and its missing ancestors with mkdir(2), appending each one it creates to
+    /// `created`; a failure names the component that stopped it and why.
+    private static func makeDirectories(_ path: String, label: String, created: inout [String]) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw WideNetIOError("--out \(label): \(path) exists and is not a directory")
+            }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != path { try makeDirectories(parent, label: label, created: &created) }
+        if mkdir(path, 0o777) == 0 {
+            created.append(path)
+        } else if errno != EEXIST {
+            throw WideNetIOError("--out \(label): cannot create \(path) (\(String(cString: strerror(errno))))")
+        }
+    }
 
     static func reason(_ error: Error) -> String {
         let ns = error as NSError

@@ -54,6 +54,19 @@ public final class NTKTwoLayerNet<T: Scalar> {
         return Double(d) * s * (storesInitialWeights ? 2 : 1) + s + 2 * Double(n) / 8
     }
 
+    /// Refuses a width whose parameters cannot fit on the device, naming the largest one that does.
+    public static func preflight(width: Int, n: Int, d: Int, storesInitialWeights stored: Bool, on info: BackendInfo) throws {
+        let perNeuron = bytesPerNeuron(n: n, d: d, storesInitialWeights: stored)
+        // Scratch: the forward partials of one block and small reductions; 10 % headroom on a GPU.
+        let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
+        let need = perNeuron * Double(width)
+        if !(need <= budget) {
+            let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
+            throw BackendError("width \(width) needs \(gib(need)) for weights and masks but \(info.deviceName) offers "
+                + "\(gib(budget)); the largest width that fits is \(Int(budget / perNeuron))")
+        }
+    }
+
     /// The widest block whose buffers fit in `maxAllocBytes` and whose element indices fit the
     /// kernels' 32-bit ints (width·d and n·words below 2^31), a multiple of 32.
     public static func blockWidth(d: Int, n: Int, maxAllocBytes: Int) -> Int {

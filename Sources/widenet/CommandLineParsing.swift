@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+
+extension WideNetCommand {
+    /// Parses and runs a command. A parse or validation error is one line on standard error,
+    /// `error: <what is wrong>`, exit code 64; `--help` prints the usage.
+    static func main(_ arguments: [String]?) {
+        do {
+            var command = try parseAsRoot(arguments.map(NegativeValues.attached))
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let text = message(for: error)
+            // Help, --version, and errors already reported by `reportingErrors` (an ExitCode).
+            if code == .success || text.isEmpty { exit(withError: error) }
+            FileHandle.standardError.write(Data("error: \(text.replacingOccurrences(of: "\n", with: " "))\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
+}
+
+/// `--width -5` reads as an option `-5` with `--width` missing its value; written `--width=-5`,
+/// the value reaches the option's own range check, which names the problem.
+enum NegativeValues {
+    static func attached(_ args: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < args.count {
+            let arg = args[i]
+            if arg == "--" { return out + args[i...] }
+            if arg.hasPrefix("--"), !arg.contains("="), i + 1 < args.count, isNegativeNumber(args[i + 1]) {
+                out.append(arg + "=" + args[i + 1])
+                i += 2
+            } else {
+                out.append(arg)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    static func isNegativeNumber(_ s: String) -> Bool {
+        guard s.hasPrefix("-"), s.count > 1 else { return false }
+        return Double(s) != nil || s.dropFirst().allSatisfy(\.isNumber)
+    }
+}
