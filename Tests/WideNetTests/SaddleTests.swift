@@ -44,7 +44,7 @@ struct SaddleTests {
         #expect(r2 > 0.99)
     }
 
-    static func numbers(_ summary: JSONObject, _ key: String) -> [Double] { SaddleSweep.numbers(summary[key]) }
+    static func numbers(_ summary: JSONObject, _ key: String) -> [Double] { summary[key]?.numbers ?? [] }
 
     static func config(_ body: (inout SaddleExperiment.Config) -> Void) -> SaddleExperiment.Config {
         var c = SaddleExperiment.Config()
@@ -110,7 +110,7 @@ struct SaddleTests {
             guard case .array(let ps)? = s["plateaus"] else { return (0, 0) }
             return ps.compactMap { p -> (Double, Double)? in
                 guard case .object(let o) = p else { return nil }
-                return (SaddleSweep.numbers(o["length"]).first ?? 0, SaddleSweep.numbers(o["duplicate_pairs"]).first ?? 0)
+                return (o["length"]?.doubleValue ?? 0, o["duplicate_pairs"]?.doubleValue ?? 0)
             }.max { $0.0 < $1.0 } ?? (0, 0)
         }
         let gdWide = longestPlateau(try run(.gd, lr: 0.05, scale: 1e-3)), gdNarrow = longestPlateau(try run(.gd, lr: 0.05, scale: 1e-7))

@@ -271,8 +271,8 @@ struct MFLDRunner<T: Scalar> {
     }
 
     /// A logged row read back from metrics.jsonl (to continue a run's report).
-    static func row(_ o: [String: Any]) -> MFLDRow? {
-        func number(_ key: String) -> Double? { (o[key] as? NSNumber)?.doubleValue }
+    static func row(_ o: JSONObject) -> MFLDRow? {
+        func number(_ key: String) -> Double? { o[key]?.doubleValue }
         guard let step = number("step"), let loss = number("loss") else { return nil }
         return MFLDRow(step: Int(step), loss: loss, regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),
                        objective: number("objective"), lambda: number("lambda") ?? .nan, testLoss: number("test_loss") ?? .nan,

@@ -265,8 +265,8 @@ struct History {
     init() {}
 
     /// The series of an earlier run, from its metrics.jsonl rows.
-    init(rows: [[String: Any]]) {
-        func number(_ row: [String: Any], _ key: String) -> Double? { (row[key] as? NSNumber)?.doubleValue }
+    init(rows: [JSONObject]) {
+        func number(_ row: JSONObject, _ key: String) -> Double? { row[key]?.doubleValue }
         for row in rows {
             guard let k = number(row, "step"), let loss = number(row, "loss") else { continue }
             record(Int(k), loss: loss, bound: number(row, "bound") ?? .nan, kernel: number(row, "kernel_loss") ?? .nan,

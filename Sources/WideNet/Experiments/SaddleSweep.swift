@@ -27,7 +27,7 @@ public enum SaddleSweep {
             c.out = root.file(String(format: "sigma%.0e", scale)).path
             let plain = try SaddleExperiment.run(c)
             if notes.isEmpty { notes = plain.notes }
-            let reached = numbers(plain.summary["rank_reached_at"])
+            let reached = (plain.summary["rank_reached_at"]?.numbers ?? [])
             reachedAll.append(reached)
             var row = JSONObject()
             row.set("step", c.steps); row["loss"] = plain.summary["final_loss"] ?? .null
@@ -41,9 +41,9 @@ public enum SaddleSweep {
                 c.out = root.file(String(format: "sigma%.0e-skip", scale)).path
                 let skipped = try SaddleExperiment.run(c)
                 let a = plain.summary, b = skipped.summary
-                let stepsA = numbers(a["steps_to_target"]).first, stepsB = numbers(b["steps_to_target"]).first
-                let secA = numbers(a["seconds_to_target"]).first, secB = numbers(b["seconds_to_target"]).first
-                let staircaseA = numbers(a["rank_reached_at"]).count, staircaseB = numbers(b["rank_reached_at"]).count
+                let stepsA = (a["steps_to_target"]?.numbers ?? []).first, stepsB = (b["steps_to_target"]?.numbers ?? []).first
+                let secA = (a["seconds_to_target"]?.numbers ?? []).first, secB = (b["seconds_to_target"]?.numbers ?? []).first
+                let staircaseA = (a["rank_reached_at"]?.numbers ?? []).count, staircaseB = (b["rank_reached_at"]?.numbers ?? []).count
                 var o = JSONObject()
                 o.set("init_scale", scale)
                 o.set("steps_to_target", stepsA); o.set("steps_to_target_skipping", stepsB)
@@ -95,14 +95,5 @@ public enum SaddleSweep {
                     caption: "Theory: the time spent at each saddle grows linearly in log(1/σ0).")
         try root.writeText(report.render(), to: "report.html")
         return (root.url, summary, notes)
-    }
-
-    static func numbers(_ value: JSONValue?) -> [Double] {
-        switch value {
-        case .array(let values)?: return values.flatMap { numbers($0) }
-        case .number(let v)?: return [v]
-        case .int(let v)?: return [Double(v)]
-        default: return []
-        }
     }
 }

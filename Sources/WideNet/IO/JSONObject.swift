@@ -23,6 +23,21 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// For people: strings without quotes, everything else as JSON.
+    /// A number as Double (ints too); nil for anything else.
+    public var doubleValue: Double? {
+        switch self {
+        case .number(let v): return v
+        case .int(let v): return Double(v)
+        default: return nil
+        }
+    }
+
+    /// Every number in this value, arrays flattened in order.
+    public var numbers: [Double] {
+        if case .array(let values) = self { return values.flatMap(\.numbers) }
+        return doubleValue.map { [$0] } ?? []
+    }
+
     public var displayText: String {
         if case .string(let s) = self { return s }
         return render()

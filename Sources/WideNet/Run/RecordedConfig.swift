@@ -5,29 +5,37 @@ import Foundation
 /// not change an option that matters.
 public struct RecordedConfig {
     public let directory: URL
-    public let options: [String: Any]
-    public var resolved: [String: Any] { options["resolved"] as? [String: Any] ?? [:] }
+    public let options: JSONObject
+    public var resolved: JSONObject {
+        if case .object(let r)? = options["resolved"] { return r }
+        return JSONObject()
+    }
 
     public init(directory: URL) throws {
         self.directory = directory
-        let path = directory.appendingPathComponent("config.json").path
         guard FileManager.default.fileExists(atPath: directory.path) else {
             throw WideNetIOError("--resume \(directory.path): no such run directory")
         }
-        guard let data = FileManager.default.contents(atPath: path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw WideNetIOError("--resume \(directory.path): no readable config.json")
+        let file = directory.appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw WideNetIOError("--resume \(directory.path): not a run directory (no config.json)")
         }
-        options = object
+        options = try RunFiles.object(in: file, shown: file.path)
     }
 
-    public func command() -> String? { options["command"] as? String }
-    public func string(_ key: String) -> String? { options[key] as? String }
-    public func int(_ key: String) -> Int? { (options[key] as? NSNumber)?.intValue }
-    public func double(_ key: String) -> Double? { (options[key] as? NSNumber)?.doubleValue }
-    public func bool(_ key: String) -> Bool? { (options[key] as? NSNumber)?.boolValue }
-    public func resolvedInt(_ key: String) -> Int? { (resolved[key] as? NSNumber)?.intValue }
-    public func resolvedString(_ key: String) -> String? { resolved[key] as? String }
+    public func command() -> String? { string("command") }
+    public func string(_ key: String) -> String? { if case .string(let s)? = options[key] { return s }; return nil }
+    public func double(_ key: String) -> Double? { options[key]?.doubleValue }
+    public func int(_ key: String) -> Int? { Self.int(options[key]) }
+    public func bool(_ key: String) -> Bool? { if case .bool(let b)? = options[key] { return b }; return nil }
+    public func resolvedInt(_ key: String) -> Int? { Self.int(resolved[key]) }
+
+    /// Exact for ints (seeds use all 64 bits); whole doubles are accepted too.
+    static func int(_ value: JSONValue?) -> Int? {
+        if case .int(let i)? = value { return i }
+        return value?.doubleValue.flatMap { $0 == $0.rounded() && abs($0) < 9e15 ? Int($0) : nil }
+    }
+    public func resolvedString(_ key: String) -> String? { if case .string(let s)? = resolved[key] { return s }; return nil }
 
     /// One option given on the command line next to --resume: its flag, its config.json key and value.
     public struct Given {
@@ -38,27 +46,11 @@ public struct RecordedConfig {
     /// Refuses the first given option whose value differs from the recorded one.
     public func refuseChanges(_ given: [Given]) throws {
         for g in given {
-            let recorded = options[g.key] ?? NSNull()
-            guard !Self.same(g.value, recorded) else { continue }
+            let recorded = options[g.key] ?? .null
+            let same = g.value.doubleValue.map { $0 == recorded.doubleValue } ?? (g.value == recorded)
+            guard !same else { continue }
             throw BackendError("--resume \(directory.path): \(g.flag) \(g.value.displayText) differs from the run's "
-                + "\(Self.describe(recorded)) (config.json); a resumed run keeps the options it started with")
+                + "\(recorded == .null ? "default" : recorded.displayText) (config.json); a resumed run keeps the options it started with")
         }
-    }
-
-    static func same(_ value: JSONValue, _ recorded: Any) -> Bool {
-        switch value {
-        case .null: return recorded is NSNull
-        case .string(let s): return (recorded as? String) == s
-        case .bool(let b): return (recorded as? NSNumber)?.boolValue == b
-        case .int(let i): return (recorded as? NSNumber).map { $0.doubleValue == Double(i) } ?? false
-        case .number(let v): return (recorded as? NSNumber).map { $0.doubleValue == v } ?? false
-        default: return false
-        }
-    }
-
-    static func describe(_ recorded: Any) -> String {
-        if recorded is NSNull { return "default" }
-        if let s = recorded as? String { return s }
-        return "\(recorded)"
     }
 }

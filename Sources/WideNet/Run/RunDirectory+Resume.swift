@@ -25,18 +25,8 @@ extension RunDirectory {
     }
 
     /// The metrics rows written so far, parsed.
-    public static func metricsRows(in url: URL) throws -> [[String: Any]] {
-        let path = url.appendingPathComponent("metrics.jsonl").path
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw WideNetIOError("\(path): cannot read")
-        }
-        var rows: [[String: Any]] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            guard let row = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw WideNetIOError("\(path): line \(i + 1) is not a JSON object")
-            }
-            rows.append(row)
-        }
-        return rows
+    public static func metricsRows(in url: URL) throws -> [JSONObject] {
+        let file = url.appendingPathComponent("metrics.jsonl")
+        return try RunFiles.rows(in: file, shown: file.path)
     }
 }
