@@ -234,6 +234,14 @@ struct CLITests {
         try expectCleanFailure([command] + files + ["--backend", "cpu"], mentions: xp.path, "non-finite", "row 2")
     }
 
+    /// With file data the training rows are known only after the split (the last 20 % are held out).
+    @Test func batchLargerThanTheTrainingRowsOfAFile() throws {
+        let dir = try CLITests.scratch()
+        let (x, y) = try CLITests.goodData(dir, n: 10)
+        try expectCleanFailure(["mfld", "--x", x, "--y", y, "--batch", "9", "--backend", "cpu"],
+                               mentions: "--batch 9 exceeds the 8 training samples")
+    }
+
     /// An all-zero row has no direction: λ0 = 0 and the NTK theory does not apply.
     @Test(arguments: ["train", "gram"]) func zeroInput(command: String) throws {
         let dir = try CLITests.scratch()

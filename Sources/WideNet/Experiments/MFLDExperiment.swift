@@ -13,6 +13,9 @@ public enum MFLDExperiment {
         try cfg.validate()
         try control.validate()
         let data = try makeData(cfg)
+        if let b = cfg.batch, b > data.n {
+            throw BackendError("--batch \(b) exceeds the \(data.n) training samples")
+        }
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes: [String] = []
         if let note = choice.note { notes.append(note) }
