@@ -74,6 +74,9 @@ struct SaddleCommand: ParsableCommand {
             c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps; c.skipPlateaus = skipPlateaus
             c.initialization = initialization; c.targetLoss = targetLoss; c.whitenInputs = inputs == .whitened
             c.backend = try deviceOptions.resolvedBackend(); c.device = deviceOptions.resolvedDevice
+            if RunControlOptions.onCommandLine("--precision") && deviceOptions.precision != .f64 {
+                printNote("saddle computes in f64 (products of weights from σ0 = 1e-8 reach 1e-16); --precision \(deviceOptions.precision.rawValue) is not used")
+            }
             c.out = output.out; c.quiet = output.quiet
             let result: (directory: URL, summary: JSONObject, notes: [String])
             if let initScales {

@@ -29,7 +29,6 @@ public enum SaddleExperiment {
         public var targetLoss: Double? = nil
         public var backend: BackendKind = .auto
         public var device: String? = nil
-        public var precision: Precision = .f64
         public var out: String? = nil
         public var quiet = false
         public init() {}
