@@ -61,6 +61,12 @@ struct CheckpointTests {
         let text = try String(contentsOf: config, encoding: .utf8)
         try text.replacingOccurrences(of: "\"seed\": 7", with: "\"seed\": 8").write(to: config, atomically: true, encoding: .utf8)
         #expect(throws: WideNetIOError.self) { try Checkpoint.load(from: r.directory) }
+        // A finished run has nothing to continue.
+        let done = try NTKTrainExperiment.run(TrainTests.config(TrainTests.tempDir(), steps: 12), control: RunControl(checkpointEvery: 5))
+        #expect(throws: WideNetIOError.self) {
+            try NTKTrainExperiment.run(try NTKTrainConfig(recorded: RecordedConfig(directory: done.directory)),
+                                       control: RunControl(resume: true))
+        }
         let fresh = try NTKTrainExperiment.run(TrainTests.config(TrainTests.tempDir(), steps: 3))
         #expect(throws: WideNetIOError.self) { try Checkpoint.load(from: fresh.directory) }
         let recorded = try RecordedConfig(directory: fresh.directory)
@@ -101,7 +107,9 @@ struct CheckpointTests {
         var torn = try Data(contentsOf: metrics)
         torn.removeLast(17)
         try torn.write(to: metrics)
-        try FileManager.default.removeItem(at: b.directory.appendingPathComponent("particles.npy"))
+        for name in ["particles.npy", "summary.json", "report.html"] {
+            try FileManager.default.removeItem(at: b.directory.appendingPathComponent(name))
+        }
         // The last checkpoint is step 20 (with SVRG refreshed every 4 steps, 10 was skipped, 20 kept).
         try #expect(Checkpoint.load(from: b.directory).step == 20)
         let resumed = try MFLDExperiment.run(try MFLDConfig(recorded: RecordedConfig(directory: b.directory)),

@@ -93,7 +93,7 @@ struct MFLDRunner<T: Scalar> {
                                       Int(budget / Double(D * MemoryLayout<T>.stride))))
         }
         let logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
-        let resumeFrom = try control.resume ? Checkpoint.load(from: URL(fileURLWithPath: cfg.out ?? ".")) : nil
+        let resumeFrom = try control.checkpointToResume(in: cfg.out)
         let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: cfg.out ?? "."), metricsBytes: $0.metricsBytes) }
             ?? RunDirectory(path: cfg.out, command: "mfld")
         let started = Date()

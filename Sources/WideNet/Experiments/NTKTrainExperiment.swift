@@ -75,7 +75,7 @@ struct Trainer<T: Scalar> {
 
         let steps = cfg.steps
         let logEvery = cfg.logEvery ?? max(1, steps / 200)
-        let resumeFrom = try control.resume ? Checkpoint.load(from: URL(fileURLWithPath: cfg.out ?? ".")) : nil
+        let resumeFrom = try control.checkpointToResume(in: cfg.out)
         let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: cfg.out ?? "."), metricsBytes: $0.metricsBytes) }
             ?? RunDirectory(path: cfg.out, command: "train")
         let initialisation = try makeInitialisation(width: width)

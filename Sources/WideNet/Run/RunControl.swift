@@ -15,6 +15,17 @@ public struct RunControl: Sendable {
         if let k = checkpointEvery, k < 1 { throw BackendError("--checkpoint-every must be ≥ 1 (got \(k))") }
     }
 
+    /// The checkpoint to continue from, for a run that has not finished (a finished run has its
+    /// summary.json; continuing it would only redo its last steps).
+    func checkpointToResume(in directory: String?) throws -> Checkpoint? {
+        guard resume else { return nil }
+        let url = URL(fileURLWithPath: directory ?? ".")
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("summary.json").path) {
+            throw WideNetIOError("--resume \(url.path): the run is complete (it has summary.json); nothing to continue")
+        }
+        return try Checkpoint.load(from: url)
+    }
+
     /// Whether the step just finished (k updates done, k < steps) ends with a checkpoint.
     func checkpointDue(after k: Int) -> Bool {
         (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || Interruption.pending != nil
