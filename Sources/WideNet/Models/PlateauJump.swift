@@ -46,14 +46,17 @@ extension TwoLayerNet {
             for a in 0..<k { c -= w2[a * m + r] * mode.v[a] }
             comps[r] = c * inv
         }
-        guard let top = rates.max(), top > 0 else { return nil }
-        let strength = comps.reduce(0) { $0 + $1 * $1 } / 2
+        // The linearised growth holds for a component far below the scale of its mode: a unit that
+        // has already learned along its own direction (a nonlinear net's recruited unit) stays put.
+        let growing = (0..<m).filter { rates[$0] > 0 && comps[$0] * comps[$0] / 2 < 1e-2 * rates[$0] }
+        guard let top = growing.map({ rates[$0] }).max() else { return nil }
+        let strength = growing.reduce(0) { $0 + comps[$1] * comps[$1] } / 2
         guard strength > 0, strength.isFinite else { return nil }
         let logRate = rates.map { Foundation.log1p(lr * $0) }
 
         func weights(after tau: Double) -> ([Double], [Double]) {
             var a = w1, b = w2
-            for r in 0..<m where rates[r] > 0 {
+            for r in growing {
                 let delta = comps[r] * Foundation.expm1(tau * logRate[r]) * inv
                 for q in 0..<d { a[r * d + q] += delta * us[r][q] }
                 for q in 0..<k { b[q * m + r] -= delta * vs[r][q] }
