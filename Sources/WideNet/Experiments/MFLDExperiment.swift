@@ -146,11 +146,7 @@ struct MFLDRunner<T: Scalar> {
                 }
                 try cp.write(arrays: arrays, to: run.url)
                 lastCheckpoint = k
-                if let signal = Interruption.pending {
-                    progress.finish()
-                    try run.close()
-                    throw RunInterrupted(signal: signal, step: k, directory: run.url, command: "mfld")
-                }
+                try control.stopIfInterrupted(at: k, run: run, progress: progress, command: "mfld")
             }
             if k % logEvery == 0 || k == cfg.steps {
                 let row = try measure(net, step: k)
@@ -160,8 +156,7 @@ struct MFLDRunner<T: Scalar> {
                 }
                 guard row.loss.isFinite, row.secondMoment.isFinite else {
                     try run.close()
-                    let kept = lastCheckpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
-                        ?? "no checkpoint was written (--checkpoint-every K keeps one)"
+                    let kept = RunControl.kept(checkpoint: lastCheckpoint, in: run)
                     let decay = cfg.lambdaL2 > 0 ? String(format: "; the weight decay alone needs η < 1/λ' = %.4g", 1 / cfg.lambdaL2) : ""
                     throw BackendError("the particles diverged at step \(k) (loss \(row.loss)); \(kept); try a smaller --lr\(decay)")
                 }

@@ -141,8 +141,7 @@ struct Trainer<T: Scalar> {
             }
             guard loss.isFinite else {
                 try run.close()
-                let kept = lastCheckpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
-                    ?? "no checkpoint was written (--checkpoint-every K keeps one)"
+                let kept = RunControl.kept(checkpoint: lastCheckpoint, in: run)
                 let hint = lr >= 2 / lambdaMax
                     ? String(format: "η = %.4g is above the largest stable step 2/λ_max(H∞) = %.4g", lr, 2 / lambdaMax)
                     : String(format: "the kernel theory allows η < 2/λ_max(H∞) = %.4g; try a smaller --lr", 2 / lambdaMax)
@@ -199,11 +198,7 @@ struct Trainer<T: Scalar> {
                     try cp.write(arrays: [Checkpoint.array("w", w, shape: [width, d]), Checkpoint.array("a", a, shape: [width]),
                                           Checkpoint.array("kernel_residual", rPred, shape: [n])], to: run.url)
                     lastCheckpoint = k
-                    if let signal = Interruption.pending {
-                        progress.finish()
-                        try run.close()
-                        throw RunInterrupted(signal: signal, step: k, directory: run.url, command: "train")
-                    }
+                    try control.stopIfInterrupted(at: k, run: run, progress: progress, command: "train")
                 }
             }
         }

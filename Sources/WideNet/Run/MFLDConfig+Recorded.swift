@@ -28,11 +28,7 @@ extension MFLDConfig {
         entropySample = r.int("entropy_sample") ?? entropySample
         precision = r.string("precision").flatMap(Precision.init(rawValue:)) ?? .f32
         saveParticles = r.bool("save_particles") ?? false
-        if r.resolvedString("backend") == "opencl" {
-            backend = .opencl; device = r.resolvedString("device")
-        } else {
-            backend = .cpu
-        }
+        (backend, device) = r.pinnedBackend
         out = r.directory.path
     }
 }

@@ -22,11 +22,7 @@ extension NTKTrainConfig {
         precision = r.string("precision").flatMap(Precision.init(rawValue:)) ?? .f32
         saveWeights = r.bool("save_weights") ?? false
         blockWidth = r.resolvedInt("block_width") ?? r.int("block_width")
-        if r.resolvedString("backend") == "opencl" {
-            backend = .opencl; device = r.resolvedString("device")
-        } else {
-            backend = .cpu
-        }
+        (backend, device) = r.pinnedBackend
         out = r.directory.path
     }
 }

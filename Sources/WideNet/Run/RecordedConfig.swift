@@ -37,6 +37,11 @@ public struct RecordedConfig {
     }
     public func resolvedString(_ key: String) -> String? { if case .string(let s)? = resolved[key] { return s }; return nil }
 
+    /// The backend and device the run resolved to: a continuation is bit-identical only there.
+    public var pinnedBackend: (kind: BackendKind, device: String?) {
+        resolvedString("backend") == "opencl" ? (.opencl, resolvedString("device")) : (.cpu, nil)
+    }
+
     /// One option given on the command line next to --resume: its flag, its config.json key and value.
     public struct Given {
         public let flag: String, key: String, value: JSONValue

@@ -26,6 +26,20 @@ public struct RunControl: Sendable {
         return try Checkpoint.load(from: url)
     }
 
+    /// After a checkpoint at `step`: when a signal came, close the run and stop it (RunInterrupted).
+    func stopIfInterrupted(at step: Int, run: RunDirectory, progress: ProgressBar, command: String) throws {
+        guard let signal = Interruption.pending else { return }
+        progress.finish()
+        try run.close()
+        throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command)
+    }
+
+    /// What a diverged run keeps, for its error message.
+    static func kept(checkpoint step: Int?, in run: RunDirectory) -> String {
+        step.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
+            ?? "no checkpoint was written (--checkpoint-every K keeps one)"
+    }
+
     /// Whether the step just finished (k updates done, k < steps) ends with a checkpoint.
     func checkpointDue(after k: Int) -> Bool {
         (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || Interruption.pending != nil

@@ -104,7 +104,7 @@ public final class CPUBackend: Backend {
         var partials = [T](repeating: 0, count: chunks * n)
         partials.withUnsafeMutableBufferPointer { p in
             let p = p.baseAddress!
-            withSingleThreadedBLAS {
+            BLAS.singleThreaded {
                 parallelRanges(chunks) { _, range in
                     let scratch = UnsafeMutablePointer<T>.allocate(capacity: max(scratchCount, 1))
                     defer { scratch.deallocate() }
@@ -119,8 +119,4 @@ public final class CPUBackend: Backend {
         }
     }
 
-    /// BLAS threads inside our own parallel loops would oversubscribe the cores.
-    func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-        try BLAS.singleThreaded(body)
-    }
 }

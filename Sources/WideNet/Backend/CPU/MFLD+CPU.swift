@@ -77,7 +77,7 @@ extension CPUBackend {
         let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
         let lr = T(q.learningRate), decay = T(q.decay), noise = T(q.noise), R = T(q.unitScale)
         let generator = PhiloxGenerator(seed: q.seed)
-        withSingleThreadedBLAS {
+        BLAS.singleThreaded {
             parallelRanges(chunks) { _, range in
                 let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C + 1)
                 let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)
@@ -112,7 +112,7 @@ extension CPUBackend {
         let X = host(x).pointer(T.self), Cf = host(coefficients).pointer(T.self), P = host(particles).pointer(T.self)
         let G = host(gradient).pointer(T.self)
         let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
-        withSingleThreadedBLAS {
+        BLAS.singleThreaded {
             parallelRanges(chunks) { _, range in
                 let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C + 1)
                 let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)

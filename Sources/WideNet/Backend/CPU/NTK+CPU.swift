@@ -28,7 +28,7 @@ extension CPUBackend {
         let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
         let M = host(masks).pointer(UInt32.self), E = host(residual).pointer(T.self)
         let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
-        withSingleThreadedBLAS {
+        BLAS.singleThreaded {
             parallelRanges(chunks) { _, range in
                 // mt is (S ⊙ e aᵀ) for the chunk, n×cw; z is only needed to train a.
                 let mt = UnsafeMutablePointer<T>.allocate(capacity: s.n * C)
