@@ -1,7 +1,7 @@
 /// The OpenCL C sources under `cl/`, embedded at build time (SwiftPM `.embedInCode`), by file.
 /// A new kernel file needs a case here: the embedded arrays are named after the files.
 public enum KernelSource: String, CaseIterable, Sendable {
-    case common, philox, gemm, rowtile, ntk, gram, reduce, mfld
+    case common, philox, gemm, rowtile, ntk, ntkTiled = "ntk_tiled", gram, reduce, mfld
 
     /// Files whose functions this one calls; a program is built with them in front.
     public var prerequisites: [KernelSource] {
@@ -19,6 +19,7 @@ public enum KernelSource: String, CaseIterable, Sendable {
         case .gemm: bytes = PackageResources.gemm_cl
         case .rowtile: bytes = PackageResources.rowtile_cl
         case .ntk: bytes = PackageResources.ntk_cl
+        case .ntkTiled: bytes = PackageResources.ntk_tiled_cl
         case .gram: bytes = PackageResources.gram_cl
         case .reduce: bytes = PackageResources.reduce_cl
         case .mfld: bytes = PackageResources.mfld_cl

@@ -21,6 +21,8 @@
 //      └──────────┴──────────┘
 //
 // Edges are zero-padded in local memory, so M, N, K need not be multiples of any tile.
+// Grid: dimension 0 along N, dimension 1 along M, launched in slices of at most 65 535 groups
+// (group1_base is the slice's first group).
 // Tuning parameters (host overrides with -D; per-device values come from the tuning database):
 #ifndef TS
 #define TS 16        // variant 1: tile edge; work-group is TS×TS
@@ -63,11 +65,11 @@
 
 __kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
 void gemm(const int M, const int N, const int K, const REAL alpha,
-          __global const REAL *A, __global const REAL *B, const REAL beta, __global REAL *C)
+          __global const REAL *A, __global const REAL *B, const REAL beta, __global REAL *C, const int group1_base)
 {
     const int lc = get_local_id(0), lr = get_local_id(1);
     const int col = get_group_id(0) * TS + lc;   // j in [0, N)
-    const int row = get_group_id(1) * TS + lr;   // i in [0, M)
+    const int row = (group1_base + (int)get_group_id(1)) * TS + lr;   // i in [0, M)
     __local REAL As[TS][TS + 1];
     __local REAL Bs[TS][TS + 1];
     REAL acc = 0;
@@ -116,11 +118,11 @@ inline void gemm_load_stage(const int M, const int N, const int K, const int k0,
 
 __kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1)))
 void gemm_tiled(const int M, const int N, const int K, const REAL alpha,
-                __global const REAL *A, __global const REAL *B, const REAL beta, __global REAL *C)
+                __global const REAL *A, __global const REAL *B, const REAL beta, __global REAL *C, const int group1_base)
 {
     const int tn = get_local_id(0), tm = get_local_id(1);
     const int lid = tm * RTSN + tn;
-    const int m0 = get_group_id(1) * MWG, n0 = get_group_id(0) * NWG;
+    const int m0 = (group1_base + (int)get_group_id(1)) * MWG, n0 = get_group_id(0) * NWG;
     __local REAL As[2][KWG][MWG + 1];
     __local REAL Bs[2][KWG][NWG + 1];
     REAL acc[WPTM][WPTN];

@@ -16,9 +16,10 @@
 #define TILE 8       // work-group edge
 #endif
 
-__kernel void mask_gram(const int n, const int words, __global const uint *masks, __global uint *counts)
+__kernel __attribute__((reqd_work_group_size(TILE, TILE, 1)))
+void mask_gram(const int n, const int words, __global const uint *masks, __global uint *counts, const int group1_base)
 {
-    const int j = get_global_id(0), i = get_global_id(1);
+    const int j = get_global_id(0), i = (group1_base + (int)get_group_id(1)) * TILE + (int)get_local_id(1);
     if (i >= n || j > i) return;
     __global const uint *mi = masks + (size_t)i * words;
     __global const uint *mj = masks + (size_t)j * words;
@@ -28,9 +29,10 @@ __kernel void mask_gram(const int n, const int words, __global const uint *masks
     if (j != i) counts[(size_t)j * n + i] += c;
 }
 
-__kernel void arccos_gram(const int n, const int d, __global const REAL *X, __global REAL *H)
+__kernel __attribute__((reqd_work_group_size(TILE, TILE, 1)))
+void arccos_gram(const int n, const int d, __global const REAL *X, __global REAL *H, const int group1_base)
 {
-    const int j = get_global_id(0), i = get_global_id(1);
+    const int j = get_global_id(0), i = (group1_base + (int)get_group_id(1)) * TILE + (int)get_local_id(1);
     if (i >= n || j >= n) return;
     REAL g = 0;
     for (int k = 0; k < d; ++k) g += X[(size_t)i * d + k] * X[(size_t)j * d + k];

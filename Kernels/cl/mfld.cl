@@ -24,8 +24,8 @@
 #define UPD_WG 64    // particles per update work-group
 #endif
 #ifndef UPD_SC
-#define UPD_SC 32    // batch samples staged per step in the update
-#endif
+#define UPD_SC 32    // batch samples staged per step in the update (the host lowers it so that
+#endif               // Xs[UPD_SC][DIM] fits the device's local memory)
 #ifndef UNIT
 #define UNIT 0
 #endif
@@ -52,30 +52,33 @@ inline REAL mfld_sigma_prime(const REAL z, const REAL s)
 #endif
 }
 
-__kernel __attribute__((reqd_work_group_size(FWD_TN, FWD_WQ, 1)))
+__kernel __attribute__((reqd_work_group_size(FWD_ITEMS, 1, 1)))
 void mfld_forward(const int B, const int d, const int N, const REAL unit_scale,
-                  __global const REAL *X, __global const REAL *P, __global REAL *partials)
+                  __global const REAL *X, __global const REAL *P, __global REAL *partials, const int group1_base)
 {
     const int D = d + 2;
-    const int p0 = (get_group_id(1) * FWD_WQ + get_local_id(1)) * 32;
+    const int p0 = rowtile_word() * 32;
     __local REAL Xs[FWD_TN][FWD_KC + 1];
     __local REAL Ws[FWD_WQ * 32][FWD_KC + 1];
     __local REAL sums[FWD_WQ][FWD_TN];
     REAL z[32];
-    rowtile_z(B, d, N, D, X, P, Xs, Ws, z);
+    rowtile_z(B, d, N, D, group1_base, X, P, Xs, Ws, z);
     REAL acc = 0;
+    // A guard rather than a break: the loop keeps its compile-time trip count, so z stays in registers.
+    #pragma unroll
     for (int r = 0; r < 32; ++r) {
         const int p = p0 + r;
-        if (p >= N) break;
-        const REAL zr = z[r] + P[(size_t)p * D + d];
-        const REAL a = P[(size_t)p * D + d + 1];
+        if (p < N) {
+            const REAL zr = z[r] + P[(size_t)p * D + d];
+            const REAL a = P[(size_t)p * D + d + 1];
 #if UNIT == 2
-        acc += unit_scale * tanh(a) * tanh(zr);
+            acc += unit_scale * tanh(a) * tanh(zr);
 #else
-        acc += a * mfld_sigma(zr);
+            acc += a * mfld_sigma(zr);
 #endif
+        }
     }
-    rowtile_group_sum(B, acc, sums, partials);
+    rowtile_group_sum(B, group1_base, acc, sums, partials);
 }
 
 // The data part of one particle's gradient, Σ_j c_j ∇_θ h(θ, x_j), over the batch staged through
@@ -158,23 +161,31 @@ void mfld_update(const int B, const int N, const REAL unit_scale, const REAL lr,
     __local REAL Cs[UPD_SC];
     if (data_on) mfld_particle_gradient(B, unit_scale, X, c, w, b, a, Xs, Cs, gw, &gb, &ga);
     if (i >= N) return;
-    // Noise for coordinates e = offset + i·D + q, four per Philox block.
+    // The deterministic part first, with compile-time indices so w and gw stay in registers; then
+    // the noise of coordinates e = offset + i·D + q is added a Philox block (four normals) at a
+    // time, each lane to its own coordinate of the row, so no private array is indexed at run time.
+    __global REAL *row = P + (size_t)i * D;
+    #pragma unroll
+    for (int q = 0; q < DIM; ++q) {
+        const REAL g = gw[q] + (has_extra ? extra[(size_t)i * D + q] : (REAL)0);
+        row[q] = w[q] - lr * (g + decay * w[q]);
+    }
+    {
+        const REAL g = gb + (has_extra ? extra[(size_t)i * D + d] : (REAL)0);
+        row[d] = b - lr * (g + decay * b);
+        const REAL h = ga + (has_extra ? extra[(size_t)i * D + d + 1] : (REAL)0);
+        row[d + 1] = a - lr * (h + decay * a);
+    }
+    if (noise == (REAL)0) return;
     const ulong base = (((ulong)offset_hi << 32) | (ulong)offset_lo) + (ulong)i * D;
     const uint2 key = (uint2)(key0, key1);
-    ulong group = ~(ulong)0;
-    double4 normals = (double4)(0);
-    for (int q = 0; q < D; ++q) {
-        const ulong e = base + q;
-        if ((e >> 2) != group) {
-            group = e >> 2;
-            normals = philox_normal4(philox_bits(group, 3u, step, key));
-        }
-        const uint lane = (uint)(e & 3);
-        const REAL xi = (REAL)(lane == 0 ? normals.x : lane == 1 ? normals.y : lane == 2 ? normals.z : normals.w);
-        const REAL theta = q < d ? w[q] : (q == d ? b : a);
-        REAL g = q < d ? gw[q] : (q == d ? gb : ga);
-        if (has_extra) g += extra[(size_t)i * D + q];
-        P[(size_t)i * D + q] = theta - lr * (g + decay * theta) + noise * xi;
+    for (ulong group = base >> 2; group <= (base + D - 1) >> 2; ++group) {
+        const double4 nz = philox_normal4(philox_bits(group, 3u, step, key));
+        const ulong e0 = group << 2;
+        if (e0 >= base && e0 < base + D) row[e0 - base] += noise * (REAL)nz.x;
+        if (e0 + 1 >= base && e0 + 1 < base + D) row[e0 + 1 - base] += noise * (REAL)nz.y;
+        if (e0 + 2 >= base && e0 + 2 < base + D) row[e0 + 2 - base] += noise * (REAL)nz.z;
+        if (e0 + 3 >= base && e0 + 3 < base + D) row[e0 + 3 - base] += noise * (REAL)nz.w;
     }
 }
 #endif

@@ -4,6 +4,8 @@
 //   X: n×d, W: m×d, a: m, e: n (residual u − y), masks: n×words uint, bit (r mod 32) of
 //   masks[i·words + r/32] is S_ir = 1{w_rᵀx_i ≥ 0}.
 //
+// These are variant 1 of the NTK kernels, kept for comparison; ntk_tiled.cl holds variant 2.
+//
 // Forward (ntk_forward): work-item (i, q) owns sample i and the 32 neurons of mask word q.
 //
 //             words q →                 a work-group is FWD_TN samples × FWD_WQ words: it stages
@@ -33,29 +35,29 @@
 #define TRAIN_A 0
 #endif
 
-__kernel __attribute__((reqd_work_group_size(FWD_TN, FWD_WQ, 1)))
+__kernel __attribute__((reqd_work_group_size(FWD_ITEMS, 1, 1)))
 void ntk_forward(const int n, const int d, const int m, const int words,
                  __global const REAL *X, __global const REAL *W, __global const REAL *a,
-                 __global uint *masks, __global REAL *partials)
+                 __global uint *masks, __global REAL *partials, const int group1_base)
 {
-    const int i = get_group_id(0) * FWD_TN + get_local_id(0);
-    const int q = get_group_id(1) * FWD_WQ + get_local_id(1);
+    const int i = rowtile_sample(group1_base);
+    const int q = rowtile_word();
     const int r0 = q * 32;
     __local REAL Xs[FWD_TN][FWD_KC + 1];
     __local REAL Ws[FWD_WQ * 32][FWD_KC + 1];
     __local REAL sums[FWD_WQ][FWD_TN];
     REAL z[32];
-    rowtile_z(n, d, m, d, X, W, Xs, Ws, z);
+    rowtile_z(n, d, m, d, group1_base, X, W, Xs, Ws, z);
     uint word = 0;
     REAL acc = 0;
+    #pragma unroll
     for (int r = 0; r < 32; ++r) {
-        if (r0 + r < m && z[r] >= (REAL)0) {
-            word |= 1u << r;
-            acc += a[r0 + r] * z[r];
-        }
+        const bool on = r0 + r < m && z[r] >= (REAL)0;
+        word |= (on ? 1u : 0u) << r;
+        acc += on ? a[min(r0 + r, m - 1)] * z[r] : (REAL)0;
     }
     if (i < n && q < words) masks[(size_t)i * words + q] = word;
-    rowtile_group_sum(n, acc, sums, partials);
+    rowtile_group_sum(n, group1_base, acc, sums, partials);
 }
 
 __kernel __attribute__((reqd_work_group_size(BWD_WG, 1, 1)))
@@ -102,8 +104,10 @@ void ntk_backward_update(const int n, const int d, const int m, const int words,
             }
         }
         if (live) {
-            for (int kk = 0; kk < BWD_KC && k0 + kk < d; ++kk)
-                W[(size_t)r * d + k0 + kk] -= scale * ar * g[kk];
+            // A compile-time trip count keeps g in registers; the bound is a guard inside.
+            #pragma unroll
+            for (int kk = 0; kk < BWD_KC; ++kk)
+                if (k0 + kk < d) W[(size_t)r * d + k0 + kk] -= scale * ar * g[kk];
         }
     }
 #if TRAIN_A

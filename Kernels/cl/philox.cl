@@ -178,3 +178,8 @@ __kernel void philox_fill(__global REAL *out, const uint count, const uint offse
     const uint4 bits = philox_bits(e >> 2, stream, step, (uint2)(key0, key1));
     out[i] = (REAL)philox_value(bits, (uint)(e & 3), dist) * scale;
 }
+
+// Contraction back on for the files built after this one (reduce.cl, mfld.cl): their sums and
+// gradients want fused multiply-adds, and OpenCL's default is ON. The functions above keep OFF,
+// because a pragma applies to the code that follows it.
+#pragma OPENCL FP_CONTRACT ON

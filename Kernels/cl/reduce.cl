@@ -2,6 +2,7 @@
 //
 // Dimension letters: m block width, d input dimension, count = n·words mask words.
 // Each work-group reduces a strided slice with a fixed tree and writes one partial per group;
+// element counters are 64-bit: a count near 2^31 would carry an int past its end.
 // the host combines the partials in group order, so results never depend on scheduling.
 //
 //   group g:  items t = 0..RWG-1 take elements g·RWG + t, + G·RWG, ...  → tree → out[g]
@@ -62,18 +63,18 @@ void sum_partials(const int n, const int groups, __global const REAL *partials, 
     const int i = get_group_id(0), t = get_local_id(0);
     __local REAL s[RWG];
     REAL acc = 0;
-    for (int g = t; g < groups; g += RWG) acc += partials[(size_t)g * n + i];
+    for (long g = t; g < groups; g += RWG) acc += partials[(size_t)g * n + i];
     const REAL total = group_sum(s, acc);
     if (t == 0) out[i] = total;
 }
 
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
-void sum_squares(const int count, __global const REAL *x, __global REAL *out)
+void sum_squares(const long count, __global const REAL *x, __global REAL *out)
 {
-    const int t = get_local_id(0), G = get_num_groups(0);
+    const long t = get_local_id(0), G = get_num_groups(0);
     __local REAL s[RWG];
     REAL acc = 0;
-    for (int q = get_group_id(0) * RWG + t; q < count; q += G * RWG) acc += x[q] * x[q];
+    for (long q = (long)get_group_id(0) * RWG + t; q < count; q += G * RWG) acc += x[q] * x[q];
     const REAL total = group_sum(s, acc);
     if (t == 0) out[get_group_id(0)] = total;
 }
@@ -81,10 +82,10 @@ void sum_squares(const int count, __global const REAL *x, __global REAL *out)
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
 void max_move_sq(const int m, const int d, __global const REAL *W, __global const REAL *W0, __global REAL *out)
 {
-    const int t = get_local_id(0), G = get_num_groups(0);
+    const long t = get_local_id(0), G = get_num_groups(0);
     __local REAL s[RWG];
     REAL best = 0;
-    for (int r = get_group_id(0) * RWG + t; r < m; r += G * RWG) {
+    for (long r = (long)get_group_id(0) * RWG + t; r < m; r += G * RWG) {
         REAL acc = 0;
         for (int k = 0; k < d; ++k) {
             const REAL v = W[(size_t)r * d + k] - W0[(size_t)r * d + k];
@@ -97,12 +98,12 @@ void max_move_sq(const int m, const int d, __global const REAL *W, __global cons
 }
 
 __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
-void mask_flips(const int count, __global const uint *masks, __global const uint *masks0, __global uint *out)
+void mask_flips(const long count, __global const uint *masks, __global const uint *masks0, __global uint *out)
 {
-    const int t = get_local_id(0), G = get_num_groups(0);
+    const long t = get_local_id(0), G = get_num_groups(0);
     __local uint s[RWG];
     uint c = 0;
-    for (int q = get_group_id(0) * RWG + t; q < count; q += G * RWG) c += popcount(masks[q] ^ masks0[q]);
+    for (long q = (long)get_group_id(0) * RWG + t; q < count; q += G * RWG) c += popcount(masks[q] ^ masks0[q]);
     const uint total = group_sum_uint(s, c);
     if (t == 0) out[get_group_id(0)] = total;
 }
@@ -112,12 +113,12 @@ __kernel __attribute__((reqd_work_group_size(RWG, 1, 1)))
 void max_move_sq_philox(const int m, const int d, __global const REAL *W, __global REAL *out,
                         const uint offset_lo, const uint offset_hi, const uint key0, const uint key1, const REAL scale)
 {
-    const int t = get_local_id(0), G = get_num_groups(0);
+    const long t = get_local_id(0), G = get_num_groups(0);
     const ulong offset = ((ulong)offset_hi << 32) | (ulong)offset_lo;
     const uint2 key = (uint2)(key0, key1);
     __local REAL s[RWG];
     REAL best = 0;
-    for (int r = get_group_id(0) * RWG + t; r < m; r += G * RWG) {
+    for (long r = (long)get_group_id(0) * RWG + t; r < m; r += G * RWG) {
         REAL acc = 0;
         for (int k = 0; k < d; ++k) {
             const ulong e = offset + (ulong)r * d + k;

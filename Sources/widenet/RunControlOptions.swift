@@ -12,7 +12,15 @@ struct RunControlOptions: ParsableArguments {
             help: "Write a checkpoint every K steps (one is also written when the run gets SIGINT or SIGTERM).")
     var checkpointEvery: Int?
 
-    var control: RunControl { RunControl(checkpointEvery: checkpointEvery, resume: resume != nil) }
+    @Flag(name: .customLong("no-checkpoint"),
+          help: "Write no checkpoint, not even on SIGINT or SIGTERM: a signal then stops the run at the end of its step.")
+    var noCheckpoint = false
+
+    func validate() throws {
+        if noCheckpoint && checkpointEvery != nil { throw ValidationError("--no-checkpoint and --checkpoint-every contradict each other") }
+    }
+
+    var control: RunControl { RunControl(checkpointEvery: checkpointEvery, resume: resume != nil, checkpoints: !noCheckpoint) }
 
     /// The run to continue, after checking that the options given beside --resume repeat its own:
     /// `given` lists (flag, config.json key, value) for every option of the command, and only those

@@ -16,6 +16,7 @@ struct WideNetCommand: ParsableCommand {
 
             Examples:
               widenet devices
+              widenet selftest        # every kernel against the CPU reference on the best OpenCL device
               widenet train           # the default experiment on the best device
               widenet train --n 64 --d 16 --width 1048576 --steps 500 --out runs/ntk-m20
               widenet train --width 1048576 --steps 5000 --checkpoint-every 500 --out runs/long
@@ -28,7 +29,7 @@ struct WideNetCommand: ParsableCommand {
             """,
         version: widenetVersion,
         subcommands: [DevicesCommand.self, TrainCommand.self, SweepCommand.self, GramCommand.self, MFLDCommand.self, SaddleCommand.self,
-                      BenchCommand.self, TuneCommand.self, ReportCommand.self])
+                      BenchCommand.self, TuneCommand.self, SelftestCommand.self, ReportCommand.self])
 
     /// An unknown subcommand is an error even with --help (the parser would print the root help
     /// and exit 0, which scripts would read as "the command exists").

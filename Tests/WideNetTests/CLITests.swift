@@ -375,6 +375,23 @@ struct CLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty, "a directory made on the way was left")
     }
 
+    /// `widenet selftest`: one line per check and a closing count, exit 0 when all pass; --plans
+    /// needs no device; a --check that matches nothing is refused by name.
+    @Test(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
+    func selftestPrintsOneLinePerCheckAndACount() throws {
+        let json = try CLITests.scratch().appendingPathComponent("selftest.json")
+        let r = try CLITests.run(["selftest", "--check", "philox_fill", "--check", "fused", "--width", "5000", "--json", json.path])
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr)")
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("PASS") }.count == 3, "\(r.stdout)")
+        #expect(lines.last == "selftest: 3 passed, 0 failed")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any]
+        #expect(report?["failed"] as? Int == 0 && (report?["checks"] as? [Any])?.count == 3)
+        let plans = try CLITests.run(["selftest", "--plans"])
+        #expect(plans.status == 0 && plans.stdout.contains("ntk_forward_tiled") && plans.stdout.contains(" 0 failed"))
+        try expectOneLineError(["selftest", "--check", "no-such-kernel"], mentions: ["--check no-such-kernel"])
+    }
+
     @Test func unknownSubcommandIsAnError() throws {
         let r = try CLITests.run(["nosuchcommand", "--help"])
         #expect(r.status != 0)

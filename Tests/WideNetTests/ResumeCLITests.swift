@@ -90,6 +90,26 @@ struct ResumeCLITests {
         try Self.expectSameFiles(plain, stopped)
     }
 
+    /// --no-checkpoint: SIGTERM stops the run at the end of its step with 128 + 15 and writes no
+    /// checkpoint (the widest runs would spend minutes on one); it contradicts --checkpoint-every.
+    @Test func noCheckpointStopsWithoutWritingOne() throws {
+        let dir = try CLITests.scratch().appendingPathComponent("nock")
+        var args = Self.trainArgs(dir, backend: "cpu")
+        args.removeSubrange(args.firstIndex(of: "--checkpoint-every")!...args.firstIndex(of: "--checkpoint-every")! + 1)
+        let p = try Self.start(args + ["--no-checkpoint", "--steps", "100000"])
+        let caught = Self.wait(for: p) { Self.rows(dir) > 10 }
+        let sent = Date()
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        try #require(caught, "the run finished before the signal")
+        #expect(p.terminationStatus == 128 + SIGTERM, "exit status \(p.terminationStatus)")
+        #expect(Date().timeIntervalSince(sent) < 5)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("checkpoint").path))
+        let both = try CLITests.run(["train", "--no-checkpoint", "--checkpoint-every", "5", "--steps", "1", "--quiet",
+                                     "--out", dir.deletingLastPathComponent().appendingPathComponent("both").path])
+        #expect(both.status != 0 && both.stderr.contains("--no-checkpoint"), "\(both.stderr)")
+    }
+
     @Test func resumingSomethingThatIsNotARunFails() throws {
         let dir = try CLITests.scratch()
         let r = try CLITests.run(["train", "--resume", dir.appendingPathComponent("nothing").path])

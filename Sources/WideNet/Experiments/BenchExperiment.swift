@@ -30,6 +30,8 @@ public enum BenchExperiment {
         public var copyGBs: Double
         public var peakGFLOPs: Double
         public var measurements: [Measurement]
+        /// The NTK kernels' tiles on an OpenCL device (ntk_step; ntk_step_v1 is variant 1).
+        public var ntkTiles: String? = nil
     }
 
     /// The backends to measure: the CPU, then every OpenCL device.
@@ -134,6 +136,18 @@ struct BackendBench<T: Scalar> {
         let ntkBytes = 3 * Double(m * d * size) + 2 * Double(n) * Double(m) / 8
         ms.append(.init(operation: "ntk_step", shape: "n=\(n) d=\(d) m=\(m)", seconds: step.seconds,
                         flops: 4 * Double(n) * Double(m) * Double(d), bytes: ntkBytes, buildSeconds: step.build))
+        if let ocl = backend as? OpenCLBackend, ocl.ntkConfig(T.precision).variant != 1 {
+            // The same step on the variant-1 kernels, for comparison with the register-tiled default.
+            progress("  ntk step, variant-1 kernels")
+            ocl.ntkConfigOverride = .reference
+            defer { ocl.ntkConfigOverride = nil }
+            let v1 = try time {
+                try net.update(residual: zip(u, data.y).map { $0 - $1 }, learningRate: 1e-3)
+                u = try net.forward()
+            }
+            ms.append(.init(operation: "ntk_step_v1", shape: "n=\(n) d=\(d) m=\(m)", seconds: v1.seconds,
+                            flops: 4 * Double(n) * Double(m) * Double(d), bytes: ntkBytes, buildSeconds: v1.build))
+        }
 
         // The empirical Gram matrix from the packed masks: n²/2 AND-popcounts of m-bit rows.
         progress("  mask gram n=\(n) m=\(m)")
@@ -143,7 +157,8 @@ struct BackendBench<T: Scalar> {
                         flops: Double(n) * Double(n + 1) / 2 * Double(m) / 32, bytes: Double(n) * Double(m) / 8,
                         buildSeconds: gram.build))
         ms += try particleUpdates()
-        return .init(info: backend.info, copyGBs: copyGBs, peakGFLOPs: peak, measurements: ms)
+        return .init(info: backend.info, copyGBs: copyGBs, peakGFLOPs: peak, measurements: ms,
+                     ntkTiles: (backend as? OpenCLBackend)?.ntkConfig(T.precision).description)
     }
 
     /// The mean-field particle update: with the data term off it is pure streaming (read and write
@@ -186,6 +201,7 @@ extension BenchExperiment {
         var lines: [String] = []
         for r in reports {
             lines.append("\(r.info.kind): \(r.info.deviceName)  (copy \(fmt(r.copyGBs)) GB/s, peak \(fmt(r.peakGFLOPs)) GFLOP/s measured)")
+            if let tiles = r.ntkTiles { lines.append("  NTK kernels: \(tiles) (ntk_step_v1: variant 1)") }
             lines.append("  " + pad("operation", 10) + pad("shape", 24) + lpad("ms", 10) + lpad("GFLOP/s", 10)
                          + lpad("of peak", 9) + lpad("GB/s", 9) + lpad("of copy", 9) + lpad("build s", 9))
             for m in r.measurements {
@@ -210,6 +226,7 @@ extension BenchExperiment {
             var o = JSONObject()
             o.set("kind", r.info.kind); o.set("device", r.info.deviceName); o.set("driver", r.info.driver)
             o.set("copy_gb_per_s", r.copyGBs); o.set("peak_gflop_per_s", r.peakGFLOPs)
+            if let tiles = r.ntkTiles { o.set("ntk_tiles", tiles) }
             o["measurements"] = .array(r.measurements.map { m in
                 var e = JSONObject()
                 e.set("operation", m.operation); e.set("shape", m.shape); e.set("seconds", m.seconds)

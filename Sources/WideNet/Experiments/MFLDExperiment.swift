@@ -148,6 +148,7 @@ struct MFLDRunner<T: Scalar> {
                 lastCheckpoint = k
                 try control.stopIfInterrupted(at: k, run: run, progress: progress, command: "mfld")
             }
+            try control.stopUncheckpointed(at: k, run: run, progress: progress, command: "mfld")
             if k % logEvery == 0 || k == cfg.steps {
                 let row = try measure(net, step: k)
                 if !(row.loss.isFinite && row.secondMoment.isFinite) && k == 0 {

@@ -200,6 +200,7 @@ struct Trainer<T: Scalar> {
                     lastCheckpoint = k
                     try control.stopIfInterrupted(at: k, run: run, progress: progress, command: "train")
                 }
+                try control.stopUncheckpointed(at: k, run: run, progress: progress, command: "train")
             }
         }
         progress.finish()

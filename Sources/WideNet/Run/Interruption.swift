@@ -26,12 +26,18 @@ public enum Interruption {
     public static var pending: Int32? { received == 0 ? nil : Int32(received) }
 }
 
-/// A run stopped by a signal after writing its checkpoint.
+/// A run stopped by a signal, after writing its checkpoint unless checkpoints were off.
 public struct RunInterrupted: Error, CustomStringConvertible {
     public let signal: Int32, step: Int, directory: URL, command: String
+    public var checkpointWritten = true
+    public init(signal: Int32, step: Int, directory: URL, command: String, checkpointWritten: Bool = true) {
+        self.signal = signal; self.step = step; self.directory = directory; self.command = command
+        self.checkpointWritten = checkpointWritten
+    }
     public var description: String {
-        "\(signal == SIGINT ? "interrupted" : "terminated") at step \(step); checkpoint written: "
-            + "continue with `widenet \(command) --resume \(directory.path)`"
+        let what = "\(signal == SIGINT ? "interrupted" : "terminated") at step \(step)"
+        return checkpointWritten ? "\(what); checkpoint written: continue with `widenet \(command) --resume \(directory.path)`"
+            : "\(what) without a checkpoint (--no-checkpoint); the metrics so far are in \(directory.path)"
     }
     /// 128 + the signal, as a shell reports a process killed by it.
     public var exitCode: Int32 { 128 + signal }

@@ -7,12 +7,16 @@ public struct RunControl: Sendable {
     public var checkpointEvery: Int? = nil
     /// Continue the run in the configuration's --out directory from its checkpoint.
     public var resume = false
-    public init(checkpointEvery: Int? = nil, resume: Bool = false) {
-        self.checkpointEvery = checkpointEvery; self.resume = resume
+    /// Whether any checkpoint is written; without, a signal stops the run at the end of the step
+    /// it arrived in (a run of 10^8 neurons would otherwise spend minutes writing one).
+    public var checkpoints = true
+    public init(checkpointEvery: Int? = nil, resume: Bool = false, checkpoints: Bool = true) {
+        self.checkpointEvery = checkpointEvery; self.resume = resume; self.checkpoints = checkpoints
     }
 
     public func validate() throws {
         if let k = checkpointEvery, k < 1 { throw BackendError("--checkpoint-every must be ≥ 1 (got \(k))") }
+        if !checkpoints && checkpointEvery != nil { throw BackendError("--no-checkpoint and --checkpoint-every contradict each other") }
     }
 
     /// The checkpoint to continue from, for a run that has not finished (a finished run has its
@@ -34,6 +38,14 @@ public struct RunControl: Sendable {
         throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command)
     }
 
+    /// After a step of a run without checkpoints: when a signal came, close the run and stop it.
+    func stopUncheckpointed(at step: Int, run: RunDirectory, progress: ProgressBar, command: String) throws {
+        guard !checkpoints, let signal = Interruption.pending else { return }
+        progress.finish()
+        try run.close()
+        throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command, checkpointWritten: false)
+    }
+
     /// What a diverged run keeps, for its error message.
     static func kept(checkpoint step: Int?, in run: RunDirectory) -> String {
         step.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
@@ -42,6 +54,7 @@ public struct RunControl: Sendable {
 
     /// Whether the step just finished (k updates done, k < steps) ends with a checkpoint.
     func checkpointDue(after k: Int) -> Bool {
-        (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || Interruption.pending != nil
+        guard checkpoints else { return false }
+        return (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || Interruption.pending != nil
     }
 }

@@ -86,39 +86,35 @@ public final class CLContext {
         return p
     }
 
-    /// Enqueues a kernel over `global` work-items (rounded up to `local`); returns its event
-    /// time in seconds when `profile` is set (this waits for it), else 0.
-    @discardableResult
-    func launch(_ kernel: CLKernel, global: [Int], local: [Int]?, args: [CLArg], profile: Bool = false) throws -> Double {
-        try kernel.set(args)
-        var g: [Int] = global
-        if let local {
-            g = zip(global, local).map { ($0 + $1 - 1) / $1 * $1 }
+    /// The limits every launch on this device is planned and checked against.
+    public var limits: LaunchLimits { limitsOverride ?? LaunchLimits(device: device.info) }
+    /// Smaller limits than the device's, so that the slicing of a launch can be checked on any device.
+    public var limitsOverride: LaunchLimits?
+
+    /// Enqueues a planned launch after checking it against the device: its work-group size, the
+    /// local memory the compiler gave the kernel, and the portable grid. A plan that slices
+    /// dimension 1 is enqueued one slice at a time, each told its first group (a trailing int).
+    func launch(_ kernel: CLKernel, _ plan: KernelLaunch, args: [CLArg]) throws {
+        if plan.isEmpty { return }
+        try plan.check(limits, device: device.info.name)
+        let compiled = try kernel.localMemBytes(device.id)
+        if compiled > device.info.localMemBytes {
+            throw BackendError("\(plan.kernel): the compiler gave it \(compiled) bytes of local memory, "
+                + "more than \(device.info.name)'s \(device.info.localMemBytes)")
         }
-        if g.contains(0) { return 0 }
-        var event: cl_event?
-        let status: cl_int = withUnsafeMutablePointer(to: &event) { eventPointer in
-            g.withUnsafeBufferPointer { gp in
-                let ep = profile ? eventPointer : nil
-                if let local {
-                    return local.withUnsafeBufferPointer { lp in
-                        clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(g.count), nil, gp.baseAddress, lp.baseAddress,
-                                               0, nil, ep)
-                    }
+        for slice in plan.slices(limits) {
+            var groups = plan.groups
+            if groups.count > 1 { groups[1] = slice.count }
+            try kernel.set(plan.slicesDimension1 ? args + [.int(slice.base)] : args)
+            let global = zip(groups, plan.local).map { $0 * $1 }
+            let status: cl_int = global.withUnsafeBufferPointer { gp in
+                plan.local.withUnsafeBufferPointer { lp in
+                    clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, gp.baseAddress, lp.baseAddress,
+                                           0, nil, nil)
                 }
-                return clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(g.count), nil, gp.baseAddress, nil, 0, nil, ep)
             }
+            try clCheck(status, "clEnqueueNDRangeKernel(\(plan))")
         }
-        try clCheck(status, "clEnqueueNDRangeKernel(\(kernel.name))")
-        guard profile, let event else { return 0 }
-        defer { clReleaseEvent(event) }
-        try clCheck(clWaitForEvents(1, [event]), "clWaitForEvents(\(kernel.name))")
-        var start: cl_ulong = 0, end: cl_ulong = 0
-        try clCheck(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_START), 8, &start, nil),
-                    "clGetEventProfilingInfo")
-        try clCheck(clGetEventProfilingInfo(event, cl_profiling_info(CL_PROFILING_COMMAND_END), 8, &end, nil),
-                    "clGetEventProfilingInfo")
-        return Double(end &- start) * 1e-9
     }
 }
 

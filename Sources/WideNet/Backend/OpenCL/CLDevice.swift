@@ -43,24 +43,44 @@ public struct CLDevice: @unchecked Sendable {
         try clCheck(status, "clGetPlatformIDs")
         var platforms = [cl_platform_id?](repeating: nil, count: Int(platformCount))
         try clCheck(clGetPlatformIDs(platformCount, &platforms, nil), "clGetPlatformIDs")
-        var result: [CLDevice] = []
+        var found: [(cl_device_id, cl_platform_id)] = []
         for case let platform? in platforms {
             var deviceCount: cl_uint = 0
             let st = clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), 0, nil, &deviceCount)
             if st == CL_DEVICE_NOT_FOUND || deviceCount == 0 { continue }
-            try clCheck(st, "clGetDeviceIDs")
+            // A platform that cannot list its devices is skipped, not fatal: the others still work.
+            guard st == CL_SUCCESS else {
+                Log.logger("opencl").warning("skipping an OpenCL platform: \(CLError(call: "clGetDeviceIDs", code: st))")
+                continue
+            }
             var devices = [cl_device_id?](repeating: nil, count: Int(deviceCount))
-            try clCheck(clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &devices, nil),
-                        "clGetDeviceIDs")
-            for case let device? in devices {
-                let info = try describe(device, platform: platform, index: result.count)
+            let listed = clGetDeviceIDs(platform, cl_device_type(CL_DEVICE_TYPE_ALL), deviceCount, &devices, nil)
+            guard listed == CL_SUCCESS else {
+                Log.logger("opencl").warning("skipping an OpenCL platform: \(CLError(call: "clGetDeviceIDs", code: listed))")
+                continue
+            }
+            for case let device? in devices { found.append((device, platform)) }
+        }
+        return collect(found, describe: describe)
+    }
+
+    /// The devices that describe themselves, indexed in order; one that fails to (a broken driver
+    /// beside a working one) is left out with a warning instead of hiding every device.
+    static func collect(_ found: [(cl_device_id, cl_platform_id)],
+                        describe: (cl_device_id, cl_platform_id, Int) throws -> CLDeviceInfo) -> [CLDevice] {
+        var result: [CLDevice] = []
+        for (device, platform) in found {
+            do {
+                let info = try describe(device, platform, result.count)
                 result.append(CLDevice(id: device, platform: platform, info: info))
+            } catch {
+                Log.logger("opencl").warning("skipping an OpenCL device that cannot describe itself: \(error)")
             }
         }
         return result
     }
 
-    static func describe(_ d: cl_device_id, platform p: cl_platform_id, index: Int) throws -> CLDeviceInfo {
+    static func describe(_ d: cl_device_id, _ p: cl_platform_id, _ index: Int) throws -> CLDeviceInfo {
         let type: cl_device_type = try scalar(d, CL_DEVICE_TYPE)
         let ext = try string(d, CL_DEVICE_EXTENSIONS)
         let fpConfig: cl_device_fp_config = (try? scalar(d, CL_DEVICE_DOUBLE_FP_CONFIG)) ?? 0

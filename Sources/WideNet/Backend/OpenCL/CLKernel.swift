@@ -5,6 +5,7 @@ public enum CLArg {
     case buffer(CLBuffer)
     case int32(Int32)
     case uint32(UInt32)
+    case int64(Int64)
     case float(Float)
     case double(Double)
     case local(bytes: Int)
@@ -32,6 +33,17 @@ final class CLKernel {
 
     deinit { clReleaseKernel(kernel) }
 
+    /// The static local memory the compiler allotted one work-group (CL_KERNEL_LOCAL_MEM_SIZE).
+    func localMemBytes(_ device: cl_device_id) throws -> Int {
+        if let cachedLocalBytes { return cachedLocalBytes }
+        var bytes: cl_ulong = 0
+        try clCheck(clGetKernelWorkGroupInfo(kernel, device, cl_kernel_work_group_info(CL_KERNEL_LOCAL_MEM_SIZE), 8, &bytes, nil),
+                    "clGetKernelWorkGroupInfo(\(name), CL_KERNEL_LOCAL_MEM_SIZE)")
+        cachedLocalBytes = Int(bytes)
+        return Int(bytes)
+    }
+    private var cachedLocalBytes: Int?
+
     func set(_ args: [CLArg]) throws {
         for (i, arg) in args.enumerated() {
             let idx = cl_uint(i)
@@ -42,6 +54,7 @@ final class CLKernel {
                 status = clSetKernelArg(kernel, idx, MemoryLayout<cl_mem>.size, &mem)
             case .int32(var v): status = clSetKernelArg(kernel, idx, 4, &v)
             case .uint32(var v): status = clSetKernelArg(kernel, idx, 4, &v)
+            case .int64(var v): status = clSetKernelArg(kernel, idx, 8, &v)
             case .float(var v): status = clSetKernelArg(kernel, idx, 4, &v)
             case .double(var v): status = clSetKernelArg(kernel, idx, 8, &v)
             case .local(let bytes): status = clSetKernelArg(kernel, idx, bytes, nil)

@@ -10,7 +10,7 @@ extension OpenCLBackend {
         guard s.m > 0, s.n > 0 else { return }
         let opts = try options(T.self, config.defines + ["-DTRANS_A=\(s.transA ? 1 : 0)", "-DTRANS_B=\(s.transB ? 1 : 0)"])
         let k = try kernel([.gemm], config.kernelName, options: opts)
-        try cl.launch(k, global: config.global(m: s.m, n: s.n), local: config.local,
+        try cl.launch(k, LaunchPlans.gemm(s, config, scalar: T.precision.bytes),
                       args: [.int(s.m), .int(s.n), .int(s.k), .real(alpha), .buffer(buffer(a)), .buffer(buffer(b)),
                              .real(beta), .buffer(buffer(c))])
     }

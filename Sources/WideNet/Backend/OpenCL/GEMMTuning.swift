@@ -28,13 +28,19 @@ public struct GEMMKernelConfig: Hashable, Codable, Sendable, CustomStringConvert
         variant == 1 ? [n, m] : [(n + nwg - 1) / nwg * (nwg / wptn), (m + mwg - 1) / mwg * (mwg / wptm)]
     }
 
+    /// The static local memory of the kernel (As and Bs in gemm.cl).
+    func localBytes(_ scalarBytes: Int) -> Int {
+        variant == 1 ? 2 * ts * (ts + 1) * scalarBytes : 2 * kwg * (mwg + 1 + nwg + 1) * scalarBytes
+    }
+
     /// Whether the device can run it: divisibility, work-group size and local memory.
-    func fits(_ info: CLDeviceInfo, scalarBytes: Int) -> Bool {
-        if variant == 1 { return ts * ts <= info.maxWorkGroupSize && 2 * ts * (ts + 1) * scalarBytes <= info.localMemBytes }
+    func fits(_ info: CLDeviceInfo, scalarBytes: Int) -> Bool { fits(LaunchLimits(device: info), scalarBytes: scalarBytes) }
+
+    public func fits(_ limits: LaunchLimits, scalarBytes: Int) -> Bool {
+        if variant == 1 { return ts * ts <= limits.maxWorkGroupSize && localBytes(scalarBytes) <= limits.localMemBytes }
         guard mwg % wptm == 0, nwg % wptn == 0, mwg > 0, nwg > 0, kwg > 0 else { return false }
         let items = (mwg / wptm) * (nwg / wptn)
-        let local = 2 * kwg * (mwg + 1 + nwg + 1) * scalarBytes
-        return items <= info.maxWorkGroupSize && local <= info.localMemBytes
+        return items <= limits.maxWorkGroupSize && localBytes(scalarBytes) <= limits.localMemBytes
     }
 }
 
@@ -75,16 +81,15 @@ public enum GEMMTuningDatabase {
     public static func config(for info: CLDeviceInfo, precision: Precision, file: URL = cacheFile) -> GEMMKernelConfig {
         let bytes = precision.bytes
         if let tuned = cached(file: file)[key(info, precision)], tuned.fits(info, scalarBytes: bytes) { return tuned }
-        let vendor = info.vendor.lowercased()
-        let candidates: [GEMMKernelConfig]
-        if vendor.contains("nvidia") {
-            candidates = [.tiled(128, 128, 16, 8, 8), .tiled(64, 64, 16, 4, 4)]
-        } else if vendor.contains("amd") || vendor.contains("advanced micro") {
-            candidates = [.tiled(64, 64, 16, 4, 4)]
-        } else {
-            candidates = [.tiled(64, 64, 16, 4, 4), .tiled(32, 32, 16, 2, 2)]
-        }
-        return candidates.first { $0.fits(info, scalarBytes: bytes) } ?? .reference
+        return defaults(vendor: info.vendor).first { $0.fits(info, scalarBytes: bytes) } ?? .reference
+    }
+
+    /// The defaults by vendor, best first; the first that fits the device is used.
+    public static func defaults(vendor: String) -> [GEMMKernelConfig] {
+        let v = vendor.lowercased()
+        if v.contains("nvidia") { return [.tiled(128, 128, 16, 8, 8), .tiled(64, 64, 16, 4, 4)] }
+        if v.contains("amd") || v.contains("advanced micro") { return [.tiled(64, 64, 16, 4, 4)] }
+        return [.tiled(64, 64, 16, 4, 4), .tiled(32, 32, 16, 2, 2)]
     }
 
     /// What the tuner tries: the reference plus a grid of register-blocked tiles.

@@ -5,29 +5,38 @@ extension OpenCLBackend {
     public func mfldForward<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
                                        particles: any DeviceBuffer, partialF: any DeviceBuffer) throws {
         guard s.batch > 0, s.particles > 0 else { return }
-        let tn = OpenCLBackend.forwardSamples, wq = OpenCLBackend.forwardWords
-        let opts = try options(T.self, ["-DFWD_TN=\(tn)", "-DFWD_WQ=\(wq)", "-DFWD_KC=\(OpenCLBackend.forwardChunk)",
-                                        "-DUNIT=\(unit.code)"])
-        let words = (s.particles + 31) / 32, groups = (words + wq - 1) / wq
+        let plan = LaunchPlans.mfldForward(s, scalar: T.precision.bytes)
+        let opts = try options(T.self, ["-DFWD_TN=\(LaunchPlans.forwardSamples)", "-DFWD_WQ=\(LaunchPlans.forwardWords)",
+                                        "-DFWD_KC=\(LaunchPlans.forwardChunk)", "-DUNIT=\(unit.code)"])
+        let groups = LaunchPlans.partialGroups(plan)
         let partials = try scratchBuffer("mfld.partials", bytes: groups * s.batch * MemoryLayout<T>.stride)
-        try cl.launch(try kernel([.mfld], "mfld_forward", options: opts), global: [s.batch, words], local: [tn, wq],
+        try cl.launch(try kernel([.mfld], plan.kernel, options: opts), plan,
                       args: [.int(s.batch), .int(s.d), .int(s.particles), .real(unitScale), .buffer(buffer(x)),
                              .buffer(buffer(particles)), .buffer(partials)])
         try sumPartials(partials, n: s.batch, groups: groups, into: buffer(partialF), as: T.self)
+    }
+
+    /// Build options of mfld_update and mfld_gradient: the staged batch chunk fits this device's local memory.
+    private func updateOptions<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, as: T.Type, philox: Bool) throws -> String {
+        guard s.d <= OpenCLBackend.maxParticleDimension else {
+            throw BackendError("the MFLD update kernels have no OpenCL implementation for d = \(s.d) > "
+                + "\(OpenCLBackend.maxParticleDimension); use --backend cpu")
+        }
+        let sc = LaunchPlans.updateSamples(d: s.d, scalar: T.precision.bytes, limits: cl.limits)
+        var opts = try options(T.self, ["-DUPD_WG=\(LaunchPlans.updateGroup)", "-DUPD_SC=\(sc)", "-DUNIT=\(unit.code)",
+                                        "-DDIM=\(s.d)"] + (philox ? ["-DWITH_PHILOX"] : []))
+        if philox && !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }
+        return opts
     }
 
     public func mfldUpdate<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
                                       particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
                                       parameters q: MFLDStepParameters, as: T.Type) throws {
         guard s.particles > 0 else { return }
-        guard s.d <= OpenCLBackend.maxParticleDimension else {
-            throw BackendError("mfld_update has no OpenCL implementation for d = \(s.d) > \(OpenCLBackend.maxParticleDimension); use --backend cpu")
-        }
         guard info.supportsF64 else { throw BackendError("device \(info.deviceName) has no cl_khr_fp64, which the Philox noise needs") }
-        let wg = 64
-        var opts = try options(T.self, ["-DUPD_WG=\(wg)", "-DUPD_SC=32", "-DUNIT=\(unit.code)", "-DDIM=\(s.d)", "-DWITH_PHILOX"])
-        if !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }
-        try cl.launch(try kernel([.philox, .mfld], "mfld_update", options: opts), global: [s.particles], local: [wg],
+        let opts = try updateOptions(s, unit: unit, as: T.self, philox: true)
+        let plan = LaunchPlans.mfldUpdate("mfld_update", s, scalar: T.precision.bytes, limits: cl.limits)
+        try cl.launch(try kernel([.philox, .mfld], plan.kernel, options: opts), plan,
                       args: [.int(s.batch), .int(s.particles), .real(T(q.unitScale)), .real(T(q.learningRate)),
                              .real(T(q.decay)), .real(T(q.noise)), .int32(q.dataTerm ? 1 : 0),
                              .buffer(buffer(x)), .buffer(buffer(coefficients)), .buffer(buffer(particles)),
@@ -41,12 +50,9 @@ extension OpenCLBackend {
                                         coefficients: any DeviceBuffer, particles: any DeviceBuffer, gradient: any DeviceBuffer,
                                         scale: T, accumulate: Bool) throws {
         guard s.particles > 0 else { return }
-        guard s.d <= OpenCLBackend.maxParticleDimension else {
-            throw BackendError("mfld_gradient has no OpenCL implementation for d = \(s.d) > \(OpenCLBackend.maxParticleDimension); use --backend cpu")
-        }
-        let wg = 64
-        let opts = try options(T.self, ["-DUPD_WG=\(wg)", "-DUPD_SC=32", "-DUNIT=\(unit.code)", "-DDIM=\(s.d)"])
-        try cl.launch(try kernel([.mfld], "mfld_gradient", options: opts), global: [s.particles], local: [wg],
+        let opts = try updateOptions(s, unit: unit, as: T.self, philox: false)
+        let plan = LaunchPlans.mfldUpdate("mfld_gradient", s, scalar: T.precision.bytes, limits: cl.limits)
+        try cl.launch(try kernel([.mfld], plan.kernel, options: opts), plan,
                       args: [.int(s.batch), .int(s.particles), .real(unitScale), .real(scale), .int32(accumulate ? 1 : 0),
                              .buffer(buffer(x)), .buffer(buffer(coefficients)), .buffer(buffer(particles)),
                              .buffer(buffer(gradient))])

@@ -13,10 +13,24 @@ public final class OpenCLBackend: Backend {
     /// GEMM tile sizes per precision, looked up once (tuning cache, else vendor default).
     private var gemmConfigs: [Precision: GEMMKernelConfig] = [:]
 
+    /// NTK tile sizes per precision, looked up once the same way.
+    private var ntkConfigs: [Precision: NTKKernelConfig] = [:]
+
     func gemmConfig(_ precision: Precision) -> GEMMKernelConfig {
         if let c = gemmConfigs[precision] { return c }
         let c = GEMMTuningDatabase.config(for: cl.device.info, precision: precision)
         gemmConfigs[precision] = c
+        return c
+    }
+
+    /// Tiles that replace the database's choice while set (the checks compare variants this way).
+    public var ntkConfigOverride: NTKKernelConfig?
+
+    public func ntkConfig(_ precision: Precision) -> NTKKernelConfig {
+        if let c = ntkConfigOverride { return c }
+        if let c = ntkConfigs[precision] { return c }
+        let c = NTKTuningDatabase.config(for: cl.device.info, precision: precision)
+        ntkConfigs[precision] = c
         return c
     }
 
@@ -38,6 +52,10 @@ public final class OpenCLBackend: Backend {
 
     func scratchBuffer(_ purpose: String, bytes: Int) throws -> CLBuffer {
         if let b = scratch[purpose], b.byteCount >= bytes { return b }
+        guard bytes <= info.maxAllocBytes else {
+            throw BackendError("scratch buffer \(purpose) of \(bytes) bytes exceeds \(info.deviceName)'s max allocation of \(info.maxAllocBytes) bytes")
+        }
+        scratch[purpose] = nil     // release the smaller one before asking for the larger
         let b = try cl.makeBuffer(bytes: bytes)
         scratch[purpose] = b
         return b

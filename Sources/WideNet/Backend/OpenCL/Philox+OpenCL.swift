@@ -12,7 +12,7 @@ extension OpenCLBackend {
         var opts = try options(T.self)
         if !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }
         let k = try kernel([.philox], "philox_fill", options: opts)
-        try cl.launch(k, global: [count], local: nil,
+        try cl.launch(k, LaunchPlans.philoxFill(count: count),
                       args: [.buffer(buffer(out)), .uint32(UInt32(count)),
                              .uint32(UInt32(truncatingIfNeeded: offset)), .uint32(UInt32(truncatingIfNeeded: offset >> 32)),
                              .uint32(UInt32(truncatingIfNeeded: seed)), .uint32(UInt32(truncatingIfNeeded: seed >> 32)),
