@@ -71,11 +71,24 @@ public enum NTKTuningDatabase {
         return [.tiled(forward: 64, 32, 16, 4, 4, backward: 64, 32, 32, 4, 4)]
     }
 
+    public static func cached(file: URL = cacheFile) -> [String: NTKKernelConfig] {
+        guard let data = try? Data(contentsOf: file),
+              let table = try? JSONDecoder().decode([String: NTKKernelConfig].self, from: data) else { return [:] }
+        return table
+    }
+
+    public static func store(_ config: NTKKernelConfig, for info: CLDeviceInfo, precision: Precision, file: URL = cacheFile) throws {
+        var table = cached(file: file)
+        table[GEMMTuningDatabase.key(info, precision)] = config
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try AtomicFile.write(try encoder.encode(table), to: file)
+    }
+
     public static func config(for info: CLDeviceInfo, precision: Precision, file: URL = cacheFile) -> NTKKernelConfig {
         let limits = LaunchLimits(device: info)
-        if let data = try? Data(contentsOf: file),
-           let table = try? JSONDecoder().decode([String: NTKKernelConfig].self, from: data),
-           let tuned = table[GEMMTuningDatabase.key(info, precision)], tuned.fits(limits, scalarBytes: precision.bytes) {
+        if let tuned = cached(file: file)[GEMMTuningDatabase.key(info, precision)], tuned.fits(limits, scalarBytes: precision.bytes) {
             return tuned
         }
         return defaults(vendor: info.vendor).first { $0.fits(limits, scalarBytes: precision.bytes) } ?? .reference
