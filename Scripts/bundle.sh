@@ -16,6 +16,9 @@
 #   probe.sh     what a machine offers (driver, ICD files, libnvidia-opencl, loaders, glibc, CPU)
 #   README.txt   how to run it, the glibc it needs, what is inside
 #   licenses/    the Debian copyright files of the bundled libraries
+# and OUTPUT_FOLDER.tar.xz beside it (bundle/widenet.tar.xz: the folder as one compressed file, what
+# Benchmarks/gpu_round.sh unpacks on a GPU machine), which must stay within 64 MiB (the limit of what
+# travels to that machine); over it, bundle.sh fails.
 # glibc (libc, libm, libpthread, libdl, librt, ld-linux, ...) and libnvidia-*/libcuda are never bundled.
 #
 # Environment:
@@ -185,3 +188,15 @@ rm -rf "$out"
 mv "$stage" "$out"
 trap - EXIT
 echo "bundle: $out ($(du -sh "$out" | cut -f1); glibc >= $glibc_min)"
+
+# --- the compressed bundle, and its size limit ----------------------------------------------------
+tarball="$out.tar.xz"
+limit=$((64 * 1024 * 1024))
+tmp_tar="$(dirname "$out")/.$(basename "$out").tar.xz.$$"
+trap 'rm -f "$tmp_tar"' EXIT
+tar -C "$(dirname "$out")" -cJf "$tmp_tar" "$(basename "$out")" || die "tar -cJf of $out failed"
+mv -f "$tmp_tar" "$tarball"
+trap - EXIT
+size=$(wc -c < "$tarball" | tr -d ' ')
+echo "bundle: $tarball $size bytes ($((size / 1048576)) MiB; limit 64 MiB)"
+[ "$size" -le "$limit" ] || die "$tarball is $size bytes, over the 64 MiB ($limit bytes) that can travel to a GPU machine"

@@ -6,4 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source Scripts/setup.sh
 swift build --build-tests
+# The GPU round's script, every stage at tiny sizes on PoCL (peers on the CPU), so that its first call
+# on a lent GPU is not its first run (WIDENET_SKIP_ROUND=1 skips it).
+if [ "${WIDENET_SKIP_ROUND:-0}" != 1 ]; then
+  WIDENET_BIN=.build/debug/widenet STRICT=1 bash Benchmarks/gpu_round_dry_run.sh
+fi
 swift test --skip-build "$@"

@@ -34,6 +34,10 @@ of --repeats is reported. Each framework runs in its own child process, so the m
 one (JAX preallocates) never starve another, CUPY_TF32 is set before CuPy is imported, and a
 torch.compile that runs past --compile-timeout can be stopped. The plain measurements of every
 framework run first, torch.compile and the width search last, all within --budget-seconds.
+The children stay in the parent's session (each in a process group of its own) and die with the
+parent (PR_SET_PDEATHSIG), so `timeout` or a kill of the caller's session takes them along; on
+SIGTERM/SIGINT the parent stops the running child, writes the JSON of what was measured and exits
+128+signal. The JSON is also rewritten after every child ("complete": false until the end).
 
     python3 Benchmarks/peers/gpu_peers.py --json $OUT/peers.json
     python3 Benchmarks/peers/gpu_peers.py --compare $OUT/widenet.json --json $OUT/peers.json   # with ratios
@@ -1708,34 +1712,67 @@ def worker_env(job, args):
     return env
 
 
+class Stopped(BaseException):
+    """Raised in the parent by SIGTERM / SIGINT: stop the running child, write what was measured."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+STOP = {"signum": None}
+
+
+def _on_signal(signum, frame):
+    if STOP["signum"] is None:
+        STOP["signum"] = signum
+        raise Stopped(signum)
+
+
+def _child_setup(parent):
+    """In the child, before exec: a process group of its own (so killpg stops it with its compile
+    workers) in the parent's session (so the caller's session kill still reaches it), and SIGKILL
+    when the parent dies (Linux), so no child outlives a killed parent holding GPU memory."""
+    os.setpgid(0, 0)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG
+        if os.getppid() != parent:   # the parent died before prctl took effect
+            os._exit(1)
+
+
 def run_job(job, args, argv, workdir, timeout):
     result = os.path.join(workdir, job.replace(":", "_") + ".json")
     cmd = [sys.executable, os.path.abspath(__file__), *argv, "--_worker", job, "--_result", result]
     log(f"starting {job}")
-    t0 = time.time()
+    t0, parent = time.time(), os.getpid()
     proc = subprocess.Popen(cmd, env=worker_env(job, args), stdout=sys.stderr, stderr=sys.stderr,
-                            start_new_session=True)
-    killed = None
+                            preexec_fn=lambda: _child_setup(parent))
+    killed, grace = None, 5
     while proc.poll() is None:
-        time.sleep(0.5)
-        now = time.time()
-        if now - t0 > timeout:
-            killed = (f"ran past --worker-timeout {args.worker_timeout:.0f} s" if timeout >= args.worker_timeout
-                      else f"ran past what was left of --budget-seconds {args.budget_seconds:.0f} ({timeout:.0f} s)")
-        else:
-            try:
-                with open(result) as f:
-                    ph = json.load(f).get("phase")
-            except (OSError, ValueError):
-                ph = None
-            if ph and ph["name"] == "compiling" and now - ph["since"] > args.compile_timeout:
-                killed = f"compilation ran past --compile-timeout {args.compile_timeout:.0f} s"
+        try:
+            time.sleep(0.5)
+            now = time.time()
+            if now - t0 > timeout:
+                killed = (f"ran past --worker-timeout {args.worker_timeout:.0f} s" if timeout >= args.worker_timeout
+                          else f"ran past what was left of --budget-seconds {args.budget_seconds:.0f} ({timeout:.0f} s)")
+            else:
+                try:
+                    with open(result) as f:
+                        ph = json.load(f).get("phase")
+                except (OSError, ValueError):
+                    ph = None
+                if ph and ph["name"] == "compiling" and now - ph["since"] > args.compile_timeout:
+                    killed = f"compilation ran past --compile-timeout {args.compile_timeout:.0f} s"
+        except Stopped as ex:
+            killed, grace = f"stopped: the peers script got signal {ex.signum}", 2
         if killed:
             log(f"{job}: {killed}; stopping it")
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -1792,7 +1829,8 @@ def compare_with_widenet(doc, path):
     with open(path) as f:
         wn = json.load(f)
     out = {"widenet_file": os.path.abspath(path), "widenet_version": wn.get("version"),
-           "widenet_precision": wn.get("precision"), "widenet_repeats": wn.get("repeats"), "rows": [], "notes": []}
+           "widenet_precision": wn.get("precision"), "widenet_repeats": wn.get("repeats"),
+           "peer_precision": "f32-highest (TF32 off)", "rows": [], "notes": []}
     if wn.get("precision") not in (None, "f32"):
         out["notes"].append(f"widenet ran in {wn.get('precision')}; the peers are f32, so no ratios")
         return out
@@ -1959,26 +1997,48 @@ def main():
                                                                          if not k.startswith("_")},
            "host": host_info(), "frameworks": {}, "checks": [], "measurements": [], "skipped": [], "errors": [],
            "jobs": []}
-    with tempfile.TemporaryDirectory(prefix="gpu-peers-") as wd:
-        for job in jobs:
-            fw = job.split("-")[0].split(":")[0]
-            if job != fw and doc["frameworks"].get(fw, {}).get("available") is False:
-                continue  # the framework did not load; its main job already said why
-            left = deadline - time.time()
-            if left < 20:
-                doc["skipped"].append({"framework": fw, "what": job,
-                                       "reason": f"--budget-seconds {args.budget_seconds:.0f} spent before it could start"})
-                log(f"{job}: skipped, --budget-seconds spent")
-                continue
-            r = run_job(job, args, argv, wd, min(args.worker_timeout, left))
-            for k, v in r.get("frameworks", {}).items():
-                if k not in doc["frameworks"] or not doc["frameworks"][k].get("available"):
-                    doc["frameworks"][k] = v
-                elif k == "cupy" and job == "cupy-tf32":
-                    doc["frameworks"][k]["tf32_process"] = v
-            for key in ("checks", "measurements", "skipped", "errors"):
-                doc[key] += r.get(key, [])
-            doc["jobs"].append(r["job"])
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gpu-peers-") as wd:
+            for i, job in enumerate(jobs):
+                fw = job.split("-")[0].split(":")[0]
+                if job != fw and doc["frameworks"].get(fw, {}).get("available") is False:
+                    continue  # the framework did not load; its main job already said why
+                if STOP["signum"] is not None:
+                    doc["skipped"].append({"framework": fw, "what": job,
+                                           "reason": f"the peers script got signal {STOP['signum']} before it could start"})
+                    continue
+                left = deadline - time.time()
+                if left < 20:
+                    doc["skipped"].append({"framework": fw, "what": job,
+                                           "reason": f"--budget-seconds {args.budget_seconds:.0f} spent before it could start"})
+                    log(f"{job}: skipped, --budget-seconds spent")
+                    continue
+                r = run_job(job, args, argv, wd, min(args.worker_timeout, left))
+                for k, v in r.get("frameworks", {}).items():
+                    if k not in doc["frameworks"] or not doc["frameworks"][k].get("available"):
+                        doc["frameworks"][k] = v
+                    elif k == "cupy" and job == "cupy-tf32":
+                        doc["frameworks"][k]["tf32_process"] = v
+                for key in ("checks", "measurements", "skipped", "errors"):
+                    doc[key] += r.get(key, [])
+                doc["jobs"].append(r["job"])
+                if i + 1 < len(jobs) and STOP["signum"] is None:
+                    finish(doc, args, t0, complete=False)   # what was measured so far survives a kill
+    except Stopped:
+        pass   # raised outside a child's run: nothing is running; write what there is
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    finish(doc, args, t0, complete=STOP["signum"] is None)
+    print_table(doc)
+    if doc.get("comparison", {}).get("rows") is not None:
+        print_comparison(doc["comparison"])
+    return 128 + STOP["signum"] if STOP["signum"] is not None else 0
+
+
+def finish(doc, args, t0, complete):
+    """Derived fields, the comparison, and the JSON file (written atomically)."""
     copies = [r for r in doc["measurements"] if r["kind"] == "copy"]
     for r in doc["measurements"]:
         if r["kind"] in ("mfld_noise", "mfld_step"):
@@ -1993,6 +2053,12 @@ def main():
                                                          "fraction_of_copy") if k in r}
                       for r in doc["measurements"]}
     doc["all_checks_passed"] = all(c["passed"] for c in doc["checks"])
+    # What the ratios against widenet (OpenCL: no TF32) are taken from: TF32 off.
+    doc["tf32"] = {"compared_precision": "f32-highest", "tf32_off_for_comparison": True,
+                   "note": "rows with precision f32-highest ran with TF32 off (torch allow_tf32=False and "
+                           "matmul precision 'highest', CUPY_TF32=0, jax precision 'highest'); only they are "
+                           "paired with widenet; f32-tf32 rows are ceilings",
+                   "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE")}
     if args.compare:
         try:
             doc["comparison"] = compare_with_widenet(doc, args.compare)
@@ -2000,16 +2066,16 @@ def main():
             doc["comparison"] = {"widenet_file": args.compare, "error": f"{type(ex).__name__}: {ex}"}
             log(f"--compare {args.compare}: {type(ex).__name__}: {ex}")
     doc["seconds"] = time.time() - t0
+    doc["complete"] = complete
+    if STOP["signum"] is not None:
+        doc["stopped_by_signal"] = STOP["signum"]
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, "w") as f:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
             json.dump(doc, f, indent=1, default=_json_default)
-        log(f"wrote {args.json}")
-    print_table(doc)
-    if doc.get("comparison", {}).get("rows") is not None:
-        print_comparison(doc["comparison"])
-    return 0
-
+        os.replace(tmp, args.json)
+        log(f"wrote {args.json}" + ("" if complete else " (partial)"))
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,10 +11,15 @@
 #    naming its full path into a folder of its own, links the other ICD files (PoCL, ...) next to it,
 #    and points OCL_ICD_VENDORS there. With no writable folder at all it sets OCL_ICD_VENDORS to the
 #    library itself (the bundled ocl-icd loader then loads only that one).
+#    An NVIDIA library is accepted (named by an existing ICD file, found, or remembered from an
+#    earlier run) only when it loads: it resolves to a readable x86-64 ELF shared library and, where
+#    ldd exists, none of its dependencies is "not found". Otherwise the next candidate is tried (a
+#    one-line note each with WIDENET_BUNDLE_DEBUG=1); when NVIDIA libraries were found but none
+#    loads, one line on standard error says so and OpenCL sees only the other ICDs (PoCL, ...).
 # 3. execs bin/widenet with all arguments. It prints nothing unless something is wrong.
 #
 # Environment:
-#   WIDENET_BUNDLE_DEBUG=1       print what was found and set, to standard error
+#   WIDENET_BUNDLE_DEBUG=1       print what was found and set, to standard error (WIDENET_DEBUG=1 too)
 #   WIDENET_NVIDIA_LIB_DIRS=a:b  folders searched first for libnvidia-opencl.so*
 #   WIDENET_NVIDIA_SEARCH=0      no NVIDIA search, no ICD folder: the OpenCL setup is left as it is
 #   WIDENET_NVIDIA_FIND=1|0      force / forbid the last-resort `find /` (default: only when an
@@ -32,7 +37,9 @@ glibc_min_gcc="@GLIBC_MIN_GCC@"  # newest GLIBC_x.y that lib/gcc needs
 gcc_needs="@GCC_NEEDS@"          # soname:VERSION: the newest of each version family needed from lib/gcc
 
 here=$(dirname -- "$(readlink -f -- "${BASH_SOURCE[0]}")")
-debug() { if [ "${WIDENET_BUNDLE_DEBUG:-0}" = 1 ]; then echo "widenet-bundle: $*" >&2; fi; }
+debug() {
+  if [ "${WIDENET_BUNDLE_DEBUG:-0}" = 1 ] || [ "${WIDENET_DEBUG:-0}" = 1 ]; then echo "widenet-bundle: $*" >&2; fi
+}
 
 # --- glibc --------------------------------------------------------------------------------------
 glibc=""
@@ -104,26 +111,81 @@ usable_lib() {
   return 0
 }
 
-# The first usable libnvidia-opencl in a folder (.so.1 first, then a versioned file).
+# Does the library load? Prints why not (and fails) unless it resolves to a readable x86-64 ELF
+# shared library whose dependencies all resolve (ldd, where it exists, with our LD_LIBRARY_PATH).
+lib_check() {
+  local real hex out missing
+  real=$(readlink -f -- "$1" 2>/dev/null) || real=$1
+  if [ ! -f "$real" ] || [ ! -r "$real" ]; then echo "does not resolve to a readable file"; return 1; fi
+  # ELF header bytes: 0-3 magic, 4 class (02: 64-bit), 5 data (01: little-endian),
+  # 16-17 e_type (03 00: shared object), 18-19 e_machine (3e 00: x86-64)
+  hex=$(od -An -tx1 -N20 -- "$real" 2>/dev/null | tr -d ' \n')
+  case "$hex" in 7f454c46*) ;; *) echo "is not an ELF file"; return 1 ;; esac
+  if [ "${hex:8:4}" != 0201 ]; then echo "is not a 64-bit little-endian ELF file"; return 1; fi
+  if [ "${hex:36:4}" != 3e00 ]; then echo "is not built for x86-64 (ELF machine 0x${hex:38:2}${hex:36:2})"; return 1; fi
+  if [ "${hex:32:4}" != 0300 ]; then echo "is not a shared library"; return 1; fi
+  if command -v ldd >/dev/null 2>&1; then
+    if ! out=$(bounded 10 ldd "$real" 2>&1); then
+      echo "ldd fails on it: $(printf '%s\n' "$out" | head -n1)"; return 1
+    fi
+    missing=$(printf '%s\n' "$out" | awk '/not found/ { printf "%s%s", sep, $1; sep = " " }')
+    if [ -n "$missing" ]; then echo "its dependencies $missing are not found"; return 1; fi
+  fi
+  return 0
+}
+bounded() { if command -v timeout >/dev/null 2>&1; then timeout "$@"; else shift; "$@"; fi; }
+
+# NVIDIA libraries that do not load ("path: why; ..."), for the debug notes and the final message.
+rejected=""
+reject() {
+  case "; $rejected" in *"; $1: "*) return 0 ;; esac
+  rejected="${rejected}${rejected:+; }$1: $2"
+  debug "skipping $1: $2"
+}
+# Accepts a candidate library (sets nvidia_lib) when it is usable and loads; notes it otherwise.
+nvidia_lib=""
+consider() {
+  local why
+  usable_lib "$1" || return 1
+  case "; $rejected" in *"; $1: "*) return 1 ;; esac
+  if why=$(lib_check "$1"); then nvidia_lib=$1; debug "found via $2: $1"; return 0; fi
+  reject "$1" "$why"
+  return 1
+}
+
+# The first libnvidia-opencl of a folder that loads (.so.1 first, then a versioned file).
 lib_in_dir() {
   local d=$1 f
   [ -d "$d" ] || return 1
   for f in "$d/libnvidia-opencl.so.1" "$d"/libnvidia-opencl.so.[0-9]*; do
-    if usable_lib "$f"; then printf '%s\n' "$f"; return 0; fi
+    if consider "$f" "$2"; then return 0; fi
   done
   return 1
 }
 
-# Does a vendors folder hold an ICD file for NVIDIA whose library (when named by full path) exists?
+# The file a library name in an ICD file stands for: itself when it is a path, else what the
+# loader would find (LD_LIBRARY_PATH as it came in, the ld.so cache, the usual folders).
+icd_lib_path() {
+  local d dirs=()
+  case "$1" in */*) printf '%s\n' "$1"; return 0 ;; esac
+  if [ -n "$orig_ld_library_path" ]; then IFS=: read -r -a dirs <<< "$orig_ld_library_path"; fi
+  for d in ${dirs[@]+"${dirs[@]}"}; do
+    if [ -n "$d" ] && [ -e "$d/$1" ]; then printf '%s\n' "$d/$1"; return 0; fi
+  done
+  system_lib "$1"
+}
+
+# Does a vendors folder hold an ICD file for NVIDIA whose library loads?
 has_nvidia_icd() {
-  local f line
+  local f line lib why
   for f in "$1"/*.icd; do
     [ -r "$f" ] || continue
     line=""; IFS= read -r line < "$f" || [ -n "$line" ] || continue
     case "$line" in *nvidia*|*NVIDIA*) ;; *) continue ;; esac
-    case "$line" in /*) [ -e "$line" ] || continue ;; esac
-    debug "NVIDIA ICD: $f -> $line"
-    return 0
+    lib=$(icd_lib_path "$line")
+    if [ -z "$lib" ]; then reject "$line" "named by $f, not found"; continue; fi
+    if why=$(lib_check "$lib"); then debug "NVIDIA ICD: $f -> $line"; return 0; fi
+    reject "$lib" "$why (named by $f)"
   done
   return 1
 }
@@ -148,20 +210,21 @@ icd_dir_candidates() {
     "${TMPDIR:-/tmp}/widenet-$(id -u 2>/dev/null || echo user)/vendors"
 }
 
+# Sets nvidia_lib to the first libnvidia-opencl that loads, searching in this order.
 find_nvidia_lib() {
   local d p f dirs=()
   # 1. WIDENET_NVIDIA_LIB_DIRS
   if [ -n "${WIDENET_NVIDIA_LIB_DIRS:-}" ]; then
     IFS=: read -r -a dirs <<< "$WIDENET_NVIDIA_LIB_DIRS"
     for d in ${dirs[@]+"${dirs[@]}"}; do
-      if p=$(lib_in_dir "$d"); then debug "found via WIDENET_NVIDIA_LIB_DIRS"; printf '%s\n' "$p"; return 0; fi
+      if lib_in_dir "$d" "WIDENET_NVIDIA_LIB_DIRS"; then return 0; fi
     done
   fi
   # 2. the ld.so cache
   if [ -n "$ldcache" ]; then
-    p=$(printf '%s\n' "$ldcache" | awk '$1 ~ /^libnvidia-opencl\.so/ && /x86-64/ { print $NF }' |
-        while IFS= read -r f; do if usable_lib "$f"; then printf '%s\n' "$f"; break; fi; done)
-    if [ -n "$p" ]; then debug "found via ldconfig -p"; printf '%s\n' "$p"; return 0; fi
+    while IFS= read -r f; do
+      if consider "$f" "ldconfig -p"; then return 0; fi
+    done < <(printf '%s\n' "$ldcache" | awk '$1 ~ /^libnvidia-opencl\.so/ && /x86-64/ { print $NF }')
   fi
   # 3. LD_LIBRARY_PATH as it came in, then the usual driver folders
   dirs=()
@@ -169,13 +232,13 @@ find_nvidia_lib() {
   for d in ${dirs[@]+"${dirs[@]}"} /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/nvidia/lib64 /usr/local/nvidia/lib \
            /usr/lib/x86_64-linux-gnu/nvidia/current /usr/lib/x86_64-linux-gnu/nvidia* /usr/lib/nvidia* \
            /usr/lib/wsl/lib /lib/x86_64-linux-gnu /lib64; do
-    if p=$(lib_in_dir "$d"); then debug "found in $d"; printf '%s\n' "$p"; return 0; fi
+    if lib_in_dir "$d" "$d"; then return 0; fi
   done
   # 4. what an earlier run found
   while IFS= read -r d; do
     [ -n "$d" ] && [ -r "$d/nvidia.icd" ] || continue
     p=""; IFS= read -r p < "$d/nvidia.icd" || [ -n "$p" ] || continue
-    if usable_lib "$p"; then debug "found in the ICD file written earlier ($d/nvidia.icd)"; printf '%s\n' "$p"; return 0; fi
+    if consider "$p" "the ICD file written earlier ($d/nvidia.icd)"; then return 0; fi
   done < <(icd_dir_candidates)
   # 5. last resort: a bounded find over the root file system
   local want=${WIDENET_NVIDIA_FIND:-auto}
@@ -184,10 +247,10 @@ find_nvidia_lib() {
   fi
   if [ "$want" = 1 ] && command -v timeout >/dev/null 2>&1; then
     debug "searching / for libnvidia-opencl.so* (at most ${WIDENET_NVIDIA_FIND_TIMEOUT:-10} s)"
-    p=$(timeout "${WIDENET_NVIDIA_FIND_TIMEOUT:-10}" find / -xdev -maxdepth 8 -name 'libnvidia-opencl.so*' \
-          \( -type f -o -type l \) 2>/dev/null |
-        while IFS= read -r f; do if usable_lib "$f"; then printf '%s\n' "$f"; break; fi; done)
-    if [ -n "$p" ]; then debug "found by find"; printf '%s\n' "$p"; return 0; fi
+    while IFS= read -r f; do
+      if consider "$f" "find"; then return 0; fi
+    done < <(timeout "${WIDENET_NVIDIA_FIND_TIMEOUT:-10}" find / -xdev -maxdepth 8 -name 'libnvidia-opencl.so*' \
+               \( -type f -o -type l \) 2>/dev/null)
   fi
   return 1
 }
@@ -203,11 +266,16 @@ setup_opencl() {
   fi
   if has_nvidia_icd "$vendors"; then return 0; fi
 
-  local lib dir f name
-  if ! lib=$(find_nvidia_lib); then
-    debug "no NVIDIA ICD in $vendors and no libnvidia-opencl.so* found: OpenCL sees only $vendors"
+  local lib dir f name line
+  if ! find_nvidia_lib; then
+    if [ -n "$rejected" ]; then
+      echo "widenet: no NVIDIA OpenCL library that loads ($rejected); OpenCL sees only the other ICDs of $vendors" >&2
+    else
+      debug "no NVIDIA ICD in $vendors and no libnvidia-opencl.so* found: OpenCL sees only $vendors"
+    fi
     return 0
   fi
+  lib=$nvidia_lib
   debug "NVIDIA OpenCL library: $lib"
   if ! dir=$(icd_dir); then
     # No writable folder: ocl-icd loads a library named by OCL_ICD_VENDORS directly (NVIDIA only).
@@ -230,6 +298,9 @@ setup_opencl() {
       [ -e "$f" ] || continue
       name=${f##*/}
       [ "$name" = nvidia.icd ] && continue
+      # an NVIDIA ICD there names a library that does not load (has_nvidia_icd said no): not linked
+      line=""; IFS= read -r line < "$f" || true
+      case "$line" in *nvidia*|*NVIDIA*) rm -f -- "$dir/$name"; continue ;; esac
       [ "$(readlink -- "$dir/$name" 2>/dev/null)" = "$f" ] || ln -sfn -- "$f" "$dir/$name"
     done
   fi

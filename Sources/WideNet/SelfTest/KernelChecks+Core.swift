@@ -7,8 +7,9 @@ extension KernelChecks {
     static let gemmShapes: [(Int, Int, Int)] = [(1, 1, 1), (17, 33, 5), (45, 19, 70), (64, 3, 129), (130, 67, 33)]
 
     static func gemmConfigs(_ gpu: OpenCLBackend, _ precision: Precision) -> [GEMMKernelConfig] {
-        var out: [GEMMKernelConfig] = [.reference, gpu.gemmConfig(precision), .tiled(64, 64, 16, 4, 4), .tiled(32, 32, 8, 2, 2),
-                                       .tiled(128, 64, 16, 8, 4), .tiled(128, 128, 16, 8, 8)]
+        // The reference, this device's tiles, NVIDIA's (checked here before a GPU runs them) and a small odd one.
+        var out: [GEMMKernelConfig] = [.reference, gpu.gemmConfig(precision), .tiled(32, 32, 8, 2, 2)]
+            + GEMMTuningDatabase.defaults(vendor: "NVIDIA").prefix(1)
         var seen = Set<GEMMKernelConfig>()
         out = out.filter { seen.insert($0).inserted && $0.fits(gpu.cl.device.info, scalarBytes: precision.bytes) }
         return out

@@ -27,7 +27,7 @@ public enum NTKTuner {
 
     public static func backwardCandidates(_ limits: LaunchLimits, scalar: Int) -> [Backward] {
         var out: [(Int, Int, Int, Int, Int)] = []
-        for bm in [32, 64, 128] { for bd in [32, 64] { for bs in [16, 32] { for (rm, rd) in [(2, 4), (4, 4), (4, 8)] {
+        for bm in [32, 64, 128] { for bd in [32, 64] { for bs in [16, 32] { for (rm, rd) in [(2, 4), (4, 4), (4, 8), (8, 8)] {
             out.append((bm, bd, bs, rm, rd))
         } } } }
         return out.filter { c in
