@@ -9,34 +9,65 @@ public final class RunDirectory {
     /// The directories this run made, outermost first (empty when continuing an earlier run).
     private var created: [String] = []
 
-    /// Creates `path` (or runs/<command>-<time>), refusing a directory that already holds a run;
-    /// when that fails, the directories it made on the way are removed again.
+    /// This process's claim on the directory (RunClaim), held until the run object goes.
+    private var claim: RunClaim?
+
+    /// Creates `path`, or a fresh runs/<command>-<time>[-k] (never one that exists: the leaf is made
+    /// with mkdir(2), which only one process can do), claims it, and refuses a directory that is in
+    /// use by another run or already holds one (metrics.jsonl or config.json); when that fails, the
+    /// directories it made on the way are removed again.
     public init(path: String?, command: String) throws {
         let fm = FileManager.default
-        let chosen: String
-        if let path, !path.isEmpty {
-            chosen = path
-        } else {
-            let f = DateFormatter()
-            f.dateFormat = "yyyyMMdd-HHmmss"
-            f.locale = Locale(identifier: "en_US_POSIX")
-            chosen = "runs/\(command)-\(f.string(from: Date()))"
-        }
-        url = URL(fileURLWithPath: chosen)
-        if fm.fileExists(atPath: url.appendingPathComponent("metrics.jsonl").path) {
-            throw WideNetIOError("--out \(chosen) already holds a run (metrics.jsonl); choose another directory")
-        }
         var created: [String] = []
+        let chosen: String
         do {
-            try RunDirectory.makeDirectories(url.path, label: chosen, created: &created)
-            guard fm.isWritableFile(atPath: url.path) else {
-                throw WideNetIOError("--out \(chosen): the directory is not writable")
+            if let path, !path.isEmpty {
+                chosen = path
+                try RunDirectory.makeDirectories(path, label: path, created: &created)
+            } else {
+                chosen = try RunDirectory.freshDefault(command: command, created: &created)
             }
         } catch {
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
+        url = URL(fileURLWithPath: chosen)
+        do {
+            guard fm.isWritableFile(atPath: url.path) else {
+                throw WideNetIOError("--out \(chosen): the directory is not writable")
+            }
+            claim = try RunClaim(directory: url, label: chosen)
+            for held in ["metrics.jsonl", "config.json"] where fm.fileExists(atPath: url.appendingPathComponent(held).path) {
+                throw WideNetIOError("--out \(chosen) already holds a run (\(held)); choose another directory")
+            }
+        } catch {
+            claim = nil
+            if created.last == url.path { try? fm.removeItem(atPath: url.path) }
+            for directory in created.reversed() { rmdir(directory) }
+            throw error
+        }
         self.created = created
+    }
+
+    /// runs/<command>-<yyyyMMdd-HHmmss>, or with -2, -3, … when that exists: runs started in the same
+    /// second, or at once, each get their own.
+    private static func freshDefault(command: String, created: inout [String]) throws -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        let base = "runs/\(command)-\(f.string(from: Date()))"
+        try makeDirectories("runs", label: base, created: &created)
+        for k in 1...10_000 {
+            let candidate = k == 1 ? base : "\(base)-\(k)"
+            if mkdir(candidate, 0o777) == 0 {
+                created.append(candidate)
+                return candidate
+            }
+            guard errno == EEXIST else {
+                throw WideNetIOError("cannot create \(candidate) (\(String(cString: strerror(errno))))")
+            }
+        }
+        throw WideNetIOError("cannot find a free directory name next to \(base)")
     }
 
     /// Removes what this run made, for a run that fails before it has anything worth keeping (its
@@ -49,10 +80,11 @@ public final class RunDirectory {
         for directory in created.dropLast().reversed() { rmdir(directory) }
     }
 
-    /// An existing run directory with metrics.jsonl already open (RunDirectory+Resume.swift).
-    init(existing url: URL, metrics: FileHandle) {
+    /// An existing run directory with metrics.jsonl already open, claimed (RunDirectory+Resume.swift).
+    init(existing url: URL, metrics: FileHandle, claim: RunClaim) {
         self.url = url
         self.metrics = metrics
+        self.claim = claim
     }
 
     public func file(_ name: String) -> URL { url.appendingPathComponent(name) }

@@ -4,6 +4,8 @@ extension RunDirectory {
     /// The directory of an earlier run, to continue it: metrics.jsonl is cut back to `metricsBytes`
     /// (the rows up to the checkpoint) and appended to from there.
     public convenience init(resuming url: URL, metricsBytes: Int) throws {
+        // Claimed before anything is cut: a run still going in this directory is not continued twice.
+        let claim = try RunClaim(directory: url, label: url.path)
         let path = url.appendingPathComponent("metrics.jsonl").path
         guard let handle = FileHandle(forUpdatingAtPath: path) else { throw WideNetIOError("\(path): cannot open to continue the run") }
         let size = try handle.seekToEnd()
@@ -12,7 +14,7 @@ extension RunDirectory {
         }
         try handle.truncate(atOffset: UInt64(metricsBytes))
         try handle.seekToEnd()
-        self.init(existing: url, metrics: handle)
+        self.init(existing: url, metrics: handle, claim: claim)
     }
 
     /// Bytes written to metrics.jsonl so far.
