@@ -392,6 +392,18 @@ struct CLITests {
         try expectOneLineError(["selftest", "--check", "no-such-kernel"], mentions: ["--check no-such-kernel"])
     }
 
+    /// n×n matrices (train, gram) and saddle's n×m activations are checked against the memory
+    /// this process may use before they are allocated: one line with the bytes needed, the bytes
+    /// available and the largest size that fits, instead of a crash in the allocator.
+    @Test(arguments: [["gram", "--n", "100000", "--d", "8"], ["train", "--n", "100000", "--steps", "1"],
+                      ["saddle", "--n", "100000000", "--hidden", "1000"], ["saddle", "--n", "10", "--hidden", "1000000000"]])
+    func sizesBeyondMemoryAreRefusedBeforeAllocating(args: [String]) throws {
+        try expectCleanFailure(args, mentions: "of host memory but", "is available")
+        // The limit a test or a shared machine sets is honoured too, naming the largest n that fits.
+        try expectCleanFailure(["gram", "--n", "2000", "--d", "3"], env: ["WIDENET_MEMORY_LIMIT": "10000000"],
+                               mentions: "WIDENET_MEMORY_LIMIT", "the largest n that fits is 645")
+    }
+
     @Test func unknownSubcommandIsAnError() throws {
         let r = try CLITests.run(["nosuchcommand", "--help"])
         #expect(r.status != 0)

@@ -38,6 +38,8 @@ public enum GramExperiment {
         if let w = cfg.width, w < 1 { throw BackendError("--width must be at least 1 (got \(w))") }
         let (n, d) = (inputs.n, inputs.d)
         var notes = inputs.notes
+        // The input Gram, H∞ and the eigen-solver's copy; with --width also H(0), its counts and H(0) − H∞.
+        try MemoryPreflight.requireSquare(cfg.width == nil ? 3 : 7, n: n, for: "gram")
         let xx = SyntheticData.inputGram(inputs.x, n: n, d: d)
         let hInf = xx.map(ArcCosine.kernel)
         let eig = try SymmetricEigen.eigenvalues(hInf, n: n)

@@ -49,6 +49,8 @@ struct Trainer<T: Scalar> {
     }
 
     func preflight(width: Int) throws {
+        // H∞, the input Gram, the empirical Gram and its counts, the eigen-solver's copy and a difference.
+        try MemoryPreflight.requireSquare(6, n: inputs.n, for: "train")
         try NTKTwoLayerNet<T>.preflight(width: width, n: inputs.n, d: inputs.d,
                                         storesInitialWeights: inputs.initW != nil || inputs.initA != nil, on: backend.info)
     }

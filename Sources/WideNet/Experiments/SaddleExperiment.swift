@@ -36,6 +36,19 @@ public enum SaddleExperiment {
 
     struct Data { var x: [Double], y: [Double], n: Int, d: Int, k: Int, teacherSingularValues: [Double] }
 
+    /// Host memory of a run: the data (X, Y, their whitened copies), the n×m pre-activations,
+    /// activations and their gradient, the optimiser's copies of the weights and, with plateau
+    /// skipping, one d×k matrix per unit.
+    static func preflight(n: Int, d: Int, k: Int, m: Int, _ c: Config) throws {
+        let (n, d, k, m) = (Double(n), Double(d), Double(k), Double(m))
+        let perSample = 2 * d + 4 * k + 4 * m
+        let fixed = 6 * (m * d + k * m) + (c.skipPlateaus ? m * d * k : 0)
+        try MemoryPreflight.require(8 * (n * perSample + fixed), for: "saddle at n = \(Int(n)), hidden = \(Int(m))") { have in
+            let nFits = (have / 8 - fixed) / perSample
+            return nFits >= 1 ? "the largest n that fits at this width is \(Int(nFits))" : "the net alone does not fit; use a smaller --hidden"
+        }
+    }
+
     static func data(_ c: Config) throws -> Data {
         if c.xPath != nil || c.yPath != nil {
             guard let xp = c.xPath, let yp = c.yPath else { throw BackendError("--x and --y go together (n×d and n×k)") }
@@ -116,6 +129,7 @@ public enum SaddleExperiment {
         case .opencl:
             products = MatrixProducts(backend: try BackendSelection.make(kind: .opencl, device: c.device, precision: .f64).backend)
         }
+        if c.xPath == nil { try SaddleExperiment.preflight(n: c.n, d: c.d, k: c.k, m: c.initW1Path == nil ? c.hidden : 1, c) }
         let data = try data(c)
         var w1: [Double], w2: [Double], m: Int
         if let p = c.initW1Path {
@@ -127,6 +141,7 @@ public enum SaddleExperiment {
             m = c.hidden
             w1 = c.initialization.hiddenWeights(m: m, d: data.d, scale: c.initScale, seed: c.seed)
         }
+        try SaddleExperiment.preflight(n: data.n, d: data.d, k: data.k, m: m, c)
         if let p = c.initW2Path {
             let a = try NPY.read(URL(fileURLWithPath: p))
             guard a.shape == [data.k, m] else { throw BackendError("\(p): W2 must be \(data.k)×\(m) (k×m), got \(a.shape)") }
