@@ -6,6 +6,7 @@ import WideNet
 extension BackendKind: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
+extension ProgressMode: ExpressibleByArgument {}
 
 /// --backend, --device, --precision, shared by every experiment.
 struct DeviceOptions: ParsableArguments {
@@ -49,7 +50,13 @@ struct OutputOptions: ParsableArguments {
             help: "What the engine logs to standard error: trace, debug (kernel builds), info (backend, checkpoints), notice, warning, error or critical.")
     var logLevel: Logger.Level = .warning
 
-    func validate() throws { LogBootstrap.configure(level: logLevel) }
+    @Option(help: "Progress on standard error: auto (a bar on a terminal, else a line every ~10 s), bar, lines, json (one object per line, ~1 s apart) or none.")
+    var progress: ProgressMode = .auto
+
+    func validate() throws {
+        LogBootstrap.configure(level: logLevel)
+        ProgressBar.mode = progress
+    }
 
     /// The end of a run on the terminal: notes on standard error, then the summary as a table
     /// (unless --quiet) or as JSON (--json), then the run directory.

@@ -404,6 +404,25 @@ struct CLITests {
                                mentions: "WIDENET_MEMORY_LIMIT", "the largest n that fits is 645")
     }
 
+    /// Progress when standard error is not a terminal: plain lines by default (nohup, Slurm), one
+    /// JSON object per line with --progress json, nothing with none or --quiet.
+    @Test func progressWithoutATerminal() throws {
+        let dir = try CLITests.scratch()
+        let base = ["train", "--n", "12", "--d", "4", "--width", "512", "--steps", "30", "--backend", "cpu"]
+        let lines = try CLITests.run(base + ["--out", dir.appendingPathComponent("a").path])
+        #expect(lines.status == 0)
+        #expect(lines.stderr.contains("train: step 30/30 (100%)"), "\(lines.stderr)")
+        let json = try CLITests.run(base + ["--progress", "json", "--out", dir.appendingPathComponent("b").path])
+        let records = json.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        let last = try #require(records.last.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        #expect(last["progress"] as? String == "train" && last["step"] as? Int == 30 && last["total"] as? Int == 30)
+        #expect(last["final"] as? Bool == true && (last["loss"] as? Double ?? .nan).isFinite)
+        for mode in [["--progress", "none"], ["--quiet"]] {
+            let quiet = try CLITests.run(base + mode + ["--out", dir.appendingPathComponent(UUID().uuidString).path])
+            #expect(!quiet.stderr.contains("train: step") && !quiet.stderr.contains("\"progress\""), "\(quiet.stderr)")
+        }
+    }
+
     @Test func unknownSubcommandIsAnError() throws {
         let r = try CLITests.run(["nosuchcommand", "--help"])
         #expect(r.status != 0)

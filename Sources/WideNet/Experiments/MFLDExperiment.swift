@@ -116,7 +116,7 @@ struct MFLDRunner<T: Scalar> {
         if resumeFrom == nil { try run.writeJSON(cfg.json(resolved: resolved), to: "config.json") }
 
         var rows: [MFLDRow] = []
-        let progress = ProgressBar(total: cfg.steps, label: "mfld", quiet: cfg.quiet)
+        let progress = ProgressBar(total: cfg.steps, label: "mfld", quiet: cfg.quiet, firstStep: resumeFrom?.step ?? 0)
         let batch = min(cfg.batch ?? data.n, data.n)
         var fullBatchLoaded = false
         var stepSeconds = 0.0

@@ -123,7 +123,7 @@ struct Trainer<T: Scalar> {
             logger.info("resuming \(run.url.path) after step \(cp.step)")
         }
         var lastCheckpoint = resumeFrom?.step
-        let progress = ProgressBar(total: steps, label: "train", quiet: cfg.quiet)
+        let progress = ProgressBar(total: steps, label: "train", quiet: cfg.quiet, firstStep: max(firstStep - 1, 0))
         let loopStart = Date()
         var stepSeconds = 0.0          // update + forward only, without the logging diagnostics
 
@@ -236,7 +236,9 @@ struct Trainer<T: Scalar> {
         summary.set("lambda_min_h_final", history.lambdaMin.last)
         summary.set("wall_seconds", Date().timeIntervalSince(started))
         summary.set("train_seconds", trainSeconds)
-        summary.set("steps_per_second", trainSeconds > 0 ? Double(steps) / trainSeconds : nil)
+        // The rate of the updates this process made (a resumed run made only those after its checkpoint).
+        let updatesRun = steps - max(firstStep - 1, 0)
+        summary.set("steps_per_second", trainSeconds > 0 ? Double(updatesRun) / trainSeconds : nil)
         summary.set("seconds_per_step", steps > 0 ? stepSeconds / Double(steps) : nil)
         if let ocl = backend as? OpenCLBackend { summary.set("kernel_build_seconds", ocl.buildSeconds) }
         summary.set("notes", notes.joined(separator: "; "))
