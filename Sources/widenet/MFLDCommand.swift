@@ -78,7 +78,8 @@ struct MFLDCommand: ParsableCommand {
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveParticles = saveParticles
             cfg.quiet = output.quiet
-            if let recorded = try runControl.recorded(given: given(cfg)) {
+            let recorded = try runControl.recorded(given: given(cfg))
+            if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the run in its own directory; leave out --out")
                 }
@@ -94,7 +95,7 @@ struct MFLDCommand: ParsableCommand {
                 guard counts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--chaos takes positive integers, e.g. 1000,4000,16000") }
                 result = try MFLDChaos.run(cfg, counts: counts.compactMap { $0 }, seeds: chaosSeeds)
             } else {
-                result = try reportingInterruption { try MFLDExperiment.run(cfg, control: runControl.control) }
+                result = try reportingInterruption { try MFLDExperiment.run(cfg, control: runControl.control(recorded)) }
             }
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 for (k, v) in result.summary.pairs where k != "notes" && k != "gaussian_check" {

@@ -20,7 +20,12 @@ struct RunControlOptions: ParsableArguments {
         if noCheckpoint && checkpointEvery != nil { throw ValidationError("--no-checkpoint and --checkpoint-every contradict each other") }
     }
 
-    var control: RunControl { RunControl(checkpointEvery: checkpointEvery, resume: resume != nil, checkpoints: !noCheckpoint) }
+    /// The run control; a resumed run keeps the checkpoint cadence it was started with unless
+    /// --checkpoint-every is given again.
+    func control(_ recorded: RecordedConfig? = nil) -> RunControl {
+        RunControl(checkpointEvery: checkpointEvery ?? recorded?.resolvedInt("checkpoint_every"), resume: resume != nil,
+                   checkpoints: !noCheckpoint)
+    }
 
     /// The run to continue, after checking that the options given beside --resume repeat its own:
     /// `given` lists (flag, config.json key, value) for every option of the command, and only those

@@ -59,14 +59,15 @@ struct TrainCommand: ParsableCommand {
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveWeights = saveWeights
             cfg.blockWidth = blockWidth; cfg.quiet = output.quiet
-            if let recorded = try runControl.recorded(given: given(cfg)) {
+            let recorded = try runControl.recorded(given: given(cfg))
+            if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the run in its own directory; leave out --out")
                 }
                 cfg = try NTKTrainConfig(recorded: recorded)
                 cfg.quiet = output.quiet
             }
-            let result = try reportingInterruption { try NTKTrainExperiment.run(cfg, control: runControl.control) }
+            let result = try reportingInterruption { try NTKTrainExperiment.run(cfg, control: runControl.control(recorded)) }
             output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
         }
     }

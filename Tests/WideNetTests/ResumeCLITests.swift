@@ -66,6 +66,8 @@ struct ResumeCLITests {
         let resumed = try CLITests.run(["train", "--resume", killed.path, "--quiet"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         try Self.expectSameFiles(plain, killed)
+        // The continuation kept the run's cadence (every 20 steps) without being told again.
+        #expect(Self.checkpointStep(killed) == 140, "last checkpoint at \(Self.checkpointStep(killed) ?? -1)")
     }
 
     @Test func terminatedRunWritesACheckpointAndResumes() throws {
