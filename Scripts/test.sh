@@ -11,4 +11,5 @@ swift build --build-tests
 if [ "${WIDENET_SKIP_ROUND:-0}" != 1 ]; then
   WIDENET_BIN=.build/debug/widenet STRICT=1 bash Benchmarks/gpu_round_dry_run.sh
 fi
+bash Scripts/bundle/test_launcher.sh
 swift test --skip-build "$@"

@@ -261,6 +261,7 @@ setup_opencl() {
   fi
   if [ -z "${OCL_ICD_VENDORS:-}" ]; then unset OCL_ICD_VENDORS; fi   # empty means the default
   local vendors=${OCL_ICD_VENDORS:-${OPENCL_VENDOR_PATH:-/etc/OpenCL/vendors}}
+  case "$vendors" in /*) ;; *) vendors="$PWD/$vendors" ;; esac   # the links made below need an absolute path
   if [ -e "$vendors" ] && [ ! -d "$vendors" ]; then
     debug "OpenCL vendors $vendors is not a folder: OpenCL setup left as it is"; return 0
   fi
