@@ -63,6 +63,12 @@ struct MFLDCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if (x != nil || y != nil) && RunControlOptions.onCommandLine("--task") && task != .file {
+            throw ValidationError("--task \(task.rawValue) draws its own data; --x/--y give a data file (--task file)")
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             var cfg = MFLDConfig()

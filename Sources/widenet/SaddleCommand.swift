@@ -62,10 +62,26 @@ struct SaddleCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        let given = RunControlOptions.onCommandLine
+        if x != nil || y != nil, let f = ["--teacher-rank", "--singular-values"].first(where: given) {
+            throw ValidationError("\(f) describes the synthetic teacher; it does not apply with --x/--y")
+        }
+        let count = singularValues.split(separator: ",").count
+        if given("--teacher-rank") && given("--singular-values") && count != teacherRank {
+            throw ValidationError("--singular-values lists \(count) values but --teacher-rank is \(teacherRank)")
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             var c = SaddleExperiment.Config()
             c.n = n; c.d = d; c.k = k; c.hidden = hidden; c.initScale = initScale; c.teacherRank = teacherRank
+            // Given alone, the singular values set the teacher's rank.
+            if RunControlOptions.onCommandLine("--singular-values") && !RunControlOptions.onCommandLine("--teacher-rank") {
+                c.teacherRank = singularValues.split(separator: ",").count
+            }
+            c.given = Set(["--n", "--d", "--k", "--hidden"].filter(RunControlOptions.onCommandLine))
             let values = singularValues.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--singular-values takes positive numbers, e.g. 10,8,6") }
             c.singularValues = values.compactMap { $0 }

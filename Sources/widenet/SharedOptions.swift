@@ -30,6 +30,12 @@ struct DeviceOptions: ParsableArguments {
         return .auto
     }
 
+    func validate() throws {
+        if backend == .cpu && device != nil {
+            throw ValidationError("--device \(device!) names an OpenCL device; it does not apply with --backend cpu")
+        }
+    }
+
     var resolvedDevice: String? {
         device ?? ProcessInfo.processInfo.environment["WIDENET_DEVICE"].flatMap { $0.isEmpty ? nil : $0 }
     }

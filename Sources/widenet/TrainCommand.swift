@@ -45,6 +45,9 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        if initW != nil && RunControlOptions.onCommandLine("--kappa") {
+            throw ValidationError("--kappa scales sampled hidden weights; it does not apply with --init-w, which gives them")
+        }
         if let blockWidth, blockWidth < 32 || blockWidth % 32 != 0 {
             throw ValidationError("--block-width must be a positive multiple of 32")
         }

@@ -38,6 +38,9 @@ struct TuneCommand: ParsableCommand {
             throw ValidationError("\(f) applies to --kernel ntk, not gemm")
         }
         if kernel == .ntk && given("--size") { throw ValidationError("--size applies to --kernel gemm, not ntk") }
+        if let b = deviceOptions.backend, b != .opencl {
+            throw ValidationError("tune tunes an OpenCL device's kernels; --backend \(b.rawValue) does not apply")
+        }
     }
 
     func run() throws {

@@ -423,6 +423,35 @@ struct CLITests {
         }
     }
 
+    /// Options that contradict each other, or a file that sets the same thing, are refused by name
+    /// (none is ignored or invented).
+    @Test func conflictingOptionsAreRefusedByName() throws {
+        let dir = try CLITests.scratch()
+        let (x, y) = try CLITests.goodData(dir, n: 30, d: 4)
+        let w1 = dir.appendingPathComponent("W1.npy"), y2 = dir.appendingPathComponent("Y2.npy")
+        try NPY.write([Double](repeating: 1e-3, count: 10 * 4), shape: [10, 4], to: w1)
+        try NPY.write([Double](repeating: 0.5, count: 30 * 2), shape: [30, 2], to: y2)
+        let cases: [([String], String)] = [
+            (["saddle", "--teacher-rank", "3", "--singular-values", "0.5,0.3"], "--singular-values lists 2 values but --teacher-rank is 3"),
+            (["saddle", "--d", "4", "--k", "3", "--teacher-rank", "2", "--singular-values", "2,1", "--hidden", "50", "--init-w1", w1.path], "--hidden 50 disagrees with"),
+            (["saddle", "--x", x, "--y", y2.path, "--teacher-rank", "2"], "--teacher-rank describes the synthetic teacher"),
+            (["saddle", "--x", x, "--y", y2.path, "--singular-values", "1,2"], "--singular-values describes the synthetic teacher"),
+            (["saddle", "--x", x, "--y", y2.path, "--k", "3"], "--k 3 disagrees with the data files"),
+            (["mfld", "--task", "teacher", "--x", x, "--y", y], "--task teacher draws its own data"),
+            (["train", "--kappa", "2", "--init-w", w1.path, "--d", "4"], "--kappa scales sampled hidden weights"),
+            (["train", "--device", "99", "--backend", "cpu"], "--device 99 names an OpenCL device"),
+            (["gram", "--device", "0", "--backend", "cpu", "--width", "64"], "does not apply with --backend cpu"),
+        ]
+        for (args, problem) in cases { try expectCleanFailure(args, mentions: problem) }
+        try expectOneLineError(["tune", "--backend", "cpu"], mentions: ["--backend cpu does not apply"])
+        // Given alone, the singular values set the teacher's rank (nothing is made up to fill it).
+        let alone = try CLITests.run(["saddle", "--singular-values", "0.5,0.3", "--steps", "10", "--quiet",
+                                      "--out", dir.appendingPathComponent("alone").path])
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let config = try String(contentsOf: dir.appendingPathComponent("alone/config.json"), encoding: .utf8)
+        #expect(config.contains("\"teacher_rank\": 2"), "\(config)")
+    }
+
     @Test func unknownSubcommandIsAnError() throws {
         let r = try CLITests.run(["nosuchcommand", "--help"])
         #expect(r.status != 0)

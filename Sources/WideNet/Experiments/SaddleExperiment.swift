@@ -20,6 +20,8 @@ public enum SaddleExperiment {
         public var plateauThreshold = 1e-3
         public var plateauMinSteps = 30
         public var skipPlateaus = false
+        /// The shape options given on the command line: each must agree with the files that also set it.
+        public var given: Set<String> = []
         public var initialization: SaddleInitialization = .gaussian
         /// Teacher inputs whitened (XᵀX/n = I, the setting of the linear theory, where the modes
         /// decouple) or plain Gaussian (anisotropic by sampling).
@@ -61,6 +63,9 @@ public enum SaddleExperiment {
             else { throw BackendError("\(yp): Y must be n×k with n = \(n) rows to match X, got \(ya.shape)") }
             if let i = xa.values.firstIndex(where: { !$0.isFinite }) { throw BackendError("\(xp): non-finite value at index \(i)") }
             if let i = ya.values.firstIndex(where: { !$0.isFinite }) { throw BackendError("\(yp): non-finite value at index \(i)") }
+            for (flag, value, fromFile) in [("--n", c.n, n), ("--d", c.d, xa.shape[1]), ("--k", c.k, k)] where c.given.contains(flag) && value != fromFile {
+                throw BackendError("\(flag) \(value) disagrees with the data files (\(fromFile) from \(flag == "--k" ? yp : xp))")
+            }
             let s = try SingularValues.of(ya.values, rows: n, cols: k).map { $0 / Double(n).squareRoot() }
             return Data(x: xa.values, y: ya.values, n: n, d: xa.shape[1], k: k, teacherSingularValues: s)
         }
@@ -136,6 +141,9 @@ public enum SaddleExperiment {
             let a = try NPY.read(URL(fileURLWithPath: p))
             guard a.shape.count == 2, a.shape[1] == data.d, a.shape[0] >= 1 else { throw BackendError("\(p): W1 must be m×\(data.d), got \(a.shape)") }
             w1 = a.values; m = a.shape[0]
+            if c.given.contains("--hidden") && c.hidden != m {
+                throw BackendError("--hidden \(c.hidden) disagrees with \(p), which has \(m) rows (hidden units)")
+            }
         } else {
             guard c.hidden >= 1 else { throw BackendError("--hidden must be at least 1") }
             m = c.hidden
