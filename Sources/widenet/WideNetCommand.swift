@@ -34,6 +34,8 @@ struct WideNetCommand: ParsableCommand {
     /// An unknown subcommand is an error even with --help (the parser would print the root help
     /// and exit 0, which scripts would read as "the command exists").
     static func main() {
+        // Signals are answered from the first instruction on (set-up can take minutes).
+        SignalWatch.start()
         let args = Array(CommandLine.arguments.dropFirst())
         if let first = args.first, !first.hasPrefix("-"), first != "help",
            !configuration.subcommands.contains(where: { $0.configuration.commandName == first }) {

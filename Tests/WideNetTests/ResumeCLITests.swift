@@ -112,6 +112,46 @@ struct ResumeCLITests {
         #expect(both.status != 0 && both.stderr.contains("--no-checkpoint"), "\(both.stderr)")
     }
 
+    /// A signal during set-up (here inside LAPACK's eigensolver at n = 3000, or while a wide net is
+    /// drawn) ends the process within a second with 128 + the signal, removing the run directory it
+    /// had begun; a resumed run's directory interrupted again still resumes to the same files.
+    @Test func signalsDuringSetUpAreAnsweredAtOnce() throws {
+        let dir = try CLITests.scratch()
+        for (signal, args) in [(SIGTERM, ["train", "--n", "3000", "--d", "8", "--width", "1024", "--steps", "1"]),
+                               (SIGINT, ["train", "--n", "64", "--d", "16", "--width", "33554432", "--steps", "2"])] {
+            let out = dir.appendingPathComponent("setup-\(signal)/run")
+            let p = try Self.start(args + ["--backend", "cpu", "--quiet", "--out", out.path])
+            // The second case is stopped once its directory is claimed (drawing the weights takes seconds).
+            let ready = signal == SIGINT ? { FileManager.default.fileExists(atPath: out.appendingPathComponent(".widenet.lock").path) }
+                                         : { usleep(1_500_000); return true }
+            let caught = Self.wait(for: p, until: ready)
+            let sent = Date()
+            kill(p.processIdentifier, signal)
+            p.waitUntilExit()
+            try #require(caught, "the run ended before the signal")
+            #expect(Date().timeIntervalSince(sent) < 1.0, "took \(Date().timeIntervalSince(sent)) s to stop")
+            #expect(p.terminationStatus == 128 + signal, "exit status \(p.terminationStatus)")
+            #expect(!FileManager.default.fileExists(atPath: out.deletingLastPathComponent().path), "the run directory was left behind")
+        }
+        // Kill a run, interrupt its resumption at once, resume again: the same files as a plain run.
+        let plain = dir.appendingPathComponent("plain"), killed = dir.appendingPathComponent("killed")
+        #expect(try CLITests.run(Self.trainArgs(plain, backend: "cpu")).status == 0)
+        let p = try Self.start(Self.trainArgs(killed, backend: "cpu"))
+        _ = Self.wait(for: p) { (Self.checkpointStep(killed) ?? 0) >= 40 }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let again = try Self.start(["train", "--resume", killed.path, "--quiet"])
+        usleep(300_000)   // past exec and the dynamic loader: before main, a signal still has its default action
+        kill(again.processIdentifier, SIGTERM)
+        again.waitUntilExit()
+        #expect(again.terminationReason == .exit && (again.terminationStatus == 128 + SIGTERM || again.terminationStatus == 0),
+                "status \(again.terminationStatus), reason \(again.terminationReason.rawValue)")
+        #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("config.json").path))
+        let resumed = try CLITests.run(["train", "--resume", killed.path, "--quiet"])
+        if resumed.status == 0 { try Self.expectSameFiles(plain, killed) }
+        else { Issue.record("resume after an interrupted resume failed: \(resumed.stderr)") }
+    }
+
     @Test func resumingSomethingThatIsNotARunFails() throws {
         let dir = try CLITests.scratch()
         let r = try CLITests.run(["train", "--resume", dir.appendingPathComponent("nothing").path])

@@ -134,6 +134,7 @@ struct MFLDRunner<T: Scalar> {
             }
             firstStep = cp.step
         }
+        Interruption.loopStarted()
         for k in firstStep...cfg.steps {
             // A checkpoint holds the particles after k updates, taken before row k is logged; with SVRG
             // only where the snapshot is refreshed, so that the continuation recomputes it.

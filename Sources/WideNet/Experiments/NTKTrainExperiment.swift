@@ -127,6 +127,7 @@ struct Trainer<T: Scalar> {
         let loopStart = Date()
         var stepSeconds = 0.0          // update + forward only, without the logging diagnostics
 
+        Interruption.loopStarted()
         for k in firstStep..<(steps + 1) {
             if k > 0 {
                 let t0 = DispatchTime.now().uptimeNanoseconds

@@ -22,7 +22,8 @@ public enum AtomicFile {
         let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw systemError("cannot create temporary file \(temp)") }
         var committed = false
-        defer { if !committed { unlink(temp) } }
+        Cleanup.register(temp, .temporary)
+        defer { if !committed { unlink(temp) }; Cleanup.unregister(temp) }
 
         var failure = writeAll(data, to: fd, path: temp)
         if failure == nil, fsync(fd) != 0 { failure = systemError("cannot fsync \(temp)") }

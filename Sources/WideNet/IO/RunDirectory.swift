@@ -47,6 +47,8 @@ public final class RunDirectory {
             throw error
         }
         self.created = created
+        // A new directory is removed if a signal ends the process before the run's loop starts.
+        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
     }
 
     /// runs/<command>-<yyyyMMdd-HHmmss>, or with -2, -3, … when that exists: runs started in the same
@@ -75,6 +77,7 @@ public final class RunDirectory {
     public func discard() {
         try? metrics?.close()
         metrics = nil
+        if let outermost = created.first { Cleanup.unregister(outermost) }
         guard let own = created.last, own == url.path else { return }
         try? FileManager.default.removeItem(atPath: own)
         for directory in created.dropLast().reversed() { rmdir(directory) }
@@ -112,6 +115,7 @@ public final class RunDirectory {
     }
 
     public func close() throws {
+        if let outermost = created.first { Cleanup.unregister(outermost) }
         try metrics?.synchronize()
         try metrics?.close()
         metrics = nil

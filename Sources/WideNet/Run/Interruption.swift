@@ -3,26 +3,40 @@ import Glibc
 #endif
 import Foundation
 
-/// SIGINT and SIGTERM during a run: the handler only records the signal; the training loop sees
-/// it at the end of a step, writes a checkpoint and stops (RunInterrupted), so a run stopped by
-/// Ctrl-C or a batch scheduler loses nothing.
+/// SIGINT and SIGTERM in a training loop that checkpoints: the signal is recorded (SignalWatch);
+/// the loop sees it at the end of a step, writes a checkpoint and stops (RunInterrupted), so a run
+/// stopped by Ctrl-C or a batch scheduler loses nothing. Before the loop starts, a signal ends the
+/// process at once (SignalWatch), removing the run directory it had begun.
 public enum Interruption {
     nonisolated(unsafe) private static var received: sig_atomic_t = 0
+    nonisolated(unsafe) private static var cooperating = false
+    private static let lock = NSLock()
 
-    /// Installs the handlers for the duration of `body`, then restores the default ones.
+    /// Runs `body` (an experiment) with the signal watch on; a signal is recorded for the loop only
+    /// after `loopStarted()`, and only the first one.
     public static func catching<R>(_ body: () throws -> R) rethrows -> R {
-        received = 0
-        signal(SIGINT) { Interruption.received = $0 }
-        signal(SIGTERM) { Interruption.received = $0 }
-        // A parent may have started us with these signals blocked (the mask survives exec).
-        var set = sigset_t()
-        sigemptyset(&set); sigaddset(&set, SIGINT); sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        defer { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
+        SignalWatch.start()
+        lock.lock(); received = 0; cooperating = false; lock.unlock()
+        defer { lock.lock(); cooperating = false; lock.unlock() }
         return try body()
     }
 
-    /// The signal received since `catching` began, if any.
+    /// The training loop begins: from here a signal is answered with a checkpoint at the end of
+    /// the step, and the run directory is kept.
+    public static func loopStarted() {
+        Cleanup.keepRunDirectories()
+        lock.lock(); cooperating = true; lock.unlock()
+    }
+
+    /// Records `sig` for the loop if one is listening and none came before; false otherwise.
+    static func record(_ sig: Int32) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard cooperating, received == 0 else { return false }
+        received = sig_atomic_t(sig)
+        return true
+    }
+
+    /// The signal received in the loop, if any.
     public static var pending: Int32? { received == 0 ? nil : Int32(received) }
 }
 
