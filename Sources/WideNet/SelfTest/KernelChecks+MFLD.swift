@@ -5,35 +5,30 @@ extension KernelChecks {
     static let mfldShapes = [MFLDShape(batch: 37, d: 5, particles: 1001), MFLDShape(batch: 3, d: 20, particles: 70),
                              MFLDShape(batch: 64, d: 1, particles: 33)]
 
+    /// Runs `body` for each precision the device has, every unit and every check shape.
+    static func everyUnitAndShape(_ gpu: OpenCLBackend, _ body: (Precision, ParticleUnit, MFLDShape) throws -> Void) throws {
+        try bothPrecisions(gpu) { p in
+            for unit in ParticleUnit.allCases { for s in mfldShapes { try body(p, unit, s) } }
+        }
+    }
+
     static var mfld: [KernelCheck] {
         [KernelCheck("mfld_forward, 3 units f32/f64") { gpu, cpu, r, rng in
-            try bothPrecisions(gpu) { p in
-                for unit in ParticleUnit.allCases {
-                    for s in mfldShapes {
-                        if p == .f32 { try mfldForward(Float.self, unit, s, gpu, cpu, &r, &rng) }
-                        else { try mfldForward(Double.self, unit, s, gpu, cpu, &r, &rng) }
-                    }
-                }
+            try everyUnitAndShape(gpu) { p, unit, s in
+                if p == .f32 { try mfldForward(Float.self, unit, s, gpu, cpu, &r, &rng) }
+                else { try mfldForward(Double.self, unit, s, gpu, cpu, &r, &rng) }
             }
          },
          KernelCheck("mfld_update (gradient, decay, Philox noise)") { gpu, cpu, r, rng in
-            try bothPrecisions(gpu) { p in
-                for unit in ParticleUnit.allCases {
-                    for s in mfldShapes {
-                        if p == .f32 { try mfldUpdate(Float.self, unit, s, gpu, cpu, &r, &rng) }
-                        else { try mfldUpdate(Double.self, unit, s, gpu, cpu, &r, &rng) }
-                    }
-                }
+            try everyUnitAndShape(gpu) { p, unit, s in
+                if p == .f32 { try mfldUpdate(Float.self, unit, s, gpu, cpu, &r, &rng) }
+                else { try mfldUpdate(Double.self, unit, s, gpu, cpu, &r, &rng) }
             }
          },
          KernelCheck("mfld_gradient and the SVRG update") { gpu, cpu, r, rng in
-            try bothPrecisions(gpu) { p in
-                for unit in ParticleUnit.allCases {
-                    for s in mfldShapes {
-                        if p == .f32 { try mfldGradient(Float.self, unit, s, gpu, cpu, &r, &rng) }
-                        else { try mfldGradient(Double.self, unit, s, gpu, cpu, &r, &rng) }
-                    }
-                }
+            try everyUnitAndShape(gpu) { p, unit, s in
+                if p == .f32 { try mfldGradient(Float.self, unit, s, gpu, cpu, &r, &rng) }
+                else { try mfldGradient(Double.self, unit, s, gpu, cpu, &r, &rng) }
             }
          },
          KernelCheck("mfld_update at d=200 within 48 KB of local memory") { gpu, cpu, r, rng in
