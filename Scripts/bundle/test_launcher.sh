@@ -136,6 +136,7 @@ want_no_icd() { # the launcher wrote no ICD file and left OCL_ICD_VENDORS as it 
   [ ! -e "$icd/nvidia.icd" ] || fail "an nvidia.icd was written, naming '$(cat -- "$icd/nvidia.icd")'"
   want_vendors "$vendors"
 }
+want_no_icd_folder() { [ ! -e "$icd" ] || fail "the ICD folder was created"; }
 want_none() { if [ -n "$sys_lib" ]; then want_icd "$sys_lib"; else want_no_icd; fi; }
 want_err_empty() { [ -z "$err" ] || fail "unexpected stderr: $(oneline "$err")"; }
 want_err_has() {
@@ -189,7 +190,7 @@ result "not an ELF file: debug note with WIDENET_BUNDLE_DEBUG=1"
 new_case
 run_widenet WIDENET_NVIDIA_LIB_DIRS="$L/notelf" WIDENET_NVIDIA_SEARCH=0
 want_ran; want_no_icd; want_err_empty
-[ ! -e "$icd" ] || fail "the ICD folder was created"
+want_no_icd_folder
 result "WIDENET_NVIDIA_SEARCH=0: OpenCL setup left as it is"
 
 # OCL_ICD_VENDORS naming a file: left as it is.
@@ -197,7 +198,7 @@ new_case
 printf 'libpocl.so.2\n' > "$vendors/pocl.icd"
 run_widenet WIDENET_NVIDIA_LIB_DIRS="$L/notelf" OCL_ICD_VENDORS="$vendors/pocl.icd"
 want_ran; want_vendors "$vendors/pocl.icd"; want_err_empty
-[ ! -e "$icd" ] || fail "the ICD folder was created"
+want_no_icd_folder
 result "OCL_ICD_VENDORS naming a file: left as it is"
 
 # The glibc check: a bundle that needs a newer glibc than this machine's stops before bin/widenet.
@@ -323,7 +324,7 @@ else
   run_widenet WIDENET_NVIDIA_LIB_DIRS="$L/good2"
   want_ran; want_no_icd; want_err_empty
   has_out "icd nvidia.icd file: $good" || fail "bin/widenet does not see the vendors' nvidia.icd"
-  [ ! -e "$icd" ] || fail "the ICD folder was created"
+  want_no_icd_folder
   result "ICD names a good library by path: left as it is"
 
   # (5c) an ICD file names a bare soname that LD_LIBRARY_PATH resolves to a good library.
@@ -332,7 +333,7 @@ else
   run_widenet WIDENET_NVIDIA_LIB_DIRS="$L/good2" LD_LIBRARY_PATH="$L/good"
   want_ran; want_no_icd; want_err_empty
   want_ldpath "$bundle/lib:$L/good"
-  [ ! -e "$icd" ] || fail "the ICD folder was created"
+  want_no_icd_folder
   result "ICD names a bare soname on LD_LIBRARY_PATH: left as it is"
 
   # (5d) a bare soname that LD_LIBRARY_PATH resolves to a broken library: a good one is found.

@@ -178,8 +178,7 @@ extension KernelChecks {
             let opts = { (extra: [String]) throws -> String in
                 precision == .f32 ? try gpu.options(Float.self, extra) : try gpu.options(Double.self, extra)
             }
-            let rowtile = ["-DFWD_TN=\(LaunchPlans.forwardSamples)", "-DFWD_WQ=\(LaunchPlans.forwardWords)",
-                           "-DFWD_KC=\(LaunchPlans.forwardChunk)"]
+            let rowtile = LaunchPlans.rowtileDefines
             var cases: [(KernelLaunch, [KernelSource], String)] = [
                 (LaunchPlans.ntkForward(s, .reference, scalar: b), [.ntk], try opts(rowtile)),
                 (LaunchPlans.ntkBackward(s, .reference, scalar: b), [.ntk],

@@ -9,6 +9,11 @@ public enum LaunchPlans {
     static let backwardGroup = 64, backwardSamples = 32, backwardChunk = 16
     static let gramTile = 8, updateGroup = 64, fillGroup = 64
 
+    /// Build options of rowtile.cl's tiles.
+    static var rowtileDefines: [String] {
+        ["-DFWD_TN=\(forwardSamples)", "-DFWD_WQ=\(forwardWords)", "-DFWD_KC=\(forwardChunk)"]
+    }
+
     /// rowtile.cl's forward passes (ntk_forward, mfld_forward) over `rows` rows of W and n samples.
     static func rowtileForward(_ kernel: String, n: Int, rows: Int, scalar: Int) -> KernelLaunch {
         let tn = forwardSamples, wq = forwardWords, kc = forwardChunk
@@ -85,23 +90,5 @@ public enum LaunchPlans {
 
     static func mfldForward(_ s: MFLDShape, scalar: Int) -> KernelLaunch {
         rowtileForward("mfld_forward", n: s.batch, rows: s.particles, scalar: scalar)
-    }
-
-    /// Every launch one training step of each experiment makes (plus the diagnostics and Gram
-    /// kernels), for one NTK block, one particle block and a GEMM: what the geometry tests and
-    /// `widenet selftest --plans` check against a device model.
-    public static func all(ntk s: NTKBlockShape, mfld p: MFLDShape, gemm g: GEMMShape, precision: Precision,
-                           ntkConfig: NTKKernelConfig, gemmConfig: GEMMKernelConfig, limits: LaunchLimits) -> [KernelLaunch] {
-        let b = precision.bytes
-        var plans = [ntkForward(s, ntkConfig, scalar: b), ntkBackward(s, ntkConfig, scalar: b)]
-        if ntkConfig.variant == 2 { plans += [ntkOutputGradient(s, ntkConfig, scalar: b), ntkOutputStep(s)] }
-        plans += [sumPartials(n: s.n, scalar: b),
-                  reduction("max_move_sq", bytesPerItem: b), reduction("mask_flips", bytesPerItem: 4),
-                  reduction("sum_squares", bytesPerItem: b),
-                  gram("mask_gram", n: s.n), gram("arccos_gram", n: s.n),
-                  gemm(g, gemmConfig, scalar: b), philoxFill(count: min(s.width * s.d, Int(Int32.max))),
-                  mfldForward(p, scalar: b), mfldUpdate("mfld_update", p, scalar: b, limits: limits),
-                  mfldUpdate("mfld_gradient", p, scalar: b, limits: limits), sumPartials(n: p.batch, scalar: b)]
-        return plans
     }
 }

@@ -6,8 +6,7 @@ extension OpenCLBackend {
                                        particles: any DeviceBuffer, partialF: any DeviceBuffer) throws {
         guard s.batch > 0, s.particles > 0 else { return }
         let plan = LaunchPlans.mfldForward(s, scalar: T.precision.bytes)
-        let opts = try options(T.self, ["-DFWD_TN=\(LaunchPlans.forwardSamples)", "-DFWD_WQ=\(LaunchPlans.forwardWords)",
-                                        "-DFWD_KC=\(LaunchPlans.forwardChunk)", "-DUNIT=\(unit.code)"])
+        let opts = try options(T.self, LaunchPlans.rowtileDefines + ["-DUNIT=\(unit.code)"])
         let groups = LaunchPlans.partialGroups(plan)
         let partials = try scratchBuffer("mfld.partials", bytes: groups * s.batch * MemoryLayout<T>.stride)
         try cl.launch(try kernel([.mfld], plan.kernel, options: opts), plan,

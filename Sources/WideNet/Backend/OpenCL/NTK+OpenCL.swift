@@ -14,8 +14,7 @@ extension OpenCLBackend {
         let args: [CLArg] = [.int(s.n), .int(s.d), .int(s.width), .int(s.words), .buffer(buffer(x)), .buffer(buffer(w)),
                              .buffer(buffer(a)), .buffer(buffer(masks)), .buffer(partials)]
         if c.variant == 1 {
-            let opts = try options(T.self, ["-DFWD_TN=\(LaunchPlans.forwardSamples)", "-DFWD_WQ=\(LaunchPlans.forwardWords)",
-                                            "-DFWD_KC=\(LaunchPlans.forwardChunk)"])
+            let opts = try options(T.self, LaunchPlans.rowtileDefines)
             try cl.launch(try kernel([.ntk], plan.kernel, options: opts), plan, args: args)
         } else {
             try cl.launch(try kernel([.ntkTiled], plan.kernel, options: try options(T.self, c.defines)), plan, args: args)
