@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The NTK-regime checks of DESIGN.md §1.1 across widths, from `widenet train` runs:
+"""The NTK-regime checks of ARCHITECTURE.md §1.1 across widths, from `widenet train` runs:
 the loss stays under (1 − ηλ0/2)^k ‖u(0) − y‖², the trajectory approaches the kernel prediction,
 and the largest weight movement falls like 1/√m (slope of a log-log fit).
 

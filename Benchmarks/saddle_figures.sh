@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The saddle-to-saddle figures (DESIGN.md §1.3) on the CPU: the skipping sweep over σ0, the
-# nonlinear staircases, and GD against Adam on seed 001's duplicate units. Summaries go to
+# The saddle-to-saddle figures (ARCHITECTURE.md §1.3) on the CPU: the skipping sweep over σ0, the
+# nonlinear staircases, and GD against Adam on Amari's duplicate units. Summaries go to
 # Benchmarks/results/saddle_*.json. Usage: bash Benchmarks/saddle_figures.sh [widenet binary]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-// mfld.cl — mean-field Langevin dynamics of a two-layer network's particles (DESIGN.md §1.2).
+// mfld.cl — mean-field Langevin dynamics of a two-layer network's particles (ARCHITECTURE.md §1.2).
 //
 // Dimension letters: B samples in the (mini)batch, d input dimension, N particles in this block,
 // D = d + 2 coordinates per particle. Particles are rows of P (N×D): θ_i = (w_i ∈ R^d, b_i, a_i).

@@ -51,9 +51,9 @@ struct SaddleCommand: ParsableCommand {
     @Option(name: .customLong("log-every"), help: "Metrics every K steps.") var logEvery: Int = 10
     @Option(name: .customLong("plateau-threshold"), help: "A plateau: relative loss change per step below this…") var plateauThreshold: Double = 1e-3
     @Option(name: .customLong("plateau-min-steps"), help: "…for at least this many steps.") var plateauMinSteps: Int = 30
-    @Flag(name: .customLong("skip-plateaus"), help: "In a plateau, jump the units along the top eigenvectors of their update matrices to the scale of lowest loss (seed 004).")
+    @Flag(name: .customLong("skip-plateaus"), help: "In a plateau, jump the units along the top eigenvectors of their update matrices to the scale of lowest loss (Arata).")
     var skipPlateaus = false
-    @Option(name: .customLong("init"), help: "gaussian (N(0, σ0²)), duplicate (one shared hidden row plus σ0 noise) or zero-output (unit hidden rows, output weights of scale σ0): seed 001's singular regions.")
+    @Option(name: .customLong("init"), help: "gaussian (N(0, σ0²)), duplicate (one shared hidden row plus σ0 noise) or zero-output (unit hidden rows, output weights of scale σ0): Amari's singular regions.")
     var initialization: SaddleInitialization = .gaussian
     @Option(help: "Teacher inputs: whitened (XᵀX/n = I, where the linear theory's modes decouple) or gaussian (anisotropic by sampling).")
     var inputs: TeacherInputs = .whitened

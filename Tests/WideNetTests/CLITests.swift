@@ -47,7 +47,7 @@ struct CLITests {
     }
 
     /// Runs `args` with `--out` (a fresh path unless `out` is given) and `--quiet` and expects the
-    /// clean failure of DESIGN.md §3, with no run directory at `out` afterwards.
+    /// clean failure every command promises (README), with no run directory at `out` afterwards.
     func expectCleanFailure(_ args: [String], env: [String: String] = [:], out: String? = nil, mentions: String...,
                             sourceLocation: SourceLocation = #_sourceLocation) throws {
         let out = try out ?? CLITests.scratch().appendingPathComponent("run").path
@@ -457,7 +457,7 @@ struct CLITests {
         #expect(r.status != 0)
     }
 
-    /// A tiny successful run through the binary: the run directory of DESIGN.md §3.
+    /// A tiny successful run through the binary: the run directory of ARCHITECTURE.md §3.
     @Test func smallRunWritesTheRunDirectory() throws {
         let dir = try CLITests.scratch()
         let out = dir.appendingPathComponent("ok").path

@@ -29,7 +29,7 @@ struct SaddleTests {
     }
 
     /// The escape from the origin takes about log(1/σ0²)/(2ηs₁) steps: linear in log(1/σ0) with
-    /// slope 1/(η s₁) for a linear net (seed 004).
+    /// slope 1/(η s₁) for a linear net (Arata).
     @Test func escapeTimeGrowsLinearlyInLogInverseScale() throws {
         var c = SaddleExperiment.Config()
         c.n = 200; c.d = 4; c.k = 3; c.hidden = 6; c.teacherRank = 2; c.singularValues = [5, 2]
@@ -54,7 +54,7 @@ struct SaddleTests {
         return c
     }
 
-    /// Plateau skipping (seed 004): each jump lands on the next saddle, so the same ranks are reached
+    /// Plateau skipping (Arata): each jump lands on the next saddle, so the same ranks are reached
     /// one at a time and the target loss in several times fewer GD steps, with the same final map.
     @Test func skippingPlateausKeepsTheStaircaseAndSavesSteps() throws {
         func run(skip: Bool) throws -> JSONObject {
@@ -96,7 +96,7 @@ struct SaddleTests {
         #expect(Self.numbers(skipped.summary, "final_rank") == [3])
     }
 
-    /// Seed 001's singular region: two units equal in both layers. GD lingers on a plateau with the
+    /// Amari's singular region: two units equal in both layers. GD lingers on a plateau with the
     /// duplicate pair for longer as the symmetry-breaking noise σ0 shrinks; Adam leaves it early.
     @Test func duplicateUnitsHoldGDOnAPlateauLongerThanAdam() throws {
         func run(_ optimizer: Optimizer, lr: Double, scale: Double) throws -> JSONObject {

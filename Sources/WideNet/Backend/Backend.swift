@@ -51,7 +51,7 @@ public struct NTKBlockShape: Hashable, Sendable {
     public var maskWords: Int { n * words }
 }
 
-/// The unit h(θ, x) of a mean-field particle θ = (w, b, a) (DESIGN.md §1.2).
+/// The unit h(θ, x) of a mean-field particle θ = (w, b, a) (ARCHITECTURE.md §1.2).
 public enum ParticleUnit: String, Sendable, CaseIterable, Codable {
     case tanh      // a·tanh(wᵀx + b)
     case relu      // a·relu(wᵀx + b)

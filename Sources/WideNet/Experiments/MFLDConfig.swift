@@ -3,7 +3,7 @@ import Foundation
 /// `--algorithm`: noisy gradient descent, or particle dual averaging (Nitanda–Wu–Suzuki).
 public enum MFLDAlgorithm: String, Sendable, CaseIterable, Codable { case langevin, pda }
 
-/// Everything `widenet mfld` was asked for (DESIGN.md §1.2, §3).
+/// Everything `widenet mfld` was asked for (ARCHITECTURE.md §1.2, §3).
 public struct MFLDConfig: Sendable {
     public var particles = 4096
     public var n = 1000

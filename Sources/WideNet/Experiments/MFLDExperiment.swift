@@ -1,6 +1,6 @@
 import Foundation
 
-/// `widenet mfld`: noisy gradient descent of a mean-field particle system (DESIGN.md §1.2), with
+/// `widenet mfld`: noisy gradient descent of a mean-field particle system (ARCHITECTURE.md §1.2), with
 /// the loss, the regulariser, an entropy estimate and the entropy-regularised objective logged.
 public enum MFLDExperiment {
     public struct Result {

@@ -3,7 +3,7 @@ import Foundation
 /// `--dataset sphere|teacher|file`.
 public enum DatasetKind: String, Sendable, CaseIterable, Codable { case sphere, teacher, file }
 
-/// Everything `widenet train` was asked for (DESIGN.md §1.1, §3).
+/// Everything `widenet train` was asked for (ARCHITECTURE.md §1.1, §3).
 public struct NTKTrainConfig: Sendable {
     public var n: Int? = nil
     public var d: Int? = nil
@@ -30,7 +30,7 @@ public struct NTKTrainConfig: Sendable {
 
     public init() {}
 
-    /// Default synthetic sizes (DESIGN.md §3: n = 64, d = 16).
+    /// Default synthetic sizes of the default experiment (n = 64, d = 16).
     public static let defaultN = 64, defaultD = 16
     /// Default widths: about 2^16 on a CPU (within a minute), 2^24 on a GPU.
     public static func defaultWidth(for info: BackendInfo) -> Int { info.isGPU ? 1 << 24 : 1 << 16 }

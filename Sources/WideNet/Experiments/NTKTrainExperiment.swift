@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// `widenet train`: gradient descent on the two-layer ReLU net in the NTK regime (DESIGN.md §1.1),
+/// `widenet train`: gradient descent on the two-layer ReLU net in the NTK regime (ARCHITECTURE.md §1.1),
 /// logging the loss against the linear-convergence bound and the kernel prediction, and the
 /// quantities the theory says stay put as m grows.
 public enum NTKTrainExperiment {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A run directory read back from disk (DESIGN.md §3): summary.json, every row of metrics.jsonl in
+/// A run directory read back from disk (ARCHITECTURE.md §3): summary.json, every row of metrics.jsonl in
 /// order, and config.json when there is one. Every problem is a one-line error naming the file.
 struct RunFiles {
     let url: URL

@@ -1,8 +1,8 @@
 import Foundation
 
 /// `widenet saddle`: plateaus and saddle-to-saddle dynamics of a small-initialisation two-layer net
-/// (DESIGN.md §1.3, seeds 001 and 004): the loss in stages, the rank of the learned map rising by
-/// one at each drop, and seed 001's singular regions (dead and near-duplicate units).
+/// (ARCHITECTURE.md §1.3: Jacot et al.; Amari; Arata): the loss in stages, the rank of the learned map rising by
+/// one at each drop, and Amari's singular regions (dead and near-duplicate units).
 public enum SaddleExperiment {
     public struct Config: Sendable {
         public var n = 1000, d = 10, k = 5, hidden = 20
@@ -182,7 +182,7 @@ public enum SaddleExperiment {
         let threshold = 0.5 * (data.teacherSingularValues.filter { $0 > 1e-9 }.min() ?? 1)
         var losses: [Double] = [], logged: [(step: Int, loss: Double, s: [Double], rank: Int)] = []
         var jumps: [(step: Int, jump: PlateauJump, rank: Int)] = []
-        var singular: [(step: Int, dead: Int, duplicates: Int)] = []      // seed 001's singular regions, per logged step
+        var singular: [(step: Int, dead: Int, duplicates: Int)] = []      // Amari's singular regions, per logged step
         var flatSince = 0
         var target = c.targetLoss
         var reachedTarget: (step: Int, seconds: Double)? = nil
@@ -294,7 +294,7 @@ public enum SaddleExperiment {
         return try SingularValues.of(net.outputs, rows: net.n, cols: net.k).map { $0 / Double(net.n).squareRoot() }
     }
 
-    /// Seed 004's alignment (share of ‖W1‖²_F in its top direction) and seed 001's singular regions:
+    /// Arata's alignment (share of ‖W1‖²_F in its top direction) and Amari's singular regions:
     /// units whose contribution ‖W2[:, r]‖·‖W1[r, :]‖ is under 10⁻³ of the largest (dead), and pairs
     /// of live units whose W1 rows have cosine above 0.999 (near-duplicates).
     static func unitDiagnostics(_ net: TwoLayerNet) -> (alignment: Double, dead: Int, duplicates: Int) {

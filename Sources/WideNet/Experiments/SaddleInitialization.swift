@@ -1,7 +1,7 @@
 import Foundation
 
-/// `widenet saddle --init`: where the weights start. `gaussian` is the small initialisation of seed
-/// 004; the other two start next to seed 001's singular regions, where GD lingers and adaptive
+/// `widenet saddle --init`: where the weights start. `gaussian` is the small initialisation of Arata's
+/// analysis; the other two start next to Amari's singular regions, where GD lingers and adaptive
 /// methods are said to help: `duplicate` gives every unit the same unit-norm hidden row and the
 /// same output column (plus noise of scale σ0), `zero-output` unit-norm random hidden rows with output weights of scale σ0.
 public enum SaddleInitialization: String, Sendable, CaseIterable, Codable {
@@ -29,7 +29,7 @@ public enum SaddleInitialization: String, Sendable, CaseIterable, Codable {
         case .gaussian, .zeroOutput:
             return small
         case .duplicate:
-            // One shared O(1) output column as well: units equal in both layers are seed 001's
+            // One shared O(1) output column as well: units equal in both layers are Amari's
             // singular region, which only the σ0 noise breaks.
             let column: [Double] = g.array(count: k, stream: RandomStream.outputWeights.rawValue, step: 1, distribution: .normal,
                                            scale: 1 / Double(m).squareRoot())

@@ -1,7 +1,7 @@
 import Foundation
 
 /// `widenet saddle --init-scales 1e-1,…,1e-8`: the same problem from several initial scales σ0. The
-/// time to leave the saddle at the origin grows like log(1/σ0) (seed 004); the sweep fits the
+/// time to leave the saddle at the origin grows like log(1/σ0) (Arata); the sweep fits the
 /// first plateau's length, and the step at which each rank is reached, against log(1/σ0).
 public enum SaddleSweep {
     public static func run(_ base: SaddleExperiment.Config, scales: [Double]) throws -> (directory: URL, summary: JSONObject, notes: [String]) {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// `widenet sweep`: the `widenet train` experiment at several widths with the same data, seed and
-/// step size (DESIGN.md §1.1, §3), and how its diagnostics scale with m. The theory: the largest
+/// step size (ARCHITECTURE.md §1.1, §3), and how its diagnostics scale with m. The theory: the largest
 /// weight movement falls like 1/√m, and so do the flipped activation patterns and the distance
 /// to the kernel prediction; log-log slopes against m are fitted to each.
 public enum WidthSweep {

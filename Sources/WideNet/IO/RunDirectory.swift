@@ -1,6 +1,6 @@
 import Foundation
 
-/// The directory one experiment writes (DESIGN.md §3): config.json, metrics.jsonl, summary.json,
+/// The directory one experiment writes (ARCHITECTURE.md §3): config.json, metrics.jsonl, summary.json,
 /// the arrays asked for and report.html. Whole files are written atomically; metrics.jsonl is
 /// appended a complete line at a time and flushed, so it can be followed while the run goes on.
 public final class RunDirectory {

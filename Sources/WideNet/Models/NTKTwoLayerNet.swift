@@ -1,7 +1,7 @@
 import Foundation
 
 /// The two-layer ReLU net of Du et al. in the NTK parameterisation,
-/// f(x) = (1/√m) Σ_r a_r relu(w_rᵀx), stored as blocks of neurons (DESIGN.md §2):
+/// f(x) = (1/√m) Σ_r a_r relu(w_rᵀx), stored as blocks of neurons (ARCHITECTURE.md §2):
 /// each block has its own buffers no larger than the device's max allocation, the forward pass
 /// sums the blocks' partial u in block order, and the update touches each block in place.
 public final class NTKTwoLayerNet<T: Scalar> {

@@ -10,7 +10,7 @@ public struct PlateauJump: Sendable {
 }
 
 extension TwoLayerNet {
-    /// Plateau skipping (seed 004, DESIGN.md §1.3). Near a saddle, GD moves unit r = (w1_r, w2_r) by the
+    /// Plateau skipping (Arata; ARCHITECTURE.md §1.3). Near a saddle, GD moves unit r = (w1_r, w2_r) by the
     /// unit-wise update matrix [[I, −ηM_r], [−ηM_rᵀ, I]] with M_r = Xᵀ D_r E (d×k), D_r = diag σ′(X w1_r)
     /// and E = (F − Y)/n. Its top eigenvector is (u_r, −v_r)/√2 for the top singular triple
     /// M_r v_r = s_r u_r, with eigenvalue 1 + ηs_r: in τ steps the unit's component c_r along it grows by

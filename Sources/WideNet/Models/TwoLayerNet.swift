@@ -14,7 +14,7 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
 /// `--optimizer gd|momentum|adam`.
 public enum Optimizer: String, Sendable, CaseIterable, Codable { case gd, momentum, adam }
 
-/// The small-initialisation two-layer net of DESIGN.md §1.3, f(X) = σ(X W1ᵀ) W2ᵀ with W1 m×d and
+/// The small-initialisation two-layer net of ARCHITECTURE.md §1.3, f(X) = σ(X W1ᵀ) W2ᵀ with W1 m×d and
 /// W2 k×m, loss ½‖f − Y‖²_F / n, trained by GD, heavy-ball momentum or Adam, in f64. Its sizes are
 /// small (the dynamics, not the width, are the point): the matrix products run on the chosen
 /// backend (MatrixProducts), the elementwise work on the host.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A run's checkpoint (DESIGN.md §4): DIR/checkpoint/state.json and the .npy arrays it names. The
+/// A run's checkpoint (ARCHITECTURE.md §4): DIR/checkpoint/state.json and the .npy arrays it names. The
 /// arrays carry the step in their names and are written first, state.json last (each file written
 /// to a temporary name, flushed and renamed), and only then are the previous step's arrays removed:
 /// a run killed at any moment leaves state.json naming a complete set.
