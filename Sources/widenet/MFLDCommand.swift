@@ -89,17 +89,19 @@ struct MFLDCommand: ParsableCommand {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the run in its own directory; leave out --out")
                 }
-                guard chaos == nil else { throw ValidationError("--resume continues one run; it does not take --chaos") }
+                guard chaos == nil else { throw ValidationError("--resume continues a run or a --chaos sweep as it was started; leave out --chaos") }
                 let scatter = cfg.scatter
                 cfg = try MFLDConfig(recorded: recorded)
                 cfg.quiet = output.quiet; cfg.scatter = scatter
             }
-            let result: MFLDExperiment.Result
-            if let chaos {
-                guard runControl.checkpointEvery == nil else { throw ValidationError("--checkpoint-every applies to single runs, not --chaos") }
-                let counts = chaos.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard counts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--chaos takes positive integers, e.g. 1000,4000,16000") }
-                result = try MFLDChaos.run(cfg, counts: counts.compactMap { $0 }, seeds: chaosSeeds)
+            let result: RunOutcome
+            // A chaos sweep continued with --resume takes its counts and seeds from its config.json.
+            let recordedCounts = recorded?.options["chaos"]?.numbers.map { Int($0) }
+            if let counts = try recordedCounts ?? chaos.map(parsedCounts) {
+                let seeds = recorded?.int("chaos_seeds") ?? chaosSeeds
+                result = try reportingInterruption {
+                    try MFLDChaos.run(cfg, counts: counts, seeds: seeds, control: runControl.control(recorded), resume: recorded != nil)
+                }
             } else {
                 result = try reportingInterruption { try MFLDExperiment.run(cfg, control: runControl.control(recorded)) }
             }
@@ -110,6 +112,12 @@ struct MFLDCommand: ParsableCommand {
                 if let g = result.summary["gaussian_check"] { print("gaussian_check              " + g.render()) }
             }
         }
+    }
+
+    func parsedCounts(_ text: String) throws -> [Int] {
+        let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard counts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--chaos takes positive integers, e.g. 1000,4000,16000") }
+        return counts.compactMap { $0 }
     }
 
     /// Every option that fixes the numbers, as config.json records it.

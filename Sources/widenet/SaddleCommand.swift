@@ -59,8 +59,20 @@ struct SaddleCommand: ParsableCommand {
     var inputs: TeacherInputs = .whitened
     @Option(name: .customLong("target-loss"), help: "The loss at which the run counts as done, for steps and seconds to it (default: 1e-4 of the initial loss).")
     var targetLoss: Double?
+    @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
+
+    /// The options that fix the numbers, by flag and config.json key (SaddleExperiment.Config.CodingKeys).
+    static let recordedFlags: [(String, String)] = [
+        ("--n", "n"), ("--d", "d"), ("--k", "k"), ("--hidden", "hidden"), ("--init-scale", "init_scale"),
+        ("--init-scales", "init_scales"), ("--teacher-rank", "teacher_rank"), ("--singular-values", "singular_values"),
+        ("--activation", "activation"), ("--optimizer", "optimizer"), ("--steps", "steps"), ("--lr", "lr"), ("--seed", "seed"),
+        ("--x", "x"), ("--y", "y"), ("--init-w1", "init_w1"), ("--init-w2", "init_w2"), ("--log-every", "log_every"),
+        ("--plateau-threshold", "plateau_threshold"), ("--plateau-min-steps", "plateau_min_steps"),
+        ("--skip-plateaus", "skip_plateaus"), ("--init", "initialization"), ("--inputs", "whiten_inputs"),
+        ("--target-loss", "target_loss"), ("--backend", "backend"), ("--device", "device"),
+    ]
 
     func validate() throws {
         let given = RunControlOptions.onCommandLine
@@ -94,13 +106,17 @@ struct SaddleCommand: ParsableCommand {
                 printNote("saddle computes in f64 (products of weights from σ0 = 1e-8 reach 1e-16); --precision \(deviceOptions.precision.rawValue) is not used")
             }
             c.out = output.out; c.quiet = output.quiet
-            let result: (directory: URL, summary: JSONObject, notes: [String])
-            if let initScales {
-                let scales = initScales.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard scales.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--init-scales takes positive numbers, e.g. 1e-2,1e-4") }
-                result = try SaddleSweep.run(c, scales: scales.compactMap { $0 })
-            } else {
-                result = try SaddleExperiment.run(c)
+            var scales = try initScales.map(parsedScales)
+            let recorded = try resumed(c, scales: scales)
+            if let recorded {
+                c = try ConfigCoding.decode(SaddleExperiment.Config.self, from: recorded.options, shown: recorded.directory.path + "/config.json")
+                c.out = recorded.directory.path; c.quiet = output.quiet
+                scales = recorded.options["init_scales"]?.numbers
+            }
+            let control = runControl.control(recorded)
+            let result = try reportingInterruption {
+                if let scales { return try SaddleSweep.run(c, scales: scales, control: control, resume: recorded != nil) }
+                return try SaddleExperiment.run(c, control: control)
             }
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 for (key, v) in result.summary.pairs where !["notes", "plateaus", "jumps", "drops", "skipping"].contains(key) {
@@ -108,5 +124,28 @@ struct SaddleCommand: ParsableCommand {
                 }
             }
         }
+    }
+
+    func parsedScales(_ text: String) throws -> [Double] {
+        let scales = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard scales.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--init-scales takes positive numbers, e.g. 1e-2,1e-4") }
+        return scales.compactMap { $0 }
+    }
+
+    /// With --resume: the run's config.json, after checking that the options given beside it repeat its own.
+    func resumed(_ c: SaddleExperiment.Config, scales: [Double]?) throws -> RecordedConfig? {
+        guard let dir = runControl.resume else { return nil }
+        guard output.out == nil || output.out == dir else {
+            throw ValidationError("--resume continues the run in its own directory; leave out --out")
+        }
+        let recorded = try RecordedConfig(directory: URL(fileURLWithPath: dir))
+        guard recorded.command() == "saddle" else {
+            throw ValidationError("--resume \(dir): a \(recorded.command() ?? "unknown") run, not a saddle run")
+        }
+        var mine = try ConfigCoding.object(c)
+        if let scales { mine.set("init_scales", scales) }
+        try recorded.refuseChanges(Self.recordedFlags.filter { RunControlOptions.onCommandLine($0.0) }
+            .map { RecordedConfig.Given($0.0, $0.1, mine[$0.1] ?? .null) })
+        return recorded
     }
 }

@@ -20,7 +20,7 @@ struct SweepCommand: ParsableCommand {
               widenet sweep --widths 1024,8192,65536 --x X.npy --y y.npy --lr 0.5
             """)
 
-    @Option(help: "Widths m, comma-separated, at least two (e.g. 1024,4096,16384).") var widths: String
+    @Option(help: "Widths m, comma-separated, at least two (e.g. 1024,4096,16384).") var widths: String?
     @Option(help: "Samples (synthetic data; default 64).") var n: Int?
     @Option(help: "Input dimension (synthetic data; default 16).") var d: Int?
     @Option(help: "Gradient-descent steps at every width.") var steps: Int = 300
@@ -35,6 +35,7 @@ struct SweepCommand: ParsableCommand {
     var logEvery: Int?
     @Option(name: .customLong("gram-every"), help: "Compute H(k) and λ_min(H(k)) every K steps (0: first and last step only).")
     var gramEvery: Int = 0
+    @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -46,18 +47,35 @@ struct SweepCommand: ParsableCommand {
             cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.quiet = output.quiet
-            var lastFinish = Date()
-            let result = try WidthSweep.run(cfg, widths: try parsedWidths()) { done, total, row in
-                guard !output.quiet else { return }
-                let now = Date()
-                printProgress(done: done, total: total, row: row, seconds: now.timeIntervalSince(lastFinish))
-                lastFinish = now
+            var widthList = try widths.map(parsedWidths)
+            let recorded = try runControl.recorded(given: [])
+            if let recorded {
+                guard output.out == nil || output.out == runControl.resume else {
+                    throw ValidationError("--resume continues the sweep in its own directory; leave out --out")
+                }
+                guard recorded.command() == "sweep" else {
+                    throw ValidationError("--resume \(recorded.directory.path): a \(recorded.command() ?? "unknown") run, not a sweep")
+                }
+                let onLine = CommandLine.arguments.dropFirst().filter { $0.hasPrefix("--") }
+                    .filter { !["--resume", "--quiet", "--json", "--progress", "--log-level", "--checkpoint-every", "--no-checkpoint"].contains($0) }
+                if let first = onLine.first {
+                    throw ValidationError("--resume continues the sweep with the options it started with; \(first) does not apply")
+                }
+                cfg = try NTKTrainConfig(recorded: recorded)
+                cfg.width = nil; cfg.quiet = output.quiet
+                widthList = recorded.options["widths"]?.numbers.map { Int($0) }
+            }
+            guard let widthList else { throw ValidationError("--widths is required (or --resume DIR to continue a sweep)") }
+            let result = try reportingInterruption {
+                try WidthSweep.run(cfg, widths: widthList, control: runControl.control(recorded), resume: recorded != nil) { done, total, row, seconds in
+                    if !output.quiet { printProgress(done: done, total: total, row: row, seconds: seconds) }
+                }
             }
             output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
         }
     }
 
-    func parsedWidths() throws -> [Int] {
+    func parsedWidths(_ widths: String) throws -> [Int] {
         try widths.split(separator: ",", omittingEmptySubsequences: false).map { part in
             let text = part.trimmingCharacters(in: .whitespaces)
             guard let m = Int(text) else { throw ValidationError("--widths takes comma-separated integers, e.g. 1024,4096 (got '\(text)')") }

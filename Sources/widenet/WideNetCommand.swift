@@ -47,7 +47,8 @@ struct WideNetCommand: ParsableCommand {
     }
 }
 
-/// Turns any library error into one line on standard error and exit code 1: never a stack trace.
+/// Turns any error into one line on standard error and the exit code of its class (README, "Exit
+/// codes"): 64 usage, 65 bad input, 69 resources, 1 anything else; never a stack trace.
 func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do {
         return try body()
@@ -56,7 +57,8 @@ func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     } catch {
         let text = "\(error)".replacingOccurrences(of: "\n", with: " ")
         FileHandle.standardError.write(Data("error: \(text)\n".utf8))
-        throw ExitCode(1)
+        if error is ValidationError { throw ExitCode(FailureClass.usage.exitCode) }
+        throw ExitCode(FailureClass.of(error)?.exitCode ?? 1)
     }
 }
 

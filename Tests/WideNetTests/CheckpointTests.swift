@@ -81,9 +81,14 @@ struct CheckpointTests {
         do {
             _ = try NTKTrainExperiment.run(c, control: RunControl(checkpointEvery: 2))
             Issue.record("η = 50 should diverge")
-        } catch let error as BackendError {
+        } catch let error as RunDiverged {
             let text = "\(error)"
             #expect(text.contains("diverged at step") && text.contains("checkpoint") && text.contains("2/λ_max"), "\(text)")
+            // The directory says what happened and can be reported on.
+            let summary = try RunFiles.config(in: URL(fileURLWithPath: c.out!)).pairs.isEmpty ? JSONObject()
+                : RunFiles.object(in: URL(fileURLWithPath: c.out!).appendingPathComponent("summary.json"), shown: "summary.json")
+            #expect(summary["status"] == .string("diverged") && summary["diverged_at_step"]?.numeric != nil, "\(summary.render())")
+            try ReportRebuild.rebuild(c.out!)
             let cp = try Checkpoint.load(from: URL(fileURLWithPath: c.out!))
             let w = try cp.array("w", in: URL(fileURLWithPath: c.out!))
             let finite = w.values.allSatisfy { $0.isFinite }

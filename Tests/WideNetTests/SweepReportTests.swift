@@ -25,7 +25,7 @@ struct SweepReportTests {
     @Test func sweepWritesOneRowPerWidthAndFitsTheSlopes() throws {
         let out = TrainTests.tempDir()
         var announced: [Int] = []
-        let r = try WidthSweep.run(SweepReportTests.base(out), widths: SweepReportTests.widths.reversed()) { done, total, _ in
+        let r = try WidthSweep.run(SweepReportTests.base(out), widths: SweepReportTests.widths.reversed()) { done, total, _, _ in
             #expect(total == SweepReportTests.widths.count)
             announced.append(done)
         }
@@ -122,7 +122,7 @@ struct SweepReportTests {
         let dir = URL(fileURLWithPath: TrainTests.tempDir())
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         var summary = JSONObject()
-        summary.set("command", "mfld"); summary.set("final_loss", 0.25)
+        summary.set("command", "custom"); summary.set("final_loss", 0.25)
         try (summary.render(pretty: true) + "\n").write(to: dir.appendingPathComponent("summary.json"), atomically: true, encoding: .utf8)
         let rows = (0..<5).map { k in
             var row = JSONObject()
@@ -132,7 +132,7 @@ struct SweepReportTests {
         }
         try (rows.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
         let html = try SweepReportTests.read(ReportRebuild.rebuild(dir.path))
-        #expect(html.contains("widenet mfld") && html.contains("final_loss"))
+        #expect(html.contains("widenet custom") && html.contains("final_loss"))
         #expect(html.components(separatedBy: "<figure>").count - 1 == 3, "expected plots of loss, entropy and marginals only")
         #expect(html.contains("marginals[1]"))
     }

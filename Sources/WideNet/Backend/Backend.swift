@@ -167,5 +167,10 @@ public protocol Backend: AnyObject {
 /// Errors that name the problem in one line.
 public struct BackendError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let failureClass: FailureClass
+    public init(_ description: String, _ failureClass: FailureClass = .badInput) {
+        self.description = description; self.failureClass = failureClass
+    }
+    /// The machine lacks what the run needs (memory, a device, a feature).
+    public static func resources(_ description: String) -> BackendError { BackendError(description, .resources) }
 }

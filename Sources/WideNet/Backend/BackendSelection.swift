@@ -27,14 +27,14 @@ public enum BackendSelection {
         case .opencl:
             let devices: [CLDevice]
             do { devices = try CLDevice.all() } catch {
-                throw BackendError("--backend opencl: no OpenCL driver could be queried (\(error))")
+                throw BackendError.resources("--backend opencl: no OpenCL driver could be queried (\(error))")
             }
             guard !devices.isEmpty else {
-                throw BackendError("--backend opencl: no OpenCL device found (is an ICD such as pocl-opencl-icd or the NVIDIA driver installed?)")
+                throw BackendError.resources("--backend opencl: no OpenCL device found (is an ICD such as pocl-opencl-icd or the NVIDIA driver installed?)")
             }
             let chosen = try pick(device, from: devices) ?? best(of: devices)
             if precision == .f64 && !chosen.info.hasFP64 {
-                throw BackendError("device \(chosen.info.name) has no cl_khr_fp64: use --precision f32")
+                throw BackendError.resources("device \(chosen.info.name) has no cl_khr_fp64: use --precision f32")
             }
             return Choice(backend: try OpenCLBackend(device: chosen), note: nil)
         case .auto:

@@ -16,7 +16,7 @@ public enum GramExperiment {
         public init() {}
     }
 
-    public static func run(_ cfg: Config) throws -> (directory: URL, summary: JSONObject, notes: [String]) {
+    public static func run(_ cfg: Config) throws -> RunOutcome {
         var train = NTKTrainConfig()
         train.xPath = cfg.xPath
         train.n = cfg.n; train.d = cfg.d; train.seed = cfg.seed
@@ -53,52 +53,23 @@ public enum GramExperiment {
             backendInfo = choice.backend.info
             h0 = try empiricalGram(choice.backend, inputs: inputs, width: m, cfg: cfg, xx: xx)
         }
-        let run = try RunDirectory(path: cfg.out, command: "gram")
-        var config = JSONObject()
-        config.set("command", "gram"); config.set("version", widenetVersion)
-        config.set("x", cfg.xPath); config.set("n", n); config.set("d", d); config.set("width", cfg.width)
-        config.set("seed", Int(truncatingIfNeeded: cfg.seed)); config.set("kappa", cfg.kappa)
-        config.set("backend", backendInfo?.kind ?? cfg.backend.rawValue); config.set("device", backendInfo?.deviceName)
-        config.set("precision", cfg.precision.rawValue); config.set("out", cfg.out)
-        config["notes"] = .array(notes.map { .string($0) })
-        try run.writeJSON(config, to: "config.json")
-        try run.writeArray(hInf, shape: [n, n], to: "gram_inf.npy")
-        try run.writeArray(eig, shape: [n], to: "gram_inf_eigenvalues.npy")
+        let result = GramResult(cfg: cfg, n: n, d: d, hInf: hInf, eig: eig, h0: h0, backendInfo: backendInfo, notes: notes)
+        // One observation and no steps: the harness still claims the directory, writes config.json,
+        // the summary and the report.
+        return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
+    }
 
-        var summary = JSONObject()
-        summary.set("command", "gram")
-        summary.set("n", n); summary.set("d", d)
-        summary.set("lambda0", lambda0); summary.set("lambda_max", eig.last)
-        summary.set("condition_number", (eig.last ?? .nan) / lambda0)
-        var row = JSONObject()
-        row.set("step", 0)
-        row["loss"] = .null
-        row.set("lambda0", lambda0)
-        if let h0, let m = cfg.width {
-            let diff = zip(h0, hInf).map { $0 - $1 }
-            let fro = diff.map { $0 * $0 }.reduce(0, +).squareRoot()
-            let spec = try SymmetricEigen.eigenvalues(diff, n: n).map(abs).max() ?? .nan
-            let l0 = try SymmetricEigen.eigenvalues(h0, n: n).first ?? .nan
-            try run.writeArray(h0, shape: [n, n], to: "gram_0.npy")
-            summary.set("width", m)
-            summary.set("gram_deviation_frobenius", fro)
-            summary.set("gram_deviation_spectral", spec)
-            summary.set("lambda_min_h0", l0)
-            row.set("width", m); row.set("gram_deviation_frobenius", fro); row.set("lambda_min_h0", l0)
-        }
-        summary.set("notes", notes.joined(separator: "; "))
-        try run.appendMetrics(row)
-        try run.close()
-        try run.writeJSON(summary, to: "summary.json")
+    /// report.html from summary.json and gram_inf_eigenvalues.npy.
+    static func report(_ run: RunFiles) throws -> String {
+        let eig = try run.array("gram_inf_eigenvalues.npy").values
         var r = HTMLReport(title: "widenet gram")
         r.heading("Infinite-width NTK Gram matrix H∞")
-        r.keyValues(summary.pairs.map { ($0.0, $0.1.displayText) })
-        for note in notes { r.paragraph(note) }
+        r.keyValues(run.summary.pairs.filter { $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
+        for note in run.notes { r.paragraph(note) }
         r.plot(SVGPlot(title: "Spectrum of H∞", xLabel: "index (ascending)", yLabel: "eigenvalue", yLog: true,
                        series: [PlotSeries("eigenvalues of H∞", x: eig.indices.map(Double.init), y: eig, style: .points)]),
                caption: "λ0, the smallest eigenvalue, sets the linear convergence rate of gradient descent.")
-        try run.writeText(r.render(), to: "report.html")
-        return (run.url, summary, notes)
+        return r.render()
     }
 
     static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: Config, xx: [Double]) throws -> [Double] {
@@ -110,5 +81,74 @@ public enum GramExperiment {
             return try net.empiricalGram(inputGram: xx)
         }
         return cfg.precision == .f32 ? try build(Float.self) : try build(Double.self)
+    }
+}
+
+/// The kernels of `widenet gram`, computed before the directory exists, as a run of no steps.
+final class GramResult: SteppedRun {
+    let cfg: GramExperiment.Config
+    let n: Int, d: Int
+    let hInf: [Double], eig: [Double], h0: [Double]?
+    let backendInfo: BackendInfo?
+    let notes: [String]
+    var deviation: (fro: Double, spectral: Double, lambdaMin: Double)?
+
+    var command: String { "gram" }
+    var steps: Int { 0 }
+
+    init(cfg: GramExperiment.Config, n: Int, d: Int, hInf: [Double], eig: [Double], h0: [Double]?, backendInfo: BackendInfo?,
+         notes: [String]) {
+        self.cfg = cfg; self.n = n; self.d = d; self.hInf = hInf; self.eig = eig; self.h0 = h0
+        self.backendInfo = backendInfo; self.notes = notes
+    }
+
+    func config() -> JSONObject {
+        var config = JSONObject()
+        config.set("command", "gram"); config.set("version", widenetVersion)
+        config.set("x", cfg.xPath); config.set("n", n); config.set("d", d); config.set("width", cfg.width)
+        config.set("seed", Int(truncatingIfNeeded: cfg.seed)); config.set("kappa", cfg.kappa)
+        config.set("backend", backendInfo?.kind ?? cfg.backend.rawValue); config.set("device", backendInfo?.deviceName)
+        config.set("precision", cfg.precision.rawValue); config.set("out", cfg.out)
+        config["notes"] = .array(notes.map { .string($0) })
+        return config
+    }
+
+    func observe(_ k: Int) throws -> Observation {
+        var row = JSONObject()
+        row.set("step", 0)
+        row["loss"] = .null
+        row.set("lambda0", eig.first ?? .nan)
+        if let h0, let m = cfg.width {
+            let diff = zip(h0, hInf).map { $0 - $1 }
+            let fro = diff.map { $0 * $0 }.reduce(0, +).squareRoot()
+            let spectral = try SymmetricEigen.eigenvalues(diff, n: n).map(abs).max() ?? .nan
+            let l0 = try SymmetricEigen.eigenvalues(h0, n: n).first ?? .nan
+            deviation = (fro, spectral, l0)
+            row.set("width", m); row.set("gram_deviation_frobenius", fro); row.set("lambda_min_h0", l0)
+        }
+        return Observation(loss: nil, row: row)
+    }
+
+    func advance(from k: Int) throws {}
+    func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws {}
+    func checkpointArrays(_ checkpoint: inout Checkpoint) throws -> [(name: String, npy: Data)] { [] }
+    func initialFailure() -> String { "" }
+    func divergenceHint() -> String { "" }
+
+    func finish(in run: RunDirectory) throws -> JSONObject {
+        try run.writeArray(hInf, shape: [n, n], to: "gram_inf.npy")
+        try run.writeArray(eig, shape: [n], to: "gram_inf_eigenvalues.npy")
+        var summary = JSONObject()
+        summary.set("n", n); summary.set("d", d)
+        summary.set("lambda0", eig.first ?? .nan); summary.set("lambda_max", eig.last)
+        summary.set("condition_number", (eig.last ?? .nan) / (eig.first ?? .nan))
+        if let h0, let m = cfg.width, let deviation {
+            try run.writeArray(h0, shape: [n, n], to: "gram_0.npy")
+            summary.set("width", m)
+            summary.set("gram_deviation_frobenius", deviation.fro)
+            summary.set("gram_deviation_spectral", deviation.spectral)
+            summary.set("lambda_min_h0", deviation.lambdaMin)
+        }
+        return summary
     }
 }

@@ -3,13 +3,7 @@ import Foundation
 /// `widenet mfld`: noisy gradient descent of a mean-field particle system (ARCHITECTURE.md §1.2), with
 /// the loss, the regulariser, an entropy estimate and the entropy-regularised objective logged.
 public enum MFLDExperiment {
-    public struct Result {
-        public let directory: URL
-        public let summary: JSONObject
-        public let notes: [String]
-    }
-
-    public static func run(_ cfg: MFLDConfig, control: RunControl = RunControl()) throws -> Result {
+    public static func run(_ cfg: MFLDConfig, control: RunControl = RunControl()) throws -> RunOutcome {
         try cfg.validate()
         try control.validate()
         let data = try makeData(cfg)
@@ -19,11 +13,24 @@ public enum MFLDExperiment {
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes: [String] = []
         if let note = choice.note { notes.append(note) }
-        return try Interruption.catching {
+        try preflight(cfg, coordinates: (cfg.task == .file ? data.d : cfg.d) + 2, on: choice.backend.info)
+        return try RunHarness.run(command: "mfld", out: cfg.out, control: control, quiet: cfg.quiet) { url, resuming in
             switch cfg.precision {
-            case .f32: return try MFLDRunner<Float>(cfg: cfg, data: data, backend: choice.backend, notes: notes, control: control).run()
-            case .f64: return try MFLDRunner<Double>(cfg: cfg, data: data, backend: choice.backend, notes: notes, control: control).run()
+            case .f32: return try MFLDRun<Float>(cfg, data, choice.backend, notes, control, checkpoint: resuming, in: url)
+            case .f64: return try MFLDRun<Double>(cfg, data, choice.backend, notes, control, checkpoint: resuming, in: url)
             }
+        }
+    }
+
+    /// The particles must fit the device's memory.
+    static func preflight(_ cfg: MFLDConfig, coordinates D: Int, on info: BackendInfo) throws {
+        let bytes = cfg.precision == .f32 ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride
+        let need = Double(cfg.particles) * Double(D * bytes)
+        let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
+        guard need <= budget else {
+            throw BackendError.resources(String(format: "%d particles of dimension %d need %.2f GiB but %@ offers %.2f GiB; the largest count that fits is %d",
+                                      cfg.particles, D, need / 1_073_741_824, info.deviceName, budget / 1_073_741_824,
+                                      Int(budget / Double(D * bytes))))
         }
     }
 
@@ -45,23 +52,97 @@ struct MFLDRow {
     var testLoss: Double, trainAccuracy: Double?, testAccuracy: Double?, secondMoment: Double
 }
 
-struct MFLDRunner<T: Scalar> {
+/// One mean-field run in precision T: the particles, and for PDA the running average of the loss
+/// derivatives, for SVRG the snapshot.
+final class MFLDRun<T: Scalar>: SteppedRun {
     let cfg: MFLDConfig
     var data: MFLDData
     let backend: any Backend
-    var notes: [String]
+    let notes: [String]
     let control: RunControl
+    let net: MeanFieldNet<T>
+    let logEvery: Int, batch: Int
+    var rows: [MFLDRow] = []
+    var fullBatchLoaded = false
+    // PDA: the running weighted average c̄ of the loss derivatives, weights w_t = t + 1; the
+    // averaged first variation (1/n) Σ_j c̄_j h(θ, x_j) + λ'‖θ‖² is linear in c̄, so its Gibbs
+    // measure is sampled by the same fused Langevin kernel with c̄ as coefficients.
+    var averaged: [Double], totalWeight = 0.0
+    var snapshot: MeanFieldNet<T>.Snapshot? = nil
 
-    init(cfg: MFLDConfig, data: MFLDData, backend: any Backend, notes: [String], control: RunControl = RunControl()) {
-        self.cfg = cfg; self.data = data; self.backend = backend; self.notes = notes; self.control = control
+    var command: String { "mfld" }
+    var steps: Int { cfg.steps }
+    var backendInfo: BackendInfo? { backend.info }
+    var kernelBuildSeconds: Double? { (backend as? OpenCLBackend)?.buildSeconds }
+    var D: Int { data.d + 2 }
+
+    /// With a checkpoint the particles come from it, so none are drawn.
+    init(_ cfg: MFLDConfig, _ data: MFLDData, _ backend: any Backend, _ notes: [String], _ control: RunControl,
+         checkpoint: Checkpoint?, in run: URL) throws {
+        self.cfg = cfg; self.data = data; self.backend = backend; self.control = control
         if cfg.task != .file { self.data.d = cfg.d }
+        var notes = notes
+        if !cfg.dataTerm { notes.append("data term off: the particles follow a discretised Ornstein–Uhlenbeck process") }
+        self.notes = notes
+        logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
+        batch = min(cfg.batch ?? data.n, data.n)
+        averaged = [Double](repeating: 0, count: data.n)
+        var restored: [T]? = nil
+        if let checkpoint {
+            let p = try checkpoint.array("particles", in: run)
+            guard p.shape == [cfg.particles, self.data.d + 2] else {
+                throw WideNetIOError("the checkpoint in \(run.path) does not match the run's particles")
+            }
+            restored = p.values.map { T($0) }
+        }
+        net = try MeanFieldNet<T>(backend: backend, d: self.data.d, particles: cfg.particles, unit: cfg.unit,
+                                  unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale, initial: restored)
+    }
+
+    func config() -> JSONObject {
+        cfg.json(resolved: [
+            ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
+            ("n", .int(data.n)), ("n_test", .int(data.nTest)), ("d", .int(data.d)), ("coordinates", .int(D)),
+            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)), ("log_every", .int(logEvery)),
+            ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
+            ("notes", .array(notes.map { .string($0) })),
+        ])
+    }
+
+    func restore(_ cp: Checkpoint, in run: URL, rows: [JSONObject]) throws {
+        self.rows = rows.compactMap(MFLDRow.init(row:))
+        if cfg.algorithm == .pda {
+            averaged = try cp.array("pda_average", in: run).values
+            totalWeight = cp.number("pda_total_weight") ?? 0
+        }
+    }
+
+    /// With SVRG only where the snapshot is refreshed, so that the continuation recomputes it.
+    func canCheckpoint(at k: Int) -> Bool { cfg.svrgEvery == 0 || k % cfg.svrgEvery == 0 }
+
+    func checkpointArrays(_ cp: inout Checkpoint) throws -> [(name: String, npy: Data)] {
+        var arrays = [Checkpoint.array("particles", try net.allParticles(), shape: [net.particles, D])]
+        if cfg.algorithm == .pda {
+            arrays.append(Checkpoint.array("pda_average", averaged, shape: [averaged.count]))
+            cp.set("pda_total_weight", totalWeight)
+        }
+        return arrays
     }
 
     func accuracy(_ f: [Double], _ y: [Double]) -> Double {
         Double(zip(f, y).filter { ($0 >= 0 ? 1.0 : -1.0) == $1 }.count) / Double(max(y.count, 1))
     }
 
-    func measure(_ net: MeanFieldNet<T>, step k: Int) throws -> MFLDRow {
+    func observe(_ k: Int) throws -> Observation {
+        guard k % logEvery == 0 || k == cfg.steps else { return Observation(loss: nil, row: nil) }
+        let row = try measure(step: k)
+        fullBatchLoaded = false   // predict() replaced the batch buffer
+        guard row.loss.isFinite, row.secondMoment.isFinite else { return Observation(loss: row.loss.isFinite ? .infinity : row.loss, row: nil) }
+        rows.append(row)
+        return Observation(loss: row.loss, row: row.json)
+    }
+
+    func measure(step k: Int) throws -> MFLDRow {
         let loss = cfg.resolvedLoss
         let f = try net.predict(data.x), ft = try net.predict(data.xTest)
         let trainLoss = zip(f, data.y).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.n)
@@ -81,152 +162,70 @@ struct MFLDRunner<T: Scalar> {
                        testAccuracy: data.classification ? accuracy(ft, data.yTest) : nil, secondMoment: m2)
     }
 
-    func run() throws -> MFLDExperiment.Result {
-        var notes = self.notes
-        let D = data.d + 2
-        // Memory preflight: the particles plus one batch.
-        let need = Double(cfg.particles) * Double(D * MemoryLayout<T>.stride)
-        let budget = Double(backend.info.globalMemBytes) * (backend.info.isGPU ? 0.9 : 0.7)
-        guard need <= budget else {
-            throw BackendError(String(format: "%d particles of dimension %d need %.2f GiB but %@ offers %.2f GiB; the largest count that fits is %d",
-                                      cfg.particles, D, need / 1_073_741_824, backend.info.deviceName, budget / 1_073_741_824,
-                                      Int(budget / Double(D * MemoryLayout<T>.stride))))
+    func advance(from k: Int) throws {
+        if cfg.svrgEvery > 0 && k % cfg.svrgEvery == 0 {
+            let f = try net.predict(data.x)
+            snapshot = try net.snapshot(x: data.x, f: f, derivatives: zip(f, data.y).map { cfg.resolvedLoss.derivative($0, $1) },
+                                        reusing: snapshot)
+            fullBatchLoaded = false
         }
-        let logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
-        let resumeFrom = try control.checkpointToResume(in: cfg.out)
-        let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: cfg.out ?? "."), metricsBytes: $0.metricsBytes) }
-            ?? RunDirectory(path: cfg.out, command: "mfld")
-        let started = Date()
-        var restored: [T]? = nil
-        if let cp = resumeFrom {
-            let p = try cp.array("particles", in: run.url)
-            guard p.shape == [cfg.particles, D] else { throw WideNetIOError("the checkpoint in \(run.url.path) does not match the run's particles") }
-            restored = p.values.map { T($0) }
+        // The batch: all samples, or B drawn with replacement from Philox stream `shuffle` at step k.
+        var yb: [Double], idx: [Int] = []
+        if batch < data.n {
+            let u: [Double] = PhiloxGenerator(seed: cfg.seed).array(count: batch, stream: RandomStream.shuffle.rawValue,
+                                                                   step: UInt32(truncatingIfNeeded: k),
+                                                                   distribution: .uniform, scale: 1.0)
+            idx = u.map { min(Int($0 * Double(data.n)), data.n - 1) }
+            let xb = idx.flatMap { data.x[($0 * data.d)..<(($0 + 1) * data.d)] }
+            yb = idx.map { data.y[$0] }
+            _ = try net.setBatch(xb)
+        } else {
+            yb = data.y
+            if !fullBatchLoaded { _ = try net.setBatch(data.x); fullBatchLoaded = true }
         }
-        let net = try MeanFieldNet<T>(backend: backend, d: data.d, particles: cfg.particles, unit: cfg.unit,
-                                      unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale, initial: restored)
-        if !cfg.dataTerm { notes.append("data term off: the particles follow a discretised Ornstein–Uhlenbeck process") }
-        let resolved: [(String, JSONValue)] = [
-            ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
-            ("n", .int(data.n)), ("n_test", .int(data.nTest)), ("d", .int(data.d)), ("coordinates", .int(D)),
-            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)), ("log_every", .int(logEvery)),
-            ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
-            ("notes", .array(notes.map { .string($0) })),
-        ]
-        if resumeFrom == nil { try run.writeJSON(cfg.json(resolved: resolved), to: "config.json") }
+        var derivatives = [Double](repeating: 0, count: yb.count)
+        if cfg.dataTerm {
+            let f = try net.forward(batch: yb.count)
+            derivatives = zip(f, yb).map { cfg.resolvedLoss.derivative($0, $1) }
+        }
+        switch cfg.algorithm {
+        case .langevin:
+            // SVRG: ∇ at θ on the batch − ∇ at the snapshot θ̃ on the batch + ∇ at θ̃ on all data.
+            let extra = try snapshot.map { snap in
+                try net.correction(snap, snapshotDerivatives: idx.map { cfg.resolvedLoss.derivative(snap.f[$0], data.y[$0]) })
+            }
+            try net.step(lossDerivatives: derivatives, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
+                         lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm, extra: extra)
+        case .pda:
+            let w = Double(k + 1)
+            totalWeight += w
+            for j in 0..<averaged.count { averaged[j] += (w / totalWeight) * (derivatives[j] - averaged[j]) }
+            for s in 0..<cfg.innerSteps {
+                try net.step(lossDerivatives: averaged, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
+                             lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k * cfg.innerSteps + s + 1, dataTerm: cfg.dataTerm)
+            }
+        }
+    }
 
-        var rows: [MFLDRow] = []
-        let progress = ProgressBar(total: cfg.steps, label: "mfld", quiet: cfg.quiet, firstStep: resumeFrom?.step ?? 0)
-        let batch = min(cfg.batch ?? data.n, data.n)
-        var fullBatchLoaded = false
-        var stepSeconds = 0.0
-        // PDA: the running weighted average c̄ of the loss derivatives, weights w_t = t + 1; the
-        // averaged first variation (1/n) Σ_j c̄_j h(θ, x_j) + λ'‖θ‖² is linear in c̄, so its Gibbs
-        // measure is sampled by the same fused Langevin kernel with c̄ as coefficients.
-        var averaged = [Double](repeating: 0, count: data.n), totalWeight = 0.0
-        var snapshot: MeanFieldNet<T>.Snapshot? = nil
-        var firstStep = 0, lastCheckpoint = resumeFrom?.step
-        if let cp = resumeFrom {
-            rows = try RunDirectory.metricsRows(in: run.url).compactMap(MFLDRunner.row)
-            if cfg.algorithm == .pda {
-                averaged = try cp.array("pda_average", in: run.url).values
-                totalWeight = cp.number("pda_total_weight") ?? 0
-            }
-            firstStep = cp.step
-        }
-        Interruption.loopStarted()
-        for k in firstStep...cfg.steps {
-            // A checkpoint holds the particles after k updates, taken before row k is logged; with SVRG
-            // only where the snapshot is refreshed, so that the continuation recomputes it.
-            if k > firstStep, k < cfg.steps, control.checkpointDue(after: k), cfg.svrgEvery == 0 || k % cfg.svrgEvery == 0 {
-                var cp = Checkpoint(step: k, configHash: try Checkpoint.configHash(of: run.url), metricsBytes: try run.metricsBytes())
-                var arrays = [Checkpoint.array("particles", try net.allParticles(), shape: [net.particles, D])]
-                if cfg.algorithm == .pda {
-                    arrays.append(Checkpoint.array("pda_average", averaged, shape: [averaged.count]))
-                    cp.set("pda_total_weight", totalWeight)
-                }
-                try cp.write(arrays: arrays, to: run.url)
-                lastCheckpoint = k
-                try control.stopIfInterrupted(at: k, run: run, progress: progress, command: "mfld")
-            }
-            try control.stopUncheckpointed(at: k, run: run, progress: progress, command: "mfld")
-            if k % logEvery == 0 || k == cfg.steps {
-                let row = try measure(net, step: k)
-                if !(row.loss.isFinite && row.secondMoment.isFinite) && k == 0 {
-                    run.discard()
-                    throw BackendError("the initial loss is \(row.loss): the initial particles (--init-scale \(cfg.initScale)) or the data overflow")
-                }
-                guard row.loss.isFinite, row.secondMoment.isFinite else {
-                    try run.close()
-                    let kept = RunControl.kept(checkpoint: lastCheckpoint, in: run)
-                    let decay = cfg.lambdaL2 > 0 ? String(format: "; the weight decay alone needs η < 1/λ' = %.4g", 1 / cfg.lambdaL2) : ""
-                    throw BackendError("the particles diverged at step \(k) (loss \(row.loss)); \(kept); try a smaller --lr\(decay)")
-                }
-                rows.append(row)
-                try run.appendMetrics(MFLDRunner.json(row))
-                fullBatchLoaded = false   // predict() replaced the batch buffer
-                progress.update(step: k, loss: row.loss)
-            }
-            guard k < cfg.steps else { break }
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            if cfg.svrgEvery > 0 && k % cfg.svrgEvery == 0 {
-                let f = try net.predict(data.x)
-                snapshot = try net.snapshot(x: data.x, f: f, derivatives: zip(f, data.y).map { cfg.resolvedLoss.derivative($0, $1) },
-                                            reusing: snapshot)
-                fullBatchLoaded = false
-            }
-            // The batch: all samples, or B drawn with replacement from Philox stream `shuffle` at step k.
-            var xb: [Double], yb: [Double], idx: [Int] = []
-            if batch < data.n {
-                let u: [Double] = PhiloxGenerator(seed: cfg.seed).array(count: batch, stream: RandomStream.shuffle.rawValue,
-                                                                       step: UInt32(truncatingIfNeeded: k),
-                                                                       distribution: .uniform, scale: 1.0)
-                idx = u.map { min(Int($0 * Double(data.n)), data.n - 1) }
-                xb = idx.flatMap { data.x[($0 * data.d)..<(($0 + 1) * data.d)] }
-                yb = idx.map { data.y[$0] }
-                _ = try net.setBatch(xb)
-            } else {
-                xb = []; yb = data.y
-                if !fullBatchLoaded { _ = try net.setBatch(data.x); fullBatchLoaded = true }
-            }
-            var derivatives = [Double](repeating: 0, count: yb.count)
-            if cfg.dataTerm {
-                let f = try net.forward(batch: yb.count)
-                derivatives = zip(f, yb).map { cfg.resolvedLoss.derivative($0, $1) }
-            }
-            switch cfg.algorithm {
-            case .langevin:
-                // SVRG: ∇ at θ on the batch − ∇ at the snapshot θ̃ on the batch + ∇ at θ̃ on all data.
-                let extra = try snapshot.map { snap in
-                    try net.correction(snap, snapshotDerivatives: idx.map { cfg.resolvedLoss.derivative(snap.f[$0], data.y[$0]) })
-                }
-                try net.step(lossDerivatives: derivatives, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
-                             lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k + 1, dataTerm: cfg.dataTerm, extra: extra)
-            case .pda:
-                let w = Double(k + 1)
-                totalWeight += w
-                for j in 0..<averaged.count { averaged[j] += (w / totalWeight) * (derivatives[j] - averaged[j]) }
-                for s in 0..<cfg.innerSteps {
-                    try net.step(lossDerivatives: averaged, learningRate: cfg.learningRate, lambdaEntropy: cfg.lambda(at: k),
-                                 lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k * cfg.innerSteps + s + 1,
-                                 dataTerm: cfg.dataTerm)
-                }
-            }
-            stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-        }
-        progress.finish()
-        try backend.synchronize()
-        try run.close()
+    func initialFailure() -> String { "the initial particles (--init-scale \(cfg.initScale)) or the data overflow" }
 
+    func divergenceHint() -> String {
+        "try a smaller --lr" + (cfg.lambdaL2 > 0 ? String(format: "; the weight decay alone needs η < 1/λ' = %.4g", 1 / cfg.lambdaL2) : "")
+    }
+
+    func synchronize() throws { try backend.synchronize() }
+
+    func finish(in run: RunDirectory) throws -> JSONObject {
         let sample = try net.sample(min(net.particles, 20_000))
         if cfg.saveParticles {
             try run.writeArray(try net.allParticles(), shape: [net.particles, D], to: "particles.npy")
         }
+        // The report's particle cloud, in f32: the figures need no more.
+        try run.writeArray(sample.map { Float($0) }, shape: [sample.count / D, D], to: "sample.npy")
         var summary = JSONObject()
-        summary.set("command", "mfld")
-        summary.set("backend", backend.info.kind); summary.set("device", backend.info.deviceName)
         summary.set("precision", T.precision.rawValue)
         summary.set("particles", cfg.particles); summary.set("n", data.n); summary.set("d", data.d); summary.set("steps", cfg.steps)
+        summary.set("coordinates", D); summary.set("scatter", [Double(cfg.scatter.0), Double(cfg.scatter.1)])
         let last = rows.last
         summary.set("final_loss", last?.loss); summary.set("final_test_loss", last?.testLoss)
         summary.set("final_regulariser", last?.regulariser); summary.set("final_entropy", last?.entropy)
@@ -238,14 +237,7 @@ struct MFLDRunner<T: Scalar> {
         summary.set("tail_loss", tail.map(\.loss).reduce(0, +) / Double(tail.count))
         summary.set("tail_loss_plus_regulariser", tail.map { $0.loss + $0.regulariser }.reduce(0, +) / Double(tail.count))
         if !cfg.dataTerm { summary.set("gaussian_check", gaussianCheck(sample, count: sample.count / D, D: D)) }
-        summary.set("wall_seconds", Date().timeIntervalSince(started))
-        summary.set("seconds_per_step", cfg.steps > 0 ? stepSeconds / Double(cfg.steps) : nil)
-        if let ocl = backend as? OpenCLBackend { summary.set("kernel_build_seconds", ocl.buildSeconds) }
-        summary.set("notes", notes.joined(separator: "; "))
-        try run.writeJSON(summary, to: "summary.json")
-        try run.writeText(MFLDReport.html(summary: summary, rows: rows, sample: sample, D: D, d: data.d,
-                                           scatter: cfg.scatter, notes: notes), to: "report.html")
-        return MFLDExperiment.Result(directory: run.url, summary: summary, notes: notes)
+        return summary
     }
 
     /// Per-coordinate mean and variance of the sample against the exact law of the discrete
@@ -270,17 +262,21 @@ struct MFLDRunner<T: Scalar> {
         return o
     }
 
-    /// A logged row read back from metrics.jsonl (to continue a run's report).
-    static func row(_ o: JSONObject) -> MFLDRow? {
+}
+
+extension MFLDRow {
+    /// A logged row read back from metrics.jsonl.
+    init?(row o: JSONObject) {
         func number(_ key: String) -> Double? { o[key]?.doubleValue }
         guard let step = number("step"), let loss = number("loss") else { return nil }
-        return MFLDRow(step: Int(step), loss: loss, regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),
-                       objective: number("objective"), lambda: number("lambda") ?? .nan, testLoss: number("test_loss") ?? .nan,
-                       trainAccuracy: number("train_accuracy"), testAccuracy: number("test_accuracy"),
-                       secondMoment: number("second_moment") ?? .nan)
+        self.init(step: Int(step), loss: loss, regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),
+                  objective: number("objective"), lambda: number("lambda") ?? .nan, testLoss: number("test_loss") ?? .nan,
+                  trainAccuracy: number("train_accuracy"), testAccuracy: number("test_accuracy"),
+                  secondMoment: number("second_moment") ?? .nan)
     }
 
-    static func json(_ r: MFLDRow) -> JSONObject {
+    var json: JSONObject {
+        let r = self
         var o = JSONObject()
         o.set("step", r.step); o.set("loss", r.loss); o.set("regulariser", r.regulariser)
         o.set("entropy", r.entropy); o.set("objective", r.objective); o.set("lambda", r.lambda)

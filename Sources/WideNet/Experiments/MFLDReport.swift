@@ -3,6 +3,19 @@ import Foundation
 /// report.html of `widenet mfld`: the objective and its parts, test metrics, and the particle
 /// cloud (marginal histograms, a 2-D scatter).
 enum MFLDReport {
+    /// From the run's files: summary.json (with the coordinates and the scatter's pair),
+    /// metrics.jsonl and sample.npy (the particle sample the run drew at its end).
+    static func html(_ run: RunFiles) throws -> String {
+        let D = Int(try run.required("coordinates")), d = Int(try run.required("d"))
+        let pair = run.summary["scatter"]?.numbers.map(Int.init) ?? [0, 1]
+        let sample = try run.array("sample.npy")
+        guard sample.shape.count == 2, sample.shape[1] == D else {
+            throw WideNetIOError("\(run.url.path)/sample.npy: expected a sample of \(D) coordinates, got shape \(sample.shape)")
+        }
+        return html(summary: run.summary, rows: run.metrics.compactMap(MFLDRow.init(row:)), sample: sample.values, D: D, d: d,
+                    scatter: (pair.first ?? 0, pair.dropFirst().first ?? 1), notes: run.notes)
+    }
+
     static func html(summary: JSONObject, rows: [MFLDRow], sample: [Double], D: Int, d: Int, scatter: (Int, Int),
                      notes: [String]) -> String {
         var r = HTMLReport(title: "widenet mfld")

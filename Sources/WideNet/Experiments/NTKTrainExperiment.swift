@@ -1,19 +1,12 @@
 import Foundation
-import Logging
 
 /// `widenet train`: gradient descent on the two-layer ReLU net in the NTK regime (ARCHITECTURE.md §1.1),
 /// logging the loss against the linear-convergence bound and the kernel prediction, and the
 /// quantities the theory says stay put as m grows.
 public enum NTKTrainExperiment {
-    public struct Result {
-        public let directory: URL
-        public let summary: JSONObject
-        public let notes: [String]
-    }
-
-    /// Checks the inputs, picks the backend, then trains; nothing is written before the inputs pass.
-    public static func run(_ cfg: NTKTrainConfig, control: RunControl = RunControl(),
-                           logger: Logger = Log.logger("train")) throws -> Result {
+    /// Checks the inputs, picks the backend, then trains on the run harness; nothing is written
+    /// before the inputs pass.
+    public static func run(_ cfg: NTKTrainConfig, control: RunControl = RunControl()) throws -> RunOutcome {
         try control.validate()
         guard cfg.steps >= 0 else { throw BackendError("--steps must be ≥ 0 (got \(cfg.steps))") }
         if let lr = cfg.learningRate, !(lr > 0 && lr.isFinite) { throw BackendError("--lr must be a positive number (got \(lr))") }
@@ -24,239 +17,220 @@ public enum NTKTrainExperiment {
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes = inputs.notes
         if let note = choice.note { notes.insert(note, at: 0) }
-        return try Interruption.catching {
+        let setup = try TrainSetup(cfg, inputs, choice.backend, notes)
+        return try RunHarness.run(command: "train", out: cfg.out, control: control, quiet: cfg.quiet) { _, _ in
             switch cfg.precision {
-            case .f32: return try Trainer<Float>(cfg, inputs, choice.backend, notes, logger, control).run()
-            case .f64: return try Trainer<Double>(cfg, inputs, choice.backend, notes, logger, control).run()
+            case .f32: return try TrainRun<Float>(setup, control)
+            case .f64: return try TrainRun<Double>(setup, control)
             }
         }
     }
 }
 
-/// One training run in precision T.
-struct Trainer<T: Scalar> {
+/// What a training run fixes before its directory exists: the kernel at infinite width, its
+/// spectrum, the step size the theory allows, and the memory check.
+struct TrainSetup {
     let cfg: NTKTrainConfig
     let inputs: TrainInputs
     let backend: any Backend
-    let notes: [String]
-    let logger: Logger
-    let control: RunControl
+    var notes: [String]
+    let width: Int
+    let inputGram: [Double], hInf: [Double]
+    let lambda0: Double, lambdaMax: Double, lr: Double
 
-    init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String], _ logger: Logger,
-         _ control: RunControl) {
-        self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes; self.logger = logger
-        self.control = control
-    }
-
-    func preflight(width: Int) throws {
-        // H∞, the input Gram, the empirical Gram and its counts, the eigen-solver's copy and a difference.
-        try MemoryPreflight.requireSquare(6, n: inputs.n, for: "train")
-        try NTKTwoLayerNet<T>.preflight(width: width, n: inputs.n, d: inputs.d,
-                                        storesInitialWeights: inputs.initW != nil || inputs.initA != nil, on: backend.info)
-    }
-
-    func run() throws -> NTKTrainExperiment.Result {
-        let (n, d) = (inputs.n, inputs.d)
-        var notes = self.notes
-        let width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
-        try preflight(width: width)
-
-        // The kernel at infinite width, its spectrum, and the step size the theory allows.
-        let xx = SyntheticData.inputGram(inputs.x, n: n, d: d)
-        let hInf = xx.map(ArcCosine.kernel)
+    init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String]) throws {
+        self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
+        let n = inputs.n
+        width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
+        try TrainSetup.preflight(cfg.precision, width: width, inputs: inputs, on: backend.info)
+        inputGram = SyntheticData.inputGram(inputs.x, n: n, d: inputs.d)
+        hInf = inputGram.map(ArcCosine.kernel)
         let eig = try SymmetricEigen.eigenvalues(hInf, n: n)
-        let lambda0 = eig.first ?? 0, lambdaMax = eig.last ?? 0
+        lambda0 = eig.first ?? 0; lambdaMax = eig.last ?? 0
         guard lambda0 > 1e-10 * max(lambdaMax, 1) else {
             throw BackendError(String(format: "λ0 = λ_min(H∞) = %.3g: some inputs are parallel or repeated, so the NTK theory does not apply", lambda0))
         }
-        let lr = cfg.learningRate ?? 1 / lambdaMax
-        if cfg.learningRate == nil { notes.append(String(format: "η = 1/λ_max(H∞) = %.4g (λ0 = %.4g, λ_max = %.4g)", lr, lambda0, lambdaMax)) }
+        lr = cfg.learningRate ?? 1 / lambdaMax
+        if cfg.learningRate == nil { self.notes.append(String(format: "η = 1/λ_max(H∞) = %.4g (λ0 = %.4g, λ_max = %.4g)", lr, lambda0, lambdaMax)) }
         if lr >= 2 / lambdaMax {
-            notes.append(String(format: "η = %.4g ≥ 2/λ_max(H∞) = %.4g: the kernel dynamics diverge at this step size", lr, 2 / lambdaMax))
+            self.notes.append(String(format: "η = %.4g ≥ 2/λ_max(H∞) = %.4g: the kernel dynamics diverge at this step size", lr, 2 / lambdaMax))
         }
+    }
 
-        let steps = cfg.steps
-        let logEvery = cfg.logEvery ?? max(1, steps / 200)
-        let resumeFrom = try control.checkpointToResume(in: cfg.out)
-        let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: cfg.out ?? "."), metricsBytes: $0.metricsBytes) }
-            ?? RunDirectory(path: cfg.out, command: "train")
-        let initialisation = try makeInitialisation(width: width)
-        let started = Date()
-        let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: n, d: d, width: width,
-                                        initialisation: initialisation, trainOutput: cfg.trainOutput,
-                                        blockWidth: cfg.blockWidth)
-        var resolved: [(String, JSONValue)] = [
-            ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
-            ("driver", .string(backend.info.driver)), ("n", .int(n)), ("d", .int(d)), ("width", .int(width)),
+    /// H∞, the input Gram, the empirical Gram and its counts, the eigen-solver's copy and a
+    /// difference on the host; the net on the device.
+    static func preflight(_ precision: Precision, width: Int, inputs: TrainInputs, on info: BackendInfo) throws {
+        try MemoryPreflight.requireSquare(6, n: inputs.n, for: "train")
+        let given = inputs.initW != nil || inputs.initA != nil
+        switch precision {
+        case .f32: try NTKTwoLayerNet<Float>.preflight(width: width, n: inputs.n, d: inputs.d, storesInitialWeights: given, on: info)
+        case .f64: try NTKTwoLayerNet<Double>.preflight(width: width, n: inputs.n, d: inputs.d, storesInitialWeights: given, on: info)
+        }
+    }
+}
+
+/// One training run in precision T: the state is the net, its outputs u and the kernel
+/// prediction's residual (I − ηH∞)^k (u(0) − y).
+final class TrainRun<T: Scalar>: SteppedRun {
+    let setup: TrainSetup
+    let control: RunControl
+    let net: NTKTwoLayerNet<T>
+    let logEvery: Int
+    var u: [Double]
+    var kernelResidual: [Double]
+    let r0Sq: Double
+    var history = History()
+    var boundViolations = 0, firstViolation: Int? = nil
+    var maxDeviation = 0.0
+
+    var command: String { "train" }
+    var steps: Int { setup.cfg.steps }
+    var backendInfo: BackendInfo? { setup.backend.info }
+    var notes: [String] { setup.notes }
+    var kernelBuildSeconds: Double? { (setup.backend as? OpenCLBackend)?.buildSeconds }
+
+    init(_ setup: TrainSetup, _ control: RunControl) throws {
+        self.setup = setup; self.control = control
+        let cfg = setup.cfg, inputs = setup.inputs
+        logEvery = cfg.logEvery ?? max(1, cfg.steps / 200)
+        net = try NTKTwoLayerNet<T>(backend: setup.backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: setup.width,
+                                    initialisation: try TrainRun.initialisation(setup), trainOutput: cfg.trainOutput,
+                                    blockWidth: cfg.blockWidth)
+        u = try net.forward()
+        try net.recordInitialMasks()
+        kernelResidual = zip(u, inputs.y).map { $0 - $1 }
+        r0Sq = kernelResidual.map { $0 * $0 }.reduce(0, +)
+    }
+
+    func config() -> JSONObject {
+        let s = setup
+        return s.cfg.json(resolved: [
+            ("backend", .string(s.backend.info.kind)), ("device", .string(s.backend.info.deviceName)),
+            ("driver", .string(s.backend.info.driver)), ("n", .int(s.inputs.n)), ("d", .int(s.inputs.d)), ("width", .int(s.width)),
             ("blocks", .int(net.blocks.count)), ("block_width", .int(net.blocks.first?.shape.width ?? 0)),
-            ("lr", .number(lr)), ("lambda0", .number(lambda0)), ("lambda_max", .number(lambdaMax)),
+            ("lr", .number(s.lr)), ("lambda0", .number(s.lambda0)), ("lambda_max", .number(s.lambdaMax)),
             ("log_every", .int(logEvery)), ("precision", .string(T.precision.rawValue)),
             ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
-        ]
-        resolved.append(("notes", .array(notes.map { .string($0) })))
-        if resumeFrom == nil { try run.writeJSON(cfg.json(resolved: resolved), to: "config.json") }
+            ("notes", .array(s.notes.map { .string($0) })),
+        ])
+    }
 
-        let y = inputs.y
-        var u = try net.forward()
-        try net.recordInitialMasks()
-        let r0 = zip(u, y).map { $0 - $1 }
-        let r0Sq = r0.map { $0 * $0 }.reduce(0, +)
-        var rPred = r0                     // kernel prediction (I − ηH∞)^k (u(0) − y)
-        var history = History()
-        var boundViolations = 0, firstViolation: Int? = nil
-        var maxDeviation = 0.0
-        var firstStep = 0
-        if let cp = resumeFrom {
-            let w = try cp.array("w", in: run.url), a = try cp.array("a", in: run.url)
-            let kernel = try cp.array("kernel_residual", in: run.url)
-            guard w.shape == [width, d], a.shape == [width], kernel.shape == [n] else {
-                throw WideNetIOError("the checkpoint in \(run.url.path) does not match the run's shapes")
-            }
-            try net.setWeights(w: w.values.map { T($0) }, a: a.values.map { T($0) })
-            u = try net.forward()
-            rPred = kernel.values
-            boundViolations = cp.integers["bound_violations"] ?? 0
-            firstViolation = cp.integers["first_bound_violation"]
-            maxDeviation = cp.number("max_kernel_deviation") ?? 0
-            history = try History(rows: RunDirectory.metricsRows(in: run.url))
-            firstStep = cp.step + 1
-            logger.info("resuming \(run.url.path) after step \(cp.step)")
+    func restore(_ cp: Checkpoint, in run: URL, rows: [JSONObject]) throws {
+        let (n, d, width) = (setup.inputs.n, setup.inputs.d, setup.width)
+        let w = try cp.array("w", in: run), a = try cp.array("a", in: run), kernel = try cp.array("kernel_residual", in: run)
+        guard w.shape == [width, d], a.shape == [width], kernel.shape == [n] else {
+            throw WideNetIOError("the checkpoint in \(run.path) does not match the run's shapes")
         }
-        var lastCheckpoint = resumeFrom?.step
-        let progress = ProgressBar(total: steps, label: "train", quiet: cfg.quiet, firstStep: max(firstStep - 1, 0))
-        let loopStart = Date()
-        var stepSeconds = 0.0          // update + forward only, without the logging diagnostics
+        try net.setWeights(w: w.values.map { T($0) }, a: a.values.map { T($0) })
+        u = try net.forward()
+        kernelResidual = kernel.values
+        boundViolations = cp.integers["bound_violations"] ?? 0
+        firstViolation = cp.integers["first_bound_violation"]
+        maxDeviation = cp.number("max_kernel_deviation") ?? 0
+        history = History(rows: rows)
+    }
 
-        Interruption.loopStarted()
-        for k in firstStep..<(steps + 1) {
-            if k > 0 {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                try net.update(residual: zip(u, y).map { $0 - $1 }, learningRate: lr)
-                u = try net.forward()
-                stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            }
-            let e = zip(u, y).map { $0 - $1 }
-            let eSq = e.map { $0 * $0 }.reduce(0, +)
-            let loss = 0.5 * eSq
-            if !loss.isFinite && k == 0 {
-                run.discard()
-                throw BackendError("the initial loss is \(loss): the initial weights (κ = \(cfg.kappa)) or the data overflow")
-            }
-            guard loss.isFinite else {
-                try run.close()
-                let kept = RunControl.kept(checkpoint: lastCheckpoint, in: run)
-                let hint = lr >= 2 / lambdaMax
-                    ? String(format: "η = %.4g is above the largest stable step 2/λ_max(H∞) = %.4g", lr, 2 / lambdaMax)
-                    : String(format: "the kernel theory allows η < 2/λ_max(H∞) = %.4g; try a smaller --lr", 2 / lambdaMax)
-                throw BackendError("training diverged at step \(k) (loss \(loss)); \(kept); \(hint)")
-            }
-            let bound = Foundation.pow(1 - lr * lambda0 / 2, Double(k)) * r0Sq
-            // Rounding of a converged loss may sit a hair above a bound that decays to 0.
-            if eSq > bound * (1 + 1e-9) + 1e-12 * r0Sq {
-                boundViolations += 1
-                if firstViolation == nil { firstViolation = k }
-            }
-            let deviation = zip(e, rPred).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(r0Sq.squareRoot(), 1e-300)
-            maxDeviation = max(maxDeviation, deviation)
-            if k % logEvery == 0 || k == steps {
-                let dg = try net.diagnostics()
-                let kernelLoss = 0.5 * rPred.map { $0 * $0 }.reduce(0, +)
-                var row = JSONObject()
-                row.set("step", k)
-                row.set("loss", loss)
-                row.set("bound", 0.5 * bound)
-                row.set("kernel_loss", kernelLoss)
-                row.set("kernel_deviation", deviation)
-                row.set("max_move", dg.maxMove)
-                row.set("flip_fraction", dg.flipFraction)
-                let gramStep = k == 0 || k == steps || (cfg.gramEvery > 0 && k % cfg.gramEvery == 0)
-                if gramStep {
-                    let h = try net.empiricalGram(inputGram: xx)
-                    let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
-                    let diff = zip(h, hInf).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
-                    row.set("lambda_min_h", lmin)
-                    row.set("gram_deviation", diff)
-                    history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
-                }
-                try run.appendMetrics(row)
-                history.record(k, loss: loss, bound: 0.5 * bound, kernel: kernelLoss,
-                               deviation: deviation, move: dg.maxMove, flips: dg.flipFraction)
-            }
-            progress.update(step: k, loss: loss)
-            if k < steps {
-                // r ← (I − ηH∞) r
-                var next = rPred
-                for i in 0..<n {
-                    var s = 0.0
-                    for j in 0..<n { s += hInf[i * n + j] * rPred[j] }
-                    next[i] = rPred[i] - lr * s
-                }
-                rPred = next
-                if control.checkpointDue(after: k) {
-                    var cp = Checkpoint(step: k, configHash: try Checkpoint.configHash(of: run.url), metricsBytes: try run.metricsBytes())
-                    cp.integers["bound_violations"] = boundViolations
-                    if let firstViolation { cp.integers["first_bound_violation"] = firstViolation }
-                    cp.set("max_kernel_deviation", maxDeviation)
-                    let (w, a) = try net.weights()
-                    try cp.write(arrays: [Checkpoint.array("w", w, shape: [width, d]), Checkpoint.array("a", a, shape: [width]),
-                                          Checkpoint.array("kernel_residual", rPred, shape: [n])], to: run.url)
-                    lastCheckpoint = k
-                    try control.stopIfInterrupted(at: k, run: run, progress: progress, command: "train")
-                }
-                try control.stopUncheckpointed(at: k, run: run, progress: progress, command: "train")
-            }
+    func checkpointArrays(_ cp: inout Checkpoint) throws -> [(name: String, npy: Data)] {
+        cp.integers["bound_violations"] = boundViolations
+        if let firstViolation { cp.integers["first_bound_violation"] = firstViolation }
+        cp.set("max_kernel_deviation", maxDeviation)
+        let (w, a) = try net.weights()
+        return [Checkpoint.array("w", w, shape: [setup.width, setup.inputs.d]), Checkpoint.array("a", a, shape: [setup.width]),
+                Checkpoint.array("kernel_residual", kernelResidual, shape: [setup.inputs.n])]
+    }
+
+    /// r ← (I − ηH∞) r for the kernel prediction, then one GD step of the net.
+    func advance(from k: Int) throws {
+        let n = setup.inputs.n, lr = setup.lr, hInf = setup.hInf
+        var next = kernelResidual
+        for i in 0..<n {
+            var s = 0.0
+            for j in 0..<n { s += hInf[i * n + j] * kernelResidual[j] }
+            next[i] = kernelResidual[i] - lr * s
         }
-        progress.finish()
-        try backend.synchronize()
-        let trainSeconds = Date().timeIntervalSince(loopStart)
-        try run.close()
+        kernelResidual = next
+        try net.update(residual: zip(u, setup.inputs.y).map { $0 - $1 }, learningRate: lr)
+        u = try net.forward()
+    }
 
-        if cfg.saveWeights {
+    func observe(_ k: Int) throws -> Observation {
+        let (n, lr, lambda0) = (setup.inputs.n, setup.lr, setup.lambda0)
+        let e = zip(u, setup.inputs.y).map { $0 - $1 }
+        let eSq = e.map { $0 * $0 }.reduce(0, +)
+        let loss = 0.5 * eSq
+        guard loss.isFinite else { return Observation(loss: loss, row: nil) }
+        let bound = Foundation.pow(1 - lr * lambda0 / 2, Double(k)) * r0Sq
+        // Rounding of a converged loss may sit a hair above a bound that decays to 0.
+        if eSq > bound * (1 + 1e-9) + 1e-12 * r0Sq {
+            boundViolations += 1
+            if firstViolation == nil { firstViolation = k }
+        }
+        let deviation = zip(e, kernelResidual).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(r0Sq.squareRoot(), 1e-300)
+        maxDeviation = max(maxDeviation, deviation)
+        guard k % logEvery == 0 || k == steps else { return Observation(loss: loss, row: nil) }
+        let dg = try net.diagnostics()
+        let kernelLoss = 0.5 * kernelResidual.map { $0 * $0 }.reduce(0, +)
+        var row = JSONObject()
+        row.set("step", k); row.set("loss", loss); row.set("bound", 0.5 * bound); row.set("kernel_loss", kernelLoss)
+        row.set("kernel_deviation", deviation); row.set("max_move", dg.maxMove); row.set("flip_fraction", dg.flipFraction)
+        if k == 0 || k == steps || (setup.cfg.gramEvery > 0 && k % setup.cfg.gramEvery == 0) {
+            let h = try net.empiricalGram(inputGram: setup.inputGram)
+            let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
+            let diff = zip(h, setup.hInf).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+            row.set("lambda_min_h", lmin); row.set("gram_deviation", diff)
+            history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
+        }
+        history.record(k, loss: loss, bound: 0.5 * bound, kernel: kernelLoss, deviation: deviation, move: dg.maxMove,
+                       flips: dg.flipFraction)
+        return Observation(loss: loss, row: row)
+    }
+
+    func initialFailure() -> String { "the initial weights (κ = \(setup.cfg.kappa)) or the data overflow" }
+
+    func divergenceHint() -> String {
+        let limit = 2 / setup.lambdaMax
+        return setup.lr >= limit
+            ? String(format: "η = %.4g is above the largest stable step 2/λ_max(H∞) = %.4g", setup.lr, limit)
+            : String(format: "the kernel theory allows η < 2/λ_max(H∞) = %.4g; try a smaller --lr", limit)
+    }
+
+    func synchronize() throws { try setup.backend.synchronize() }
+
+    func finish(in run: RunDirectory) throws -> JSONObject {
+        let (n, d, width) = (setup.inputs.n, setup.inputs.d, setup.width)
+        if setup.cfg.saveWeights {
             let (w, a) = try net.weights()
             try run.writeArray(w, shape: [width, d], to: "w.npy")
             try run.writeArray(a, shape: [width], to: "a.npy")
         }
         try run.writeArray(u, shape: [n], to: "u.npy")
-
-        var summary = JSONObject()
-        summary.set("command", "train")
-        summary.set("backend", backend.info.kind)
-        summary.set("device", backend.info.deviceName)
-        summary.set("precision", T.precision.rawValue)
-        summary.set("n", n); summary.set("d", d); summary.set("width", width); summary.set("steps", steps)
-        summary.set("lr", lr); summary.set("lambda0", lambda0); summary.set("lambda_max", lambdaMax)
-        summary.set("initial_loss", 0.5 * r0Sq)
-        summary.set("final_loss", history.loss.last)
-        summary.set("bound_holds", boundViolations == 0)
-        summary.set("bound_violations", boundViolations)
-        summary.set("first_bound_violation", firstViolation)
-        summary.set("max_kernel_deviation", maxDeviation)
-        summary.set("final_max_move", history.move.last)
-        summary.set("final_flip_fraction", history.flips.last)
-        summary.set("lambda_min_h_initial", history.lambdaMin.first)
-        summary.set("lambda_min_h_final", history.lambdaMin.last)
-        summary.set("wall_seconds", Date().timeIntervalSince(started))
-        summary.set("train_seconds", trainSeconds)
-        // The rate of the updates this process made (a resumed run made only those after its checkpoint).
-        let updatesRun = steps - max(firstStep - 1, 0)
-        summary.set("steps_per_second", trainSeconds > 0 ? Double(updatesRun) / trainSeconds : nil)
-        summary.set("seconds_per_step", steps > 0 ? stepSeconds / Double(steps) : nil)
-        if let ocl = backend as? OpenCLBackend { summary.set("kernel_build_seconds", ocl.buildSeconds) }
-        summary.set("notes", notes.joined(separator: "; "))
-        try run.writeJSON(summary, to: "summary.json")
-        try run.writeText(TrainReport.html(summary: summary, history: history, lambda0: lambda0, notes: notes), to: "report.html")
-        return NTKTrainExperiment.Result(directory: run.url, summary: summary, notes: notes)
+        var s = JSONObject()
+        s.set("precision", T.precision.rawValue)
+        s.set("n", n); s.set("d", d); s.set("width", width); s.set("steps", steps)
+        s.set("lr", setup.lr); s.set("lambda0", setup.lambda0); s.set("lambda_max", setup.lambdaMax)
+        s.set("initial_loss", 0.5 * r0Sq)
+        s.set("final_loss", history.loss.last)
+        s.set("bound_holds", boundViolations == 0)
+        s.set("bound_violations", boundViolations)
+        s.set("first_bound_violation", firstViolation)
+        s.set("max_kernel_deviation", maxDeviation)
+        s.set("final_max_move", history.move.last)
+        s.set("final_flip_fraction", history.flips.last)
+        s.set("lambda_min_h_initial", history.lambdaMin.first)
+        s.set("lambda_min_h_final", history.lambdaMin.last)
+        return s
     }
 
-    func makeInitialisation(width: Int) throws -> NTKTwoLayerNet<T>.Initialisation {
+    static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {
+        let cfg = setup.cfg, inputs = setup.inputs
         guard inputs.initW != nil || inputs.initA != nil else { return .random(seed: cfg.seed, kappa: cfg.kappa) }
         // A missing array is drawn from the same Philox streams the device would use.
         let g = PhiloxGenerator(seed: cfg.seed)
         let w: [T] = inputs.initW.map { $0.map { T($0) } }
-            ?? g.array(count: width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0,
+            ?? g.array(count: setup.width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0,
                        distribution: .normal, scale: T(cfg.kappa))
         let a: [T] = inputs.initA.map { $0.map { T($0) } }
-            ?? g.array(count: width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
+            ?? g.array(count: setup.width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
         return .arrays(w: w, a: a)
     }
 }

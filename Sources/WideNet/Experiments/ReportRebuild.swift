@@ -1,15 +1,15 @@
 import Foundation
 
 /// `widenet report`: rewrites the report of an earlier run from its files (config.json,
-/// metrics.jsonl, summary.json), or compares several runs in one report. A train or sweep run gets
-/// back exactly the report it wrote; runs of other commands a generic one.
+/// metrics.jsonl, summary.json and the arrays its report draws), or compares several runs in one
+/// report. Every kind gets back exactly the report it wrote (RunReports).
 public enum ReportRebuild {
     /// Rewrites `<path>/report.html` and returns its location. Every directory is read in full
     /// before anything is written.
     @discardableResult
     public static func rebuild(_ path: String) throws -> URL {
         let run = try RunFiles.load(path)
-        let html = try report(for: run, shown: path)
+        let html = try RunReports.html(for: run)
         let url = run.url.appendingPathComponent("report.html")
         try AtomicFile.write(html, to: url)
         return url
@@ -36,28 +36,6 @@ public enum ReportRebuild {
         try directory.writeJSON(summary, to: "summary.json")
         try directory.writeText(GenericReport.comparison(runs, names: names), to: "report.html")
         return directory.url
-    }
-
-    static func report(for run: RunFiles, shown path: String) throws -> String {
-        switch run.command {
-        case "train":
-            guard let lambda0 = run.summary["lambda0"]?.numeric else { throw WideNetIOError("\(path)/summary.json has no lambda0") }
-            return TrainReport.html(summary: run.summary, history: History(rows: try RunDirectory.metricsRows(in: run.url)),
-                                    lambda0: lambda0, notes: trainNotes(run))
-        case "sweep":
-            return WidthSweepReport.html(summary: run.summary, rows: run.metrics)
-        default:
-            return GenericReport.html(run)
-        }
-    }
-
-    /// The notes as the run listed them: config.json keeps them one by one; summary.json only joined.
-    static func trainNotes(_ run: RunFiles) -> [String] {
-        if case .object(let resolved)? = run.config?["resolved"], case .array(let notes)? = resolved["notes"] {
-            return notes.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
-        }
-        guard case .string(let joined)? = run.summary["notes"], !joined.isEmpty else { return [] }
-        return joined.components(separatedBy: "; ")
     }
 
     /// Each run by its directory's name, or by the path given where two names coincide.

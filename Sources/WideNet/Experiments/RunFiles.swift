@@ -61,3 +61,35 @@ struct RunFiles {
         return rows
     }
 }
+
+extension RunFiles {
+    /// config.json of the run in `url`.
+    static func config(in url: URL) throws -> JSONObject {
+        try object(in: url.appendingPathComponent("config.json"), shown: url.path + "/config.json")
+    }
+
+    /// The notes as the run listed them, one by one: summary.json's list, else config.json's (under
+    /// "resolved" for train and mfld, at the top for the others); an older summary's joined string last.
+    static func notes(config: JSONObject?, summary: JSONObject?) -> [String] {
+        func strings(_ value: JSONValue?) -> [String]? {
+            guard case .array(let items)? = value else { return nil }
+            return items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+        }
+        if let list = strings(summary?["notes"]) { return list }
+        if case .object(let resolved)? = config?["resolved"], let list = strings(resolved["notes"]) { return list }
+        if let list = strings(config?["notes"]) { return list }
+        if case .string(let joined)? = summary?["notes"], !joined.isEmpty { return joined.components(separatedBy: "; ") }
+        return []
+    }
+
+    var notes: [String] { RunFiles.notes(config: config, summary: summary) }
+
+    /// A number from summary.json that the report cannot do without.
+    func required(_ key: String) throws -> Double {
+        guard let v = summary[key]?.numeric else { throw WideNetIOError("\(url.path)/summary.json has no \(key)") }
+        return v
+    }
+
+    /// An array the run wrote beside its summary.
+    func array(_ name: String) throws -> NPYArray { try NPY.read(url.appendingPathComponent(name)) }
+}

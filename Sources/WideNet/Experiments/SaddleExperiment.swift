@@ -4,7 +4,7 @@ import Foundation
 /// (ARCHITECTURE.md §1.3: Jacot et al.; Amari; Arata): the loss in stages, the rank of the learned map rising by
 /// one at each drop, and Amari's singular regions (dead and near-duplicate units).
 public enum SaddleExperiment {
-    public struct Config: Sendable {
+    public struct Config: Sendable, Codable {
         public var n = 1000, d = 10, k = 5, hidden = 20
         public var initScale = 1e-6
         public var teacherRank = 5
@@ -34,6 +34,16 @@ public enum SaddleExperiment {
         public var out: String? = nil
         public var quiet = false
         public init() {}
+
+        /// config.json's names; `given` and `quiet` say how the command line was written, not what runs.
+        enum CodingKeys: String, CodingKey {
+            case n, d, k, hidden, steps, seed, activation, optimizer, initialization, backend, device, out
+            case initScale = "init_scale", teacherRank = "teacher_rank", singularValues = "singular_values"
+            case learningRate = "lr", initW1Path = "init_w1", initW2Path = "init_w2", logEvery = "log_every"
+            case xPath = "x", yPath = "y"
+            case plateauThreshold = "plateau_threshold", plateauMinSteps = "plateau_min_steps", skipPlateaus = "skip_plateaus"
+            case whitenInputs = "whiten_inputs", targetLoss = "target_loss"
+        }
     }
 
     struct Data { var x: [Double], y: [Double], n: Int, d: Int, k: Int, teacherSingularValues: [Double] }
@@ -114,12 +124,23 @@ public enum SaddleExperiment {
         return Data(x: x, y: y, n: c.n, d: c.d, k: c.k, teacherSingularValues: s)
     }
 
-    public static func run(_ c: Config) throws -> (directory: URL, summary: JSONObject, notes: [String]) {
+    public static func run(_ c: Config, control: RunControl = RunControl()) throws -> RunOutcome {
         // The nets are small: every product is cheaper than waking OpenBLAS's threads.
-        try BLAS.singleThreaded { try runSingleThreaded(c) }
+        try BLAS.singleThreaded { try runSingleThreaded(c, control: control) }
     }
 
-    static func runSingleThreaded(_ c: Config) throws -> (directory: URL, summary: JSONObject, notes: [String]) {
+    /// Everything a saddle run fixes before its directory exists.
+    struct Setup {
+        var config: Config, data: Data, products: MatrixProducts, notes: [String]
+        var w1: [Double], w2: [Double], m: Int
+    }
+
+    static func runSingleThreaded(_ c: Config, control: RunControl) throws -> RunOutcome {
+        let setup = try prepare(c)
+        return try RunHarness.run(command: "saddle", out: c.out, control: control, quiet: c.quiet) { _, _ in try SaddleRun(setup, control) }
+    }
+
+    static func prepare(_ c: Config) throws -> Setup {
         guard c.steps >= 0 else { throw BackendError("--steps must be ≥ 0") }
         guard c.learningRate > 0, c.learningRate.isFinite else { throw BackendError("--lr must be positive") }
         guard c.initScale > 0, c.initScale.isFinite else { throw BackendError("--init-scale must be positive") }
@@ -158,134 +179,7 @@ public enum SaddleExperiment {
             w2 = c.initialization.outputWeights(k: data.k, m: m, scale: c.initScale, seed: c.seed)
         }
         if let i = (w1 + w2).firstIndex(where: { !$0.isFinite }) { throw BackendError("initial weights have a non-finite value at \(i)") }
-
-        let run = try RunDirectory(path: c.out, command: "saddle")
-        var config = JSONObject()
-        config.set("command", "saddle"); config.set("version", widenetVersion)
-        config.set("n", data.n); config.set("d", data.d); config.set("k", data.k); config.set("hidden", m)
-        config.set("init_scale", c.initScale); config.set("teacher_rank", c.teacherRank)
-        config.set("teacher_singular_values", data.teacherSingularValues)
-        config.set("activation", c.activation.rawValue); config.set("optimizer", c.optimizer.rawValue)
-        config.set("steps", c.steps); config.set("lr", c.learningRate); config.set("seed", Int(truncatingIfNeeded: c.seed))
-        config.set("x", c.xPath); config.set("y", c.yPath); config.set("init_w1", c.initW1Path); config.set("init_w2", c.initW2Path)
-        config.set("log_every", c.logEvery); config.set("plateau_threshold", c.plateauThreshold)
-        config.set("plateau_min_steps", c.plateauMinSteps); config.set("out", c.out)
-        config.set("backend", products.onDevice ? "opencl" : "cpu"); config.set("device", c.device)
-        config.set("precision", "f64"); config.set("initialization", c.initialization.rawValue)
-        config.set("inputs", c.xPath == nil ? (c.whitenInputs ? "whitened" : "gaussian") : "file")
-        config.set("target_loss", c.targetLoss); config.set("skip_plateaus", c.skipPlateaus)
-        config["notes"] = .array(notes.map { .string($0) })
-        try run.writeJSON(config, to: "config.json")
-
-        let net = TwoLayerNet(x: data.x, y: data.y, n: data.n, d: data.d, k: data.k, w1: w1, w2: w2, m: m, activation: c.activation, products: products)
-        // A singular value counts as learned once it passes half the smallest teacher value.
-        let threshold = 0.5 * (data.teacherSingularValues.filter { $0 > 1e-9 }.min() ?? 1)
-        var losses: [Double] = [], logged: [(step: Int, loss: Double, s: [Double], rank: Int)] = []
-        var jumps: [(step: Int, jump: PlateauJump, rank: Int)] = []
-        var singular: [(step: Int, dead: Int, duplicates: Int)] = []      // Amari's singular regions, per logged step
-        var flatSince = 0
-        var target = c.targetLoss
-        var reachedTarget: (step: Int, seconds: Double)? = nil
-        let progress = ProgressBar(total: c.steps, label: "saddle", quiet: c.quiet)
-        let started = Date()
-        for step in 0...c.steps {
-            let loss = try net.forward()
-            guard loss.isFinite else { throw BackendError("training diverged at step \(step); try a smaller --lr") }
-            losses.append(loss)
-            if target == nil { target = 1e-4 * loss }
-            if reachedTarget == nil, let target, loss <= target { reachedTarget = (step, Date().timeIntervalSince(started)) }
-            if step % c.logEvery == 0 || step == c.steps || jumps.last?.step == step - 1 {
-                let s = try mapSingularValues(net)
-                let rank = s.filter { $0 > threshold }.count
-                var row = JSONObject()
-                row.set("step", step); row.set("loss", loss); row.set("rank", rank)
-                row.set("singular_values", Array(s.prefix(max(data.k, 1))))
-                let units = unitDiagnostics(net)
-                row.set("alignment", units.alignment); row.set("dead_units", units.dead); row.set("duplicate_pairs", units.duplicates)
-                singular.append((step, units.dead, units.duplicates))
-                try run.appendMetrics(row)
-                logged.append((step, loss, s, rank))
-                progress.update(step: step, loss: loss)
-            }
-            // In a plateau (relative change under the threshold for plateauMinSteps steps), jump;
-            // the next step's row shows where the jump landed.
-            if c.skipPlateaus, step > 0, step < c.steps, reachedTarget == nil {
-                flatSince = abs(loss - losses[step - 1]) <= c.plateauThreshold * losses[step - 1] ? flatSince + 1 : 0
-                if flatSince >= c.plateauMinSteps {
-                    flatSince = 0
-                    if let jump = try net.jumpAlongTopDirections(learningRate: c.learningRate) {
-                        jumps.append((step, jump, try mapSingularValues(net).filter { $0 > threshold }.count))
-                    }
-                }
-            }
-            if step < c.steps { try net.step(c.optimizer, learningRate: c.learningRate) }
-        }
-        let wall = Date().timeIntervalSince(started)
-        progress.finish()
-        try run.close()
-
-        let plateaus = PlateauDetector.plateaus(losses, threshold: c.plateauThreshold, minSteps: c.plateauMinSteps,
-                                                floor: 1e-8 * (losses.first ?? 0))
-        func rank(at step: Int) -> Int { logged.last(where: { $0.step <= step })?.rank ?? 0 }
-        var summary = JSONObject()
-        summary.set("command", "saddle"); summary.set("backend", products.onDevice ? "opencl" : "cpu")
-        summary.set("initial_loss", losses.first); summary.set("final_loss", losses.last)
-        summary.set("final_rank", logged.last?.rank)
-        summary.set("final_singular_values", logged.last.map { Array($0.s.prefix(data.k)) } ?? [])
-        summary.set("teacher_singular_values", data.teacherSingularValues)
-        summary.set("rank_threshold", threshold)
-        // The steps at which the rank first reaches 1, 2, …: the drops of the staircase.
-        var reached: [Double] = []
-        for r in 1...max(1, data.k) {
-            if let first = logged.first(where: { $0.rank >= r }) { reached.append(Double(first.step)) }
-        }
-        summary.set("rank_reached_at", reached)
-        summary["plateaus"] = .array(plateaus.map { p in
-            var o = JSONObject()
-            o.set("start", p.start); o.set("end", p.end); o.set("length", p.end - p.start + 1); o.set("loss", p.loss)
-            o.set("rank", rank(at: p.start))
-            if let mid = singular.last(where: { $0.step <= (p.start + p.end) / 2 }) {
-                o.set("dead_units", mid.dead); o.set("duplicate_pairs", mid.duplicates)
-            }
-            return .object(o)
-        })
-        summary.set("plateau_count", plateaus.count)
-        let floor = 1e-8 * (losses.first ?? 0)
-        // A jump is a one-step drop; unsmoothed, jumps a few steps apart stay apart.
-        let found = DropDetector.drops(losses, floor: floor, halfWidth: c.skipPlateaus ? 0 : 5)
-        let drops: [JSONValue] = found.map { drop in
-            var o = JSONObject()
-            o.set("start", drop.start); o.set("peak", drop.peak); o.set("end", drop.end)
-            o.set("loss_before", drop.lossBefore); o.set("loss_after", drop.lossAfter)
-            o.set("rank_before", rank(at: drop.start)); o.set("rank_after", rank(at: drop.end))
-            return .object(o)
-        }
-        summary["drops"] = .array(drops)
-        summary.set("drop_count", drops.count)
-        summary.set("ranks_after_drops", found.map { Double(rank(at: $0.end)) })
-        summary.set("target_loss", target)
-        summary.set("steps_to_target", reachedTarget?.step); summary.set("seconds_to_target", reachedTarget?.seconds)
-        if c.skipPlateaus {
-            summary["jumps"] = .array(jumps.map { s in
-                var o = JSONObject(); o.set("step", s.step); o.set("steps_replaced", s.jump.stepsReplaced)
-                o.set("loss_before", s.jump.lossBefore); o.set("loss_after", s.jump.lossAfter); o.set("top_rate", s.jump.topRate)
-                o.set("rank_after", s.rank)
-                return .object(o)
-            })
-            summary.set("jump_count", jumps.count)
-            summary.set("ranks_after_jumps", jumps.map { Double($0.rank) })
-            summary.set("steps_replaced_by_jumps", jumps.reduce(0) { $0 + $1.jump.stepsReplaced })
-        }
-        summary.set("wall_seconds", wall)
-        summary.set("steps_per_second", wall > 0 ? Double(c.steps) / wall : nil)
-        summary.set("notes", notes.joined(separator: "; "))
-        try run.writeJSON(summary, to: "summary.json")
-        try run.writeArray(net.w1, shape: [m, data.d], to: "w1.npy")
-        try run.writeArray(net.w2, shape: [data.k, m], to: "w2.npy")
-        try run.writeText(report(summary: summary, logged: logged, losses: losses, plateaus: plateaus,
-                                 teacher: data.teacherSingularValues, jumps: jumps.map { ($0.step, $0.jump.lossAfter) },
-                                 notes: notes), to: "report.html")
-        return (run.url, summary, notes)
+        return Setup(config: c, data: data, products: products, notes: notes, w1: w1, w2: w2, m: m)
     }
 
     /// Singular values of the learned map: W2W1 for a linear net, else of the fitted outputs F/√n.
@@ -318,45 +212,5 @@ public enum SaddleExperiment {
         let fro = rowNorm.reduce(0) { $0 + $1 * $1 }
         let s1 = (try? SingularValues.of(w1, rows: m, cols: d).first) ?? 0
         return (fro > 0 ? (s1 * s1) / fro : 0, m - live.count, duplicates)
-    }
-
-    static func report(summary: JSONObject, logged: [(step: Int, loss: Double, s: [Double], rank: Int)], losses: [Double],
-                       plateaus: [Plateau], teacher: [Double], jumps: [(step: Int, loss: Double)], notes: [String]) -> String {
-        var r = HTMLReport(title: "widenet saddle")
-        r.heading("Saddle-to-saddle dynamics of a small-initialisation two-layer net")
-        r.keyValues(summary.pairs.filter { $0.0 != "plateaus" && $0.0 != "notes" && $0.0 != "jumps" && $0.0 != "drops" }.map { ($0.0, $0.1.displayText) })
-        for note in notes { r.paragraph(note) }
-        if !plateaus.isEmpty {
-            r.table(headers: ["plateau", "start", "end", "length", "loss", "rank"], rows: plateaus.enumerated().map { i, p in
-                ["\(i + 1)", "\(p.start)", "\(p.end)", "\(p.end - p.start + 1)", String(format: "%.4g", p.loss),
-                 "\(logged.last(where: { $0.step <= p.start })?.rank ?? 0)"]
-            })
-        }
-        let steps = logged.map { Double($0.step) }
-        var svSeries: [PlotSeries] = []
-        for i in 0..<min(teacher.count, logged.first?.s.count ?? 0) {
-            svSeries.append(PlotSeries("s\(i + 1) (teacher \(String(format: "%.3g", teacher[i])))", x: steps, y: logged.map { $0.s[i] }))
-        }
-        // The staircase with the learned singular values on the same log axis; below 10⁻⁸ of the
-        // initial loss the run has converged and the curve would only stretch the axis.
-        let floor = 1e-8 * (losses.first ?? 1)
-        let shown = losses.indices.filter { losses[$0] > floor }
-        let lastStep = Double(min(losses.count - 1, Int(1.2 * Double((shown.last ?? 0) + 10))))
-        var staircase = [PlotSeries("loss", x: shown.map(Double.init), y: shown.map { losses[$0] })]
-        staircase += svSeries.map { series in
-            let keep = series.x.indices.filter { series.x[$0] <= lastStep }
-            return PlotSeries(series.name, x: keep.map { series.x[$0] }, y: keep.map { series.y[$0] }, style: .dashed)
-        }
-        if !jumps.isEmpty {
-            staircase.append(PlotSeries("plateau jumps", x: jumps.map { Double($0.step) }, y: jumps.map(\.loss), style: .points))
-        }
-        r.plots([
-            SVGPlot(title: "The staircase: loss and singular values", xLabel: "step", yLabel: "½‖f − Y‖²/n, s_i", yLog: true,
-                    series: staircase),
-            SVGPlot(title: "Singular values of the learned map", xLabel: "step", yLabel: "singular value", series: svSeries),
-            SVGPlot(title: "Rank of the learned map", xLabel: "step", yLabel: "rank",
-                    series: [PlotSeries("rank", x: steps, y: logged.map { Double($0.rank) })]),
-        ])
-        return r.render()
     }
 }

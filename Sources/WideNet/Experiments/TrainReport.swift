@@ -3,6 +3,11 @@ import Foundation
 /// report.html of `widenet train`: the loss against the bound and the kernel prediction, and the
 /// quantities the NTK theory says stay near their initial values.
 enum TrainReport {
+    /// From the run's files: summary.json, metrics.jsonl and the notes.
+    static func html(_ run: RunFiles) throws -> String {
+        html(summary: run.summary, history: History(rows: run.metrics), lambda0: try run.required("lambda0"), notes: run.notes)
+    }
+
     static func html(summary: JSONObject, history h: History, lambda0: Double, notes: [String]) -> String {
         var r = HTMLReport(title: "widenet train")
         r.heading("Two-layer ReLU net in the NTK regime")

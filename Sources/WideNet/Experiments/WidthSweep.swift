@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 
 /// `widenet sweep`: the `widenet train` experiment at several widths with the same data, seed and
 /// step size (ARCHITECTURE.md §1.1, §3), and how its diagnostics scale with m. The theory: the largest
@@ -17,61 +16,52 @@ public enum WidthSweep {
     /// Movement of the weights in the NTK regime: max_r ‖w_r(k) − w_r(0)‖ = O(1/√m).
     static let theorySlope = -0.5
 
-    /// Runs every width, smallest first, each into `<out>/width-<m>/`; `finished(done, total, row)`
-    /// is called after each with its metrics row. Nothing is written until every check has passed.
-    public static func run(_ base: NTKTrainConfig, widths: [Int],
-                           finished: (Int, Int, JSONObject) -> Void = { _, _, _ in }) throws
-        -> (directory: URL, summary: JSONObject, notes: [String]) {
+    /// Runs every width, smallest first, each into `<out>/width-<m>/` (SweepHarness); `finished` is
+    /// called after each with its metrics row. Nothing is written until every check has passed;
+    /// `resume` continues the sweep in `base.out`.
+    public static func run(_ base: NTKTrainConfig, widths: [Int], control: RunControl = RunControl(), resume: Bool = false,
+                           finished: (Int, Int, JSONObject, Double) -> Void = { _, _, _, _ in }) throws -> RunOutcome {
         let widths = try checkedWidths(widths, base)
         let plan = try preflight(base, largest: widths[widths.count - 1])
-        let root = try RunDirectory(path: base.out, command: "sweep")
-        try root.writeJSON(config(base, widths: widths, plan: plan), to: "config.json")
-        let started = Date()
-        var rows: [JSONObject] = [], notes: [String] = []
-        for (index, width) in widths.enumerated() {
-            var c = base
-            c.width = width
-            c.out = root.file("width-\(width)").path
-            c.quiet = true
-            let result = try NTKTrainExperiment.run(c)
-            for note in result.notes where !notes.contains(note) { notes.append(note) }
+        let members = widths.map { width in
+            SweepMember(name: "width-\(width)") { out, memberControl in
+                var c = base
+                c.width = width; c.out = out; c.quiet = true
+                return try NTKTrainExperiment.run(c, control: memberControl)
+            }
+        }
+        return try SweepHarness.run(command: "sweep", resumeCommand: "sweep", out: base.out, resume: resume,
+                                    config: { config(base, widths: widths, plan: plan, control: control) }, members: members,
+                                    control: control, quiet: base.quiet, row: { index, summary in
             // η = 1/λ_max(H∞) comes from the data alone, so every width must have run with the same one.
-            let lr = result.summary["lr"]?.numeric ?? .nan
+            let width = widths[index]
+            let lr = summary["lr"]?.numeric ?? .nan
             guard abs(lr - plan.lr) <= 1e-12 * plan.lr else {
                 throw BackendError("width \(width) ran with η = \(lr) where the sweep planned η = \(plan.lr); the widths would not be comparable")
             }
             var row = JSONObject()
             row.set("step", base.steps)
-            row["loss"] = result.summary["final_loss"] ?? .null
+            row["loss"] = summary["final_loss"] ?? .null
             row.set("width", width)
-            for key in copiedFigures { row[key] = result.summary[key] ?? .null }
-            try root.appendMetrics(row)
-            rows.append(row)
-            finished(index + 1, widths.count, row)
-        }
-        try root.close()
-
-        var summary = JSONObject()
-        summary.set("command", "sweep")
-        summary.set("backend", plan.backend); summary.set("device", plan.device)
-        summary.set("precision", base.precision.rawValue)
-        summary.set("n", plan.n); summary.set("d", plan.d); summary.set("steps", base.steps)
-        summary.set("lr", plan.lr); summary.set("lambda0", plan.lambda0); summary.set("lambda_max", plan.lambdaMax)
-        summary["widths"] = .array(widths.map { .int($0) })
-        for (column, name) in fittedFigures {
-            let fit = logLogFit(rows, column)
-            summary.set("slope_\(name)", fit?.slope)
-            summary.set("intercept_\(name)", fit?.intercept)
-            summary.set("r2_\(name)", fit?.r2)
-        }
-        summary.set("theory_slope_max_move", theorySlope)
-        summary.set("bound_holds", rows.allSatisfy { $0["bound_holds"] == .bool(true) })
-        summary.set("wall_seconds", Date().timeIntervalSince(started))
-        // One string per note: a note may itself contain "; ", and the report lists them one by one.
-        summary["notes"] = .array(notes.map { .string($0) })
-        try root.writeJSON(summary, to: "summary.json")
-        try root.writeText(WidthSweepReport.html(summary: summary, rows: rows), to: "report.html")
-        return (root.url, summary, notes)
+            for key in copiedFigures { row[key] = summary[key] ?? .null }
+            return row
+        }, summary: { rows, _ in
+            var summary = JSONObject()
+            summary.set("backend", plan.backend); summary.set("device", plan.device)
+            summary.set("precision", base.precision.rawValue)
+            summary.set("n", plan.n); summary.set("d", plan.d); summary.set("steps", base.steps)
+            summary.set("lr", plan.lr); summary.set("lambda0", plan.lambda0); summary.set("lambda_max", plan.lambdaMax)
+            summary["widths"] = .array(widths.map { .int($0) })
+            for (column, name) in fittedFigures {
+                let fit = logLogFit(rows, column)
+                summary.set("slope_\(name)", fit?.slope)
+                summary.set("intercept_\(name)", fit?.intercept)
+                summary.set("r2_\(name)", fit?.r2)
+            }
+            summary.set("theory_slope_max_move", theorySlope)
+            summary.set("bound_holds", rows.allSatisfy { $0["bound_holds"] == .bool(true) })
+            return summary
+        }, finished: finished)
     }
 
     /// Fit of log(column) against log(width) over the rows where both are positive.
@@ -112,11 +102,7 @@ public enum WidthSweep {
         probe.width = largest
         let inputs = try TrainInputs.load(probe)
         let backend = try BackendSelection.make(kind: base.backend, device: base.device, precision: base.precision).backend
-        let logger = Logger(label: "widenet.sweep")
-        switch base.precision {
-        case .f32: try Trainer<Float>(probe, inputs, backend, [], logger, RunControl()).preflight(width: largest)
-        case .f64: try Trainer<Double>(probe, inputs, backend, [], logger, RunControl()).preflight(width: largest)
-        }
+        try TrainSetup.preflight(base.precision, width: largest, inputs: inputs, on: backend.info)
         let hInf = SyntheticData.inputGram(inputs.x, n: inputs.n, d: inputs.d).map(ArcCosine.kernel)
         let eig = try SymmetricEigen.eigenvalues(hInf, n: inputs.n)
         let lambda0 = eig.first ?? 0, lambdaMax = eig.last ?? 0
@@ -128,10 +114,11 @@ public enum WidthSweep {
     }
 
     /// config.json: the train options shared by every width, with `widths` in place of `width`.
-    static func config(_ base: NTKTrainConfig, widths: [Int], plan: Plan) -> JSONObject {
+    static func config(_ base: NTKTrainConfig, widths: [Int], plan: Plan, control: RunControl) -> JSONObject {
         let train = base.json(resolved: [
             ("backend", .string(plan.backend)), ("device", .string(plan.device)), ("n", .int(plan.n)), ("d", .int(plan.d)),
             ("lr", .number(plan.lr)), ("lambda0", .number(plan.lambda0)), ("lambda_max", .number(plan.lambdaMax)),
+            ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
         ])
         var o = JSONObject()
         for (key, value) in train.pairs {

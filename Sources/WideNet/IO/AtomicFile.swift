@@ -6,7 +6,10 @@ import Foundation
 /// An I/O failure with a one-line, human-readable description.
 public struct WideNetIOError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let failureClass: FailureClass
+    public init(_ description: String, _ failureClass: FailureClass = .badInput) {
+        self.description = description; self.failureClass = failureClass
+    }
 }
 
 /// Writes data to a temporary file next to `url`, fsyncs it, then renames it over `url`,
@@ -42,7 +45,7 @@ public enum AtomicFile {
 }
 
 private func systemError(_ what: String) -> WideNetIOError {
-    WideNetIOError("\(what): \(String(cString: strerror(errno)))")
+    WideNetIOError("\(what): \(String(cString: strerror(errno)))", .resources)
 }
 
 /// Loops because write(2) may write less than asked or be interrupted by a signal.

@@ -11,6 +11,8 @@ public final class RunDirectory {
 
     /// This process's claim on the directory (RunClaim), held until the run object goes.
     private var claim: RunClaim?
+    /// Where a diverged run that held `path` was moved, so that the new run could take its place.
+    public private(set) var movedDivergedRun: String?
 
     /// Creates `path`, or a fresh runs/<command>-<time>[-k] (never one that exists: the leaf is made
     /// with mkdir(2), which only one process can do), claims it, and refuses a directory that is in
@@ -23,6 +25,7 @@ public final class RunDirectory {
         do {
             if let path, !path.isEmpty {
                 chosen = path
+                movedDivergedRun = try RunDirectory.moveAsideIfDiverged(path)
                 try RunDirectory.makeDirectories(path, label: path, created: &created)
             } else {
                 chosen = try RunDirectory.freshDefault(command: command, created: &created)
@@ -49,6 +52,25 @@ public final class RunDirectory {
         self.created = created
         // A new directory is removed if a signal ends the process before the run's loop starts.
         if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
+    }
+
+    /// A diverged run (its summary.json says so) does not block its --out: it moves to
+    /// <path>-diverged (or -diverged-2, …), kept for its rows and report, and the path is free again.
+    private static func moveAsideIfDiverged(_ path: String) throws -> String? {
+        let summary = URL(fileURLWithPath: path).appendingPathComponent("summary.json")
+        guard FileManager.default.fileExists(atPath: summary.path),
+              let object = try? RunFiles.object(in: summary, shown: summary.path),
+              case .string("diverged")? = object["status"] else { return nil }
+        let base = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "-diverged"
+        for k in 1...10_000 {
+            let target = k == 1 ? base : "\(base)-\(k)"
+            if FileManager.default.fileExists(atPath: target) { continue }
+            guard rename(path, target) == 0 else {
+                throw WideNetIOError("--out \(path) holds a diverged run that cannot be moved aside to \(target) (\(String(cString: strerror(errno))))")
+            }
+            return target
+        }
+        throw WideNetIOError("--out \(path) holds a diverged run and no free name next to \(base)")
     }
 
     /// runs/<command>-<yyyyMMdd-HHmmss>, or with -2, -3, … when that exists: runs started in the same

@@ -5,7 +5,7 @@ import Foundation
 /// of §1.3 are a few hundred parameters wide, so the copies cost less than launching the kernels;
 /// the point of the device path is that the same run checks the backend's f64 GEMM step by step.
 public final class MatrixProducts {
-    private let backend: (any Backend)?
+    let backend: (any Backend)?
     private var buffers: [GEMMShape: [any DeviceBuffer]] = [:]
 
     /// nil or a CPUBackend: OpenBLAS on the host arrays.

@@ -62,7 +62,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
         let need = perNeuron * Double(width)
         if !(need <= budget) {
             let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
-            throw BackendError("width \(width) needs \(gib(need)) for weights and masks but \(info.deviceName) offers "
+            throw BackendError.resources("width \(width) needs \(gib(need)) for weights and masks but \(info.deviceName) offers "
                 + "\(gib(budget)); the largest width that fits is \(Int(budget / perNeuron))")
         }
     }

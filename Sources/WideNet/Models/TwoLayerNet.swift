@@ -37,6 +37,22 @@ public final class TwoLayerNet {
         state2 = [Double](repeating: 0, count: k * m); second2 = state2
     }
 
+    /// The weights and the optimiser's moments and step count: everything a continuation needs.
+    struct State {
+        var w1: [Double], w2: [Double], first1: [Double], first2: [Double], second1: [Double], second2: [Double], t: Int
+    }
+
+    var state: State {
+        get { State(w1: w1, w2: w2, first1: state1, first2: state2, second1: second1, second2: second2, t: t) }
+        set {
+            precondition(newValue.w1.count == w1.count && newValue.w2.count == w2.count && newValue.first1.count == state1.count
+                         && newValue.first2.count == state2.count && newValue.second1.count == second1.count
+                         && newValue.second2.count == second2.count, "TwoLayerNet.state: shapes differ")
+            w1 = newValue.w1; w2 = newValue.w2; state1 = newValue.first1; state2 = newValue.first2
+            second1 = newValue.second1; second2 = newValue.second2; t = newValue.t
+        }
+    }
+
     /// The current outputs F (n×k) and the loss ½‖F − Y‖²_F / n.
     @discardableResult
     public func forward() throws -> Double {

@@ -44,12 +44,17 @@ public enum Interruption {
 public struct RunInterrupted: Error, CustomStringConvertible {
     public let signal: Int32, step: Int, directory: URL, command: String
     public var checkpointWritten = true
-    public init(signal: Int32, step: Int, directory: URL, command: String, checkpointWritten: Bool = true) {
+    /// The sweep member the signal stopped, when a sweep was running.
+    public var member: String? = nil
+    public init(signal: Int32, step: Int, directory: URL, command: String, checkpointWritten: Bool = true, member: String? = nil) {
         self.signal = signal; self.step = step; self.directory = directory; self.command = command
-        self.checkpointWritten = checkpointWritten
+        self.checkpointWritten = checkpointWritten; self.member = member
     }
     public var description: String {
-        let what = "\(signal == SIGINT ? "interrupted" : "terminated") at step \(step)"
+        let what = "\(signal == SIGINT ? "interrupted" : "terminated")\(member.map { " in \($0)" } ?? "") at step \(step)"
+        if member != nil && !checkpointWritten {
+            return "\(what) without a checkpoint (--no-checkpoint); `widenet \(command) --resume \(directory.path)` finishes the sweep, starting that member over"
+        }
         return checkpointWritten ? "\(what); checkpoint written: continue with `widenet \(command) --resume \(directory.path)`"
             : "\(what) without a checkpoint (--no-checkpoint); the metrics so far are in \(directory.path)"
     }

@@ -27,7 +27,7 @@ public enum MemoryPreflight {
     public static func require(_ bytes: Double, for what: String, largest: (Double) -> String) throws {
         let (have, source) = available()
         guard bytes > have else { return }
-        throw BackendError("\(what) needs \(gb(bytes)) of host memory but \(gb(have)) is available (\(source)); \(largest(have))")
+        throw BackendError.resources("\(what) needs \(gb(bytes)) of host memory but \(gb(have)) is available (\(source)); \(largest(have))")
     }
 
     /// The preflight of k n×n matrices of doubles (the NTK analysis at n samples).

@@ -5,8 +5,8 @@ extension NTKTrainConfig {
     /// width, block width, backend and device pinned to what they resolved to, since a continuation
     /// is bit-identical only on the same blocks of the same device.
     public init(recorded r: RecordedConfig) throws {
-        guard r.command() == "train" else {
-            throw BackendError("--resume \(r.directory.path): a \(r.command() ?? "unknown") run, not a train run")
+        guard r.command() == "train" || r.command() == "sweep" else {
+            throw BackendError("--resume \(r.directory.path): a \(r.command() ?? "unknown") run, not a train run or sweep")
         }
         self.init()
         n = r.int("n"); d = r.int("d"); width = r.resolvedInt("width") ?? r.int("width")

@@ -46,12 +46,6 @@ public struct RunControl: Sendable {
         throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command, checkpointWritten: false)
     }
 
-    /// What a diverged run keeps, for its error message.
-    static func kept(checkpoint step: Int?, in run: RunDirectory) -> String {
-        step.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
-            ?? "no checkpoint was written (--checkpoint-every K keeps one)"
-    }
-
     /// Whether the step just finished (k updates done, k < steps) ends with a checkpoint.
     func checkpointDue(after k: Int) -> Bool {
         guard checkpoints else { return false }

@@ -13,6 +13,8 @@ import Foundation
 public enum SignalWatch {
     nonisolated(unsafe) static var pipeWrite: Int32 = -1
     nonisolated(unsafe) static var started = false
+    /// How to continue what a signal outside a training loop stops (a sweep between members).
+    nonisolated(unsafe) public static var resumeHint: String? = nil
     static let lock = NSLock()
 
     public static func start() {
@@ -51,7 +53,8 @@ public enum SignalWatch {
         let removed = Cleanup.run()
         let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
         let what = removed.isEmpty ? "" : "; removed what it had begun: \(removed.joined(separator: ", "))"
-        let line = "error: stopped by \(name) before a checkpoint could be written\(what)\n"
+        let hint = resumeHint.map { "; \($0)" } ?? ""
+        let line = "error: stopped by \(name) before a checkpoint could be written\(what)\(hint)\n"
         _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         _exit(128 + sig)
     }

@@ -32,7 +32,7 @@ extension OpenCLBackend {
                                       particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
                                       parameters q: MFLDStepParameters, as: T.Type) throws {
         guard s.particles > 0 else { return }
-        guard info.supportsF64 else { throw BackendError("device \(info.deviceName) has no cl_khr_fp64, which the Philox noise needs") }
+        guard info.supportsF64 else { throw BackendError.resources("device \(info.deviceName) has no cl_khr_fp64, which the Philox noise needs") }
         let opts = try updateOptions(s, unit: unit, as: T.self, philox: true)
         let plan = LaunchPlans.mfldUpdate("mfld_update", s, scalar: T.precision.bytes, limits: cl.limits)
         try cl.launch(try kernel([.philox, .mfld], plan.kernel, options: opts), plan,

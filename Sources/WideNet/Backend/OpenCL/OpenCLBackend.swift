@@ -53,7 +53,7 @@ public final class OpenCLBackend: Backend {
     func scratchBuffer(_ purpose: String, bytes: Int) throws -> CLBuffer {
         if let b = scratch[purpose], b.byteCount >= bytes { return b }
         guard bytes <= info.maxAllocBytes else {
-            throw BackendError("scratch buffer \(purpose) of \(bytes) bytes exceeds \(info.deviceName)'s max allocation of \(info.maxAllocBytes) bytes")
+            throw BackendError.resources("scratch buffer \(purpose) of \(bytes) bytes exceeds \(info.deviceName)'s max allocation of \(info.maxAllocBytes) bytes")
         }
         scratch[purpose] = nil     // release the smaller one before asking for the larger
         let b = try cl.makeBuffer(bytes: bytes)
@@ -65,7 +65,7 @@ public final class OpenCLBackend: Backend {
     func options<T: Scalar>(_: T.Type, _ extra: [String] = []) throws -> String {
         if T.precision == .f64 {
             guard info.supportsF64 else {
-                throw BackendError("device \(info.deviceName) has no cl_khr_fp64: use --precision f32")
+                throw BackendError.resources("device \(info.deviceName) has no cl_khr_fp64: use --precision f32")
             }
             return (["-DREAL=double", "-DREAL_IS_DOUBLE=1", "-DUSE_FP64"] + extra).joined(separator: " ")
         }
@@ -79,7 +79,7 @@ public final class OpenCLBackend: Backend {
     public func allocate(bytes: Int) throws -> any DeviceBuffer {
         guard bytes >= 0 else { throw BackendError("cannot allocate \(bytes) bytes") }
         guard bytes <= info.maxAllocBytes else {
-            throw BackendError("a buffer of \(bytes) bytes exceeds \(info.deviceName)'s max allocation of \(info.maxAllocBytes) bytes")
+            throw BackendError.resources("a buffer of \(bytes) bytes exceeds \(info.deviceName)'s max allocation of \(info.maxAllocBytes) bytes")
         }
         return try cl.makeBuffer(bytes: bytes)
     }

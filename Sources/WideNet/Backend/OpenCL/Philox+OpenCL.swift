@@ -7,7 +7,7 @@ extension OpenCLBackend {
         guard count <= Int(Int32.max) else { throw BackendError("random fill of \(count) values exceeds one launch (2^31 − 1)") }
         // The transforms run in double for bit-identity with the CPU, whatever REAL is.
         guard info.supportsF64 else {
-            throw BackendError("device \(info.deviceName) has no cl_khr_fp64, which the Philox transforms need")
+            throw BackendError.resources("device \(info.deviceName) has no cl_khr_fp64, which the Philox transforms need")
         }
         var opts = try options(T.self)
         if !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }

@@ -1,0 +1,200 @@
+import Foundation
+
+/// One saddle run on the harness: the net and its optimiser, the loss at every step (the plateau
+/// detector reads them all), and the jumps made when skipping plateaus.
+final class SaddleRun: SteppedRun {
+    typealias Logged = (step: Int, loss: Double, s: [Double], rank: Int)
+    let setup: SaddleExperiment.Setup
+    let control: RunControl
+    let net: TwoLayerNet
+    /// A singular value counts as learned once it passes half the smallest teacher value.
+    let threshold: Double
+    var losses: [Double] = [], logged: [Logged] = []
+    var jumps: [(step: Int, jump: PlateauJump, rank: Int)] = []
+    var singular: [(step: Int, dead: Int, duplicates: Int)] = []      // Amari's singular regions, per logged step
+    var flatSince = 0
+    var target: Double?
+    var reachedTarget: (step: Int, seconds: Double)? = nil
+    /// Seconds of earlier processes (a resumed run), so seconds to target count the whole run.
+    var earlierSeconds = 0.0
+    let started = Date()
+
+    var command: String { "saddle" }
+    var steps: Int { setup.config.steps }
+    var backendInfo: BackendInfo? { setup.products.backend?.info }
+    var notes: [String] { setup.notes }
+    var c: SaddleExperiment.Config { setup.config }
+    var seconds: Double { earlierSeconds + Date().timeIntervalSince(started) }
+
+    init(_ setup: SaddleExperiment.Setup, _ control: RunControl) throws {
+        self.setup = setup; self.control = control
+        let data = setup.data
+        net = TwoLayerNet(x: data.x, y: data.y, n: data.n, d: data.d, k: data.k, w1: setup.w1, w2: setup.w2, m: setup.m,
+                          activation: setup.config.activation, products: setup.products)
+        threshold = 0.5 * (data.teacherSingularValues.filter { $0 > 1e-9 }.min() ?? 1)
+        target = setup.config.targetLoss
+    }
+
+    func config() -> JSONObject {
+        var o = JSONObject()
+        o.set("command", "saddle"); o.set("version", widenetVersion)
+        for (key, value) in ((try? ConfigCoding.object(c)) ?? JSONObject()).pairs { o[key] = value }
+        var r = JSONObject()
+        r.set("n", setup.data.n); r.set("d", setup.data.d); r.set("k", setup.data.k); r.set("hidden", setup.m)
+        r.set("teacher_singular_values", setup.data.teacherSingularValues)
+        r.set("backend", setup.products.onDevice ? "opencl" : "cpu"); r.set("precision", "f64")
+        r.set("inputs", c.xPath == nil ? (c.whitenInputs ? "whitened" : "gaussian") : "file")
+        r.set("checkpoint_every", control.checkpointEvery)
+        r["notes"] = .array(notes.map { .string($0) })
+        o["resolved"] = .object(r)
+        return o
+    }
+
+    func observe(_ step: Int) throws -> Observation {
+        let loss = try net.forward()
+        guard loss.isFinite else { return Observation(loss: loss, row: nil) }
+        losses.append(loss)
+        if target == nil { target = 1e-4 * loss }
+        if reachedTarget == nil, let target, loss <= target { reachedTarget = (step, seconds) }
+        guard step % c.logEvery == 0 || step == c.steps || jumps.last?.step == step - 1 else { return Observation(loss: loss, row: nil) }
+        let s = try SaddleExperiment.mapSingularValues(net)
+        let rank = s.filter { $0 > threshold }.count
+        var row = JSONObject()
+        row.set("step", step); row.set("loss", loss); row.set("rank", rank)
+        row.set("singular_values", Array(s.prefix(max(setup.data.k, 1))))
+        let units = SaddleExperiment.unitDiagnostics(net)
+        row.set("alignment", units.alignment); row.set("dead_units", units.dead); row.set("duplicate_pairs", units.duplicates)
+        singular.append((step, units.dead, units.duplicates))
+        logged.append((step, loss, s, rank))
+        return Observation(loss: loss, row: row)
+    }
+
+    /// In a plateau (relative change under the threshold for plateauMinSteps steps), jump first;
+    /// the next row shows where the jump landed.
+    func advance(from step: Int) throws {
+        if c.skipPlateaus, step > 0, reachedTarget == nil {
+            flatSince = abs(losses[step] - losses[step - 1]) <= c.plateauThreshold * losses[step - 1] ? flatSince + 1 : 0
+            if flatSince >= c.plateauMinSteps {
+                flatSince = 0
+                if let jump = try net.jumpAlongTopDirections(learningRate: c.learningRate) {
+                    jumps.append((step, jump, try SaddleExperiment.mapSingularValues(net).filter { $0 > threshold }.count))
+                }
+            }
+        }
+        try net.step(c.optimizer, learningRate: c.learningRate)
+    }
+
+    func checkpointArrays(_ cp: inout Checkpoint) throws -> [(name: String, npy: Data)] {
+        let st = net.state
+        cp.integers["optimizer_step"] = st.t
+        cp.integers["flat_since"] = flatSince
+        if let target { cp.set("target_loss", target) }
+        if let reachedTarget { cp.integers["reached_target_step"] = reachedTarget.step; cp.set("reached_target_seconds", reachedTarget.seconds) }
+        cp.set("seconds", seconds)
+        var jumpRows: [Double] = []
+        for j in jumps {
+            jumpRows += [Double(j.step), j.jump.stepsReplaced, j.jump.lossBefore, j.jump.lossAfter, j.jump.topRate, Double(j.rank)]
+        }
+        let (m, d, k) = (setup.m, setup.data.d, setup.data.k)
+        var arrays: [(name: String, npy: Data)] = []
+        arrays.append(Checkpoint.array("w1", st.w1, shape: [m, d]))
+        arrays.append(Checkpoint.array("w2", st.w2, shape: [k, m]))
+        for (name, values) in [("first1", st.first1), ("first2", st.first2), ("second1", st.second1), ("second2", st.second2),
+                               ("losses", losses)] {
+            arrays.append(Checkpoint.array(name, values, shape: [values.count]))
+        }
+        arrays.append(Checkpoint.array("jumps", jumpRows, shape: [jumps.count, 6]))
+        return arrays
+    }
+
+    func restore(_ cp: Checkpoint, in run: URL, rows: [JSONObject]) throws {
+        func values(_ name: String) throws -> [Double] { try cp.array(name, in: run).values }
+        let st = TwoLayerNet.State(w1: try values("w1"), w2: try values("w2"), first1: try values("first1"), first2: try values("first2"),
+                                   second1: try values("second1"), second2: try values("second2"), t: cp.integers["optimizer_step"] ?? 0)
+        guard st.w1.count == net.w1.count, st.w2.count == net.w2.count, st.first1.count == st.w1.count,
+              st.second1.count == st.w1.count, st.first2.count == st.w2.count, st.second2.count == st.w2.count else {
+            throw WideNetIOError("the checkpoint in \(run.path) does not match the run's shapes")
+        }
+        net.state = st
+        losses = try values("losses")
+        guard losses.count == cp.step + 1 else { throw WideNetIOError("the checkpoint in \(run.path) has \(losses.count) losses for step \(cp.step)") }
+        let j = try values("jumps")
+        jumps = []
+        for i in stride(from: 0, to: j.count - 5, by: 6) {
+            let jump = PlateauJump(stepsReplaced: j[i + 1], lossBefore: j[i + 2], lossAfter: j[i + 3], topRate: j[i + 4])
+            jumps.append((step: Int(j[i]), jump: jump, rank: Int(j[i + 5])))
+        }
+        flatSince = cp.integers["flat_since"] ?? 0
+        target = cp.number("target_loss") ?? target
+        if let step = cp.integers["reached_target_step"] { reachedTarget = (step, cp.number("reached_target_seconds") ?? 0) }
+        earlierSeconds = cp.number("seconds") ?? 0
+        for row in rows {
+            guard let step = row["step"]?.numeric, let loss = row["loss"]?.numeric else { continue }
+            logged.append((Int(step), loss, row["singular_values"]?.numbers ?? [], Int(row["rank"]?.numeric ?? 0)))
+            singular.append((Int(step), Int(row["dead_units"]?.numeric ?? 0), Int(row["duplicate_pairs"]?.numeric ?? 0)))
+        }
+        try net.forward()   // the outputs the next step starts from
+    }
+
+    func initialFailure() -> String { "the initial weights (--init-scale \(c.initScale)) or the data overflow" }
+    func divergenceHint() -> String { "try a smaller --lr" }
+
+    func finish(in run: RunDirectory) throws -> JSONObject {
+        let data = setup.data
+        try run.writeArray(losses, shape: [losses.count], to: "losses.npy")
+        try run.writeArray(net.w1, shape: [setup.m, data.d], to: "w1.npy")
+        try run.writeArray(net.w2, shape: [data.k, setup.m], to: "w2.npy")
+        let plateaus = PlateauDetector.plateaus(losses, threshold: c.plateauThreshold, minSteps: c.plateauMinSteps,
+                                                floor: 1e-8 * (losses.first ?? 0))
+        func rank(at step: Int) -> Int { logged.last(where: { $0.step <= step })?.rank ?? 0 }
+        var summary = JSONObject()
+        summary.set("backend", setup.products.onDevice ? "opencl" : "cpu")
+        summary.set("initial_loss", losses.first); summary.set("final_loss", losses.last)
+        summary.set("final_rank", logged.last?.rank)
+        summary.set("final_singular_values", logged.last.map { Array($0.s.prefix(data.k)) } ?? [])
+        summary.set("teacher_singular_values", data.teacherSingularValues)
+        summary.set("rank_threshold", threshold)
+        // The steps at which the rank first reaches 1, 2, …: the drops of the staircase.
+        var reached: [Double] = []
+        for r in 1...max(1, data.k) {
+            if let first = logged.first(where: { $0.rank >= r }) { reached.append(Double(first.step)) }
+        }
+        summary.set("rank_reached_at", reached)
+        summary["plateaus"] = .array(plateaus.map { p in
+            var o = JSONObject()
+            o.set("start", p.start); o.set("end", p.end); o.set("length", p.end - p.start + 1); o.set("loss", p.loss)
+            o.set("rank", rank(at: p.start))
+            if let mid = singular.last(where: { $0.step <= (p.start + p.end) / 2 }) {
+                o.set("dead_units", mid.dead); o.set("duplicate_pairs", mid.duplicates)
+            }
+            return .object(o)
+        })
+        summary.set("plateau_count", plateaus.count)
+        let floor = 1e-8 * (losses.first ?? 0)
+        // A jump is a one-step drop; unsmoothed, jumps a few steps apart stay apart.
+        let found = DropDetector.drops(losses, floor: floor, halfWidth: c.skipPlateaus ? 0 : 5)
+        summary["drops"] = .array(found.map { drop in
+            var o = JSONObject()
+            o.set("start", drop.start); o.set("peak", drop.peak); o.set("end", drop.end)
+            o.set("loss_before", drop.lossBefore); o.set("loss_after", drop.lossAfter)
+            o.set("rank_before", rank(at: drop.start)); o.set("rank_after", rank(at: drop.end))
+            return .object(o)
+        })
+        summary.set("drop_count", found.count)
+        summary.set("ranks_after_drops", found.map { Double(rank(at: $0.end)) })
+        summary.set("target_loss", target)
+        summary.set("steps_to_target", reachedTarget?.step); summary.set("seconds_to_target", reachedTarget?.seconds)
+        if c.skipPlateaus {
+            summary["jumps"] = .array(jumps.map { s in
+                var o = JSONObject(); o.set("step", s.step); o.set("steps_replaced", s.jump.stepsReplaced)
+                o.set("loss_before", s.jump.lossBefore); o.set("loss_after", s.jump.lossAfter); o.set("top_rate", s.jump.topRate)
+                o.set("rank_after", s.rank)
+                return .object(o)
+            })
+            summary.set("jump_count", jumps.count)
+            summary.set("ranks_after_jumps", jumps.map { Double($0.rank) })
+            summary.set("steps_replaced_by_jumps", jumps.reduce(0) { $0 + $1.jump.stepsReplaced })
+        }
+        return summary
+    }
+}

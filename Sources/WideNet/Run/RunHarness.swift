@@ -1,0 +1,149 @@
+import Foundation
+
+/// What a finished run hands back to the command line.
+public struct RunOutcome {
+    public let directory: URL
+    public let summary: JSONObject
+    public let notes: [String]
+}
+
+/// The one run lifecycle every experiment goes through (ARCHITECTURE.md §3): claim the run directory
+/// (or reopen it to resume), write config.json, observe state 0, then advance, observe and log each
+/// step with progress, checkpoint at the run's cadence and on a signal, stop a diverged run with its
+/// files reportable, and end with summary.json (the experiment's fields and the common ones, rates
+/// from the steps this process ran) and the kind's report, built from the files just written.
+enum RunHarness {
+    /// `make` builds the experiment's state once the directory is claimed; with a checkpoint it is
+    /// a resume, and the harness then calls restore().
+    static func run(command: String, out: String?, control: RunControl, quiet: Bool,
+                    make: (_ directory: URL, _ resuming: Checkpoint?) throws -> any SteppedRun) throws -> RunOutcome {
+        try control.validate()
+        return try Interruption.catching {
+            let resumeFrom = try control.checkpointToResume(in: out)
+            let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: out ?? "."), metricsBytes: $0.metricsBytes) }
+                ?? RunDirectory(path: out, command: command)
+            let experiment: any SteppedRun
+            do { experiment = try make(run.url, resumeFrom) } catch {
+                if resumeFrom == nil { run.discard() }
+                throw error
+            }
+            if resumeFrom == nil { try run.writeJSON(experiment.config(), to: "config.json") }
+            return try Loop(experiment: experiment, directory: run, control: control, resumed: resumeFrom, quiet: quiet).run()
+        }
+    }
+
+    /// The notes a run lists: on a resume, the original run's first (config.json keeps them), then
+    /// any this process added.
+    static func notes(_ own: [String], recordedIn run: URL, resumed: Bool) -> [String] {
+        guard resumed, let files = try? RunFiles.config(in: run) else { return own }
+        var notes = RunFiles.notes(config: files, summary: nil)
+        for note in own where !notes.contains(note) { notes.append(note) }
+        return notes
+    }
+}
+
+/// One pass of the loop, from state 0 or a checkpoint to the last step.
+private struct Loop {
+    let experiment: any SteppedRun
+    let directory: RunDirectory
+    let control: RunControl
+    let resumed: Checkpoint?
+    let quiet: Bool
+
+    func run() throws -> RunOutcome {
+        let e = experiment, run = directory
+        let started = Date()
+        var notes = RunHarness.notes(e.notes, recordedIn: run.url, resumed: resumed != nil)
+        if let moved = run.movedDivergedRun { notes.append("the diverged run that held \(run.url.path) was moved to \(moved)") }
+        var first = 0
+        if let cp = resumed {
+            try e.restore(cp, in: run.url, rows: try RunDirectory.metricsRows(in: run.url))
+            first = cp.step
+        } else {
+            let observed = try e.observe(0)
+            if let loss = observed.loss, !loss.isFinite {
+                run.discard()
+                throw BackendError("the initial loss is \(loss): \(e.initialFailure())")
+            }
+            if let row = observed.row { try run.appendMetrics(row) }
+        }
+        var lastCheckpoint = resumed?.step
+        let progress = ProgressBar(total: e.steps, label: e.command, quiet: quiet, firstStep: first)
+        let loopStart = Date()
+        var stepSeconds = 0.0
+        Interruption.loopStarted()
+        for k in first..<max(e.steps, first) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try e.advance(from: k)
+            stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            let observed = try e.observe(k + 1)
+            if let loss = observed.loss, !loss.isFinite {
+                progress.finish()
+                throw try diverged(at: k + 1, loss: loss, checkpoint: lastCheckpoint, notes: notes)
+            }
+            if let row = observed.row { try run.appendMetrics(row) }
+            progress.update(step: k + 1, loss: observed.loss)
+            guard k + 1 < e.steps else { continue }
+            if control.checkpointDue(after: k + 1), e.canCheckpoint(at: k + 1) {
+                var cp = Checkpoint(step: k + 1, configHash: try Checkpoint.configHash(of: run.url), metricsBytes: try run.metricsBytes())
+                let arrays = try e.checkpointArrays(&cp)
+                try cp.write(arrays: arrays, to: run.url)
+                lastCheckpoint = k + 1
+                try control.stopIfInterrupted(at: k + 1, run: run, progress: progress, command: e.command)
+            }
+            try control.stopUncheckpointed(at: k + 1, run: run, progress: progress, command: e.command)
+        }
+        progress.finish()
+        try e.synchronize()
+        let loopSeconds = Date().timeIntervalSince(loopStart)
+        try run.close()
+
+        var summary = JSONObject()
+        summary.set("command", e.command)
+        summary.set("status", "complete")
+        if let info = e.backendInfo { summary.set("backend", info.kind); summary.set("device", info.deviceName) }
+        for (key, value) in try e.finish(in: run).pairs where summary[key] == nil { summary[key] = value }
+        let stepsRun = e.steps - first
+        summary.set("resumed_from_step", resumed?.step)
+        summary.set("steps_run", stepsRun)
+        summary.set("wall_seconds", Date().timeIntervalSince(started))
+        summary.set("loop_seconds", loopSeconds)
+        summary.set("steps_per_second", loopSeconds > 0 && stepsRun > 0 ? Double(stepsRun) / loopSeconds : nil)
+        summary.set("seconds_per_step", stepsRun > 0 ? stepSeconds / Double(stepsRun) : nil)
+        if let build = e.kernelBuildSeconds { summary.set("kernel_build_seconds", build) }
+        summary["notes"] = .array(notes.map { .string($0) })
+        try run.writeJSON(summary, to: "summary.json")
+        try RunReports.write(in: run.url)
+        return RunOutcome(directory: run.url, summary: summary, notes: notes)
+    }
+
+    /// A diverged run keeps what it logged: summary.json says where it stopped, the report draws the
+    /// rows up to there, and the last good checkpoint stays; the error says so and what to try.
+    func diverged(at k: Int, loss: Double, checkpoint: Int?, notes: [String]) throws -> Error {
+        let run = directory
+        try run.close()
+        var summary = JSONObject()
+        summary.set("command", experiment.command)
+        summary.set("status", "diverged")
+        summary.set("diverged_at_step", k)
+        summary.set("last_checkpoint_step", checkpoint)
+        if let info = experiment.backendInfo { summary.set("backend", info.kind); summary.set("device", info.deviceName) }
+        summary["notes"] = .array(notes.map { .string($0) })
+        try run.writeJSON(summary, to: "summary.json")
+        try? RunReports.write(in: run.url)
+        let kept = checkpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
+            ?? "its rows and report are kept in \(run.url.path)"
+        return RunDiverged(message: "\(experiment.command) diverged at step \(k) (loss \(loss)); \(kept); \(experiment.divergenceHint())")
+    }
+}
+
+/// A run stopped because its loss left the numbers; exit code: bad input (the step size or the data).
+public struct RunDiverged: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+extension SteppedRun {
+    /// Seconds spent compiling device kernels, for runs on OpenCL.
+    var kernelBuildSeconds: Double? { nil }
+}

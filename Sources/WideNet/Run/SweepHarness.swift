@@ -1,0 +1,97 @@
+import Foundation
+
+/// One member of a sweep: its directory under the sweep's and how to run it there (fresh, or
+/// continued from its checkpoint).
+struct SweepMember {
+    let name: String
+    let run: (_ out: String, _ control: RunControl) throws -> RunOutcome
+}
+
+/// The one sweep every sweep goes through (`sweep`, `mfld --chaos`, `saddle --init-scales`): each
+/// member a run directory of its own under the sweep's, one metrics row per member made from its
+/// summary, then the sweep's summary and report from those rows. `--resume DIR` reads the members
+/// that finished, continues the one a signal stopped from its checkpoint, starts over one that
+/// left none, and runs the rest, so a killed sweep ends with the same rows and summary as one
+/// that ran through.
+enum SweepHarness {
+    static func run(command: String, resumeCommand: String, out: String?, resume: Bool, config: () throws -> JSONObject,
+                    members: [SweepMember], control: RunControl, quiet: Bool,
+                    row: (_ index: Int, _ summary: JSONObject) throws -> JSONObject,
+                    summary: (_ rows: [JSONObject], _ memberSummaries: [JSONObject]) throws -> JSONObject,
+                    finished: (_ done: Int, _ total: Int, _ row: JSONObject, _ seconds: Double) -> Void = { _, _, _, _ in })
+        throws -> RunOutcome {
+        try control.validate()
+        SignalWatch.start()
+        let started = Date()
+        let root: RunDirectory
+        if resume {
+            let url = URL(fileURLWithPath: out ?? ".")
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("summary.json").path) {
+                throw WideNetIOError("--resume \(url.path): the sweep is complete (it has summary.json); nothing to continue")
+            }
+            let metrics = url.appendingPathComponent("metrics.jsonl").path
+            if !FileManager.default.fileExists(atPath: metrics) { FileManager.default.createFile(atPath: metrics, contents: nil) }
+            // The rows are remade from the members' summaries, in order.
+            root = try RunDirectory(resuming: url, metricsBytes: 0)
+        } else {
+            root = try RunDirectory(path: out, command: command)
+            try root.writeJSON(try config(), to: "config.json")
+        }
+        let hint = "continue with `widenet \(resumeCommand) --resume \(root.url.path)`"
+        var rows: [JSONObject] = [], summaries: [JSONObject] = [], notes: [String] = []
+        for (index, member) in members.enumerated() {
+            let memberStart = Date()
+            let directory = root.file(member.name)
+            let summary = try memberSummary(member, in: directory, control: control, hint: hint, root: root, resumeCommand: resumeCommand)
+            // From the first member on, the sweep's directory holds work worth keeping.
+            Cleanup.keepRunDirectories()
+            SignalWatch.resumeHint = hint
+            for note in RunFiles.notes(config: nil, summary: summary) where !notes.contains(note) { notes.append(note) }
+            let r = try row(index, summary)
+            try root.appendMetrics(r)
+            rows.append(r); summaries.append(summary)
+            finished(index + 1, members.count, r, Date().timeIntervalSince(memberStart))
+        }
+        try root.close()
+        SignalWatch.resumeHint = nil
+        var s = JSONObject()
+        s.set("command", command)
+        s.set("status", "complete")
+        for (key, value) in try summary(rows, summaries).pairs where s[key] == nil { s[key] = value }
+        s.set("members", members.count)
+        s.set("wall_seconds", Date().timeIntervalSince(started))
+        s["notes"] = .array(notes.map { .string($0) })
+        try root.writeJSON(s, to: "summary.json")
+        try RunReports.write(in: root.url)
+        return RunOutcome(directory: root.url, summary: s, notes: notes)
+    }
+
+    /// The summary of a member: read back when it finished, else run or continued now.
+    static func memberSummary(_ member: SweepMember, in directory: URL, control: RunControl, hint: String, root: RunDirectory,
+                              resumeCommand: String) throws -> JSONObject {
+        let fm = FileManager.default
+        let summaryFile = directory.appendingPathComponent("summary.json")
+        if fm.fileExists(atPath: summaryFile.path) {
+            let summary = try RunFiles.object(in: summaryFile, shown: summaryFile.path)
+            if case .string("diverged")? = summary["status"] {
+                throw RunDiverged(message: "\(member.name) in \(root.url.path) diverged; a sweep continues only past finished members")
+            }
+            return summary
+        }
+        var memberControl = control
+        memberControl.resume = false
+        if fm.fileExists(atPath: Checkpoint.folder(in: directory).appendingPathComponent("state.json").path) {
+            memberControl.resume = true
+        } else if fm.fileExists(atPath: directory.path) {
+            try fm.removeItem(at: directory)    // begun but left nothing to continue from
+        }
+        do {
+            return try member.run(directory.path, memberControl).summary
+        } catch var stop as RunInterrupted {
+            stop = RunInterrupted(signal: stop.signal, step: stop.step, directory: root.url, command: resumeCommand,
+                                  checkpointWritten: stop.checkpointWritten, member: member.name)
+            try? root.close()
+            throw stop
+        }
+    }
+}
