@@ -84,7 +84,7 @@ struct MFLDCommand: ParsableCommand {
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveParticles = saveParticles
             cfg.quiet = output.quiet
-            let recorded = try runControl.recorded(given: given(cfg))
+            let recorded = try runControl.recorded(checking: cfg, keys: MFLDConfig.recordedKeys, renamed: ["--no-data": "data_term"])
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the run in its own directory; leave out --out")
@@ -118,19 +118,5 @@ struct MFLDCommand: ParsableCommand {
         let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard counts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--chaos takes positive integers, e.g. 1000,4000,16000") }
         return counts.compactMap { $0 }
-    }
-
-    /// Every option that fixes the numbers, as config.json records it.
-    func given(_ c: MFLDConfig) -> [RecordedConfig.Given] {
-        let o = c.recordedOptions
-        return [("--particles", "particles"), ("--n", "n"), ("--n-test", "n_test"), ("--d", "d"), ("--steps", "steps"),
-                ("--lr", "lr"), ("--lambda-ent", "lambda_ent"), ("--lambda-l2", "lambda_l2"), ("--unit", "unit"),
-                ("--unit-scale", "unit_scale"), ("--loss", "loss"), ("--task", "task"), ("--parity-k", "parity_k"),
-                ("--teacher-width", "teacher_width"), ("--x", "x"), ("--y", "y"), ("--anneal-every", "anneal_every"),
-                ("--anneal-factor", "anneal_factor"), ("--batch", "batch"), ("--algorithm", "algorithm"),
-                ("--inner-steps", "inner_steps"), ("--svrg-every", "svrg_every"), ("--seed", "seed"), ("--data-seed", "data_seed"),
-                ("--init-scale", "init_scale"), ("--no-data", "data_term"), ("--log-every", "log_every"),
-                ("--entropy-sample", "entropy_sample"), ("--save-particles", "save_particles"), ("--precision", "precision")]
-            .map { RecordedConfig.Given($0.0, $0.1, o[$0.1] ?? .null) }
     }
 }

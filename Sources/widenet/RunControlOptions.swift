@@ -27,13 +27,13 @@ struct RunControlOptions: ParsableArguments {
                    checkpoints: !noCheckpoint)
     }
 
-    /// The run to continue, after checking that the options given beside --resume repeat its own:
-    /// `given` lists (flag, config.json key, value) for every option of the command, and only those
-    /// that appear on the command line are compared.
-    func recorded(given: [RecordedConfig.Given]) throws -> RecordedConfig? {
+    /// The run to continue, after checking that every option given beside --resume that names a
+    /// field of the configuration (`keys`) repeats the run's own value.
+    func recorded<C: Encodable>(checking config: C, keys: [String], renamed: [String: String] = [:],
+                                extra: JSONObject = JSONObject()) throws -> RecordedConfig? {
         guard let resume else { return nil }
         let recorded = try RecordedConfig(directory: URL(fileURLWithPath: resume))
-        try recorded.refuseChanges(given.filter { Self.onCommandLine($0.flag) })
+        try recorded.refuseChanges(from: config, keys: keys.filter { $0 != "out" }, renamed: renamed, extra: extra)
         return recorded
     }
 

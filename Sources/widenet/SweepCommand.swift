@@ -21,45 +21,24 @@ struct SweepCommand: ParsableCommand {
             """)
 
     @Option(help: "Widths m, comma-separated, at least two (e.g. 1024,4096,16384).") var widths: String?
-    @Option(help: "Samples (synthetic data; default 64).") var n: Int?
-    @Option(help: "Input dimension (synthetic data; default 16).") var d: Int?
-    @Option(help: "Gradient-descent steps at every width.") var steps: Int = 300
-    @Option(help: "Step size η (default 1/λ_max(H∞), the same at every width).") var lr: Double?
-    @Option(help: "Seed of data, initial weights and everything random.") var seed: UInt64 = 0
-    @Option(help: "sphere (uniform on the unit sphere, labels uniform in (−1,1)), teacher (labels from a random ReLU net) or file.")
-    var dataset: DatasetKind?
-    @Option(help: "Inputs, n×d .npy (implies --dataset file; rows are scaled to unit norm).") var x: String?
-    @Option(help: "Labels, n .npy.") var y: String?
-    @Option(help: "Standard deviation κ of the initial hidden weights.") var kappa: Double = 1
-    @Option(name: .customLong("log-every"), help: "Write a metrics row of each width's run every K steps (default: about 200 rows).")
-    var logEvery: Int?
-    @Option(name: .customLong("gram-every"), help: "Compute H(k) and λ_min(H(k)) every K steps (0: first and last step only).")
-    var gramEvery: Int = 0
+    @OptionGroup var problem: NTKProblemOptions
     @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         try reportingErrors {
-            var cfg = NTKTrainConfig()
-            cfg.n = n; cfg.d = d; cfg.steps = steps; cfg.learningRate = lr; cfg.seed = seed
-            cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.kappa = kappa
-            cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
-            cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
-            cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.quiet = output.quiet
+            var cfg = try problem.config(deviceOptions, output)
             var widthList = try widths.map(parsedWidths)
-            let recorded = try runControl.recorded(given: [])
+            var given = JSONObject()
+            if let widthList { given["widths"] = .array(widthList.map { .int($0) }) }
+            let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys + ["widths"], extra: given)
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the sweep in its own directory; leave out --out")
                 }
                 guard recorded.command() == "sweep" else {
                     throw ValidationError("--resume \(recorded.directory.path): a \(recorded.command() ?? "unknown") run, not a sweep")
-                }
-                let onLine = CommandLine.arguments.dropFirst().filter { $0.hasPrefix("--") }
-                    .filter { !["--resume", "--quiet", "--json", "--progress", "--log-level", "--checkpoint-every", "--no-checkpoint"].contains($0) }
-                if let first = onLine.first {
-                    throw ValidationError("--resume continues the sweep with the options it started with; \(first) does not apply")
                 }
                 cfg = try NTKTrainConfig(recorded: recorded)
                 cfg.width = nil; cfg.quiet = output.quiet

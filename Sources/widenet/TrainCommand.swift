@@ -21,23 +21,11 @@ struct TrainCommand: ParsableCommand {
               widenet train --resume runs/long      # after Ctrl-C, a kill or a crash
             """)
 
-    @Option(help: "Samples (synthetic data; default 64).") var n: Int?
-    @Option(help: "Input dimension (synthetic data; default 16).") var d: Int?
+    @OptionGroup var problem: NTKProblemOptions
     @Option(help: "Width m (default: 2^16 on a CPU, 2^24 on a GPU; from --init-w when given).") var width: Int?
-    @Option(help: "Gradient-descent steps.") var steps: Int = 300
-    @Option(help: "Step size η (default 1/λ_max(H∞)).") var lr: Double?
-    @Option(help: "Seed of data, initial weights and everything random.") var seed: UInt64 = 0
-    @Option(help: "sphere (uniform on the unit sphere, labels uniform in (−1,1)), teacher (labels from a random ReLU net) or file.")
-    var dataset: DatasetKind?
-    @Option(help: "Inputs, n×d .npy (implies --dataset file; rows are scaled to unit norm).") var x: String?
-    @Option(help: "Labels, n .npy.") var y: String?
     @Option(name: .customLong("init-w"), help: "Initial hidden weights, m×d .npy (sets the width).") var initW: String?
     @Option(name: .customLong("init-a"), help: "Initial output weights, m .npy.") var initA: String?
-    @Option(help: "Standard deviation κ of the initial hidden weights.") var kappa: Double = 1
     @Flag(name: .customLong("train-output"), help: "Train the output weights a too.") var trainOutput = false
-    @Option(name: .customLong("log-every"), help: "Write a metrics row every K steps (default: about 200 rows).") var logEvery: Int?
-    @Option(name: .customLong("gram-every"), help: "Compute H(k) and λ_min(H(k)) every K steps (0: first and last step only).")
-    var gramEvery: Int = 0
     @Flag(name: .customLong("save-weights"), help: "Write the final w.npy (m×d) and a.npy (m).") var saveWeights = false
     @Option(name: .customLong("block-width"), help: .hidden) var blockWidth: Int?
     @OptionGroup var runControl: RunControlOptions
@@ -55,14 +43,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var cfg = NTKTrainConfig()
-            cfg.n = n; cfg.d = d; cfg.width = width; cfg.steps = steps; cfg.learningRate = lr; cfg.seed = seed
-            cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.initWPath = initW; cfg.initAPath = initA
-            cfg.kappa = kappa; cfg.trainOutput = trainOutput; cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
-            cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
-            cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveWeights = saveWeights
-            cfg.blockWidth = blockWidth; cfg.quiet = output.quiet
-            let recorded = try runControl.recorded(given: given(cfg))
+            var cfg = try problem.config(deviceOptions, output)
+            cfg.width = width; cfg.initWPath = initW; cfg.initAPath = initA
+            cfg.trainOutput = trainOutput; cfg.saveWeights = saveWeights; cfg.blockWidth = blockWidth
+            let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys)
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the run in its own directory; leave out --out")
@@ -73,16 +57,6 @@ struct TrainCommand: ParsableCommand {
             let result = try reportingInterruption { try NTKTrainExperiment.run(cfg, control: runControl.control(recorded)) }
             output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
         }
-    }
-
-    /// Every option that fixes the numbers, as config.json records it.
-    func given(_ c: NTKTrainConfig) -> [RecordedConfig.Given] {
-        let o = c.json(resolved: [])
-        return [("--n", "n"), ("--d", "d"), ("--width", "width"), ("--steps", "steps"), ("--lr", "lr"), ("--seed", "seed"),
-                ("--dataset", "dataset"), ("--x", "x"), ("--y", "y"), ("--init-w", "init_w"), ("--init-a", "init_a"),
-                ("--kappa", "kappa"), ("--train-output", "train_output"), ("--log-every", "log_every"),
-                ("--gram-every", "gram_every"), ("--save-weights", "save_weights"), ("--precision", "precision")]
-            .map { RecordedConfig.Given($0.0, $0.1, o[$0.1] ?? .null) }
     }
 
     func printSummary(_ s: JSONObject) {

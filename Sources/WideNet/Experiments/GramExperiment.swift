@@ -43,7 +43,6 @@ public enum GramExperiment {
         let xx = SyntheticData.inputGram(inputs.x, n: n, d: d)
         let hInf = xx.map(ArcCosine.kernel)
         let eig = try SymmetricEigen.eigenvalues(hInf, n: n)
-        let lambda0 = eig.first ?? .nan
 
         var backendInfo: BackendInfo? = nil
         var h0: [Double]? = nil
@@ -134,6 +133,7 @@ final class GramResult: SteppedRun {
     func checkpointArrays(_ checkpoint: inout Checkpoint) throws -> [(name: String, npy: Data)] { [] }
     func initialFailure() -> String { "" }
     func divergenceHint() -> String { "" }
+    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) { (0, nil) }
 
     func finish(in run: RunDirectory) throws -> JSONObject {
         try run.writeArray(hInf, shape: [n, n], to: "gram_inf.npy")

@@ -4,7 +4,7 @@ import Foundation
 public enum MFLDAlgorithm: String, Sendable, CaseIterable, Codable { case langevin, pda }
 
 /// Everything `widenet mfld` was asked for (ARCHITECTURE.md §1.2, §3).
-public struct MFLDConfig: Sendable {
+public struct MFLDConfig: Sendable, Codable {
     public var particles = 4096
     public var n = 1000
     public var nTest: Int? = nil                // default n/4
@@ -26,8 +26,14 @@ public struct MFLDConfig: Sendable {
     public var algorithm: MFLDAlgorithm = .langevin
     public var innerSteps = 10                  // PDA: Langevin steps per outer iteration
     public var svrgEvery = 0                    // SVRG snapshot period (0: plain minibatch gradients)
-    public var seed: UInt64 = 0
-    public var dataSeed: UInt64? = nil          // nil: the seed; the chaos sweep keeps it fixed across seeds
+    /// Seeds as config.json keeps them: the 64 bits as a signed integer (JSON readers stop at 2^63).
+    var seedBits: Int64 = 0, dataSeedBits: Int64? = nil
+    public var seed: UInt64 { get { UInt64(bitPattern: seedBits) } set { seedBits = Int64(bitPattern: newValue) } }
+    /// nil: the seed; the chaos sweep keeps it fixed across seeds.
+    public var dataSeed: UInt64? {
+        get { dataSeedBits.map { UInt64(bitPattern: $0) } }
+        set { dataSeedBits = newValue.map { Int64(bitPattern: $0) } }
+    }
     public var initScale = 1.0
     public var dataTerm = true                  // false: pure Ornstein–Uhlenbeck (the Gaussian check)
     public var logEvery: Int? = nil
@@ -40,6 +46,16 @@ public struct MFLDConfig: Sendable {
     public var saveParticles = false
     public var quiet = false
     public init() {}
+
+    /// config.json's names; `scatter` (a figure of the report) and `quiet` do not change the numbers.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case particles, n, d, steps, unit, loss, task, batch, algorithm, backend, device, precision, out
+        case nTest = "n_test", learningRate = "lr", lambdaEntropy = "lambda_ent", lambdaL2 = "lambda_l2", unitScale = "unit_scale"
+        case parityK = "parity_k", teacherWidth = "teacher_width", xPath = "x", yPath = "y", annealEvery = "anneal_every"
+        case annealFactor = "anneal_factor", innerSteps = "inner_steps", svrgEvery = "svrg_every", seedBits = "seed"
+        case dataSeedBits = "data_seed", initScale = "init_scale", dataTerm = "data_term", logEvery = "log_every"
+        case entropySample = "entropy_sample", saveParticles = "save_particles"
+    }
 
     public var resolvedLoss: MFLDLoss { loss ?? (task == .parity ? .logistic : .squared) }
     public var resolvedTest: Int { nTest ?? max(1, n / 4) }
@@ -96,25 +112,8 @@ public struct MFLDConfig: Sendable {
                   "--scatter coordinates must lie in 0..<\(D) (d + 2)")
     }
 
+    /// config.json: the command, the version, every option (CodingKeys) and what the defaults resolved to.
     func json(resolved: [(String, JSONValue)]) -> JSONObject {
-        var o = JSONObject()
-        o.set("command", "mfld"); o.set("version", widenetVersion)
-        o.set("particles", particles); o.set("n", n); o.set("n_test", resolvedTest); o.set("d", d)
-        o.set("steps", steps); o.set("lr", learningRate)
-        o.set("lambda_ent", lambdaEntropy); o.set("lambda_l2", lambdaL2)
-        o.set("unit", unit.rawValue); o.set("unit_scale", unitScale); o.set("loss", resolvedLoss.rawValue)
-        o.set("task", task.rawValue); o.set("parity_k", parityK); o.set("teacher_width", teacherWidth)
-        o.set("x", xPath); o.set("y", yPath)
-        o.set("anneal_every", annealEvery); o.set("anneal_factor", annealFactor); o.set("batch", batch)
-        o.set("algorithm", algorithm.rawValue); o.set("inner_steps", innerSteps); o.set("svrg_every", svrgEvery)
-        o.set("seed", Int(truncatingIfNeeded: seed)); o.set("data_seed", dataSeed.map { Int(truncatingIfNeeded: $0) })
-        o.set("init_scale", initScale); o.set("data_term", dataTerm)
-        o.set("log_every", logEvery); o.set("entropy_sample", entropySample)
-        o.set("backend", backend.rawValue); o.set("device", device); o.set("precision", precision.rawValue)
-        o.set("out", out); o.set("save_particles", saveParticles)
-        var r = JSONObject()
-        for (k, v) in resolved { r[k] = v }
-        o.set("resolved", r)
-        return o
+        RecordedConfig.json(command: "mfld", options: self, resolved: resolved)
     }
 }

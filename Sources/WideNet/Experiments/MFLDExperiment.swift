@@ -27,6 +27,13 @@ public enum MFLDExperiment {
         let bytes = cfg.precision == .f32 ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride
         let need = Double(cfg.particles) * Double(D * bytes)
         let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
+        // On the host: the entropy sample (points, centred copy, norms and distances, one 32 MiB
+        // block of its Gram matrix) and the report's sample of up to 20 000 particles.
+        let sample = Double(min(cfg.entropySample, cfg.particles)), shown = Double(min(20_000, cfg.particles))
+        try MemoryPreflight.require(8 * (sample * Double(2 * D + 4) + shown * Double(D)) + 33_554_432,
+                                    for: "the entropy sample of \(Int(sample)) particles") { have in
+            "the largest --entropy-sample that fits is \(max(0, Int((have / 8 - shown * Double(D) - 4_194_304) / Double(2 * D + 4))))"
+        }
         guard need <= budget else {
             throw BackendError.resources(String(format: "%d particles of dimension %d need %.2f GiB but %@ offers %.2f GiB; the largest count that fits is %d",
                                       cfg.particles, D, need / 1_073_741_824, info.deviceName, budget / 1_073_741_824,
@@ -205,6 +212,11 @@ final class MFLDRun<T: Scalar>: SteppedRun {
                              lambdaL2: cfg.lambdaL2, seed: cfg.seed, step: k * cfg.innerSteps + s + 1, dataTerm: cfg.dataTerm)
             }
         }
+    }
+
+    /// The particles (and PDA's average of the loss derivatives).
+    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) {
+        (Double(cfg.particles * D * MemoryLayout<T>.stride) + 8 * Double(averaged.count), ("particle count", cfg.particles))
     }
 
     func initialFailure() -> String { "the initial particles (--init-scale \(cfg.initScale)) or the data overflow" }

@@ -185,6 +185,12 @@ final class TrainRun<T: Scalar>: SteppedRun {
         return Observation(loss: loss, row: row)
     }
 
+    /// w, a and the kernel residual, in the run's precision (the residual in f64).
+    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) {
+        let (m, d, n) = (Double(setup.width), Double(setup.inputs.d), Double(setup.inputs.n))
+        return ((m * d + m) * Double(MemoryLayout<T>.stride) + 8 * n, ("width", setup.width))
+    }
+
     func initialFailure() -> String { "the initial weights (κ = \(setup.cfg.kappa)) or the data overflow" }
 
     func divergenceHint() -> String {

@@ -136,6 +136,11 @@ final class SaddleRun: SteppedRun {
         try net.forward()   // the outputs the next step starts from
     }
 
+    /// The weights with the optimiser's two moments, and the loss of every step so far.
+    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) {
+        (8 * (3 * Double(net.w1.count + net.w2.count) + Double(c.steps + 1)), ("hidden", setup.m))
+    }
+
     func initialFailure() -> String { "the initial weights (--init-scale \(c.initScale)) or the data overflow" }
     func divergenceHint() -> String { "try a smaller --lr" }
 

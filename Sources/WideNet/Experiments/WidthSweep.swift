@@ -121,14 +121,10 @@ public enum WidthSweep {
             ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
         ])
         var o = JSONObject()
-        for (key, value) in train.pairs {
-            switch key {
-            case "command": o.set("command", "sweep")
-            case "width": o["widths"] = .array(widths.map { .int($0) })
-            case "init_w", "init_a": continue   // checkedWidths refuses them
-            default: o[key] = value
-            }
-        }
+        o.set("command", "sweep")
+        o["widths"] = .array(widths.map { .int($0) })
+        // checkedWidths refuses a width and initial weights, so they are not options of a sweep.
+        for (key, value) in train.pairs where !["command", "width", "init_w", "init_a"].contains(key) { o[key] = value }
         return o
     }
 }

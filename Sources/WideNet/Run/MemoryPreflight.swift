@@ -38,7 +38,11 @@ public enum MemoryPreflight {
         }
     }
 
-    static func gb(_ bytes: Double) -> String { String(format: "%.2f GB", bytes / 1e9) }
+    static func gb(_ bytes: Double) -> String {
+        if bytes >= 1e9 { return String(format: "%.2f GB", bytes / 1e9) }
+        if bytes >= 1e6 { return String(format: "%.1f MB", bytes / 1e6) }
+        return String(format: "%.0f kB", max(bytes, 0) / 1e3)
+    }
 
     private static func meminfo(_ key: String) -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }

@@ -59,3 +59,40 @@ public struct RecordedConfig {
         }
     }
 }
+
+extension RecordedConfig {
+    /// config.json of a run: the command, the version, every option of `options` under its
+    /// CodingKeys name, and `resolved` (what the defaults came to: backend, sizes, step size, notes).
+    static func json<C: Encodable>(command: String, options: C, resolved: [(String, JSONValue)]) -> JSONObject {
+        var o = JSONObject()
+        o.set("command", command); o.set("version", widenetVersion)
+        // Encoding a struct of numbers, strings and enums cannot fail.
+        for (key, value) in ((try? ConfigCoding.object(options)) ?? JSONObject()).pairs { o[key] = value }
+        var r = JSONObject()
+        for (k, v) in resolved { r[k] = v }
+        o.set("resolved", r)
+        return o
+    }
+
+    /// The recorded options decoded as `type`; an error names the field that does not decode.
+    public func decode<C: Decodable>(_ type: C.Type) throws -> C {
+        try ConfigCoding.decode(type, from: options, shown: directory.appendingPathComponent("config.json").path)
+    }
+
+    /// Refuses the first option on the command line that names a recorded field (`keys`, the
+    /// configuration's CodingKeys) with another value than the run's. A flag's field is its name in
+    /// snake case (--init-w: init_w) unless `renamed` says otherwise (--no-data: data_term).
+    public func refuseChanges<C: Encodable>(from config: C, keys: [String], renamed: [String: String] = [:],
+                                            extra: JSONObject = JSONObject(), arguments: [String] = Array(CommandLine.arguments.dropFirst())) throws {
+        var mine = try ConfigCoding.object(config)
+        for (key, value) in extra.pairs { mine[key] = value }
+        var given: [Given] = []
+        for argument in arguments where argument.hasPrefix("--") {
+            let flag = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            let key = renamed[flag] ?? flag.dropFirst(2).replacingOccurrences(of: "-", with: "_")
+            guard keys.contains(key), !given.contains(where: { $0.key == key }) else { continue }
+            given.append(Given(flag, key, mine[key] ?? .null))
+        }
+        try refuseChanges(given)
+    }
+}

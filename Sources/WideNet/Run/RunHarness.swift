@@ -23,7 +23,13 @@ enum RunHarness {
             let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: out ?? "."), metricsBytes: $0.metricsBytes) }
                 ?? RunDirectory(path: out, command: command)
             let experiment: any SteppedRun
-            do { experiment = try make(run.url, resumeFrom) } catch {
+            do {
+                experiment = try make(run.url, resumeFrom)
+                if control.checkpoints && experiment.steps > 0 {
+                    let size = experiment.checkpointSize
+                    try DiskPreflight.requireCheckpoints(size.bytes, in: run.url, size: size.grows)
+                }
+            } catch {
                 if resumeFrom == nil { run.discard() }
                 throw error
             }
@@ -130,7 +136,7 @@ private struct Loop {
         if let info = experiment.backendInfo { summary.set("backend", info.kind); summary.set("device", info.deviceName) }
         summary["notes"] = .array(notes.map { .string($0) })
         try run.writeJSON(summary, to: "summary.json")
-        try? RunReports.write(in: run.url)
+        _ = try? RunReports.write(in: run.url)
         let kept = checkpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
             ?? "its rows and report are kept in \(run.url.path)"
         return RunDiverged(message: "\(experiment.command) diverged at step \(k) (loss \(loss)); \(kept); \(experiment.divergenceHint())")

@@ -35,6 +35,8 @@ protocol SteppedRun: AnyObject {
     func canCheckpoint(at k: Int) -> Bool
     /// The arrays and numbers that restore() needs to continue from state `checkpoint.step`.
     func checkpointArrays(_ checkpoint: inout Checkpoint) throws -> [(name: String, npy: Data)]
+    /// Bytes of one checkpoint, and the quantity they grow with (for the disk preflight).
+    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) { get }
     /// The sentence after "the initial loss is X:" that names what overflowed.
     func initialFailure() -> String
     /// The advice after "diverged at step k": the step size the theory allows, when known.

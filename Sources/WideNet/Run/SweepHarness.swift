@@ -30,7 +30,7 @@ enum SweepHarness {
                 throw WideNetIOError("--resume \(url.path): the sweep is complete (it has summary.json); nothing to continue")
             }
             let metrics = url.appendingPathComponent("metrics.jsonl").path
-            if !FileManager.default.fileExists(atPath: metrics) { FileManager.default.createFile(atPath: metrics, contents: nil) }
+            if !FileManager.default.fileExists(atPath: metrics) { _ = FileManager.default.createFile(atPath: metrics, contents: nil) }
             // The rows are remade from the members' summaries, in order.
             root = try RunDirectory(resuming: url, metricsBytes: 0)
         } else {

@@ -1,0 +1,31 @@
+import ArgumentParser
+import WideNet
+
+/// The options that `train` and `sweep` share: the data, the step size and count, the seed, the
+/// initial scale and what is logged.
+struct NTKProblemOptions: ParsableArguments {
+    @Option(help: "Samples (synthetic data; default 64).") var n: Int?
+    @Option(help: "Input dimension (synthetic data; default 16).") var d: Int?
+    @Option(help: "Gradient-descent steps.") var steps: Int = 300
+    @Option(help: "Step size η (default 1/λ_max(H∞)).") var lr: Double?
+    @Option(help: "Seed of data, initial weights and everything random.") var seed: UInt64 = 0
+    @Option(help: "sphere (uniform on the unit sphere, labels uniform in (−1,1)), teacher (labels from a random ReLU net) or file.")
+    var dataset: DatasetKind?
+    @Option(help: "Inputs, n×d .npy (implies --dataset file; rows are scaled to unit norm).") var x: String?
+    @Option(help: "Labels, n .npy.") var y: String?
+    @Option(help: "Standard deviation κ of the initial hidden weights.") var kappa: Double = 1
+    @Option(name: .customLong("log-every"), help: "Write a metrics row every K steps (default: about 200 rows).") var logEvery: Int?
+    @Option(name: .customLong("gram-every"), help: "Compute H(k) and λ_min(H(k)) every K steps (0: first and last step only).")
+    var gramEvery: Int = 0
+
+    /// The configuration these options, the device's and the output's describe.
+    func config(_ device: DeviceOptions, _ output: OutputOptions) throws -> NTKTrainConfig {
+        var cfg = NTKTrainConfig()
+        cfg.n = n; cfg.d = d; cfg.steps = steps; cfg.learningRate = lr; cfg.seed = seed
+        cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.kappa = kappa
+        cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
+        cfg.backend = try device.resolvedBackend(); cfg.device = device.resolvedDevice
+        cfg.precision = device.precision; cfg.out = output.out; cfg.quiet = output.quiet
+        return cfg
+    }
+}
