@@ -36,11 +36,13 @@ let package = Package(
                                 // x86-64's baseline has no POPCNT instruction and Swift emits a slow
                                 // software count. Every x86-64 CPU since 2008 has it.
                                 .unsafeFlags(["-Xcc", "-mpopcnt"])]),
+        // report.html of every kind of run, as a function of the files the run wrote.
+        .target(name: "WideNetReports", dependencies: ["WideNet"]),
         .executableTarget(name: "widenet",
-                          dependencies: ["WideNet",
+                          dependencies: ["WideNet", "WideNetReports",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "WideNetTests", dependencies: ["WideNet"]),
+        .testTarget(name: "WideNetTests", dependencies: ["WideNet", "WideNetReports"]),
         // package-benchmark suites: `swift package benchmark`.
         .executableTarget(name: "CPUBackendBenchmarks",
                           dependencies: ["WideNet", "CBLAS", .product(name: "Benchmark", package: "benchmark")],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WideNet
+import WideNetReports
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

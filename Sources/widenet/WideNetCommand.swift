@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WideNet
+import WideNetReports
 
 @main
 struct WideNetCommand: ParsableCommand {
@@ -36,6 +37,7 @@ struct WideNetCommand: ParsableCommand {
     static func main() {
         // Signals are answered from the first instruction on (set-up can take minutes).
         SignalWatch.start()
+        RunReports.install()
         let args = Array(CommandLine.arguments.dropFirst())
         if let first = args.first, !first.hasPrefix("-"), first != "help",
            !configuration.subcommands.contains(where: { $0.configuration.commandName == first }) {

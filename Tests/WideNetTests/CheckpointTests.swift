@@ -1,11 +1,15 @@
 import Foundation
 import Testing
 @testable import WideNet
+@testable import WideNetReports
 
 /// Checkpoints and resumption at the library level: a run continued from its last checkpoint, after
 /// rows written past it were lost or left half-written, ends with the same metrics.jsonl and arrays,
 /// byte for byte, as a run that was never stopped. (CLITests kills the binary with SIGKILL and SIGTERM.)
 struct CheckpointTests {
+    /// Library runs write their reports as the CLI's do.
+    init() { RunReports.install() }
+
     static func bytes(_ dir: URL, _ name: String) throws -> Data { try Data(contentsOf: dir.appendingPathComponent(name)) }
 
     /// The first line where two text files differ, for the failure message.

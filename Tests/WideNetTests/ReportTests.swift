@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import Testing
 @testable import WideNet
+@testable import WideNetReports
 
 /// Collects the elements and the text of `<text>` elements of an SVG document.
 private final class SVGScan: NSObject, XMLParserDelegate {

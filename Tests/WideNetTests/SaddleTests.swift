@@ -1,10 +1,14 @@
 import Foundation
 import Testing
 @testable import WideNet
+@testable import WideNetReports
 
 /// `widenet saddle` at small size: a linear net from σ0 = 1e-6 learns a rank-3 teacher one singular
 /// value at a time, largest first; the plateau detector and the singular values on their own.
 struct SaddleTests {
+    /// Library runs write their reports as the CLI's do.
+    init() { RunReports.install() }
+
     @Test func linearNetLearnsTheTeacherInDecreasingOrder() throws {
         var c = SaddleExperiment.Config()
         c.n = 300; c.d = 6; c.k = 4; c.hidden = 8; c.teacherRank = 3; c.singularValues = [6, 3, 1.5]

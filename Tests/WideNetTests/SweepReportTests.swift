@@ -1,11 +1,15 @@
 import Foundation
 import Testing
 @testable import WideNet
+@testable import WideNetReports
 
 /// `widenet sweep` (the train experiment across widths) and `widenet report` (reports rebuilt from
 /// a run's files, and runs compared), at sizes that finish in seconds on the CPU backend.
 @Suite(.serialized)
 struct SweepReportTests {
+    /// Library runs write their reports as the CLI's do.
+    init() { RunReports.install() }
+
     static let widths = [256, 1024, 4096]
 
     static func base(_ out: String, steps: Int = 30) -> NTKTrainConfig {

@@ -6,6 +6,7 @@ import Foundation
 public struct Plateau: Sendable, Equatable {
     public let start: Int, end: Int      // steps, inclusive
     public let loss: Double              // mean loss over the plateau
+    public init(start: Int, end: Int, loss: Double) { self.start = start; self.end = end; self.loss = loss }
 }
 
 public enum PlateauDetector {

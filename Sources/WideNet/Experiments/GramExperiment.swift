@@ -40,9 +40,8 @@ public enum GramExperiment {
         var notes = inputs.notes
         // The input Gram, H∞ and the eigen-solver's copy; with --width also H(0), its counts and H(0) − H∞.
         try MemoryPreflight.requireSquare(cfg.width == nil ? 3 : 7, n: n, for: "gram")
-        let xx = SyntheticData.inputGram(inputs.x, n: n, d: d)
-        let hInf = xx.map(ArcCosine.kernel)
-        let eig = try SymmetricEigen.eigenvalues(hInf, n: n)
+        let kernel = try InfiniteWidthKernel(x: inputs.x, n: n, d: d)
+        let (xx, hInf, eig) = (kernel.inputGram, kernel.matrix, kernel.eigenvalues)
 
         var backendInfo: BackendInfo? = nil
         var h0: [Double]? = nil
@@ -56,19 +55,6 @@ public enum GramExperiment {
         // One observation and no steps: the harness still claims the directory, writes config.json,
         // the summary and the report.
         return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
-    }
-
-    /// report.html from summary.json and gram_inf_eigenvalues.npy.
-    static func report(_ run: RunFiles) throws -> String {
-        let eig = try run.array("gram_inf_eigenvalues.npy").values
-        var r = HTMLReport(title: "widenet gram")
-        r.heading("Infinite-width NTK Gram matrix H∞")
-        r.keyValues(run.summary.pairs.filter { $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
-        for note in run.notes { r.paragraph(note) }
-        r.plot(SVGPlot(title: "Spectrum of H∞", xLabel: "index (ascending)", yLabel: "eigenvalue", yLog: true,
-                       series: [PlotSeries("eigenvalues of H∞", x: eig.indices.map(Double.init), y: eig, style: .points)]),
-               caption: "λ0, the smallest eigenvalue, sets the linear convergence rate of gradient descent.")
-        return r.render()
     }
 
     static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: Config, xx: [Double]) throws -> [Double] {

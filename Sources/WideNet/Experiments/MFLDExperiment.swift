@@ -54,9 +54,9 @@ public enum MFLDExperiment {
 }
 
 /// The figures logged at one step.
-struct MFLDRow {
-    var step: Int, loss: Double, regulariser: Double, entropy: Double?, objective: Double?, lambda: Double
-    var testLoss: Double, trainAccuracy: Double?, testAccuracy: Double?, secondMoment: Double
+public struct MFLDRow {
+    public var step: Int, loss: Double, regulariser: Double, entropy: Double?, objective: Double?, lambda: Double
+    public var testLoss: Double, trainAccuracy: Double?, testAccuracy: Double?, secondMoment: Double
 }
 
 /// One mean-field run in precision T: the particles, and for PDA the running average of the loss
@@ -278,7 +278,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
 
 extension MFLDRow {
     /// A logged row read back from metrics.jsonl.
-    init?(row o: JSONObject) {
+    public init?(row o: JSONObject) {
         func number(_ key: String) -> Double? { o[key]?.doubleValue }
         guard let step = number("step"), let loss = number("loss") else { return nil }
         self.init(step: Int(step), loss: loss, regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),

@@ -35,21 +35,18 @@ struct TrainSetup {
     let backend: any Backend
     var notes: [String]
     let width: Int
-    let inputGram: [Double], hInf: [Double]
-    let lambda0: Double, lambdaMax: Double, lr: Double
+    let kernel: InfiniteWidthKernel
+    let lr: Double
+    var lambda0: Double { kernel.lambda0 }
+    var lambdaMax: Double { kernel.lambdaMax }
 
     init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String]) throws {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
-        let n = inputs.n
         width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
         try TrainSetup.preflight(cfg.precision, width: width, inputs: inputs, on: backend.info)
-        inputGram = SyntheticData.inputGram(inputs.x, n: n, d: inputs.d)
-        hInf = inputGram.map(ArcCosine.kernel)
-        let eig = try SymmetricEigen.eigenvalues(hInf, n: n)
-        lambda0 = eig.first ?? 0; lambdaMax = eig.last ?? 0
-        guard lambda0 > 1e-10 * max(lambdaMax, 1) else {
-            throw BackendError(String(format: "λ0 = λ_min(H∞) = %.3g: some inputs are parallel or repeated, so the NTK theory does not apply", lambda0))
-        }
+        kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d)
+        try kernel.requirePositiveDefinite()
+        let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
         lr = cfg.learningRate ?? 1 / lambdaMax
         if cfg.learningRate == nil { self.notes.append(String(format: "η = 1/λ_max(H∞) = %.4g (λ0 = %.4g, λ_max = %.4g)", lr, lambda0, lambdaMax)) }
         if lr >= 2 / lambdaMax {
@@ -139,17 +136,10 @@ final class TrainRun<T: Scalar>: SteppedRun {
                 Checkpoint.array("kernel_residual", kernelResidual, shape: [setup.inputs.n])]
     }
 
-    /// r ← (I − ηH∞) r for the kernel prediction, then one GD step of the net.
+    /// The kernel prediction's step, then one GD step of the net.
     func advance(from k: Int) throws {
-        let n = setup.inputs.n, lr = setup.lr, hInf = setup.hInf
-        var next = kernelResidual
-        for i in 0..<n {
-            var s = 0.0
-            for j in 0..<n { s += hInf[i * n + j] * kernelResidual[j] }
-            next[i] = kernelResidual[i] - lr * s
-        }
-        kernelResidual = next
-        try net.update(residual: zip(u, setup.inputs.y).map { $0 - $1 }, learningRate: lr)
+        kernelResidual = setup.kernel.predictionStep(kernelResidual, learningRate: setup.lr)
+        try net.update(residual: zip(u, setup.inputs.y).map { $0 - $1 }, learningRate: setup.lr)
         u = try net.forward()
     }
 
@@ -174,9 +164,9 @@ final class TrainRun<T: Scalar>: SteppedRun {
         row.set("step", k); row.set("loss", loss); row.set("bound", 0.5 * bound); row.set("kernel_loss", kernelLoss)
         row.set("kernel_deviation", deviation); row.set("max_move", dg.maxMove); row.set("flip_fraction", dg.flipFraction)
         if k == 0 || k == steps || (setup.cfg.gramEvery > 0 && k % setup.cfg.gramEvery == 0) {
-            let h = try net.empiricalGram(inputGram: setup.inputGram)
+            let h = try net.empiricalGram(inputGram: setup.kernel.inputGram)
             let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
-            let diff = zip(h, setup.hInf).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+            let diff = zip(h, setup.kernel.matrix).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
             row.set("lambda_min_h", lmin); row.set("gram_deviation", diff)
             history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
         }
@@ -241,12 +231,12 @@ final class TrainRun<T: Scalar>: SteppedRun {
     }
 }
 
-/// The logged series a report draws.
-struct History {
-    init() {}
+/// The logged series of a train run, as its report draws them.
+public struct History {
+    public init() {}
 
     /// The series of an earlier run, from its metrics.jsonl rows.
-    init(rows: [JSONObject]) {
+    public init(rows: [JSONObject]) {
         func number(_ row: JSONObject, _ key: String) -> Double? { row[key]?.doubleValue }
         for row in rows {
             guard let k = number(row, "step"), let loss = number(row, "loss") else { continue }
@@ -259,9 +249,9 @@ struct History {
         }
     }
 
-    var steps: [Double] = [], loss: [Double] = [], bound: [Double] = [], kernel: [Double] = []
-    var deviation: [Double] = [], move: [Double] = [], flips: [Double] = []
-    var gramSteps: [Double] = [], lambdaMin: [Double] = [], gramDeviation: [Double] = []
+    public var steps: [Double] = [], loss: [Double] = [], bound: [Double] = [], kernel: [Double] = []
+    public var deviation: [Double] = [], move: [Double] = [], flips: [Double] = []
+    public var gramSteps: [Double] = [], lambdaMin: [Double] = [], gramDeviation: [Double] = []
 
     mutating func record(_ k: Int, loss l: Double, bound b: Double, kernel kl: Double, deviation dv: Double,
                          move mv: Double, flips fl: Double) {

@@ -57,12 +57,12 @@ final class SaddleRun: SteppedRun {
         if target == nil { target = 1e-4 * loss }
         if reachedTarget == nil, let target, loss <= target { reachedTarget = (step, seconds) }
         guard step % c.logEvery == 0 || step == c.steps || jumps.last?.step == step - 1 else { return Observation(loss: loss, row: nil) }
-        let s = try SaddleExperiment.mapSingularValues(net)
+        let s = try UnitDiagnostics.mapSingularValues(net)
         let rank = s.filter { $0 > threshold }.count
         var row = JSONObject()
         row.set("step", step); row.set("loss", loss); row.set("rank", rank)
         row.set("singular_values", Array(s.prefix(max(setup.data.k, 1))))
-        let units = SaddleExperiment.unitDiagnostics(net)
+        let units = UnitDiagnostics.of(net)
         row.set("alignment", units.alignment); row.set("dead_units", units.dead); row.set("duplicate_pairs", units.duplicates)
         singular.append((step, units.dead, units.duplicates))
         logged.append((step, loss, s, rank))
@@ -77,7 +77,7 @@ final class SaddleRun: SteppedRun {
             if flatSince >= c.plateauMinSteps {
                 flatSince = 0
                 if let jump = try net.jumpAlongTopDirections(learningRate: c.learningRate) {
-                    jumps.append((step, jump, try SaddleExperiment.mapSingularValues(net).filter { $0 > threshold }.count))
+                    jumps.append((step, jump, try UnitDiagnostics.mapSingularValues(net).filter { $0 > threshold }.count))
                 }
             }
         }

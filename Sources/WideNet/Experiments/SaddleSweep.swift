@@ -46,7 +46,7 @@ public enum SaddleSweep {
         }, summary: { rows, _ in summarise(rows, scales: scales, skipping: base.skipPlateaus) })
     }
 
-    static func rows(_ rows: [JSONObject], skipping: Bool) -> [JSONObject] {
+    public static func rows(_ rows: [JSONObject], skipping: Bool) -> [JSONObject] {
         rows.filter { ($0["skip_plateaus"] == .bool(true)) == skipping }
     }
 
@@ -86,39 +86,4 @@ public enum SaddleSweep {
         return summary
     }
 
-    /// report.html from the sweep's summary.json and metrics.jsonl.
-    static func report(_ run: RunFiles) -> String {
-        let summary = run.summary
-        var report = HTMLReport(title: "widenet saddle --init-scales")
-        report.heading("Plateau length against the initial scale")
-        report.keyValues(summary.pairs.filter { $0.0 != "skipping" && $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
-        for note in run.notes { report.paragraph(note) }
-        if case .array(let comparisons)? = summary["skipping"], !comparisons.isEmpty {
-            func f(_ v: JSONValue?, _ fmt: String) -> String { v?.numeric.map { String(format: fmt, $0) } ?? "—" }
-            report.table(headers: ["σ0", "GD steps to target", "with skipping", "ratio", "seconds", "with skipping", "ranks reached"],
-                         rows: comparisons.compactMap { value -> [String]? in
-                guard case .object(let o) = value else { return nil }
-                return [f(o["init_scale"], "%.0e"), f(o["steps_to_target"], "%.0f"), f(o["steps_to_target_skipping"], "%.0f"),
-                        f(o["step_ratio"], "%.1f×"), f(o["seconds_to_target"], "%.3f"), f(o["seconds_to_target_skipping"], "%.3f"),
-                        "\(o["ranks_reached"]?.displayText ?? "—") / \(o["ranks_reached_skipping"]?.displayText ?? "—")"]
-            })
-        }
-        let logInverse = summary["log_inverse_scale"]?.numbers ?? [], escape = summary["first_escape_step"]?.numbers ?? []
-        var series = [PlotSeries("first escape (rank 1)", x: logInverse, y: escape, style: .points)]
-        if let slope = summary["slope_steps_per_log_inverse_scale"]?.numeric, let intercept = summary["intercept"]?.numeric {
-            series.append(PlotSeries(String(format: "fit: %.1f steps per unit of log(1/σ0)", slope), x: logInverse,
-                                     y: logInverse.map { intercept + slope * $0 }, style: .dashed))
-        }
-        let plain = rows(run.metrics, skipping: false)
-        let reachedAll = plain.map { $0["rank_reached_at"]?.numbers ?? [] }
-        let scales = plain.map { Foundation.log(1 / ($0["init_scale"]?.numeric ?? 1)) }
-        let ranks = reachedAll.map(\.count).max() ?? 0
-        for r in 1..<max(ranks, 1) {
-            let pts = zip(scales, reachedAll).compactMap { $1.count > r ? ($0, $1[r]) : nil }
-            series.append(PlotSeries("rank \(r + 1) reached", x: pts.map(\.0), y: pts.map(\.1), style: .points))
-        }
-        report.plot(SVGPlot(title: "Steps to each rank against log(1/σ0)", xLabel: "log(1/σ0)", yLabel: "step", series: series),
-                    caption: "Theory: the time spent at each saddle grows linearly in log(1/σ0).")
-        return report.render()
-    }
 }

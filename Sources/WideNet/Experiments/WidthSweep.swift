@@ -10,11 +10,11 @@ public enum WidthSweep {
                                 "lambda_min_h_initial", "lambda_min_h_final", "bound_holds", "steps_per_second"]
 
     /// The diagnostics fitted against m: metrics column and the name their fit takes in summary.json.
-    static let fittedFigures = [("final_max_move", "max_move"), ("final_flip_fraction", "flip_fraction"),
+    public static let fittedFigures = [("final_max_move", "max_move"), ("final_flip_fraction", "flip_fraction"),
                                 ("max_kernel_deviation", "kernel_deviation")]
 
     /// Movement of the weights in the NTK regime: max_r ‖w_r(k) − w_r(0)‖ = O(1/√m).
-    static let theorySlope = -0.5
+    public static let theorySlope = -0.5
 
     /// Runs every width, smallest first, each into `<out>/width-<m>/` (SweepHarness); `finished` is
     /// called after each with its metrics row. Nothing is written until every check has passed;
@@ -65,7 +65,7 @@ public enum WidthSweep {
     }
 
     /// Fit of log(column) against log(width) over the rows where both are positive.
-    static func logLogFit(_ rows: [JSONObject], _ column: String) -> LinearFit? {
+    public static func logLogFit(_ rows: [JSONObject], _ column: String) -> LinearFit? {
         LinearFit.logLog(x: rows.map { $0["width"]?.numeric ?? .nan }, y: rows.map { $0[column]?.numeric ?? .nan })
     }
 
@@ -103,12 +103,9 @@ public enum WidthSweep {
         let inputs = try TrainInputs.load(probe)
         let backend = try BackendSelection.make(kind: base.backend, device: base.device, precision: base.precision).backend
         try TrainSetup.preflight(base.precision, width: largest, inputs: inputs, on: backend.info)
-        let hInf = SyntheticData.inputGram(inputs.x, n: inputs.n, d: inputs.d).map(ArcCosine.kernel)
-        let eig = try SymmetricEigen.eigenvalues(hInf, n: inputs.n)
-        let lambda0 = eig.first ?? 0, lambdaMax = eig.last ?? 0
-        guard lambda0 > 1e-10 * max(lambdaMax, 1) else {
-            throw BackendError(String(format: "λ0 = λ_min(H∞) = %.3g: some inputs are parallel or repeated, so the NTK theory does not apply", lambda0))
-        }
+        let kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d)
+        try kernel.requirePositiveDefinite()
+        let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
         return Plan(n: inputs.n, d: inputs.d, lambda0: lambda0, lambdaMax: lambdaMax, lr: base.learningRate ?? 1 / lambdaMax,
                     backend: backend.info.kind, device: backend.info.deviceName)
     }

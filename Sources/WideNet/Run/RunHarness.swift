@@ -119,7 +119,7 @@ private struct Loop {
         if let build = e.kernelBuildSeconds { summary.set("kernel_build_seconds", build) }
         summary["notes"] = .array(notes.map { .string($0) })
         try run.writeJSON(summary, to: "summary.json")
-        try RunReports.write(in: run.url)
+        try ReportHook.write(in: run.url)
         return RunOutcome(directory: run.url, summary: summary, notes: notes)
     }
 
@@ -136,7 +136,7 @@ private struct Loop {
         if let info = experiment.backendInfo { summary.set("backend", info.kind); summary.set("device", info.deviceName) }
         summary["notes"] = .array(notes.map { .string($0) })
         try run.writeJSON(summary, to: "summary.json")
-        _ = try? RunReports.write(in: run.url)
+        try? ReportHook.write(in: run.url)
         let kept = checkpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
             ?? "its rows and report are kept in \(run.url.path)"
         return RunDiverged(message: "\(experiment.command) diverged at step \(k) (loss \(loss)); \(kept); \(experiment.divergenceHint())")

@@ -62,7 +62,7 @@ enum SweepHarness {
         s.set("wall_seconds", Date().timeIntervalSince(started))
         s["notes"] = .array(notes.map { .string($0) })
         try root.writeJSON(s, to: "summary.json")
-        try RunReports.write(in: root.url)
+        try ReportHook.write(in: root.url)
         return RunOutcome(directory: root.url, summary: s, notes: notes)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// report.html of `widenet train`: the loss against the bound and the kernel prediction, and the
 /// quantities the NTK theory says stay near their initial values.

@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// Reports drawn from the files of any run, whatever wrote it: the summary's figures and one plot
 /// per numeric metrics column for a single run, or several runs overlaid, one series per run.

@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// `widenet report`: rewrites the report of an earlier run from its files (config.json,
 /// metrics.jsonl, summary.json and the arrays its report draws), or compares several runs in one

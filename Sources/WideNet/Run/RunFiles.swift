@@ -2,23 +2,23 @@ import Foundation
 
 /// A run directory read back from disk (ARCHITECTURE.md §3): summary.json, every row of metrics.jsonl in
 /// order, and config.json when there is one. Every problem is a one-line error naming the file.
-struct RunFiles {
-    let url: URL
-    let config: JSONObject?
-    let metrics: [JSONObject]
-    let summary: JSONObject
+public struct RunFiles {
+    public let url: URL
+    public let config: JSONObject?
+    public let metrics: [JSONObject]
+    public let summary: JSONObject
 
     /// The directory's own name, how reports label the run.
-    var name: String { url.lastPathComponent }
+    public var name: String { url.lastPathComponent }
 
     /// The command that wrote the run; summary.json says it most precisely (saddle-sweep, mfld-chaos).
-    var command: String {
+    public var command: String {
         if case .string(let s)? = summary["command"] { return s }
         if case .string(let s)? = config?["command"] { return s }
         return "run"
     }
 
-    static func load(_ path: String) throws -> RunFiles {
+    public static func load(_ path: String) throws -> RunFiles {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
@@ -36,13 +36,13 @@ struct RunFiles {
         return RunFiles(url: url, config: config, metrics: metrics, summary: summary)
     }
 
-    static func text(of url: URL, shown: String) throws -> String {
+    public static func text(of url: URL, shown: String) throws -> String {
         do { return try String(contentsOf: url, encoding: .utf8) } catch {
             throw WideNetIOError("\(shown): cannot read it as UTF-8 text (\(RunDirectory.reason(error)))")
         }
     }
 
-    static func object(in url: URL, shown: String) throws -> JSONObject {
+    public static func object(in url: URL, shown: String) throws -> JSONObject {
         let text = try text(of: url, shown: shown)
         do { return try JSONReader.parseObject(text) } catch {
             throw WideNetIOError("\(shown): malformed JSON (\(error))")
@@ -50,7 +50,7 @@ struct RunFiles {
     }
 
     /// One object per non-empty line; the error names the line.
-    static func rows(in url: URL, shown: String) throws -> [JSONObject] {
+    public static func rows(in url: URL, shown: String) throws -> [JSONObject] {
         var rows: [JSONObject] = []
         for (index, line) in try text(of: url, shown: shown).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             guard !line.allSatisfy(\.isWhitespace) else { continue }
@@ -64,13 +64,13 @@ struct RunFiles {
 
 extension RunFiles {
     /// config.json of the run in `url`.
-    static func config(in url: URL) throws -> JSONObject {
+    public static func config(in url: URL) throws -> JSONObject {
         try object(in: url.appendingPathComponent("config.json"), shown: url.path + "/config.json")
     }
 
     /// The notes as the run listed them, one by one: summary.json's list, else config.json's (under
     /// "resolved" for train and mfld, at the top for the others); an older summary's joined string last.
-    static func notes(config: JSONObject?, summary: JSONObject?) -> [String] {
+    public static func notes(config: JSONObject?, summary: JSONObject?) -> [String] {
         func strings(_ value: JSONValue?) -> [String]? {
             guard case .array(let items)? = value else { return nil }
             return items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
@@ -82,14 +82,14 @@ extension RunFiles {
         return []
     }
 
-    var notes: [String] { RunFiles.notes(config: config, summary: summary) }
+    public var notes: [String] { RunFiles.notes(config: config, summary: summary) }
 
     /// A number from summary.json that the report cannot do without.
-    func required(_ key: String) throws -> Double {
+    public func required(_ key: String) throws -> Double {
         guard let v = summary[key]?.numeric else { throw WideNetIOError("\(url.path)/summary.json has no \(key)") }
         return v
     }
 
     /// An array the run wrote beside its summary.
-    func array(_ name: String) throws -> NPYArray { try NPY.read(url.appendingPathComponent(name)) }
+    public func array(_ name: String) throws -> NPYArray { try NPY.read(url.appendingPathComponent(name)) }
 }

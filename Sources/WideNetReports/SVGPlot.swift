@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// How a series is drawn.
 public enum SeriesStyle: Sendable { case line, dashed, dotted, points }

@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// report.html of `widenet saddle`: the staircase (loss and singular values on one log axis), the
 /// singular values and the rank against the step, and the plateaus found.

@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// report.html of `widenet sweep`: each diagnostic against the width on log-log axes with its
 /// fitted power law, the fitted slopes, and a table with one row per width. Drawn from

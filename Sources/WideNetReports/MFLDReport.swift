@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// report.html of `widenet mfld`: the objective and its parts, test metrics, and the particle
 /// cloud (marginal histograms, a 2-D scatter).

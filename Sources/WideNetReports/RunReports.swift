@@ -1,25 +1,29 @@
 import Foundation
+import WideNet
 
 /// Every kind's report as a function of the files its run wrote, so that the report a run writes
 /// and the one `widenet report DIR` rebuilds are the same bytes.
-enum RunReports {
+public enum RunReports {
+    /// Makes every run write its report (ReportHook); call once before running experiments.
+    public static func install() { ReportHook.writer = { url in try write(in: url) } }
+
     static func html(for run: RunFiles) throws -> String {
         if case .string("diverged")? = run.summary["status"] { return GenericReport.html(run) }
         switch run.command {
         case "train": return try TrainReport.html(run)
         case "sweep": return WidthSweepReport.html(summary: run.summary, rows: run.metrics)
         case "mfld": return try MFLDReport.html(run)
-        case "mfld-chaos": return MFLDChaos.report(run)
+        case "mfld-chaos": return ChaosReport.html(run)
         case "saddle": return try SaddleReport.html(run)
-        case "saddle-sweep": return SaddleSweep.report(run)
-        case "gram": return try GramExperiment.report(run)
+        case "saddle-sweep": return SaddleSweepReport.html(run)
+        case "gram": return try GramReport.html(run)
         default: return GenericReport.html(run)
         }
     }
 
     /// Writes `url`/report.html from the files in `url`.
     @discardableResult
-    static func write(in url: URL) throws -> URL {
+    public static func write(in url: URL) throws -> URL {
         let run = try RunFiles.load(url.path)
         let target = url.appendingPathComponent("report.html")
         try AtomicFile.write(try html(for: run), to: target)

@@ -1,4 +1,5 @@
 import Foundation
+import WideNet
 
 /// A self-contained HTML page (inline CSS, inline SVG figures, no scripts) built block by block.
 public struct HTMLReport: Sendable {
