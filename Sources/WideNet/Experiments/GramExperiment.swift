@@ -115,11 +115,6 @@ final class GramResult: SteppedRun {
     }
 
     func advance(from k: Int) throws {}
-    func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws {}
-    func checkpointArrays(_ checkpoint: inout Checkpoint) throws -> [(name: String, npy: Data)] { [] }
-    func initialFailure() -> String { "" }
-    func divergenceHint() -> String { "" }
-    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) { (0, nil) }
 
     func finish(in run: RunDirectory) throws -> JSONObject {
         try run.writeArray(hInf, shape: [n, n], to: "gram_inf.npy")

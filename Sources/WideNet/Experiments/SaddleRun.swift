@@ -142,7 +142,6 @@ final class SaddleRun: SteppedRun {
     }
 
     func initialFailure() -> String { "the initial weights (--init-scale \(c.initScale)) or the data overflow" }
-    func divergenceHint() -> String { "try a smaller --lr" }
 
     func finish(in run: RunDirectory) throws -> JSONObject {
         let data = setup.data

@@ -47,7 +47,15 @@ protocol SteppedRun: AnyObject {
     func finish(in run: RunDirectory) throws -> JSONObject
 }
 
+/// What an experiment without state to keep (or without a loss that can diverge) need not say.
 extension SteppedRun {
     func canCheckpoint(at k: Int) -> Bool { true }
     func synchronize() throws {}
+    func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws {
+        throw WideNetIOError("\(command) runs cannot be continued from a checkpoint")
+    }
+    func checkpointArrays(_ checkpoint: inout Checkpoint) throws -> [(name: String, npy: Data)] { [] }
+    var checkpointSize: (bytes: Double, grows: (name: String, value: Int)?) { (0, nil) }
+    func initialFailure() -> String { "the data overflow" }
+    func divergenceHint() -> String { "try a smaller --lr" }
 }
