@@ -109,7 +109,7 @@ struct MFLDCommand: ParsableCommand {
                 for (k, v) in result.summary.pairs where k != "notes" && k != "gaussian_check" {
                     print(k.padding(toLength: 28, withPad: " ", startingAt: 0) + v.displayText)
                 }
-                if let g = result.summary["gaussian_check"] { print("gaussian_check              " + g.render()) }
+                if let g = result.summary["gaussian_check"], g != .null { print("gaussian_check              " + g.render()) }
             }
         }
     }

@@ -32,13 +32,13 @@ public enum MFLDChaos {
             var config = base.json(resolved: [("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null)])
             config.set("chaos", counts.map(Double.init)); config.set("chaos_seeds", seeds)
             return config
-        }, members: members, control: control, quiet: base.quiet, row: { index, summary in
+        }, members: members, memberSummary: MFLDSummary.self, control: control, quiet: base.quiet, row: { index, s, _ in
             var row = JSONObject()
             row.set("step", base.steps); row.set("particles", counts[index / seeds])
             row.set("seed", Int(truncatingIfNeeded: base.seed &+ UInt64(index % seeds)))
-            row["loss"] = summary["tail_loss"] ?? .null
-            row["tail_loss_plus_regulariser"] = summary["tail_loss_plus_regulariser"] ?? .null
-            row["final_objective"] = summary["final_objective"] ?? .null
+            row.set("loss", s.tailLoss)
+            row.set("tail_loss_plus_regulariser", s.tailLossPlusRegulariser)
+            row.set("final_objective", s.finalObjective)
             return row
         }, summary: { rows, _ in summarise(rows, counts: counts, seeds: seeds) })
     }

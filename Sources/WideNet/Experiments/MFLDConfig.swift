@@ -49,12 +49,12 @@ public struct MFLDConfig: Sendable, Codable {
 
     /// config.json's names; `scatter` (a figure of the report) and `quiet` do not change the numbers.
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case particles, n, d, steps, unit, loss, task, batch, algorithm, backend, device, precision, out
-        case nTest = "n_test", learningRate = "lr", lambdaEntropy = "lambda_ent", lambdaL2 = "lambda_l2", unitScale = "unit_scale"
-        case parityK = "parity_k", teacherWidth = "teacher_width", xPath = "x", yPath = "y", annealEvery = "anneal_every"
-        case annealFactor = "anneal_factor", innerSteps = "inner_steps", svrgEvery = "svrg_every", seedBits = "seed"
-        case dataSeedBits = "data_seed", initScale = "init_scale", dataTerm = "data_term", logEvery = "log_every"
-        case entropySample = "entropy_sample", saveParticles = "save_particles"
+        case particles, n, nTest = "n_test", d, steps, learningRate = "lr", lambdaEntropy = "lambda_ent", lambdaL2 = "lambda_l2"
+        case unit, unitScale = "unit_scale", loss, task, parityK = "parity_k", teacherWidth = "teacher_width", xPath = "x"
+        case yPath = "y", annealEvery = "anneal_every", annealFactor = "anneal_factor", batch, algorithm
+        case innerSteps = "inner_steps", svrgEvery = "svrg_every", seedBits = "seed", dataSeedBits = "data_seed"
+        case initScale = "init_scale", dataTerm = "data_term", logEvery = "log_every", entropySample = "entropy_sample"
+        case backend, device, precision, out, saveParticles = "save_particles"
     }
 
     public var resolvedLoss: MFLDLoss { loss ?? (task == .parity ? .logistic : .squared) }

@@ -234,27 +234,22 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         }
         // The report's particle cloud, in f32: the figures need no more.
         try run.writeArray(sample.map { Float($0) }, shape: [sample.count / D, D], to: "sample.npy")
-        var summary = JSONObject()
-        summary.set("precision", T.precision.rawValue)
-        summary.set("particles", cfg.particles); summary.set("n", data.n); summary.set("d", data.d); summary.set("steps", cfg.steps)
-        summary.set("coordinates", D); summary.set("scatter", [Double(cfg.scatter.0), Double(cfg.scatter.1)])
         let last = rows.last
-        summary.set("final_loss", last?.loss); summary.set("final_test_loss", last?.testLoss)
-        summary.set("final_regulariser", last?.regulariser); summary.set("final_entropy", last?.entropy)
-        summary.set("final_objective", last?.objective)
-        summary.set("final_train_accuracy", last?.trainAccuracy); summary.set("final_test_accuracy", last?.testAccuracy)
-        summary.set("final_lambda", last?.lambda)
-        // Mean of the last quarter of logged rows: the stationary level, less noisy than one row.
+        // Means of the last quarter of logged rows: the stationary level, less noisy than one row.
         let tail = rows.suffix(max(1, rows.count / 4))
-        summary.set("tail_loss", tail.map(\.loss).reduce(0, +) / Double(tail.count))
-        summary.set("tail_loss_plus_regulariser", tail.map { $0.loss + $0.regulariser }.reduce(0, +) / Double(tail.count))
-        if !cfg.dataTerm { summary.set("gaussian_check", gaussianCheck(sample, count: sample.count / D, D: D)) }
-        return summary
+        return try ConfigCoding.object(MFLDSummary(
+            precision: T.precision.rawValue, particles: cfg.particles, n: data.n, d: data.d, steps: cfg.steps, coordinates: D,
+            scatter: [cfg.scatter.0, cfg.scatter.1], finalLoss: last?.loss, finalTestLoss: last?.testLoss,
+            finalRegulariser: last?.regulariser, finalEntropy: last?.entropy, finalObjective: last?.objective,
+            finalTrainAccuracy: last?.trainAccuracy, finalTestAccuracy: last?.testAccuracy, finalLambda: last?.lambda,
+            tailLoss: tail.map(\.loss).reduce(0, +) / Double(tail.count),
+            tailLossPlusRegulariser: tail.map { $0.loss + $0.regulariser }.reduce(0, +) / Double(tail.count),
+            gaussianCheck: cfg.dataTerm ? nil : gaussianCheck(sample, count: sample.count / D, D: D)))
     }
 
     /// Per-coordinate mean and variance of the sample against the exact law of the discrete
     /// chain with the data term off (MFLDConfig.gaussianVariance), with z-scores.
-    func gaussianCheck(_ sample: [Double], count m: Int, D: Int) -> JSONObject {
+    func gaussianCheck(_ sample: [Double], count m: Int, D: Int) -> GaussianCheck {
         let (v, vInf) = cfg.gaussianVariance(afterSteps: cfg.steps)
         var means: [Double] = [], vars: [Double] = [], zMean: [Double] = [], zVar: [Double] = []
         for q in 0..<D {
@@ -265,13 +260,9 @@ final class MFLDRun<T: Scalar>: SteppedRun {
             zMean.append(mean / (v / Double(m)).squareRoot())
             zVar.append((variance - v) / (v * (2 / Double(m - 1)).squareRoot()))   // sd of a Gaussian sample variance
         }
-        var o = JSONObject()
-        o.set("sample", m)
-        o.set("predicted_variance", v); o.set("stationary_variance", vInf)
-        o.set("continuous_time_variance", cfg.lambdaEntropy / (2 * cfg.lambdaL2))
-        o.set("means", means); o.set("variances", vars)
-        o.set("max_abs_z_mean", zMean.map(abs).max()); o.set("max_abs_z_variance", zVar.map(abs).max())
-        return o
+        return GaussianCheck(sample: m, predictedVariance: v, stationaryVariance: vInf,
+                             continuousTimeVariance: cfg.lambdaEntropy / (2 * cfg.lambdaL2), means: means, variances: vars,
+                             maxAbsZMean: zMean.map(abs).max(), maxAbsZVariance: zVar.map(abs).max())
     }
 
 }

@@ -34,10 +34,9 @@ public struct NTKTrainConfig: Sendable, Codable {
 
     /// config.json's names (`quiet` says how to run, not what).
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case n, d, width, steps, dataset, kappa, backend, device, precision, out
-        case learningRate = "lr", seedBits = "seed", xPath = "x", yPath = "y", initWPath = "init_w", initAPath = "init_a"
-        case trainOutput = "train_output", logEvery = "log_every", gramEvery = "gram_every", saveWeights = "save_weights"
-        case blockWidth = "block_width"
+        case n, d, width, steps, learningRate = "lr", seedBits = "seed", dataset, xPath = "x", yPath = "y"
+        case initWPath = "init_w", initAPath = "init_a", kappa, trainOutput = "train_output", logEvery = "log_every"
+        case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", blockWidth = "block_width"
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).

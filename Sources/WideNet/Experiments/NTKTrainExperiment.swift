@@ -200,21 +200,12 @@ final class TrainRun<T: Scalar>: SteppedRun {
             try run.writeArray(a, shape: [width], to: "a.npy")
         }
         try run.writeArray(u, shape: [n], to: "u.npy")
-        var s = JSONObject()
-        s.set("precision", T.precision.rawValue)
-        s.set("n", n); s.set("d", d); s.set("width", width); s.set("steps", steps)
-        s.set("lr", setup.lr); s.set("lambda0", setup.lambda0); s.set("lambda_max", setup.lambdaMax)
-        s.set("initial_loss", 0.5 * r0Sq)
-        s.set("final_loss", history.loss.last)
-        s.set("bound_holds", boundViolations == 0)
-        s.set("bound_violations", boundViolations)
-        s.set("first_bound_violation", firstViolation)
-        s.set("max_kernel_deviation", maxDeviation)
-        s.set("final_max_move", history.move.last)
-        s.set("final_flip_fraction", history.flips.last)
-        s.set("lambda_min_h_initial", history.lambdaMin.first)
-        s.set("lambda_min_h_final", history.lambdaMin.last)
-        return s
+        return try ConfigCoding.object(TrainSummary(
+            precision: T.precision.rawValue, n: n, d: d, width: width, steps: steps, lr: setup.lr, lambda0: setup.lambda0,
+            lambdaMax: setup.lambdaMax, initialLoss: 0.5 * r0Sq, finalLoss: history.loss.last, boundHolds: boundViolations == 0,
+            boundViolations: boundViolations, firstBoundViolation: firstViolation, maxKernelDeviation: maxDeviation,
+            finalMaxMove: history.move.last, finalFlipFraction: history.flips.last, lambdaMinHInitial: history.lambdaMin.first,
+            lambdaMinHFinal: history.lambdaMin.last))
     }
 
     static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {

@@ -13,7 +13,9 @@ public enum SaddleExperiment {
         public var optimizer: Optimizer = .gd
         public var steps = 3000
         public var learningRate = 0.02
-        public var seed: UInt64 = 0
+        /// The seed as config.json keeps it: the 64 bits as a signed integer (JSON readers stop at 2^63).
+        var seedBits: Int64 = 0
+        public var seed: UInt64 { get { UInt64(bitPattern: seedBits) } set { seedBits = Int64(bitPattern: newValue) } }
         public var xPath: String? = nil, yPath: String? = nil
         public var initW1Path: String? = nil, initW2Path: String? = nil
         public var logEvery = 10
@@ -37,12 +39,11 @@ public enum SaddleExperiment {
 
         /// config.json's names; `given` and `quiet` say how the command line was written, not what runs.
         enum CodingKeys: String, CodingKey {
-            case n, d, k, hidden, steps, seed, activation, optimizer, initialization, backend, device, out
-            case initScale = "init_scale", teacherRank = "teacher_rank", singularValues = "singular_values"
-            case learningRate = "lr", initW1Path = "init_w1", initW2Path = "init_w2", logEvery = "log_every"
-            case xPath = "x", yPath = "y"
-            case plateauThreshold = "plateau_threshold", plateauMinSteps = "plateau_min_steps", skipPlateaus = "skip_plateaus"
-            case whitenInputs = "whiten_inputs", targetLoss = "target_loss"
+            case n, d, k, hidden, initScale = "init_scale", teacherRank = "teacher_rank", singularValues = "singular_values"
+            case activation, optimizer, steps, learningRate = "lr", seedBits = "seed", xPath = "x", yPath = "y"
+            case initW1Path = "init_w1", initW2Path = "init_w2", logEvery = "log_every", plateauThreshold = "plateau_threshold"
+            case plateauMinSteps = "plateau_min_steps", skipPlateaus = "skip_plateaus", initialization
+            case whitenInputs = "whiten_inputs", targetLoss = "target_loss", backend, device, out
         }
     }
 

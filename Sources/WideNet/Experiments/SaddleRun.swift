@@ -22,6 +22,7 @@ final class SaddleRun: SteppedRun {
     var command: String { "saddle" }
     var steps: Int { setup.config.steps }
     var backendInfo: BackendInfo? { setup.products.backend?.info }
+    var backendKind: String? { setup.products.onDevice ? "opencl" : "cpu" }
     var notes: [String] { setup.notes }
     var c: SaddleExperiment.Config { setup.config }
     var seconds: Double { earlierSeconds + Date().timeIntervalSince(started) }
@@ -151,54 +152,35 @@ final class SaddleRun: SteppedRun {
         let plateaus = PlateauDetector.plateaus(losses, threshold: c.plateauThreshold, minSteps: c.plateauMinSteps,
                                                 floor: 1e-8 * (losses.first ?? 0))
         func rank(at step: Int) -> Int { logged.last(where: { $0.step <= step })?.rank ?? 0 }
-        var summary = JSONObject()
-        summary.set("backend", setup.products.onDevice ? "opencl" : "cpu")
-        summary.set("initial_loss", losses.first); summary.set("final_loss", losses.last)
-        summary.set("final_rank", logged.last?.rank)
-        summary.set("final_singular_values", logged.last.map { Array($0.s.prefix(data.k)) } ?? [])
-        summary.set("teacher_singular_values", data.teacherSingularValues)
-        summary.set("rank_threshold", threshold)
         // The steps at which the rank first reaches 1, 2, …: the drops of the staircase.
         var reached: [Double] = []
         for r in 1...max(1, data.k) {
             if let first = logged.first(where: { $0.rank >= r }) { reached.append(Double(first.step)) }
         }
-        summary.set("rank_reached_at", reached)
-        summary["plateaus"] = .array(plateaus.map { p in
-            var o = JSONObject()
-            o.set("start", p.start); o.set("end", p.end); o.set("length", p.end - p.start + 1); o.set("loss", p.loss)
-            o.set("rank", rank(at: p.start))
-            if let mid = singular.last(where: { $0.step <= (p.start + p.end) / 2 }) {
-                o.set("dead_units", mid.dead); o.set("duplicate_pairs", mid.duplicates)
-            }
-            return .object(o)
-        })
-        summary.set("plateau_count", plateaus.count)
-        let floor = 1e-8 * (losses.first ?? 0)
-        // A jump is a one-step drop; unsmoothed, jumps a few steps apart stay apart.
-        let found = DropDetector.drops(losses, floor: floor, halfWidth: c.skipPlateaus ? 0 : 5)
-        summary["drops"] = .array(found.map { drop in
-            var o = JSONObject()
-            o.set("start", drop.start); o.set("peak", drop.peak); o.set("end", drop.end)
-            o.set("loss_before", drop.lossBefore); o.set("loss_after", drop.lossAfter)
-            o.set("rank_before", rank(at: drop.start)); o.set("rank_after", rank(at: drop.end))
-            return .object(o)
-        })
-        summary.set("drop_count", found.count)
-        summary.set("ranks_after_drops", found.map { Double(rank(at: $0.end)) })
-        summary.set("target_loss", target)
-        summary.set("steps_to_target", reachedTarget?.step); summary.set("seconds_to_target", reachedTarget?.seconds)
-        if c.skipPlateaus {
-            summary["jumps"] = .array(jumps.map { s in
-                var o = JSONObject(); o.set("step", s.step); o.set("steps_replaced", s.jump.stepsReplaced)
-                o.set("loss_before", s.jump.lossBefore); o.set("loss_after", s.jump.lossAfter); o.set("top_rate", s.jump.topRate)
-                o.set("rank_after", s.rank)
-                return .object(o)
-            })
-            summary.set("jump_count", jumps.count)
-            summary.set("ranks_after_jumps", jumps.map { Double($0.rank) })
-            summary.set("steps_replaced_by_jumps", jumps.reduce(0) { $0 + $1.jump.stepsReplaced })
+        let records = plateaus.map { p in
+            let mid = singular.last(where: { $0.step <= (p.start + p.end) / 2 })
+            return SaddleSummary.PlateauRecord(start: p.start, end: p.end, length: p.end - p.start + 1, loss: p.loss,
+                                               rank: rank(at: p.start), deadUnits: mid?.dead, duplicatePairs: mid?.duplicates)
         }
-        return summary
+        // A jump is a one-step drop; unsmoothed, jumps a few steps apart stay apart.
+        let found = DropDetector.drops(losses, floor: 1e-8 * (losses.first ?? 0), halfWidth: c.skipPlateaus ? 0 : 5)
+        let drops = found.map { drop in
+            SaddleSummary.DropRecord(start: drop.start, peak: drop.peak, end: drop.end, lossBefore: drop.lossBefore,
+                                     lossAfter: drop.lossAfter, rankBefore: rank(at: drop.start), rankAfter: rank(at: drop.end))
+        }
+        let jumpRecords = jumps.map { s in
+            SaddleSummary.JumpRecord(step: s.step, stepsReplaced: s.jump.stepsReplaced, lossBefore: s.jump.lossBefore,
+                                     lossAfter: s.jump.lossAfter, topRate: s.jump.topRate, rankAfter: s.rank)
+        }
+        return try ConfigCoding.object(SaddleSummary(
+            initialLoss: losses.first, finalLoss: losses.last, finalRank: logged.last?.rank,
+            finalSingularValues: logged.last.map { Array($0.s.prefix(data.k)) } ?? [],
+            teacherSingularValues: data.teacherSingularValues, rankThreshold: threshold, rankReachedAt: reached,
+            plateaus: records, plateauCount: plateaus.count, drops: drops, dropCount: drops.count,
+            ranksAfterDrops: found.map { Double(rank(at: $0.end)) }, targetLoss: target, stepsToTarget: reachedTarget?.step,
+            secondsToTarget: reachedTarget?.seconds,
+            jumps: c.skipPlateaus ? jumpRecords : nil, jumpCount: c.skipPlateaus ? jumps.count : nil,
+            ranksAfterJumps: c.skipPlateaus ? jumps.map { Double($0.rank) } : nil,
+            stepsReplacedByJumps: c.skipPlateaus ? jumps.reduce(0) { $0 + $1.jump.stepsReplaced } : nil))
     }
 }

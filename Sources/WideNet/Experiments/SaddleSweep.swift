@@ -35,13 +35,13 @@ public enum SaddleSweep {
             resolved.set("checkpoint_every", control.checkpointEvery)
             config["resolved"] = .object(resolved)
             return config
-        }, members: members, control: control, quiet: base.quiet, row: { index, summary in
+        }, members: members, memberSummary: SaddleSummary.self, control: control, quiet: base.quiet, row: { index, s, _ in
             var row = JSONObject()
-            row.set("step", base.steps); row["loss"] = summary["final_loss"] ?? .null
+            row.set("step", base.steps); row.set("loss", s.finalLoss)
             row.set("init_scale", plan[index].scale); row.set("skip_plateaus", plan[index].skip)
-            for key in ["rank_reached_at", "final_rank", "steps_to_target", "seconds_to_target", "drop_count", "jump_count"] {
-                row[key] = summary[key] ?? .null
-            }
+            row.set("rank_reached_at", s.rankReachedAt); row.set("final_rank", s.finalRank)
+            row.set("steps_to_target", s.stepsToTarget); row.set("seconds_to_target", s.secondsToTarget)
+            row.set("drop_count", s.dropCount); row.set("jump_count", s.jumpCount)
             return row
         }, summary: { rows, _ in summarise(rows, scales: scales, skipping: base.skipPlateaus) })
     }

@@ -5,10 +5,6 @@ import Foundation
 /// weight movement falls like 1/√m, and so do the flipped activation patterns and the distance
 /// to the kernel prediction; log-log slopes against m are fitted to each.
 public enum WidthSweep {
-    /// Per-width figures copied from each run's summary into the sweep's metrics rows.
-    static let copiedFigures = ["initial_loss", "final_max_move", "final_flip_fraction", "max_kernel_deviation",
-                                "lambda_min_h_initial", "lambda_min_h_final", "bound_holds", "steps_per_second"]
-
     /// The diagnostics fitted against m: metrics column and the name their fit takes in summary.json.
     public static let fittedFigures = [("final_max_move", "max_move"), ("final_flip_fraction", "flip_fraction"),
                                 ("max_kernel_deviation", "kernel_deviation")]
@@ -32,18 +28,18 @@ public enum WidthSweep {
         }
         return try SweepHarness.run(command: "sweep", resumeCommand: "sweep", out: base.out, resume: resume,
                                     config: { config(base, widths: widths, plan: plan, control: control) }, members: members,
-                                    control: control, quiet: base.quiet, row: { index, summary in
+                                    memberSummary: TrainSummary.self, control: control, quiet: base.quiet, row: { index, s, times in
             // η = 1/λ_max(H∞) comes from the data alone, so every width must have run with the same one.
             let width = widths[index]
-            let lr = summary["lr"]?.numeric ?? .nan
-            guard abs(lr - plan.lr) <= 1e-12 * plan.lr else {
-                throw BackendError("width \(width) ran with η = \(lr) where the sweep planned η = \(plan.lr); the widths would not be comparable")
+            guard abs(s.lr - plan.lr) <= 1e-12 * plan.lr else {
+                throw BackendError("width \(width) ran with η = \(s.lr) where the sweep planned η = \(plan.lr); the widths would not be comparable")
             }
             var row = JSONObject()
-            row.set("step", base.steps)
-            row["loss"] = summary["final_loss"] ?? .null
-            row.set("width", width)
-            for key in copiedFigures { row[key] = summary[key] ?? .null }
+            row.set("step", base.steps); row.set("loss", s.finalLoss); row.set("width", width)
+            row.set("initial_loss", s.initialLoss); row.set("final_max_move", s.finalMaxMove)
+            row.set("final_flip_fraction", s.finalFlipFraction); row.set("max_kernel_deviation", s.maxKernelDeviation)
+            row.set("lambda_min_h_initial", s.lambdaMinHInitial); row.set("lambda_min_h_final", s.lambdaMinHFinal)
+            row.set("bound_holds", s.boundHolds); row.set("steps_per_second", times.stepsPerSecond)
             return row
         }, summary: { rows, _ in
             var summary = JSONObject()

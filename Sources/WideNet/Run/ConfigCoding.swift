@@ -3,11 +3,9 @@ import Foundation
 /// A Codable configuration as config.json's keys and back: one definition of the fields (the
 /// type's CodingKeys) serves writing a run and continuing it.
 public enum ConfigCoding {
-    /// The encoded fields in key order (an option left unset is absent).
+    /// The encoded fields in CodingKeys order, an option left unset as null.
     public static func object<C: Encodable>(_ config: C) throws -> JSONObject {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard case .object(let o) = try JSONReader.parse(String(decoding: try encoder.encode(config), as: UTF8.self)) else {
+        guard case .object(let o) = try JSONValueEncoder().encode(config) else {
             throw WideNetIOError("a configuration did not encode to a JSON object")
         }
         return o

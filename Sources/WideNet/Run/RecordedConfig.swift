@@ -74,6 +74,18 @@ extension RecordedConfig {
         return o
     }
 
+    /// `config` with the exact command line of this process after its version (argument 0 is
+    /// the binary as it was called).
+    static func withCommandLine(_ config: JSONObject, _ arguments: [String] = CommandLine.arguments) -> JSONObject {
+        var o = JSONObject()
+        for (key, value) in config.pairs where key != "command_line" {
+            o[key] = value
+            if key == "version" { o["command_line"] = .array(arguments.map { .string($0) }) }
+        }
+        if o["command_line"] == nil { o["command_line"] = .array(arguments.map { .string($0) }) }
+        return o
+    }
+
     /// The recorded options decoded as `type`; an error names the field that does not decode.
     public func decode<C: Decodable>(_ type: C.Type) throws -> C {
         try ConfigCoding.decode(type, from: options, shown: directory.appendingPathComponent("config.json").path)

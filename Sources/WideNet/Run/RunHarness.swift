@@ -33,7 +33,7 @@ enum RunHarness {
                 if resumeFrom == nil { run.discard() }
                 throw error
             }
-            if resumeFrom == nil { try run.writeJSON(experiment.config(), to: "config.json") }
+            if resumeFrom == nil { try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json") }
             return try Loop(experiment: experiment, directory: run, control: control, resumed: resumeFrom, quiet: quiet).run()
         }
     }
@@ -104,20 +104,16 @@ private struct Loop {
         let loopSeconds = Date().timeIntervalSince(loopStart)
         try run.close()
 
-        var summary = JSONObject()
-        summary.set("command", e.command)
-        summary.set("status", "complete")
-        if let info = e.backendInfo { summary.set("backend", info.kind); summary.set("device", info.deviceName) }
-        for (key, value) in try e.finish(in: run).pairs where summary[key] == nil { summary[key] = value }
         let stepsRun = e.steps - first
-        summary.set("resumed_from_step", resumed?.step)
-        summary.set("steps_run", stepsRun)
-        summary.set("wall_seconds", Date().timeIntervalSince(started))
-        summary.set("loop_seconds", loopSeconds)
-        summary.set("steps_per_second", loopSeconds > 0 && stepsRun > 0 ? Double(stepsRun) / loopSeconds : nil)
-        summary.set("seconds_per_step", stepsRun > 0 ? stepSeconds / Double(stepsRun) : nil)
-        if let build = e.kernelBuildSeconds { summary.set("kernel_build_seconds", build) }
-        summary["notes"] = .array(notes.map { .string($0) })
+        var summary = try ConfigCoding.object(RunIdentity(command: e.command, status: "complete", backend: e.backendKind,
+                                                          device: e.backendInfo?.deviceName))
+        for (key, value) in try e.finish(in: run).pairs where summary[key] == nil { summary[key] = value }
+        let times = RunTimes(stepsRun: stepsRun, resumedFromStep: resumed?.step, wallSeconds: Date().timeIntervalSince(started),
+                             loopSeconds: loopSeconds,
+                             stepsPerSecond: loopSeconds > 0 && stepsRun > 0 ? Double(stepsRun) / loopSeconds : nil,
+                             secondsPerStep: stepsRun > 0 ? stepSeconds / Double(stepsRun) : nil,
+                             kernelBuildSeconds: e.kernelBuildSeconds, notes: notes)
+        for (key, value) in try ConfigCoding.object(times).pairs { summary[key] = value }
         try run.writeJSON(summary, to: "summary.json")
         try ReportHook.write(in: run.url)
         return RunOutcome(directory: run.url, summary: summary, notes: notes)
@@ -128,12 +124,10 @@ private struct Loop {
     func diverged(at k: Int, loss: Double, checkpoint: Int?, notes: [String]) throws -> Error {
         let run = directory
         try run.close()
-        var summary = JSONObject()
-        summary.set("command", experiment.command)
-        summary.set("status", "diverged")
+        var summary = try ConfigCoding.object(RunIdentity(command: experiment.command, status: "diverged",
+                                                          backend: experiment.backendKind, device: experiment.backendInfo?.deviceName))
         summary.set("diverged_at_step", k)
         summary.set("last_checkpoint_step", checkpoint)
-        if let info = experiment.backendInfo { summary.set("backend", info.kind); summary.set("device", info.deviceName) }
         summary["notes"] = .array(notes.map { .string($0) })
         try run.writeJSON(summary, to: "summary.json")
         try? ReportHook.write(in: run.url)
@@ -147,9 +141,4 @@ private struct Loop {
 public struct RunDiverged: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
-}
-
-extension SteppedRun {
-    /// Seconds spent compiling device kernels, for runs on OpenCL.
-    var kernelBuildSeconds: Double? { nil }
 }

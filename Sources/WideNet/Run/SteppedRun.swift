@@ -21,6 +21,10 @@ protocol SteppedRun: AnyObject {
     var steps: Int { get }
     /// What every summary shows about where it ran (nil for runs without a backend).
     var backendInfo: BackendInfo? { get }
+    /// The backend the summary names ("cpu", "opencl"); the info's kind unless said otherwise.
+    var backendKind: String? { get }
+    /// Seconds spent compiling device kernels, for runs on OpenCL.
+    var kernelBuildSeconds: Double? { get }
     /// Notes of this process (the backend chosen, defaults resolved); the summary lists them.
     var notes: [String] { get }
     /// config.json of a new run.
@@ -49,6 +53,8 @@ protocol SteppedRun: AnyObject {
 
 /// What an experiment without state to keep (or without a loss that can diverge) need not say.
 extension SteppedRun {
+    var backendKind: String? { backendInfo?.kind }
+    var kernelBuildSeconds: Double? { nil }
     func canCheckpoint(at k: Int) -> Bool { true }
     func synchronize() throws {}
     func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws {

@@ -14,9 +14,11 @@ struct SweepMember {
 /// left none, and runs the rest, so a killed sweep ends with the same rows and summary as one
 /// that ran through.
 enum SweepHarness {
-    static func run(command: String, resumeCommand: String, out: String?, resume: Bool, config: () throws -> JSONObject,
-                    members: [SweepMember], control: RunControl, quiet: Bool,
-                    row: (_ index: Int, _ summary: JSONObject) throws -> JSONObject,
+    /// `row` makes member `index`'s metrics row from its summary, read back as `S` (its
+    /// experiment's summary type) and the common RunTimes.
+    static func run<S: Decodable>(command: String, resumeCommand: String, out: String?, resume: Bool, config: () throws -> JSONObject,
+                    members: [SweepMember], memberSummary: S.Type, control: RunControl, quiet: Bool,
+                    row: (_ index: Int, _ summary: S, _ times: RunTimes) throws -> JSONObject,
                     summary: (_ rows: [JSONObject], _ memberSummaries: [JSONObject]) throws -> JSONObject,
                     finished: (_ done: Int, _ total: Int, _ row: JSONObject, _ seconds: Double) -> Void = { _, _, _, _ in })
         throws -> RunOutcome {
@@ -35,19 +37,21 @@ enum SweepHarness {
             root = try RunDirectory(resuming: url, metricsBytes: 0)
         } else {
             root = try RunDirectory(path: out, command: command)
-            try root.writeJSON(try config(), to: "config.json")
+            try root.writeJSON(RecordedConfig.withCommandLine(try config()), to: "config.json")
         }
         let hint = "continue with `widenet \(resumeCommand) --resume \(root.url.path)`"
         var rows: [JSONObject] = [], summaries: [JSONObject] = [], notes: [String] = []
         for (index, member) in members.enumerated() {
             let memberStart = Date()
             let directory = root.file(member.name)
-            let summary = try memberSummary(member, in: directory, control: control, hint: hint, root: root, resumeCommand: resumeCommand)
+            let summary = try runOrRead(member, in: directory, control: control, hint: hint, root: root, resumeCommand: resumeCommand)
             // From the first member on, the sweep's directory holds work worth keeping.
             Cleanup.keepRunDirectories()
             SignalWatch.resumeHint = hint
             for note in RunFiles.notes(config: nil, summary: summary) where !notes.contains(note) { notes.append(note) }
-            let r = try row(index, summary)
+            let shown = directory.appendingPathComponent("summary.json").path
+            let r = try row(index, try ConfigCoding.decode(S.self, from: summary, shown: shown),
+                            try ConfigCoding.decode(RunTimes.self, from: summary, shown: shown))
             try root.appendMetrics(r)
             rows.append(r); summaries.append(summary)
             finished(index + 1, members.count, r, Date().timeIntervalSince(memberStart))
@@ -67,7 +71,7 @@ enum SweepHarness {
     }
 
     /// The summary of a member: read back when it finished, else run or continued now.
-    static func memberSummary(_ member: SweepMember, in directory: URL, control: RunControl, hint: String, root: RunDirectory,
+    static func runOrRead(_ member: SweepMember, in directory: URL, control: RunControl, hint: String, root: RunDirectory,
                               resumeCommand: String) throws -> JSONObject {
         let fm = FileManager.default
         let summaryFile = directory.appendingPathComponent("summary.json")

@@ -1,0 +1,38 @@
+import Foundation
+
+/// summary.json of `widenet mfld` (its own fields; RunSummary adds the common ones).
+public struct MFLDSummary: Codable, Sendable {
+    public var precision: String
+    public var particles: Int, n: Int, d: Int, steps: Int
+    /// D = d + 2 coordinates per particle, and the pair the report's scatter draws.
+    public var coordinates: Int, scatter: [Int]
+    public var finalLoss: Double?, finalTestLoss: Double?, finalRegulariser: Double?, finalEntropy: Double?
+    public var finalObjective: Double?, finalTrainAccuracy: Double?, finalTestAccuracy: Double?, finalLambda: Double?
+    /// Means over the last quarter of the logged rows: the stationary level.
+    public var tailLoss: Double?, tailLossPlusRegulariser: Double?
+    /// With the data term off: the sample against the exact Gaussian law of the discrete chain.
+    public var gaussianCheck: GaussianCheck?
+
+    /// In the order summary.json lists them (a synthesised encoding follows the cases).
+    enum CodingKeys: String, CodingKey {
+        case precision, particles, n, d, steps, coordinates, scatter
+        case finalLoss = "final_loss", finalTestLoss = "final_test_loss", finalRegulariser = "final_regulariser"
+        case finalEntropy = "final_entropy", finalObjective = "final_objective", finalTrainAccuracy = "final_train_accuracy"
+        case finalTestAccuracy = "final_test_accuracy", finalLambda = "final_lambda", tailLoss = "tail_loss"
+        case tailLossPlusRegulariser = "tail_loss_plus_regulariser", gaussianCheck = "gaussian_check"
+    }
+}
+
+/// Per-coordinate means and variances of a particle sample against the predicted Gaussian.
+public struct GaussianCheck: Codable, Sendable {
+    public var sample: Int
+    public var predictedVariance: Double, stationaryVariance: Double, continuousTimeVariance: Double
+    public var means: [Double], variances: [Double]
+    public var maxAbsZMean: Double?, maxAbsZVariance: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case sample, predictedVariance = "predicted_variance", stationaryVariance = "stationary_variance"
+        case continuousTimeVariance = "continuous_time_variance", means, variances, maxAbsZMean = "max_abs_z_mean"
+        case maxAbsZVariance = "max_abs_z_variance"
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+/// summary.json of `widenet train` (its own fields; RunSummary adds the common ones).
+public struct TrainSummary: Codable, Sendable {
+    public var precision: String
+    public var n: Int, d: Int, width: Int, steps: Int
+    public var lr: Double, lambda0: Double, lambdaMax: Double
+    public var initialLoss: Double
+    public var finalLoss: Double?
+    /// Whether ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖² held at every step, and where it first failed.
+    public var boundHolds: Bool, boundViolations: Int, firstBoundViolation: Int?
+    /// The largest ‖u(k) − u_ker(k)‖ / ‖u(0) − y‖ over the run.
+    public var maxKernelDeviation: Double
+    public var finalMaxMove: Double?, finalFlipFraction: Double?
+    public var lambdaMinHInitial: Double?, lambdaMinHFinal: Double?
+
+    /// In the order summary.json lists them (a synthesised encoding follows the cases).
+    enum CodingKeys: String, CodingKey {
+        case precision, n, d, width, steps, lr, lambda0
+        case lambdaMax = "lambda_max", initialLoss = "initial_loss", finalLoss = "final_loss", boundHolds = "bound_holds"
+        case boundViolations = "bound_violations", firstBoundViolation = "first_bound_violation"
+        case maxKernelDeviation = "max_kernel_deviation", finalMaxMove = "final_max_move", finalFlipFraction = "final_flip_fraction"
+        case lambdaMinHInitial = "lambda_min_h_initial", lambdaMinHFinal = "lambda_min_h_final"
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// The fields every summary.json shares, written by the harness around the experiment's own:
+/// first what ran and where, last how long it took and the notes.
+public struct RunIdentity: Codable, Sendable {
+    public var command: String
+    /// "complete" or "diverged".
+    public var status: String
+    public var backend: String?, device: String?
+}
+
+public struct RunTimes: Codable, Sendable {
+    /// Updates this process made, and the checkpoint step it continued from (nil for a fresh run).
+    public var stepsRun: Int
+    public var resumedFromStep: Int?
+    public var wallSeconds: Double
+    public var loopSeconds: Double
+    /// Rates over the steps this process ran.
+    public var stepsPerSecond: Double?, secondsPerStep: Double?
+    public var kernelBuildSeconds: Double?
+    public var notes: [String]
+
+    /// In the order summary.json lists them (a synthesised encoding follows the cases).
+    enum CodingKeys: String, CodingKey {
+        case stepsRun = "steps_run", resumedFromStep = "resumed_from_step", wallSeconds = "wall_seconds"
+        case loopSeconds = "loop_seconds", stepsPerSecond = "steps_per_second", secondsPerStep = "seconds_per_step"
+        case kernelBuildSeconds = "kernel_build_seconds", notes
+    }
+}
+
+extension ConfigCoding {
+    /// A run's summary.json read back as `type` (sweeps read their members' this way).
+    public static func summary<S: Decodable>(_ type: S.Type, of run: RunOutcome) throws -> S {
+        try decode(type, from: run.summary, shown: run.directory.appendingPathComponent("summary.json").path)
+    }
+}
