@@ -3,17 +3,37 @@ import Foundation
 /// `widenet gram`: the infinite-width kernel H∞ of some inputs, its spectrum and λ0, and with a
 /// width the empirical H(0) of a random net and its distance to H∞.
 public enum GramExperiment {
-    public struct Config: Sendable {
+    public struct Config: Sendable, Codable {
         public var xPath: String? = nil
         public var n: Int? = nil, d: Int? = nil
         public var width: Int? = nil
-        public var seed: UInt64 = 0
+        /// The seed as config.json keeps it: the 64 bits as a signed integer (JSON readers stop at 2^63).
+        var seedBits: Int64 = 0
+        public var seed: UInt64 { get { UInt64(bitPattern: seedBits) } set { seedBits = Int64(bitPattern: newValue) } }
         public var kappa = 1.0
         public var backend: BackendKind = .auto
         public var device: String? = nil
         public var precision: Precision = .f32
         public var out: String? = nil
         public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case xPath = "x", n, d, width, seedBits = "seed", kappa, backend, device, precision, out
+        }
+    }
+
+    /// summary.json of `widenet gram` (its own fields; RunSummary adds the common ones).
+    public struct Summary: Codable, Sendable {
+        public var n: Int, d: Int
+        public var lambda0: Double?, lambdaMax: Double?, conditionNumber: Double?
+        /// With --width: the empirical H(0) of one random net against H∞.
+        public var width: Int?, gramDeviationFrobenius: Double?, gramDeviationSpectral: Double?, lambdaMinH0: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case n, d, lambda0, lambdaMax = "lambda_max", conditionNumber = "condition_number", width
+            case gramDeviationFrobenius = "gram_deviation_frobenius", gramDeviationSpectral = "gram_deviation_spectral"
+            case lambdaMinH0 = "lambda_min_h0"
+        }
     }
 
     public static func run(_ cfg: Config) throws -> RunOutcome {
@@ -88,14 +108,10 @@ final class GramResult: SteppedRun {
     }
 
     func config() -> JSONObject {
-        var config = JSONObject()
-        config.set("command", "gram"); config.set("version", widenetVersion)
-        config.set("x", cfg.xPath); config.set("n", n); config.set("d", d); config.set("width", cfg.width)
-        config.set("seed", Int(truncatingIfNeeded: cfg.seed)); config.set("kappa", cfg.kappa)
-        config.set("backend", backendInfo?.kind ?? cfg.backend.rawValue); config.set("device", backendInfo?.deviceName)
-        config.set("precision", cfg.precision.rawValue); config.set("out", cfg.out)
-        config["notes"] = .array(notes.map { .string($0) })
-        return config
+        RecordedConfig.json(command: "gram", options: cfg, resolved: [
+            ("n", .int(n)), ("d", .int(d)), ("backend", backendInfo.map { .string($0.kind) } ?? .null),
+            ("device", backendInfo.map { .string($0.deviceName) } ?? .null), ("notes", .array(notes.map { .string($0) })),
+        ])
     }
 
     func observe(_ k: Int) throws -> Observation {
@@ -119,17 +135,10 @@ final class GramResult: SteppedRun {
     func finish(in run: RunDirectory) throws -> JSONObject {
         try run.writeArray(hInf, shape: [n, n], to: "gram_inf.npy")
         try run.writeArray(eig, shape: [n], to: "gram_inf_eigenvalues.npy")
-        var summary = JSONObject()
-        summary.set("n", n); summary.set("d", d)
-        summary.set("lambda0", eig.first ?? .nan); summary.set("lambda_max", eig.last)
-        summary.set("condition_number", (eig.last ?? .nan) / (eig.first ?? .nan))
-        if let h0, let m = cfg.width, let deviation {
-            try run.writeArray(h0, shape: [n, n], to: "gram_0.npy")
-            summary.set("width", m)
-            summary.set("gram_deviation_frobenius", deviation.fro)
-            summary.set("gram_deviation_spectral", deviation.spectral)
-            summary.set("lambda_min_h0", deviation.lambdaMin)
-        }
-        return summary
+        if let h0, cfg.width != nil { try run.writeArray(h0, shape: [n, n], to: "gram_0.npy") }
+        return try ConfigCoding.object(GramExperiment.Summary(
+            n: n, d: d, lambda0: eig.first, lambdaMax: eig.last, conditionNumber: (eig.last ?? .nan) / (eig.first ?? .nan),
+            width: deviation == nil ? nil : cfg.width, gramDeviationFrobenius: deviation?.fro,
+            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin))
     }
 }
