@@ -14,6 +14,7 @@ struct NTKProblemOptions: ParsableArguments {
     @Option(help: "Inputs, n×d .npy (implies --dataset file; rows are scaled to unit norm).") var x: String?
     @Option(help: "Labels, n .npy.") var y: String?
     @Option(help: "Standard deviation κ of the initial hidden weights.") var kappa: Double = 1
+    @Flag(name: .customLong("train-output"), help: "Train the output weights a too (the kernel becomes H∞ + K_a).") var trainOutput = false
     @Option(name: .customLong("log-every"), help: "Write a metrics row every K steps (default: about 200 rows).") var logEvery: Int?
     @Option(name: .customLong("gram-every"), help: "Compute H(k) and λ_min(H(k)) every K steps (0: first and last step only).")
     var gramEvery: Int = 0
@@ -23,7 +24,7 @@ struct NTKProblemOptions: ParsableArguments {
         var cfg = NTKTrainConfig()
         cfg.n = n; cfg.d = d; cfg.steps = steps; cfg.learningRate = lr; cfg.seed = seed
         cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.kappa = kappa
-        cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
+        cfg.trainOutput = trainOutput; cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
         cfg.backend = try device.resolvedBackend(); cfg.device = device.resolvedDevice
         cfg.precision = device.precision; cfg.out = output.out; cfg.quiet = output.quiet
         return cfg

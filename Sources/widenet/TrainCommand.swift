@@ -25,7 +25,6 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Width m (default: 2^16 on a CPU, 2^24 on a GPU; from --init-w when given).") var width: Int?
     @Option(name: .customLong("init-w"), help: "Initial hidden weights, m×d .npy (sets the width).") var initW: String?
     @Option(name: .customLong("init-a"), help: "Initial output weights, m .npy.") var initA: String?
-    @Flag(name: .customLong("train-output"), help: "Train the output weights a too.") var trainOutput = false
     @Flag(name: .customLong("save-weights"), help: "Write the final w.npy (m×d) and a.npy (m).") var saveWeights = false
     @Option(name: .customLong("block-width"), help: .hidden) var blockWidth: Int?
     @OptionGroup var runControl: RunControlOptions
@@ -45,7 +44,7 @@ struct TrainCommand: ParsableCommand {
         try reportingErrors {
             var cfg = try problem.config(deviceOptions, output)
             cfg.width = width; cfg.initWPath = initW; cfg.initAPath = initA
-            cfg.trainOutput = trainOutput; cfg.saveWeights = saveWeights; cfg.blockWidth = blockWidth
+            cfg.saveWeights = saveWeights; cfg.blockWidth = blockWidth
             let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys)
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {

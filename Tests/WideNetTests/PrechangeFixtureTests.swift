@@ -15,7 +15,7 @@ struct PrechangeFixtureTests {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         return names.filter { $0 != "inputs" }.sorted()
     }()
-    static let timings: Set<String> = ["wall_seconds", "train_seconds", "steps_per_second", "seconds_per_step",
+    static let timings: Set<String> = ["wall_seconds", "train_seconds", "loop_seconds", "steps_per_second", "seconds_per_step",
                                        "kernel_build_seconds", "seconds_to_target"]
 
     @Test func everyExperimentHasACase() {

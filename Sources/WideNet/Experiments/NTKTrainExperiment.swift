@@ -44,13 +44,15 @@ struct TrainSetup {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
         width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
         try TrainSetup.preflight(cfg.precision, width: width, inputs: inputs, on: backend.info)
-        kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d)
+        kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d, outputLayerScale: cfg.trainOutput ? cfg.kappa : nil)
         try kernel.requirePositiveDefinite()
         let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
         lr = cfg.learningRate ?? 1 / lambdaMax
-        if cfg.learningRate == nil { self.notes.append(String(format: "η = 1/λ_max(H∞) = %.4g (λ0 = %.4g, λ_max = %.4g)", lr, lambda0, lambdaMax)) }
+        let h = kernel.name
+        if cfg.trainOutput { self.notes.append("the output layer is trained too: the kernel is H = H∞ + K_a (λ0, η and the prediction use it)") }
+        if cfg.learningRate == nil { self.notes.append(String(format: "η = 1/λ_max(%@) = %.4g (λ0 = %.4g, λ_max = %.4g)", h, lr, lambda0, lambdaMax)) }
         if lr >= 2 / lambdaMax {
-            self.notes.append(String(format: "η = %.4g ≥ 2/λ_max(H∞) = %.4g: the kernel dynamics diverge at this step size", lr, 2 / lambdaMax))
+            self.notes.append(String(format: "η = %.4g ≥ 2/λ_max(%@) = %.4g: the kernel dynamics diverge at this step size", lr, h, 2 / lambdaMax))
         }
     }
 
@@ -166,7 +168,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
         if k == 0 || k == steps || (setup.cfg.gramEvery > 0 && k % setup.cfg.gramEvery == 0) {
             let h = try net.empiricalGram(inputGram: setup.kernel.inputGram)
             let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
-            let diff = zip(h, setup.kernel.matrix).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
+            let diff = zip(h, setup.kernel.hidden).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
             row.set("lambda_min_h", lmin); row.set("gram_deviation", diff)
             history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
         }
@@ -184,10 +186,10 @@ final class TrainRun<T: Scalar>: SteppedRun {
     func initialFailure() -> String { "the initial weights (κ = \(setup.cfg.kappa)) or the data overflow" }
 
     func divergenceHint() -> String {
-        let limit = 2 / setup.lambdaMax
+        let limit = 2 / setup.lambdaMax, h = setup.kernel.name
         return setup.lr >= limit
-            ? String(format: "η = %.4g is above the largest stable step 2/λ_max(H∞) = %.4g", setup.lr, limit)
-            : String(format: "the kernel theory allows η < 2/λ_max(H∞) = %.4g; try a smaller --lr", limit)
+            ? String(format: "η = %.4g is above the largest stable step 2/λ_max(%@) = %.4g", setup.lr, h, limit)
+            : String(format: "the kernel theory allows η < 2/λ_max(%@) = %.4g; try a smaller --lr", h, limit)
     }
 
     func synchronize() throws { try setup.backend.synchronize() }
