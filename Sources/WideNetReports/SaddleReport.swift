@@ -45,23 +45,24 @@ enum SaddleReport {
         for i in 0..<min(teacher.count, logged.first?.s.count ?? 0) {
             svSeries.append(PlotSeries("s\(i + 1) (teacher \(String(format: "%.3g", teacher[i])))", x: steps, y: logged.map { $0.s[i] }))
         }
-        // The staircase with the learned singular values on the same log axis; below 10⁻⁸ of the
-        // initial loss the run has converged and the curve would only stretch the axis.
+        // Below 10⁻⁸ of the initial loss the run has converged and the curve would only stretch the axis.
         let floor = 1e-8 * (losses.first ?? 1)
         let shown = losses.indices.filter { losses[$0] > floor }
         let lastStep = Double(min(losses.count - 1, Int(1.2 * Double((shown.last ?? 0) + 10))))
         var staircase = [PlotSeries("loss", x: shown.map(Double.init), y: shown.map { losses[$0] })]
-        staircase += svSeries.map { series in
-            let keep = series.x.indices.filter { series.x[$0] <= lastStep }
-            return PlotSeries(series.name, x: keep.map { series.x[$0] }, y: keep.map { series.y[$0] }, style: .dashed)
-        }
         if !jumps.isEmpty {
             staircase.append(PlotSeries("plateau jumps", x: jumps.map { Double($0.step) }, y: jumps.map(\.loss), style: .points))
         }
+        // On a log axis only positive values can be drawn: an exact zero (a unit that never grew) is left out, not drawn at the floor.
+        let logSeries = svSeries.map { series in
+            let keep = series.x.indices.filter { series.x[$0] <= lastStep && series.y[$0] > 0 }
+            return PlotSeries(series.name, x: keep.map { series.x[$0] }, y: keep.map { series.y[$0] })
+        }
+        let of = summary["singular_values_of"].map { $0.displayText } ?? "the learned map"
         r.plots([
-            SVGPlot(title: "The staircase: loss and singular values", xLabel: "step", yLabel: "½‖f − Y‖²/n, s_i", yLog: true,
-                    series: staircase),
-            SVGPlot(title: "Singular values of the learned map", xLabel: "step", yLabel: "singular value", series: svSeries),
+            SVGPlot(title: "The staircase: the loss", xLabel: "step", yLabel: "½‖f − Y‖²/n", yLog: true, series: staircase),
+            SVGPlot(title: "Singular values of \(of) (log)", xLabel: "step", yLabel: "s_i", yLog: true, series: logSeries),
+            SVGPlot(title: "Singular values of \(of)", xLabel: "step", yLabel: "s_i", series: svSeries),
             SVGPlot(title: "Rank of the learned map", xLabel: "step", yLabel: "rank",
                     series: [PlotSeries("rank", x: steps, y: logged.map { Double($0.rank) })]),
         ])

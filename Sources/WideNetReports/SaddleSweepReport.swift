@@ -26,6 +26,10 @@ enum SaddleSweepReport {
         if let slope = summary["slope_steps_per_log_inverse_scale"]?.numeric, let intercept = summary["intercept"]?.numeric {
             series.append(PlotSeries(String(format: "fit: %.1f steps per unit of log(1/σ0)", slope), x: logInverse,
                                      y: logInverse.map { intercept + slope * $0 }, style: .dashed))
+            if let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric, let x0 = logInverse.first, let y0 = escape.first {
+                series.append(PlotSeries(String(format: "theory: 1/ln(1 + ηs₁) = %.1f steps per unit", theory), x: logInverse,
+                                         y: logInverse.map { y0 + theory * ($0 - x0) }, style: .dotted))
+            }
         }
         let plain = SaddleSweep.rows(run.metrics, skipping: false)
         let reachedAll = plain.map { $0["rank_reached_at"]?.numbers ?? [] }

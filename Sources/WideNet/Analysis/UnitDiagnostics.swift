@@ -3,10 +3,16 @@ import Foundation
 /// What the saddle experiment reads off a small two-layer net besides its loss (ARCHITECTURE.md
 /// §1.3): the singular values of the learned map, Arata's alignment, Amari's singular regions.
 enum UnitDiagnostics {
-    /// Singular values of the learned map: W2W1 for a linear net, else of the fitted outputs F/√n.
+    /// Singular values of the learned map: W2W1 for a linear net, else of the centred fitted
+    /// outputs (F − mean F)/√n (`mapDescription` says which).
     static func mapSingularValues(_ net: TwoLayerNet) throws -> [Double] {
         if net.activation == .linear { return try SingularValues.of(try net.endToEnd(), rows: net.k, cols: net.d) }
-        return try SingularValues.of(net.outputs, rows: net.n, cols: net.k).map { $0 / Double(net.n).squareRoot() }
+        return try SingularValues.ofCentred(net.outputs, rows: net.n, cols: net.k)
+    }
+
+    /// What `mapSingularValues` is the spectrum of, for summaries and figures.
+    static func mapDescription(_ activation: Activation) -> String {
+        activation == .linear ? "the end-to-end map W2·W1" : "the centred fitted outputs (F − mean F)/√n"
     }
 
     /// Arata's alignment (share of ‖W1‖²_F in its top direction) and Amari's singular regions:

@@ -77,7 +77,9 @@ public enum SaddleExperiment {
             for (flag, value, fromFile) in [("--n", c.n, n), ("--d", c.d, xa.shape[1]), ("--k", c.k, k)] where c.given.contains(flag) && value != fromFile {
                 throw BackendError("\(flag) \(value) disagrees with the data files (\(fromFile) from \(flag == "--k" ? yp : xp))")
             }
-            let s = try SingularValues.of(ya.values, rows: n, cols: k).map { $0 / Double(n).squareRoot() }
+            // The targets' spectrum as the student's is measured: of Y for a linear net, of the centred Y otherwise.
+            let s = c.activation == .linear ? try SingularValues.of(ya.values, rows: n, cols: k).map { $0 / Double(n).squareRoot() }
+                : try SingularValues.ofCentred(ya.values, rows: n, cols: k)
             return Data(x: xa.values, y: ya.values, n: n, d: xa.shape[1], k: k, teacherSingularValues: s)
         }
         guard c.n >= 1, c.d >= 1, c.k >= 1 else { throw BackendError("--n, --d and --k must be at least 1") }
@@ -120,7 +122,7 @@ public enum SaddleExperiment {
         }
         if c.activation != .linear {
             // The singular values the student's staircase climbs are those of the teacher's outputs.
-            s = try SingularValues.of(y, rows: c.n, cols: c.k).map { $0 / Double(c.n).squareRoot() }.filter { $0 > 1e-9 * (s.first ?? 1) }
+            s = try SingularValues.ofCentred(y, rows: c.n, cols: c.k).filter { $0 > 1e-9 * (s.first ?? 1) }
         }
         return Data(x: x, y: y, n: c.n, d: c.d, k: c.k, teacherSingularValues: s)
     }

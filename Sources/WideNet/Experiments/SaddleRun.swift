@@ -174,6 +174,7 @@ final class SaddleRun: SteppedRun {
         }
         return try ConfigCoding.object(SaddleSummary(
             initialLoss: losses.first, finalLoss: losses.last, finalRank: logged.last?.rank,
+            singularValuesOf: UnitDiagnostics.mapDescription(c.activation),
             finalSingularValues: logged.last.map { Array($0.s.prefix(data.k)) } ?? [],
             teacherSingularValues: data.teacherSingularValues, rankThreshold: threshold, rankReachedAt: reached,
             plateaus: records, plateauCount: plateaus.count, drops: drops, dropCount: drops.count,

@@ -4,6 +4,8 @@ import Foundation
 public struct SaddleSummary: Codable, Sendable {
     public var initialLoss: Double?, finalLoss: Double?
     public var finalRank: Int?
+    /// What the singular values are of (UnitDiagnostics.mapDescription).
+    public var singularValuesOf: String
     public var finalSingularValues: [Double], teacherSingularValues: [Double]
     public var rankThreshold: Double
     /// The steps at which the rank first reaches 1, 2, …: the drops of the staircase.
@@ -17,7 +19,7 @@ public struct SaddleSummary: Codable, Sendable {
     /// In the order summary.json lists them (a synthesised encoding follows the cases).
     enum CodingKeys: String, CodingKey {
         case initialLoss = "initial_loss", finalLoss = "final_loss", finalRank = "final_rank"
-        case finalSingularValues = "final_singular_values", teacherSingularValues = "teacher_singular_values"
+        case singularValuesOf = "singular_values_of", finalSingularValues = "final_singular_values", teacherSingularValues = "teacher_singular_values"
         case rankThreshold = "rank_threshold", rankReachedAt = "rank_reached_at", plateaus, plateauCount = "plateau_count"
         case drops, dropCount = "drop_count", ranksAfterDrops = "ranks_after_drops", targetLoss = "target_loss"
         case stepsToTarget = "steps_to_target", secondsToTarget = "seconds_to_target", jumps, jumpCount = "jump_count"

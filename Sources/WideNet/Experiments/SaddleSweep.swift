@@ -43,7 +43,14 @@ public enum SaddleSweep {
             row.set("steps_to_target", s.stepsToTarget); row.set("seconds_to_target", s.secondsToTarget)
             row.set("drop_count", s.dropCount); row.set("jump_count", s.jumpCount)
             return row
-        }, summary: { rows, _ in summarise(rows, scales: scales, skipping: base.skipPlateaus) })
+        }, summary: { rows, members in
+            var summary = summarise(rows, scales: scales, skipping: base.skipPlateaus)
+            // Discrete GD grows the top mode by (1 + ηs₁) a step: ln(1/σ0)/ln(1 + ηs₁) steps to escape.
+            if let s1 = members.first?["teacher_singular_values"]?.numbers.first {
+                summary.set("theory_steps_per_log_inverse_scale", 1 / Foundation.log1p(base.learningRate * s1))
+            }
+            return summary
+        })
     }
 
     public static func rows(_ rows: [JSONObject], skipping: Bool) -> [JSONObject] {
