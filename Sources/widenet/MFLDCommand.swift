@@ -50,6 +50,8 @@ struct MFLDCommand: ParsableCommand {
     @Option(help: "Seed of data, particles and noise.") var seed: UInt64 = 0
     @Option(name: .customLong("data-seed"), help: "Seed of the data alone (default: --seed).") var dataSeed: UInt64?
     @Option(name: .customLong("init-scale"), help: "Standard deviation of the initial particles.") var initScale: Double = 1
+    @Option(name: .customLong("init-particles"), help: "Initial particles, N×(d+2) .npy (w_1..w_d, b, a per row; sets --particles).")
+    var initParticles: String?
     @Flag(name: .customLong("no-data"), help: "Switch the data term off (the particle law is then an explicit Gaussian).")
     var noData = false
     @Option(name: .customLong("log-every"), help: "Metrics every K steps (default: about 100 rows).") var logEvery: Int?
@@ -64,6 +66,9 @@ struct MFLDCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        if initParticles != nil, let flag = ["--init-scale", "--chaos"].first(where: RunControlOptions.onCommandLine) {
+            throw ValidationError("\(flag) does not apply with --init-particles, which gives the particles")
+        }
         if (x != nil || y != nil) && RunControlOptions.onCommandLine("--task") && task != .file {
             throw ValidationError("--task \(task.rawValue) draws its own data; --x/--y give a data file (--task file)")
         }
@@ -77,13 +82,17 @@ struct MFLDCommand: ParsableCommand {
             cfg.loss = loss; cfg.task = (x != nil || y != nil) ? .file : task; cfg.parityK = parityK
             cfg.teacherWidth = teacherWidth; cfg.xPath = x; cfg.yPath = y
             cfg.annealEvery = annealEvery; cfg.annealFactor = annealFactor; cfg.batch = batch; cfg.algorithm = algorithm; cfg.innerSteps = innerSteps; cfg.svrgEvery = svrgEvery; cfg.seed = seed; cfg.dataSeed = dataSeed
-            cfg.initScale = initScale; cfg.dataTerm = !noData; cfg.logEvery = logEvery; cfg.entropySample = entropySample
+            cfg.initScale = initScale; cfg.initParticlesPath = initParticles; cfg.dataTerm = !noData; cfg.logEvery = logEvery; cfg.entropySample = entropySample
             let parts = scatter.split(separator: ",").compactMap { Int($0) }
             guard parts.count == 2 else { throw ValidationError("--scatter takes two coordinates, e.g. 0,1") }
             cfg.scatter = (parts[0], parts[1])
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveParticles = saveParticles
             cfg.quiet = output.quiet
+            // Given particles set their count unless --particles says it too (then the two must agree).
+            if let initParticles, !RunControlOptions.onCommandLine("--particles") {
+                cfg.particles = try NPY.read(URL(fileURLWithPath: initParticles)).shape.first ?? cfg.particles
+            }
             let recorded = try runControl.recorded(checking: cfg, keys: MFLDConfig.recordedKeys, renamed: ["--no-data": "data_term"])
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {

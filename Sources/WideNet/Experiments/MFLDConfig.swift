@@ -35,6 +35,8 @@ public struct MFLDConfig: Sendable, Codable {
         set { dataSeedBits = newValue.map { Int64(bitPattern: $0) } }
     }
     public var initScale = 1.0
+    /// Initial particles, N×(d+2) .npy (instead of drawing them with --init-scale).
+    public var initParticlesPath: String? = nil
     public var dataTerm = true                  // false: pure Ornstein–Uhlenbeck (the Gaussian check)
     public var logEvery: Int? = nil
     public var entropySample = 1000
@@ -53,7 +55,7 @@ public struct MFLDConfig: Sendable, Codable {
         case unit, unitScale = "unit_scale", loss, task, parityK = "parity_k", teacherWidth = "teacher_width", xPath = "x"
         case yPath = "y", annealEvery = "anneal_every", annealFactor = "anneal_factor", batch, algorithm
         case innerSteps = "inner_steps", svrgEvery = "svrg_every", seedBits = "seed", dataSeedBits = "data_seed"
-        case initScale = "init_scale", dataTerm = "data_term", logEvery = "log_every", entropySample = "entropy_sample"
+        case initScale = "init_scale", initParticlesPath = "init_particles", dataTerm = "data_term", logEvery = "log_every", entropySample = "entropy_sample"
         case backend, device, precision, out, saveParticles = "save_particles"
     }
 
@@ -104,6 +106,10 @@ public struct MFLDConfig: Sendable, Codable {
         try check(algorithm == .langevin || batch == nil, "--algorithm pda averages full-batch potentials; drop --batch")
         try check(task != .parity || (parityK >= 1 && parityK <= d), "--parity-k must be between 1 and d = \(d) (got \(parityK))")
         try check(initScale > 0, "--init-scale must be positive (got \(initScale))")
+        // θ ← (1 − 2ηλ')θ − η g + noise: the weight decay alone expands the particles once ηλ' ≥ 1.
+        try check(learningRate * lambdaL2 < 1,
+                  String(format: "--lr %.4g with --lambda-l2 %.4g: ηλ' = %.4g ≥ 1, so the weight decay alone expands the particles every step; take η < 1/λ' = %.4g",
+                         learningRate, lambdaL2, learningRate * lambdaL2, 1 / lambdaL2))
         try check(entropySample >= 0, "--entropy-sample must be ≥ 0")
         try check(unitScale > 0, "--unit-scale must be positive (got \(unitScale))")
         if let k = logEvery { try check(k >= 1, "--log-every must be ≥ 1 (got \(k))") }

@@ -13,13 +13,25 @@ public enum MFLDExperiment {
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes: [String] = []
         if let note = choice.note { notes.append(note) }
-        try preflight(cfg, coordinates: (cfg.task == .file ? data.d : cfg.d) + 2, on: choice.backend.info)
+        let D = (cfg.task == .file ? data.d : cfg.d) + 2
+        try preflight(cfg, coordinates: D, on: choice.backend.info)
+        let given = try cfg.initParticlesPath.map { try initialParticles($0, count: cfg.particles, coordinates: D) }
         return try RunHarness.run(command: "mfld", out: cfg.out, control: control, quiet: cfg.quiet) { url, resuming in
             switch cfg.precision {
-            case .f32: return try MFLDRun<Float>(cfg, data, choice.backend, notes, control, checkpoint: resuming, in: url)
-            case .f64: return try MFLDRun<Double>(cfg, data, choice.backend, notes, control, checkpoint: resuming, in: url)
+            case .f32: return try MFLDRun<Float>(cfg, data, choice.backend, notes, control, checkpoint: resuming, in: url, given: given)
+            case .f64: return try MFLDRun<Double>(cfg, data, choice.backend, notes, control, checkpoint: resuming, in: url, given: given)
             }
         }
+    }
+
+    /// Given initial particles: N×D with finite values.
+    static func initialParticles(_ path: String, count: Int, coordinates D: Int) throws -> [Double] {
+        let a = try NPY.read(URL(fileURLWithPath: path))
+        guard a.shape == [count, D] else {
+            throw BackendError("\(path): initial particles must be \(count)×\(D) (--particles × (d + 2): w, b, a), got \(a.shape)")
+        }
+        if let i = a.values.firstIndex(where: { !$0.isFinite }) { throw BackendError("\(path): non-finite value in particle \(i / D)") }
+        return a.values
     }
 
     /// The particles must fit the device's memory.
@@ -83,9 +95,10 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     var kernelBuildSeconds: Double? { (backend as? OpenCLBackend)?.buildSeconds }
     var D: Int { data.d + 2 }
 
-    /// With a checkpoint the particles come from it, so none are drawn.
+    /// With a checkpoint the particles come from it, else from `given` (--init-particles), else
+    /// they are drawn.
     init(_ cfg: MFLDConfig, _ data: MFLDData, _ backend: any Backend, _ notes: [String], _ control: RunControl,
-         checkpoint: Checkpoint?, in run: URL) throws {
+         checkpoint: Checkpoint?, in run: URL, given: [Double]?) throws {
         self.cfg = cfg; self.data = data; self.backend = backend; self.control = control
         if cfg.task != .file { self.data.d = cfg.d }
         var notes = notes
@@ -94,7 +107,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
         batch = min(cfg.batch ?? data.n, data.n)
         averaged = [Double](repeating: 0, count: data.n)
-        var restored: [T]? = nil
+        var restored: [T]? = given.map { $0.map { T($0) } }
         if let checkpoint {
             let p = try checkpoint.array("particles", in: run)
             guard p.shape == [cfg.particles, self.data.d + 2] else {
@@ -145,6 +158,9 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         let row = try measure(step: k)
         fullBatchLoaded = false   // predict() replaced the batch buffer
         guard row.loss.isFinite, row.secondMoment.isFinite else { return Observation(loss: row.loss.isFinite ? .infinity : row.loss, row: nil) }
+        // Growing without bound: the particles' second moment 10¹² times where it started.
+        let start = rows.first?.secondMoment ?? row.secondMoment
+        if row.secondMoment > 1e12 * max(start, 1e-12) { return Observation(loss: .infinity, row: nil) }
         rows.append(row)
         return Observation(loss: row.loss, row: row.json)
     }
@@ -222,7 +238,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     func initialFailure() -> String { "the initial particles (--init-scale \(cfg.initScale)) or the data overflow" }
 
     func divergenceHint() -> String {
-        "try a smaller --lr" + (cfg.lambdaL2 > 0 ? String(format: "; the weight decay alone needs η < 1/λ' = %.4g", 1 / cfg.lambdaL2) : "")
+        "the particles' loss or second moment grew without bound; try a smaller --lr" + (cfg.lambdaL2 > 0 ? String(format: "; the weight decay alone needs η < 1/λ' = %.4g", 1 / cfg.lambdaL2) : "")
     }
 
     func synchronize() throws { try backend.synchronize() }
