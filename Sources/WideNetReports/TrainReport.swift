@@ -16,11 +16,20 @@ enum TrainReport {
             key == "notes" ? nil : (key, value.displayText)
         })
         for note in notes { r.paragraph(note) }
-        r.plot(SVGPlot(title: "Loss ½‖u − y‖² against the theory", xLabel: "step k", yLabel: "loss", yLog: true, series: [
+        var lossSeries = [
             PlotSeries("loss (GD, width \(summary["width"]?.render(pretty: false, indent: 0) ?? "?"))", x: h.steps, y: h.loss),
             PlotSeries("bound ½(1 − ηλ0/2)^k ‖u(0) − y‖²", x: h.steps, y: h.bound, style: .dashed),
-            PlotSeries("kernel prediction ½‖(I − ηH∞)^k (u(0) − y)‖²", x: h.steps, y: h.kernel, style: .dotted),
-        ]), caption: "The loss must stay under the dashed bound; as m grows it approaches the dotted kernel prediction.")
+            PlotSeries("kernel prediction ½‖(I − ηH)^k (u(0) − y)‖²", x: h.steps, y: h.kernel, style: .dotted),
+        ]
+        var caption = "The loss must stay under the dashed bound; as m grows it approaches the dotted kernel prediction"
+        if let floor = summary["precision_floor"]?.numeric, floor > 0, let first = h.steps.first, let last = h.steps.last {
+            let precision = summary["precision"]?.displayText ?? ""
+            lossSeries.append(PlotSeries("\(precision) rounding floor (where the loss stopped following the prediction)",
+                                         x: [first, last], y: [floor, floor], style: .points))
+            caption += String(format: ", down to the %@ rounding floor near %.2g: there the loss stops following the prediction for rounding, not for the finite width (an f64 run goes on)", precision, floor)
+        }
+        r.plot(SVGPlot(title: "Loss ½‖u − y‖² against the theory", xLabel: "step k", yLabel: "loss", yLog: true, series: lossSeries),
+               caption: caption + ".")
         r.plots([
             SVGPlot(title: "Distance to the kernel trajectory", xLabel: "step k", yLabel: "‖u(k) − u_ker(k)‖ / ‖u(0) − y‖",
                     series: [PlotSeries("relative deviation", x: h.steps, y: h.deviation)]),

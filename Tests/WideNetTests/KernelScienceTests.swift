@@ -88,4 +88,21 @@ struct KernelScienceTests {
         #expect(fit.slope > -0.95 && fit.slope < -0.3, "deviation against m: slope \(fit.slope), \(deviations)")
         #expect(deviations.last! < 0.02, "the deviation at m = 32768 is \(deviations.last!): the prediction follows another kernel")
     }
+
+    /// f32 stops following the kernel prediction at its rounding floor and says so; f64 on the same
+    /// run goes on far below it and reports no floor.
+    @Test func theF32FloorIsMarkedAndF64GoesBelowIt() throws {
+        var floors: [Precision: (floor: Double?, loss: Double)] = [:]
+        for precision in [Precision.f32, .f64] {
+            var c = NTKTrainConfig()
+            c.n = 8; c.d = 4; c.width = 2048; c.steps = 600; c.seed = 4
+            c.backend = .cpu; c.precision = precision; c.quiet = true; c.out = TrainTests.tempDir()
+            let s = try ConfigCoding.summary(TrainSummary.self, of: try NTKTrainExperiment.run(c))
+            floors[precision] = (s.precisionFloor, s.finalLoss ?? .nan)
+        }
+        let f32 = try #require(floors[.f32]), f64 = try #require(floors[.f64])
+        let floor = try #require(f32.floor, "the f32 run did not mark its floor (final loss \(f32.loss))")
+        #expect(floor == f32.loss)
+        #expect(f64.floor == nil && f64.loss < 1e-6 * floor, "f64: floor \(String(describing: f64.floor)), loss \(f64.loss) against f32's \(floor)")
+    }
 }

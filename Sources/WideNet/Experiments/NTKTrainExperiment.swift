@@ -207,7 +207,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
             lambdaMax: setup.lambdaMax, initialLoss: 0.5 * r0Sq, finalLoss: history.loss.last, boundHolds: boundViolations == 0,
             boundViolations: boundViolations, firstBoundViolation: firstViolation, maxKernelDeviation: maxDeviation,
             finalMaxMove: history.move.last, finalFlipFraction: history.flips.last, lambdaMinHInitial: history.lambdaMin.first,
-            lambdaMinHFinal: history.lambdaMin.last))
+            lambdaMinHFinal: history.lambdaMin.last, precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil))
     }
 
     static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {
@@ -245,6 +245,14 @@ public struct History {
     public var steps: [Double] = [], loss: [Double] = [], bound: [Double] = [], kernel: [Double] = []
     public var deviation: [Double] = [], move: [Double] = [], flips: [Double] = []
     public var gramSteps: [Double] = [], lambdaMin: [Double] = [], gramDeviation: [Double] = []
+
+    /// The loss level where the run stopped following the kernel prediction (TrainSummary.precisionFloor).
+    func roundingFloor() -> Double? {
+        let q = loss.count * 3 / 4
+        guard loss.count >= 8, let last = loss.last, let kernelLast = kernel.last, loss[q] > 0, kernel[q] > 0 else { return nil }
+        let kernelFall = kernelLast / kernel[q], lossFall = last / loss[q]
+        return kernelFall < 1e-2 && lossFall > 10 * kernelFall && last > 100 * kernelLast ? last : nil
+    }
 
     mutating func record(_ k: Int, loss l: Double, bound b: Double, kernel kl: Double, deviation dv: Double,
                          move mv: Double, flips fl: Double) {

@@ -13,6 +13,10 @@ public struct TrainSummary: Codable, Sendable {
     public var maxKernelDeviation: Double
     public var finalMaxMove: Double?, finalFlipFraction: Double?
     public var lambdaMinHInitial: Double?, lambdaMinHFinal: Double?
+    /// Where the loss stopped following the kernel prediction for rounding (f32 only): over the
+    /// last quarter of the logged steps the prediction fell more than 100-fold, the loss less than a
+    /// tenth as much, and it ended 100× above the prediction. nil: the run did not reach it.
+    public var precisionFloor: Double?
 
     /// In the order summary.json lists them (a synthesised encoding follows the cases).
     enum CodingKeys: String, CodingKey {
@@ -21,5 +25,6 @@ public struct TrainSummary: Codable, Sendable {
         case boundViolations = "bound_violations", firstBoundViolation = "first_bound_violation"
         case maxKernelDeviation = "max_kernel_deviation", finalMaxMove = "final_max_move", finalFlipFraction = "final_flip_fraction"
         case lambdaMinHInitial = "lambda_min_h_initial", lambdaMinHFinal = "lambda_min_h_final"
+        case precisionFloor = "precision_floor"
     }
 }
