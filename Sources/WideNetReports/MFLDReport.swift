@@ -21,8 +21,14 @@ enum MFLDReport {
                      notes: [String]) -> String {
         var r = HTMLReport(title: "widenet mfld")
         r.heading("Mean-field Langevin dynamics")
-        r.keyValues(summary.pairs.filter { $0.0 != "notes" && $0.0 != "gaussian_check" }.map { ($0.0, $0.1.displayText) })
+        r.keyValues(summary.pairs.filter { $0.0 != "notes" && $0.0 != "gaussian_check" && $0.0 != "entropy_bias" }
+            .map { ($0.0, $0.1.displayText) })
         for note in notes { r.paragraph(note) }
+        if case .object(let bias)? = summary["entropy_bias"], let b = bias["bias"]?.numeric, let m = bias["sample"]?.numeric {
+            r.paragraph(String(format: "The k-NN entropy estimate on %.0f particles in %@ dimensions reads %.3g nats off on a Gaussian with the particles' covariance (estimate %.4g, exact %.4g): the entropy and objective curves below are uncorrected; final_entropy_corrected removes it.",
+                               m, bias["dimension"]?.displayText ?? "?", b, bias["reference_estimate"]?.numeric ?? .nan,
+                               bias["reference_exact"]?.numeric ?? .nan))
+        }
         let steps = rows.map { Double($0.step) }
         r.plots([
             SVGPlot(title: "Objective and its parts", xLabel: "step", yLabel: "value", series: [

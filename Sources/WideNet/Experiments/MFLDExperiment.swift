@@ -251,6 +251,9 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         // The report's particle cloud, in f32: the figures need no more.
         try run.writeArray(sample.map { Float($0) }, shape: [sample.count / D, D], to: "sample.npy")
         let last = rows.last
+        let entropySize = min(cfg.entropySample, net.particles)
+        let bias = entropySize > 6 && last?.entropy != nil
+            ? try EntropyBias.measure(try net.sample(entropySize), count: entropySize, dimension: D, seed: cfg.seed) : nil
         // Means of the last quarter of logged rows: the stationary level, less noisy than one row.
         let tail = rows.suffix(max(1, rows.count / 4))
         return try ConfigCoding.object(MFLDSummary(
@@ -260,6 +263,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
             finalTrainAccuracy: last?.trainAccuracy, finalTestAccuracy: last?.testAccuracy, finalLambda: last?.lambda,
             tailLoss: tail.map(\.loss).reduce(0, +) / Double(tail.count),
             tailLossPlusRegulariser: tail.map { $0.loss + $0.regulariser }.reduce(0, +) / Double(tail.count),
+            entropyBias: bias, finalEntropyCorrected: bias.flatMap { b in last?.entropy.map { $0 - b.bias } },
             gaussianCheck: cfg.dataTerm ? nil : gaussianCheck(sample, count: sample.count / D, D: D)))
     }
 

@@ -10,6 +10,9 @@ public struct MFLDSummary: Codable, Sendable {
     public var finalObjective: Double?, finalTrainAccuracy: Double?, finalTestAccuracy: Double?, finalLambda: Double?
     /// Means over the last quarter of the logged rows: the stationary level.
     public var tailLoss: Double?, tailLossPlusRegulariser: Double?
+    /// The entropy estimate's bias at this sample size (EntropyBias), and the final entropy with
+    /// it removed; the objective in the rows uses the uncorrected estimate.
+    public var entropyBias: EntropyBias?, finalEntropyCorrected: Double?
     /// With the data term off: the sample against the exact Gaussian law of the discrete chain.
     public var gaussianCheck: GaussianCheck?
 
@@ -19,7 +22,8 @@ public struct MFLDSummary: Codable, Sendable {
         case finalLoss = "final_loss", finalTestLoss = "final_test_loss", finalRegulariser = "final_regulariser"
         case finalEntropy = "final_entropy", finalObjective = "final_objective", finalTrainAccuracy = "final_train_accuracy"
         case finalTestAccuracy = "final_test_accuracy", finalLambda = "final_lambda", tailLoss = "tail_loss"
-        case tailLossPlusRegulariser = "tail_loss_plus_regulariser", gaussianCheck = "gaussian_check"
+        case tailLossPlusRegulariser = "tail_loss_plus_regulariser", entropyBias = "entropy_bias"
+        case finalEntropyCorrected = "final_entropy_corrected", gaussianCheck = "gaussian_check"
     }
 }
 
