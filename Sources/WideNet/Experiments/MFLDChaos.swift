@@ -40,34 +40,41 @@ public enum MFLDChaos {
             row.set("tail_loss_plus_regulariser", s.tailLossPlusRegulariser)
             row.set("final_objective", s.finalObjective)
             return row
-        }, summary: { rows, _ in summarise(rows, counts: counts, seeds: seeds) })
+        }, summary: { rows, _ in try summarise(rows, counts: counts, seeds: seeds) })
     }
 
-    /// The fit of L(N) = L∞ + c·N^(−α) to the means over seeds of each count's rows.
-    static func summarise(_ rows: [JSONObject], counts: [Int], seeds: Int) -> JSONObject {
+    /// The fit of L(N) = L∞ + c·N^(−α) to the seed means, with the exponent's seed-bootstrap interval
+    /// (SeedBootstrap: identified only with ≥ 5 seeds and ≥ 2 residual degrees of freedom), and the
+    /// exponent from successive differences, which needs no L∞.
+    static func summarise(_ rows: [JSONObject], counts: [Int], seeds: Int) throws -> JSONObject {
         var loss = Stats(), lossReg = Stats(), objectives: [Double] = []
+        // values[s][i]: seed s at count i.
+        var perSeed = [[Double]](repeating: [], count: seeds), perSeedSum = perSeed
         for count in counts {
             let mine = rows.filter { $0["particles"]?.numeric == Double(count) }
-            loss.add(mine.compactMap { $0["loss"]?.numeric })
-            lossReg.add(mine.compactMap { $0["tail_loss_plus_regulariser"]?.numeric })
+            let l = mine.compactMap { $0["loss"]?.numeric }, lr = mine.compactMap { $0["tail_loss_plus_regulariser"]?.numeric }
+            loss.add(l); lossReg.add(lr)
+            for s in 0..<seeds { perSeed[s].append(s < l.count ? l[s] : .nan); perSeedSum[s].append(s < lr.count ? lr[s] : .nan) }
             let objs = mine.compactMap { $0["final_objective"]?.numeric }
             objectives.append(objs.isEmpty ? .nan : objs.reduce(0, +) / Double(objs.count))
         }
         let ns = counts.map(Double.init)
-        let fit = loss.fit(ns), fitSum = lossReg.fit(ns)
+        let exponent = SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, statistic: SeedBootstrap.powerLawExponent)
+        let difference = SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, statistic: SeedBootstrap.differenceExponent)
+        let exponentSum = SeedBootstrap.fit(x: ns, values: perSeedSum, parameters: 3, statistic: SeedBootstrap.powerLawExponent)
+        let fit = exponent.identified ? loss.fit(ns) : nil
         var summary = JSONObject()
         summary.set("particle_counts", ns); summary.set("seeds", seeds)
         summary.set("mean_stationary_loss", loss.means); summary.set("standard_errors", loss.errors)
         summary.set("mean_loss_plus_regulariser", lossReg.means); summary.set("standard_errors_loss_plus_regulariser", lossReg.errors)
         summary.set("mean_final_objective", objectives)
-        summary.set("fit_limit", fit?.limit); summary.set("fit_coefficient", fit?.coefficient)
-        summary.set("fit_exponent", fit?.exponent); summary.set("fit_r2", fit?.r2)
-        summary.set("slope_against_N", fit.map { -$0.exponent })
-        summary.set("log_log_slope", fit?.logLogSlope)
-        summary.set("fit_exponent_loss_plus_regulariser", fitSum?.exponent)
+        summary["fit_exponent"] = .object(try ConfigCoding.object(exponent))
+        summary.set("fit_limit", fit?.limit); summary.set("fit_coefficient", fit?.coefficient); summary.set("fit_r2", fit?.r2)
+        summary["difference_exponent"] = .object(try ConfigCoding.object(difference))
+        summary["fit_exponent_loss_plus_regulariser"] = .object(try ConfigCoding.object(exponentSum))
+        summary.set("theory_exponent", 1.0)
         return summary
     }
-
 }
 
 /// Means and standard errors over seeds, per particle count.
