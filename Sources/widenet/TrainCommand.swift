@@ -26,6 +26,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("init-w"), help: "Initial hidden weights, m×d .npy (sets the width).") var initW: String?
     @Option(name: .customLong("init-a"), help: "Initial output weights, m .npy.") var initA: String?
     @Flag(name: .customLong("save-weights"), help: "Write the final w.npy (m×d) and a.npy (m).") var saveWeights = false
+    @Flag(name: .customLong("save-init"), help: "Write the initial w0.npy (m×d) and a0.npy (m) when the run starts.") var saveInit = false
     @Option(name: .customLong("block-width"), help: .hidden) var blockWidth: Int?
     @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
@@ -44,7 +45,7 @@ struct TrainCommand: ParsableCommand {
         try reportingErrors {
             var cfg = try problem.config(deviceOptions, output)
             cfg.width = width; cfg.initWPath = initW; cfg.initAPath = initA
-            cfg.saveWeights = saveWeights; cfg.blockWidth = blockWidth
+            cfg.saveWeights = saveWeights; cfg.saveInit = saveInit; cfg.blockWidth = blockWidth
             let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys)
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {

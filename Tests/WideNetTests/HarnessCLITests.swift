@@ -157,4 +157,45 @@ struct HarnessCLITests {
             #expect(r.stderr.hasPrefix("error:") || r.stderr.contains("Error:"), "\(args): \(r.stderr)")
         }
     }
+
+    /// A run directory holds what the run ran on: train's inputs as used (unit rows) and, with
+    /// --save-init, the initial weights; mfld's split of a data file; saddle's data and initial weights.
+    @Test func runsKeepWhatTheyRanOn() throws {
+        var rng = TestRNG()
+        let dir = try CLITests.scratch()
+        let (n, d, m) = (10, 3, 64)
+        let x: [Double] = rng.normals(n * d), y: [Double] = rng.normals(n), w: [Double] = rng.normals(m * d)
+        try NPY.write(x, shape: [n, d], to: dir.appendingPathComponent("x.npy"))
+        try NPY.write(y, shape: [n], to: dir.appendingPathComponent("y.npy"))
+        try NPY.write(w, shape: [m, d], to: dir.appendingPathComponent("w.npy"))
+        let train = dir.appendingPathComponent("train")
+        let r = try CLITests.run(["train", "--x", dir.appendingPathComponent("x.npy").path, "--y", dir.appendingPathComponent("y.npy").path,
+                                  "--init-w", dir.appendingPathComponent("w.npy").path, "--steps", "3", "--save-init", "--backend", "cpu",
+                                  "--precision", "f64", "--quiet", "--out", train.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let kept = try NPY.read(train.appendingPathComponent("x.npy")).values
+        for i in 0..<n {
+            let norm = (0..<d).reduce(0.0) { $0 + x[i * d + $1] * x[i * d + $1] }.squareRoot()
+            for k in 0..<d { #expect(abs(kept[i * d + k] - x[i * d + k] / norm) < 1e-15, "seed \(rng.seed): x.npy row \(i)") }
+        }
+        #expect(try NPY.read(train.appendingPathComponent("y.npy")).values == y)
+        #expect(try NPY.read(train.appendingPathComponent("w0.npy")).values == w, "w0.npy is not the given --init-w")
+
+        let mfld = dir.appendingPathComponent("mfld")
+        let q = try CLITests.run(["mfld", "--task", "file", "--x", dir.appendingPathComponent("x.npy").path,
+                                  "--y", dir.appendingPathComponent("y.npy").path, "--particles", "16", "--steps", "2",
+                                  "--backend", "cpu", "--quiet", "--out", mfld.path])
+        try #require(q.status == 0, "\(q.stderr)")
+        let train8 = try NPY.read(mfld.appendingPathComponent("x.npy")), test2 = try NPY.read(mfld.appendingPathComponent("x_test.npy"))
+        #expect(train8.shape == [8, d] && test2.shape == [2, d] && train8.values + test2.values == x, "the split is the rows in order, last 20 % held out")
+
+        let saddle = dir.appendingPathComponent("saddle")
+        let s = try CLITests.run(["saddle", "--n", "30", "--d", "4", "--k", "2", "--hidden", "5", "--teacher-rank", "2", "--steps", "5",
+                                  "--quiet", "--out", saddle.path])
+        try #require(s.status == 0, "\(s.stderr)")
+        for file in ["x.npy", "y.npy", "w1_init.npy", "w2_init.npy"] {
+            #expect(FileManager.default.fileExists(atPath: saddle.appendingPathComponent(file).path), "saddle lacks \(file)")
+        }
+        #expect(try NPY.read(saddle.appendingPathComponent("w1_init.npy")).shape == [5, 4])
+    }
 }

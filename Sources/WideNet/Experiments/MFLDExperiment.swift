@@ -129,6 +129,15 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         ])
     }
 
+    /// The training and test sets as used (the split of a file task included).
+    func writeInputs(in run: RunDirectory) throws {
+        guard (data.n + data.nTest) * data.d <= RunHarness.keptInputValues else { return }
+        try run.writeArray(data.x, shape: [data.n, data.d], to: "x.npy")
+        try run.writeArray(data.y, shape: [data.n], to: "y.npy")
+        try run.writeArray(data.xTest, shape: [data.nTest, data.d], to: "x_test.npy")
+        try run.writeArray(data.yTest, shape: [data.nTest], to: "y_test.npy")
+    }
+
     func restore(_ cp: Checkpoint, in run: URL, rows: [JSONObject]) throws {
         self.rows = rows.compactMap(MFLDRow.init(row:))
         if cfg.algorithm == .pda {

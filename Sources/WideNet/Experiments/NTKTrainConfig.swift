@@ -27,6 +27,8 @@ public struct NTKTrainConfig: Sendable, Codable {
     public var precision: Precision = .f32
     public var out: String? = nil
     public var saveWeights = false
+    /// Write w0.npy and a0.npy, the initial weights, when the run starts.
+    public var saveInit = false
     public var blockWidth: Int? = nil
     public var quiet = false
 
@@ -36,7 +38,8 @@ public struct NTKTrainConfig: Sendable, Codable {
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case n, d, width, steps, learningRate = "lr", seedBits = "seed", dataset, xPath = "x", yPath = "y"
         case initWPath = "init_w", initAPath = "init_a", kappa, trainOutput = "train_output", logEvery = "log_every"
-        case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", blockWidth = "block_width"
+        case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", saveInit = "save_init"
+        case blockWidth = "block_width"
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).

@@ -114,6 +114,20 @@ final class TrainRun<T: Scalar>: SteppedRun {
         ])
     }
 
+    /// X (rows as used: unit norm) and y; with --save-init also w(0) and a(0).
+    func writeInputs(in run: RunDirectory) throws {
+        let (n, d) = (setup.inputs.n, setup.inputs.d)
+        if n * d <= RunHarness.keptInputValues {
+            try run.writeArray(setup.inputs.x, shape: [n, d], to: "x.npy")
+            try run.writeArray(setup.inputs.y, shape: [n], to: "y.npy")
+        }
+        if setup.cfg.saveInit {
+            let (w, a) = try net.weights()
+            try run.writeArray(w, shape: [setup.width, d], to: "w0.npy")
+            try run.writeArray(a, shape: [setup.width], to: "a0.npy")
+        }
+    }
+
     func restore(_ cp: Checkpoint, in run: URL, rows: [JSONObject]) throws {
         let (n, d, width) = (setup.inputs.n, setup.inputs.d, setup.width)
         let w = try cp.array("w", in: run), a = try cp.array("a", in: run), kernel = try cp.array("kernel_residual", in: run)

@@ -51,6 +51,17 @@ final class SaddleRun: SteppedRun {
         return o
     }
 
+    /// The data (the teacher's inputs and outputs) and the initial weights.
+    func writeInputs(in run: RunDirectory) throws {
+        let data = setup.data
+        if data.n * (data.d + data.k) <= RunHarness.keptInputValues {
+            try run.writeArray(data.x, shape: [data.n, data.d], to: "x.npy")
+            try run.writeArray(data.y, shape: [data.n, data.k], to: "y.npy")
+        }
+        try run.writeArray(setup.w1, shape: [setup.m, data.d], to: "w1_init.npy")
+        try run.writeArray(setup.w2, shape: [data.k, setup.m], to: "w2_init.npy")
+    }
+
     func observe(_ step: Int) throws -> Observation {
         let loss = try net.forward()
         guard loss.isFinite else { return Observation(loss: loss, row: nil) }

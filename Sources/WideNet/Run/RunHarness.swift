@@ -33,10 +33,17 @@ enum RunHarness {
                 if resumeFrom == nil { run.discard() }
                 throw error
             }
-            if resumeFrom == nil { try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json") }
+            if resumeFrom == nil {
+                try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json")
+                try experiment.writeInputs(in: run)
+            }
             return try Loop(experiment: experiment, directory: run, control: control, resumed: resumeFrom, quiet: quiet).run()
         }
     }
+
+    /// Inputs up to this many values are kept in the run directory (80 MB in f64); larger ones are
+    /// named by their files in config.json only.
+    static let keptInputValues = 10_000_000
 
     /// The notes a run lists: on a resume, the original run's first (config.json keeps them), then
     /// any this process added.

@@ -29,6 +29,9 @@ protocol SteppedRun: AnyObject {
     var notes: [String] { get }
     /// config.json of a new run.
     func config() -> JSONObject
+    /// What the run was run on (its data, the split, initial weights when asked), written beside
+    /// config.json when a run starts, so that it can be re-analysed without the data files.
+    func writeInputs(in run: RunDirectory) throws
     /// Puts back the state after `checkpoint.step` updates; `rows`: the metrics rows logged up to it.
     func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws
     /// Measures state k.
@@ -57,6 +60,7 @@ extension SteppedRun {
     var kernelBuildSeconds: Double? { nil }
     func canCheckpoint(at k: Int) -> Bool { true }
     func synchronize() throws {}
+    func writeInputs(in run: RunDirectory) throws {}
     func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws {
         throw WideNetIOError("\(command) runs cannot be continued from a checkpoint")
     }
