@@ -46,9 +46,23 @@ enum MFLDReport {
         let m = sample.count / D
         let names = (0..<d).map { "w\($0 + 1)" } + ["b", "a"]
         var hists: [SVGPlot] = []
+        // With the data term off the law is known: N(0, v) per coordinate (gaussian_check's predicted variance).
+        var predicted: Double? = nil
+        if case .object(let check)? = summary["gaussian_check"], let v = check["predicted_variance"]?.numeric, v > 0 { predicted = v }
         for q in Array(Set([0, min(1, d - 1), d, d + 1])).sorted() {
             let col = (0..<m).map { sample[$0 * D + q] }
-            hists.append(histogram(col, name: names[q]))
+            var plot = histogram(col, name: names[q])
+            if let v = predicted, let lo = col.min(), let hi = col.max(), hi > lo {
+                let xs = (0...80).map { lo + (hi - lo) * Double($0) / 80 }
+                plot.series.append(PlotSeries("exact N(0, \(String(format: "%.3g", v)))", x: xs,
+                                              y: xs.map { Foundation.exp(-$0 * $0 / (2 * v)) / (2 * Double.pi * v).squareRoot() }, style: .dashed))
+            }
+            hists.append(plot)
+        }
+        if case .object(let check)? = summary["gaussian_check"] {
+            r.paragraph(String(format: "Gaussian check (data term off): the largest |z| of a coordinate's mean is %.2f and of its variance %.2f over %@ particles, against the exact law of the discrete chain (variance %.4g); |z| below about 3 is a pass.",
+                               check["max_abs_z_mean"]?.numeric ?? .nan, check["max_abs_z_variance"]?.numeric ?? .nan,
+                               check["sample"]?.displayText ?? "?", predicted ?? .nan))
         }
         r.heading("The particle cloud (\(m) particles)")
         r.plots(hists)

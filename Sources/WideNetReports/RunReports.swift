@@ -11,7 +11,15 @@ public enum RunReports {
         if case .string("diverged")? = run.summary["status"] { return GenericReport.html(run) }
         switch run.command {
         case "train": return try TrainReport.html(run)
-        case "sweep": return WidthSweepReport.html(summary: run.summary, rows: run.metrics)
+        case "sweep":
+            // The members' loss curves, from their own directories (width-<m>/metrics.jsonl).
+            let curves = try run.metrics.compactMap { row -> (width: Int, history: History)? in
+                guard let m = row["width"]?.numeric else { return nil }
+                let member = run.url.appendingPathComponent("width-\(Int(m))")
+                guard FileManager.default.fileExists(atPath: member.appendingPathComponent("metrics.jsonl").path) else { return nil }
+                return (Int(m), History(rows: try RunDirectory.metricsRows(in: member)))
+            }
+            return WidthSweepReport.html(summary: run.summary, rows: run.metrics, curves: curves)
         case "mfld": return try MFLDReport.html(run)
         case "mfld-chaos": return ChaosReport.html(run)
         case "saddle": return try SaddleReport.html(run)

@@ -24,12 +24,17 @@ enum SaddleReport {
             guard let step = o["step"]?.numeric, let loss = o["loss_after"]?.numeric else { return nil }
             return (Int(step), loss)
         }
+        let units = run.metrics.compactMap { row -> (dead: Double, duplicates: Double, alignment: Double)? in
+            guard row["step"]?.numeric != nil else { return nil }
+            return (row["dead_units"]?.numeric ?? .nan, row["duplicate_pairs"]?.numeric ?? .nan, row["alignment"]?.numeric ?? .nan)
+        }
         return html(summary: run.summary, logged: logged, losses: losses, plateaus: plateaus,
-                    teacher: run.summary["teacher_singular_values"]?.numbers ?? [], jumps: jumps, notes: run.notes)
+                    teacher: run.summary["teacher_singular_values"]?.numbers ?? [], jumps: jumps, notes: run.notes, units: units)
     }
 
     static func html(summary: JSONObject, logged: [(step: Int, loss: Double, s: [Double], rank: Int)], losses: [Double],
-                       plateaus: [Plateau], teacher: [Double], jumps: [(step: Int, loss: Double)], notes: [String]) -> String {
+                       plateaus: [Plateau], teacher: [Double], jumps: [(step: Int, loss: Double)], notes: [String],
+                       units: [(dead: Double, duplicates: Double, alignment: Double)] = []) -> String {
         var r = HTMLReport(title: "widenet saddle")
         r.heading("Saddle-to-saddle dynamics of a small-initialisation two-layer net")
         r.keyValues(summary.pairs.filter { $0.0 != "plateaus" && $0.0 != "notes" && $0.0 != "jumps" && $0.0 != "drops" }.map { ($0.0, $0.1.displayText) })
@@ -65,6 +70,11 @@ enum SaddleReport {
             SVGPlot(title: "Singular values of \(of)", xLabel: "step", yLabel: "s_i", series: svSeries),
             SVGPlot(title: "Rank of the learned map", xLabel: "step", yLabel: "rank",
                     series: [PlotSeries("rank", x: steps, y: logged.map { Double($0.rank) })]),
+            SVGPlot(title: "Amari's singular regions and Arata's alignment", xLabel: "step", yLabel: "units, pairs, share", series: [
+                PlotSeries("dead units", x: steps, y: units.map(\.dead)),
+                PlotSeries("near-duplicate pairs", x: steps, y: units.map(\.duplicates), style: .dashed),
+                PlotSeries("alignment (share of ‖W1‖² in its top direction)", x: steps, y: units.map(\.alignment), style: .dotted),
+            ]),
         ])
         return r.render()
     }

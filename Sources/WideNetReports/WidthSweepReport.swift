@@ -5,7 +5,8 @@ import WideNet
 /// fitted power law, the fitted slopes, and a table with one row per width. Drawn from
 /// summary.json and the metrics rows alone, so `widenet report` rebuilds it from the files.
 enum WidthSweepReport {
-    static func html(summary: JSONObject, rows: [JSONObject]) -> String {
+    /// `curves`: each width's logged loss and kernel prediction, from its run directory.
+    static func html(summary: JSONObject, rows: [JSONObject], curves: [(width: Int, history: History)] = []) -> String {
         let m = column(rows, "width")
         let steps = summary["steps"]?.displayText ?? "?"
         var r = HTMLReport(title: "widenet sweep")
@@ -59,6 +60,17 @@ enum WidthSweepReport {
                            "lambda_min_h_initial", "lambda_min_h_final"].map { cell(row[$0]) }
                         + [row["bound_holds"]?.displayText ?? "—", cell(row["steps_per_second"], format: "%.1f")]
                 })
+        if !curves.isEmpty {
+            var series: [PlotSeries] = []
+            for (index, c) in curves.enumerated() {
+                series.append(PlotSeries("m = \(c.width)", x: c.history.steps, y: c.history.loss))
+                if index == curves.count - 1 {
+                    series.append(PlotSeries("kernel prediction (m = ∞)", x: c.history.steps, y: c.history.kernel, style: .dashed))
+                }
+            }
+            r.plot(SVGPlot(title: "Loss at every width", xLabel: "step k", yLabel: "½‖u − y‖²", yLog: true, series: series),
+                   caption: "Each width's loss from its own run directory, with the kernel prediction they approach as m grows.")
+        }
         return r.render()
     }
 
