@@ -13,9 +13,11 @@ public enum RunReports {
         case "train": return try TrainReport.html(run)
         case "sweep":
             // The members' loss curves, from their own directories (width-<m>/metrics.jsonl).
+            // With several seeds, the first seed's run of each width.
+            let firstSeed = run.metrics.first?["seed"]
             let curves = try run.metrics.compactMap { row -> (width: Int, history: History)? in
-                guard let m = row["width"]?.numeric else { return nil }
-                let member = run.url.appendingPathComponent("width-\(Int(m))")
+                guard let m = row["width"]?.numeric, row["seed"] == firstSeed else { return nil }
+                let member = run.url.appendingPathComponent(row["seed"] == nil ? "width-\(Int(m))" : "width-\(Int(m))-s0")
                 guard FileManager.default.fileExists(atPath: member.appendingPathComponent("metrics.jsonl").path) else { return nil }
                 return (Int(m), History(rows: try RunDirectory.metricsRows(in: member)))
             }

@@ -19,10 +19,10 @@ enum WidthSweepReport {
         case .string(let note)? where !note.isEmpty: r.paragraph(note)
         default: break
         }
-        r.table(headers: ["against the width m", "log-log slope", "R²", "theory"],
+        r.table(headers: ["against the width m", "log-log slope", "95 % interval over seeds", "R²", "theory"],
                 rows: WidthSweep.fittedFigures.map { column, name in
-                    [label[column] ?? name, cell(summary["slope_\(name)"], format: "%.3f"), cell(summary["r2_\(name)"], format: "%.4f"),
-                     name == "max_move" ? "slope −1/2" : "falls to 0"]
+                    [label[column] ?? name, cell(summary["slope_\(name)"], format: "%.3f"), interval(summary["fit_\(name)"]),
+                     cell(summary["r2_\(name)"], format: "%.4f"), name == "max_move" ? "slope −1/2" : "falls to 0"]
                 })
 
         var movement = fitted("max_r ‖w_r − w_r(0)‖ after \(steps) steps", rows, "final_max_move")
@@ -75,7 +75,14 @@ enum WidthSweepReport {
     }
 
     /// Summary keys of the fits, shown in their own table rather than among the run's facts.
-    static let fitKeys = ["slope_", "intercept_", "r2_", "theory_slope_"]
+    static let fitKeys = ["slope_", "intercept_", "r2_", "theory_slope_", "fit_"]
+
+    /// A FittedValue's interval, or why there is none.
+    static func interval(_ value: JSONValue?) -> String {
+        guard case .object(let o)? = value else { return "—" }
+        if let lo = o["low"]?.numeric, let hi = o["high"]?.numeric, lo.isFinite, hi.isFinite { return String(format: "[%.3f, %.3f]", lo, hi) }
+        return "not identified: " + (o["reason"]?.displayText ?? "?")
+    }
 
     static let label = ["final_max_move": "largest weight movement", "final_flip_fraction": "fraction of patterns flipped",
                         "max_kernel_deviation": "distance to the kernel trajectory"]

@@ -22,6 +22,8 @@ struct SweepCommand: ParsableCommand {
 
     @Option(help: "Widths m, comma-separated, at least two (e.g. 1024,4096,16384).") var widths: String?
     @OptionGroup var problem: NTKProblemOptions
+    @Option(help: "Runs per width on the same data (seeds --seed, --seed + 1, … for the weights); with 5 or more the slopes get 95 % intervals.")
+    var seeds: Int = 1
     @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
@@ -30,9 +32,11 @@ struct SweepCommand: ParsableCommand {
         try reportingErrors {
             var cfg = try problem.config(deviceOptions, output)
             var widthList = try widths.map(parsedWidths)
+            var seedCount = seeds
             var given = JSONObject()
             if let widthList { given["widths"] = .array(widthList.map { .int($0) }) }
-            let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys + ["widths"], extra: given)
+            given.set("seeds", seeds)
+            let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys + ["widths", "seeds"], extra: given)
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the sweep in its own directory; leave out --out")
@@ -43,10 +47,11 @@ struct SweepCommand: ParsableCommand {
                 cfg = try NTKTrainConfig(recorded: recorded)
                 cfg.width = nil; cfg.quiet = output.quiet
                 widthList = recorded.options["widths"]?.numbers.map { Int($0) }
+                seedCount = recorded.int("seeds") ?? 1
             }
             guard let widthList else { throw ValidationError("--widths is required (or --resume DIR to continue a sweep)") }
             let result = try reportingInterruption {
-                try WidthSweep.run(cfg, widths: widthList, control: runControl.control(recorded), resume: recorded != nil) { done, total, row, seconds in
+                try WidthSweep.run(cfg, widths: widthList, seeds: seedCount, control: runControl.control(recorded), resume: recorded != nil) { done, total, row, seconds in
                     if !output.quiet { printProgress(done: done, total: total, row: row, seconds: seconds) }
                 }
             }

@@ -198,4 +198,28 @@ struct HarnessCLITests {
         }
         #expect(try NPY.read(saddle.appendingPathComponent("w1_init.npy")).shape == [5, 4])
     }
+
+    /// A width sweep over seeds: one data set, the slopes with seed-bootstrap intervals; one seed,
+    /// or too few widths, is flagged as not identified with the reason.
+    @Test func sweepSlopesCarryIntervalsOverSeeds() throws {
+        let dir = try CLITests.scratch()
+        let base = ["sweep", "--n", "10", "--d", "4", "--steps", "20", "--backend", "cpu", "--quiet"]
+        let many = dir.appendingPathComponent("many")
+        let r = try CLITests.run(base + ["--widths", "256,512,1024,2048,4096", "--seeds", "5", "--out", many.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let s = try Self.summary(many)
+        guard case .object(let o)? = s["fit_max_move"] else { Issue.record("no fit_max_move: \(s.render())"); return }
+        let fit = try ConfigCoding.decode(FittedValue.self, from: o, shown: "fit_max_move")
+        let (v, lo, hi) = (try #require(fit.value), try #require(fit.low), try #require(fit.high))
+        #expect(fit.identified && lo < v && v < hi && v < 0, "\(fit)")
+        // Every seed ran on the same data, so with the same step size.
+        let lrs = Set(try FileManager.default.contentsOfDirectory(atPath: many.path).filter { $0.hasPrefix("width-") }
+            .map { try Self.summary(many.appendingPathComponent($0))["lr"]?.numeric ?? .nan })
+        #expect(lrs.count == 1, "\(lrs)")
+        let one = dir.appendingPathComponent("one")
+        #expect(try CLITests.run(base + ["--widths", "256,1024,4096", "--out", one.path]).status == 0)
+        guard case .object(let p)? = try Self.summary(one)["fit_max_move"] else { Issue.record("no fit_max_move"); return }
+        let flagged = try ConfigCoding.decode(FittedValue.self, from: p, shown: "fit_max_move")
+        #expect(!flagged.identified && flagged.value == nil && flagged.reason != nil, "\(flagged)")
+    }
 }

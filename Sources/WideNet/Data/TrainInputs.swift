@@ -31,8 +31,9 @@ struct TrainInputs {
             guard n.multipliedReportingOverflow(by: d).overflow == false, n * d <= 1 << 28 else {
                 throw BackendError("--n \(n) × --d \(d) is too large for the data matrix")
             }
-            let data = kind == .sphere ? SyntheticData.sphere(n: n, d: d, seed: cfg.seed)
-                                       : SyntheticData.teacher(n: n, d: d, seed: cfg.seed)
+            let seed = cfg.dataSeed ?? cfg.seed
+            let data = kind == .sphere ? SyntheticData.sphere(n: n, d: d, seed: seed)
+                                       : SyntheticData.teacher(n: n, d: d, seed: seed)
             inputs = TrainInputs(x: data.x, y: data.y, n: n, d: d, width: nil)
         }
         try inputs.loadInitialWeights(cfg)

@@ -13,6 +13,12 @@ public struct NTKTrainConfig: Sendable, Codable {
     /// The seed as config.json keeps it: the 64 bits as a signed integer (JSON readers stop at 2^63).
     var seedBits: Int64 = 0
     public var seed: UInt64 { get { UInt64(bitPattern: seedBits) } set { seedBits = Int64(bitPattern: newValue) } }
+    /// The seed of the synthetic data alone (nil: the seed); a sweep over seeds keeps it fixed.
+    var dataSeedBits: Int64? = nil
+    public var dataSeed: UInt64? {
+        get { dataSeedBits.map { UInt64(bitPattern: $0) } }
+        set { dataSeedBits = newValue.map { Int64(bitPattern: $0) } }
+    }
     public var dataset: DatasetKind? = nil        // nil: sphere, or file when --x/--y are given
     public var xPath: String? = nil
     public var yPath: String? = nil
@@ -36,7 +42,7 @@ public struct NTKTrainConfig: Sendable, Codable {
 
     /// config.json's names (`quiet` says how to run, not what).
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case n, d, width, steps, learningRate = "lr", seedBits = "seed", dataset, xPath = "x", yPath = "y"
+        case n, d, width, steps, learningRate = "lr", seedBits = "seed", dataSeedBits = "data_seed", dataset, xPath = "x", yPath = "y"
         case initWPath = "init_w", initAPath = "init_a", kappa, trainOutput = "train_output", logEvery = "log_every"
         case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", saveInit = "save_init"
         case blockWidth = "block_width"

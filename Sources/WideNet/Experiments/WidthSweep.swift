@@ -15,27 +15,43 @@ public enum WidthSweep {
     /// Runs every width, smallest first, each into `<out>/width-<m>/` (SweepHarness); `finished` is
     /// called after each with its metrics row. Nothing is written until every check has passed;
     /// `resume` continues the sweep in `base.out`.
-    public static func run(_ base: NTKTrainConfig, widths: [Int], control: RunControl = RunControl(), resume: Bool = false,
+    /// With `seeds` > 1 every width runs that many times on the same data (seeds seed, seed + 1, …
+    /// for the weights), each into `width-<m>-s<j>`, and the slopes get seed-bootstrap intervals.
+    public static func run(_ base: NTKTrainConfig, widths: [Int], seeds: Int = 1, control: RunControl = RunControl(),
+                           resume: Bool = false,
                            finished: (Int, Int, JSONObject, Double) -> Void = { _, _, _, _ in }) throws -> RunOutcome {
         let widths = try checkedWidths(widths, base)
+        guard seeds >= 1 else { throw BackendError("--seeds must be at least 1 (got \(seeds))") }
         let plan = try preflight(base, largest: widths[widths.count - 1])
-        let members = widths.map { width in
-            SweepMember(name: "width-\(width)") { out, memberControl in
-                var c = base
-                c.width = width; c.out = out; c.quiet = true
-                return try NTKTrainExperiment.run(c, control: memberControl)
+        var members: [SweepMember] = [], plan2: [(width: Int, seed: Int)] = []
+        for width in widths {
+            for j in 0..<seeds {
+                plan2.append((width, j))
+                members.append(SweepMember(name: seeds == 1 ? "width-\(width)" : "width-\(width)-s\(j)") { out, memberControl in
+                    var c = base
+                    c.width = width; c.out = out; c.quiet = true
+                    // One data set for the whole sweep; the seeds vary the initial weights only.
+                    c.dataSeed = base.dataSeed ?? base.seed
+                    c.seed = base.seed &+ UInt64(j)
+                    return try NTKTrainExperiment.run(c, control: memberControl)
+                })
             }
         }
         return try SweepHarness.run(command: "sweep", resumeCommand: "sweep", out: base.out, resume: resume,
-                                    config: { config(base, widths: widths, plan: plan, control: control) }, members: members,
+                                    config: {
+                                        var c = config(base, widths: widths, plan: plan, control: control)
+                                        c.set("seeds", seeds)
+                                        return c
+                                    }, members: members,
                                     memberSummary: TrainSummary.self, control: control, quiet: base.quiet, row: { index, s, times in
             // η = 1/λ_max(H∞) comes from the data alone, so every width must have run with the same one.
-            let width = widths[index]
+            let width = plan2[index].width
             guard abs(s.lr - plan.lr) <= 1e-12 * plan.lr else {
                 throw BackendError("width \(width) ran with η = \(s.lr) where the sweep planned η = \(plan.lr); the widths would not be comparable")
             }
             var row = JSONObject()
             row.set("step", base.steps); row.set("loss", s.finalLoss); row.set("width", width)
+            if seeds > 1 { row.set("seed", Int(truncatingIfNeeded: base.seed &+ UInt64(plan2[index].seed))) }
             row.set("initial_loss", s.initialLoss); row.set("final_max_move", s.finalMaxMove)
             row.set("final_flip_fraction", s.finalFlipFraction); row.set("max_kernel_deviation", s.maxKernelDeviation)
             row.set("lambda_min_h_initial", s.lambdaMinHInitial); row.set("lambda_min_h_final", s.lambdaMinHFinal)
@@ -48,11 +64,19 @@ public enum WidthSweep {
             summary.set("n", plan.n); summary.set("d", plan.d); summary.set("steps", base.steps)
             summary.set("lr", plan.lr); summary.set("lambda0", plan.lambda0); summary.set("lambda_max", plan.lambdaMax)
             summary["widths"] = .array(widths.map { .int($0) })
+            summary.set("seeds", seeds)
+            let ms = widths.map(Double.init)
             for (column, name) in fittedFigures {
-                let fit = logLogFit(rows, column)
+                // The descriptive line through the seed means, and the slope with its seed-bootstrap interval.
+                let perSeed = (0..<seeds).map { j in widths.map { w in rows.first { $0["width"]?.numeric == Double(w)
+                    && (seeds == 1 || $0["seed"]?.numeric == Double(Int(truncatingIfNeeded: base.seed &+ UInt64(j)))) }?[column]?.numeric ?? .nan } }
+                let means = widths.indices.map { i in perSeed.reduce(0.0) { $0 + $1[i] } / Double(seeds) }
+                let fit = LinearFit.logLog(x: ms, y: means)
                 summary.set("slope_\(name)", fit?.slope)
                 summary.set("intercept_\(name)", fit?.intercept)
                 summary.set("r2_\(name)", fit?.r2)
+                let fitted = SeedBootstrap.fit(x: ms, values: perSeed, parameters: 2, seed: base.seed) { x, y in LinearFit.logLog(x: x, y: y)?.slope }
+                summary["fit_\(name)"] = .object(try ConfigCoding.object(fitted))
             }
             summary.set("theory_slope_max_move", theorySlope)
             summary.set("bound_holds", rows.allSatisfy { $0["bound_holds"] == .bool(true) })
