@@ -41,6 +41,29 @@ enum SaddleSweepReport {
         }
         report.plot(SVGPlot(title: "Steps to each rank against log(1/σ0)", xLabel: "log(1/σ0)", yLabel: "step", series: series),
                     caption: "Theory: the time spent at each saddle grows linearly in log(1/σ0).")
+        // Each scale's loss with and without skipping, from the members' losses.npy, with the escape
+        // time the theory gives for discrete GD, ln(1/σ0)/ln(1 + ηs₁), marked on the GD curve.
+        let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric
+        for row in SaddleSweep.rows(run.metrics, skipping: false) {
+            guard let scale = row["init_scale"]?.numeric else { continue }
+            let name = String(format: "sigma%.0e", scale)
+            guard let gd = try? NPY.read(run.url.appendingPathComponent(name + "/losses.npy")).values, !gd.isEmpty else { continue }
+            let floor = 1e-10 * gd[0]
+            func curve(_ label: String, _ l: [Double], _ style: SeriesStyle) -> PlotSeries {
+                let keep = l.indices.filter { l[$0] > floor }
+                return PlotSeries(label, x: keep.map(Double.init), y: keep.map { l[$0] }, style: style)
+            }
+            var series = [curve("GD", gd, .line)]
+            if let skipped = try? NPY.read(run.url.appendingPathComponent(name + "-skip/losses.npy")).values {
+                series.append(curve("with plateau skipping", skipped, .dashed))
+            }
+            if let theory {
+                let escape = theory * Foundation.log(1 / scale)
+                if Int(escape) < gd.count { series.append(PlotSeries("theory: first escape", x: [escape], y: [gd[Int(escape)]], style: .points)) }
+            }
+            report.plot(SVGPlot(title: String(format: "Loss from σ0 = %.0e", scale), xLabel: "step", yLabel: "½‖f − Y‖²/n", yLog: true,
+                                series: series))
+        }
         return report.render()
     }
 }
