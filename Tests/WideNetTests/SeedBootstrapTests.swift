@@ -9,15 +9,23 @@ struct SeedBootstrapTests {
         (0..<seeds).map { _ in ns.map { n in 0.3 + 2 * Foundation.pow(n, -alpha) + noise * (rng.normals(1) as [Double])[0] / n.squareRoot() } }
     }
 
+    /// Over 20 independent sweeps of 8 seeds, each 95 % interval covers the true α = 1 at least 14
+    /// times (percentile intervals from few seeds cover somewhat less than nominal; 14 of 20 fails
+    /// with probability 0.2 % at 90 % coverage), and they are tight.
     @Test func intervalsCoverAKnownExponent() throws {
         var rng = TestRNG()
         let ns = [64.0, 128, 256, 512, 1024, 2048]
-        let values = Self.curves(ns, alpha: 1, seeds: 8, noise: 0.002, &rng)
-        for statistic in [SeedBootstrap.powerLawExponent, SeedBootstrap.differenceExponent] {
-            let f = SeedBootstrap.fit(x: ns, values: values, parameters: 3, seed: rng.seed, statistic: statistic)
-            let (v, lo, hi) = (try #require(f.value), try #require(f.low), try #require(f.high))
-            #expect(f.identified && lo <= v && v <= hi, "seed \(rng.seed): \(f)")
-            #expect(lo <= 1.0 && 1.0 <= hi && hi - lo < 0.6, "seed \(rng.seed): interval [\(lo), \(hi)] for α = 1")
+        for (name, statistic) in [("power law", SeedBootstrap.powerLawExponent), ("differences", SeedBootstrap.differenceExponent)] {
+            var covered = 0
+            for trial in 0..<20 {
+                let values = Self.curves(ns, alpha: 1, seeds: 8, noise: 0.002, &rng)
+                let f = SeedBootstrap.fit(x: ns, values: values, parameters: 3, seed: rng.seed &+ UInt64(trial), resamples: 200,
+                                          statistic: statistic)
+                let (v, lo, hi) = (try #require(f.value), try #require(f.low), try #require(f.high))
+                #expect(f.identified && lo <= v && v <= hi && hi - lo < 0.6, "seed \(rng.seed), \(name): \(f)")
+                if lo <= 1 && 1 <= hi { covered += 1 }
+            }
+            #expect(covered >= 14, "seed \(rng.seed), \(name): the interval covered α = 1 in \(covered) of 20 sweeps")
         }
     }
 

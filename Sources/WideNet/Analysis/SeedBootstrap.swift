@@ -26,7 +26,7 @@ public enum SeedBootstrap {
 
     /// `values[s][i]`: seed s at point x[i]. `statistic` maps (x, seed-mean curve) to the figure, or
     /// nil where it cannot be fitted (or sits on the edge of its range).
-    public static func fit(x: [Double], values: [[Double]], parameters: Int, seed: UInt64 = 0,
+    public static func fit(x: [Double], values: [[Double]], parameters: Int, seed: UInt64 = 0, resamples: Int = resamples,
                            statistic: ([Double], [Double]) -> Double?) -> FittedValue {
         let seeds = values.count, points = x.count
         guard seeds >= minimumSeeds else {
