@@ -261,8 +261,10 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         try run.writeArray(sample.map { Float($0) }, shape: [sample.count / D, D], to: "sample.npy")
         let last = rows.last
         let entropySize = min(cfg.entropySample, net.particles)
+        // sample(k) is the first k particles, so the report's sample already holds the entropy sample when it is the smaller.
+        let entropyPoints = entropySize * D <= sample.count ? Array(sample.prefix(entropySize * D)) : try net.sample(entropySize)
         let bias = entropySize > 6 && last?.entropy != nil
-            ? try EntropyBias.measure(try net.sample(entropySize), count: entropySize, dimension: D, seed: cfg.seed) : nil
+            ? try EntropyBias.measure(entropyPoints, count: entropySize, dimension: D, seed: cfg.seed) : nil
         // Means of the last quarter of logged rows: the stationary level, less noisy than one row.
         let tail = rows.suffix(max(1, rows.count / 4))
         return try ConfigCoding.object(MFLDSummary(

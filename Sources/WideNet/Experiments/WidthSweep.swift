@@ -68,8 +68,8 @@ public enum WidthSweep {
             let ms = widths.map(Double.init)
             for (column, name) in fittedFigures {
                 // The descriptive line through the seed means, and the slope with its seed-bootstrap interval.
-                let perSeed = (0..<seeds).map { j in widths.map { w in rows.first { $0["width"]?.numeric == Double(w)
-                    && (seeds == 1 || $0["seed"]?.numeric == Double(Int(truncatingIfNeeded: base.seed &+ UInt64(j)))) }?[column]?.numeric ?? .nan } }
+                // Rows come in member order: width by width, the seeds of each width in turn.
+                let perSeed = (0..<seeds).map { j in widths.indices.map { i in rows[i * seeds + j][column]?.numeric ?? .nan } }
                 let means = widths.indices.map { i in perSeed.reduce(0.0) { $0 + $1[i] } / Double(seeds) }
                 let fit = LinearFit.logLog(x: ms, y: means)
                 summary.set("slope_\(name)", fit?.slope)
