@@ -63,17 +63,6 @@ struct SaddleCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
-    /// The options that fix the numbers, by flag and config.json key (SaddleExperiment.Config.CodingKeys).
-    static let recordedFlags: [(String, String)] = [
-        ("--n", "n"), ("--d", "d"), ("--k", "k"), ("--hidden", "hidden"), ("--init-scale", "init_scale"),
-        ("--init-scales", "init_scales"), ("--teacher-rank", "teacher_rank"), ("--singular-values", "singular_values"),
-        ("--activation", "activation"), ("--optimizer", "optimizer"), ("--steps", "steps"), ("--lr", "lr"), ("--seed", "seed"),
-        ("--x", "x"), ("--y", "y"), ("--init-w1", "init_w1"), ("--init-w2", "init_w2"), ("--log-every", "log_every"),
-        ("--plateau-threshold", "plateau_threshold"), ("--plateau-min-steps", "plateau_min_steps"),
-        ("--skip-plateaus", "skip_plateaus"), ("--init", "initialization"), ("--inputs", "whiten_inputs"),
-        ("--target-loss", "target_loss"), ("--backend", "backend"), ("--device", "device"),
-    ]
-
     func validate() throws {
         let given = RunControlOptions.onCommandLine
         if x != nil || y != nil, let f = ["--teacher-rank", "--singular-values"].first(where: given) {
@@ -142,10 +131,10 @@ struct SaddleCommand: ParsableCommand {
         guard recorded.command() == "saddle" else {
             throw ValidationError("--resume \(dir): a \(recorded.command() ?? "unknown") run, not a saddle run")
         }
-        var mine = try ConfigCoding.object(c)
-        if let scales { mine.set("init_scales", scales) }
-        try recorded.refuseChanges(Self.recordedFlags.filter { RunControlOptions.onCommandLine($0.0) }
-            .map { RecordedConfig.Given($0.0, $0.1, mine[$0.1] ?? .null) })
+        var extra = JSONObject()
+        if let scales { extra.set("init_scales", scales) }
+        try recorded.refuseChanges(from: c, keys: SaddleExperiment.Config.recordedKeys.filter { $0 != "out" } + ["init_scales"],
+                                   renamed: ["--init": "initialization", "--inputs": "whiten_inputs"], extra: extra)
         return recorded
     }
 }

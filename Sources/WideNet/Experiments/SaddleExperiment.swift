@@ -37,8 +37,11 @@ public enum SaddleExperiment {
         public var quiet = false
         public init() {}
 
+        /// config.json's field names, for the check that a command line beside --resume repeats the run's options.
+        public static var recordedKeys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
         /// config.json's names; `given` and `quiet` say how the command line was written, not what runs.
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case n, d, k, hidden, initScale = "init_scale", teacherRank = "teacher_rank", singularValues = "singular_values"
             case activation, optimizer, steps, learningRate = "lr", seedBits = "seed", xPath = "x", yPath = "y"
             case initW1Path = "init_w1", initW2Path = "init_w2", logEvery = "log_every", plateauThreshold = "plateau_threshold"
