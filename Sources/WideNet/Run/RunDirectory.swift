@@ -34,6 +34,8 @@ public final class RunDirectory {
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
+        // Registered before the claim file appears in it: a signal from here on removes what this made.
+        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
         url = URL(fileURLWithPath: chosen)
         do {
             guard fm.isWritableFile(atPath: url.path) else {
@@ -45,13 +47,12 @@ public final class RunDirectory {
             }
         } catch {
             claim = nil
+            if let outermost = created.first { Cleanup.unregister(outermost) }
             if created.last == url.path { try? fm.removeItem(atPath: url.path) }
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
         self.created = created
-        // A new directory is removed if a signal ends the process before the run's loop starts.
-        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
     }
 
     /// A diverged run (its summary.json says so) does not block its --out: it moves to
