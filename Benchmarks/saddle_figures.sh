@@ -9,7 +9,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 out=Benchmarks/results
 "$bin" saddle --init-scales 1e-1,1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8 --steps 3000 --lr 0.005 \
-    --skip-plateaus --plateau-min-steps 3 --out "$tmp/sweep" --quiet
+    --skip-plateaus --out "$tmp/sweep" --quiet
 cp "$tmp/sweep/summary.json" "$out/saddle_skipping_sweep_cpu.json"
 for act in tanh relu; do
     "$bin" saddle --activation "$act" --lr 0.02 --steps 4000 --out "$tmp/$act" --quiet

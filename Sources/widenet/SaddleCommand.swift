@@ -23,7 +23,7 @@ struct SaddleCommand: ParsableCommand {
 
             Examples:
               widenet saddle --activation linear --init-scale 1e-6 --teacher-rank 5 --steps 3000
-              widenet saddle --lr 0.005 --skip-plateaus --plateau-min-steps 10
+              widenet saddle --lr 0.005 --skip-plateaus
               widenet saddle --activation tanh --hidden 2 --d 2 --k 1 --teacher-rank 2 --init duplicate --optimizer adam
               widenet saddle --init-scales 1e-1,1e-2,1e-3,1e-4,1e-5,1e-6,1e-7,1e-8 --steps 4000 --lr 0.005 --skip-plateaus
               widenet saddle --x X.npy --y Y.npy --init-w1 W1.npy --init-w2 W2.npy --steps 500
@@ -39,6 +39,8 @@ struct SaddleCommand: ParsableCommand {
     @Option(name: .customLong("teacher-rank"), help: "Rank r of the teacher map.") var teacherRank: Int = 5
     @Option(name: .customLong("singular-values"), help: "The teacher's singular values, largest first.")
     var singularValues: String = "10,8,6,4,2"
+    @Option(name: .customLong("label-noise"), help: "Standard deviation of Gaussian noise on the teacher's outputs (the last minimum then has a positive loss).")
+    var labelNoise: Double?
     @Option(help: "linear, relu or tanh.") var activation: Activation = .linear
     @Option(help: "gd, momentum or adam.") var optimizer: Optimizer = .gd
     @Option(help: "Steps.") var steps: Int = 3000
@@ -49,9 +51,9 @@ struct SaddleCommand: ParsableCommand {
     @Option(name: .customLong("init-w1"), help: "Initial W1, m×d .npy.") var initW1: String?
     @Option(name: .customLong("init-w2"), help: "Initial W2, k×m .npy.") var initW2: String?
     @Option(name: .customLong("log-every"), help: "Metrics every K steps.") var logEvery: Int = 10
-    @Option(name: .customLong("plateau-threshold"), help: "A plateau: relative loss change per step below this…") var plateauThreshold: Double = 1e-3
-    @Option(name: .customLong("plateau-min-steps"), help: "…for at least this many steps.") var plateauMinSteps: Int = 30
-    @Flag(name: .customLong("skip-plateaus"), help: "In a plateau, jump the units along the top eigenvectors of their update matrices to the scale of lowest loss (Arata).")
+    @Option(name: .customLong("plateau-threshold"), help: "A plateau: relative loss change per step below this (with --skip-plateaus: the change the next step would make, η‖∇L‖²/L, tested at every step)…") var plateauThreshold: Double = 1e-3
+    @Option(name: .customLong("plateau-min-steps"), help: "…for at least this many steps (the plateaus listed in summary.json).") var plateauMinSteps: Int = 30
+    @Flag(name: .customLong("skip-plateaus"), help: "On a plateau, jump τ steps of GD linearised there (all units together, through the Hessian's Krylov space), τ where the loss along that path is lowest (Arata). GD only.")
     var skipPlateaus = false
     @Option(name: .customLong("init"), help: "gaussian (N(0, σ0²)), duplicate (one shared hidden row plus σ0 noise) or zero-output (unit hidden rows, output weights of scale σ0): Amari's singular regions.")
     var initialization: SaddleInitialization = .gaussian
@@ -67,6 +69,12 @@ struct SaddleCommand: ParsableCommand {
         let given = RunControlOptions.onCommandLine
         if x != nil || y != nil, let f = ["--teacher-rank", "--singular-values"].first(where: given) {
             throw ValidationError("\(f) describes the synthetic teacher; it does not apply with --x/--y")
+        }
+        if x != nil || y != nil, given("--label-noise") {
+            throw ValidationError("--label-noise perturbs the synthetic teacher; it does not apply with --x/--y")
+        }
+        if skipPlateaus && optimizer != .gd {
+            throw ValidationError("--skip-plateaus extrapolates plain gradient descent; it cannot be combined with --optimizer \(optimizer.rawValue)")
         }
         let count = singularValues.split(separator: ",").count
         if given("--teacher-rank") && given("--singular-values") && count != teacherRank {
@@ -86,6 +94,7 @@ struct SaddleCommand: ParsableCommand {
             let values = singularValues.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
             guard values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--singular-values takes positive numbers, e.g. 10,8,6") }
             c.singularValues = values.compactMap { $0 }
+            c.labelNoise = labelNoise
             c.activation = activation; c.optimizer = optimizer; c.steps = steps; c.learningRate = lr; c.seed = seed
             c.xPath = x; c.yPath = y; c.initW1Path = initW1; c.initW2Path = initW2; c.logEvery = logEvery
             c.plateauThreshold = plateauThreshold; c.plateauMinSteps = plateauMinSteps; c.skipPlateaus = skipPlateaus

@@ -24,7 +24,7 @@ struct WideNetCommand: ParsableCommand {
               widenet train --resume runs/long
               widenet gram --x X.npy --width 65536 --seed 1
               widenet mfld --task parity --d 20 --particles 2048 --anneal-every 500 --anneal-factor 0.3
-              widenet saddle --lr 0.005 --skip-plateaus --plateau-min-steps 3
+              widenet saddle --lr 0.005 --skip-plateaus
               widenet sweep --widths 1024,4096,16384,65536 --steps 200
               widenet report runs/train-20261123-132439 runs/sweep-20261123-140210
             """,

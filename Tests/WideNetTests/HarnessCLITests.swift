@@ -59,7 +59,7 @@ struct HarnessCLITests {
         let dir = try CLITests.scratch()
         let plain = dir.appendingPathComponent("plain"), stopped = dir.appendingPathComponent("stopped")
         let args = ["saddle", "--n", "300", "--d", "8", "--k", "4", "--hidden", "24", "--teacher-rank", "4", "--steps", "2000",
-                    "--lr", "0.05", "--skip-plateaus", "--plateau-min-steps", "10", "--optimizer", "momentum", "--log-every", "1",
+                    "--lr", "0.05", "--skip-plateaus", "--log-every", "1",
                     "--quiet"]
         let reference = try CLITests.run(args + ["--out", plain.path])
         try #require(reference.status == 0, "\(reference.stderr)")

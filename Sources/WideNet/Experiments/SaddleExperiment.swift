@@ -9,6 +9,9 @@ public enum SaddleExperiment {
         public var initScale = 1e-6
         public var teacherRank = 5
         public var singularValues: [Double] = [10, 8, 6, 4, 2]
+        /// Standard deviation of Gaussian noise added to the teacher's outputs (nil: none), so that the
+        /// last minimum has a positive loss: the Eckart–Young residual of the rank the net can reach.
+        public var labelNoise: Double? = nil
         public var activation: Activation = .linear
         public var optimizer: Optimizer = .gd
         public var steps = 3000
@@ -43,6 +46,7 @@ public enum SaddleExperiment {
         /// config.json's names; `given` and `quiet` say how the command line was written, not what runs.
         enum CodingKeys: String, CodingKey, CaseIterable {
             case n, d, k, hidden, initScale = "init_scale", teacherRank = "teacher_rank", singularValues = "singular_values"
+            case labelNoise = "label_noise"
             case activation, optimizer, steps, learningRate = "lr", seedBits = "seed", xPath = "x", yPath = "y"
             case initW1Path = "init_w1", initW2Path = "init_w2", logEvery = "log_every", plateauThreshold = "plateau_threshold"
             case plateauMinSteps = "plateau_min_steps", skipPlateaus = "skip_plateaus", initialization
@@ -54,11 +58,12 @@ public enum SaddleExperiment {
 
     /// Host memory of a run: the data (X, Y, their whitened copies), the n×m pre-activations,
     /// activations and their gradient, the optimiser's copies of the weights and, with plateau
-    /// skipping, one d×k matrix per unit.
+    /// skipping, the Krylov basis and Ritz vectors of the jump (two sets of up to 160 weight vectors)
+    /// and the Hessian–vector product's n×m temporaries.
     static func preflight(n: Int, d: Int, k: Int, m: Int, _ c: Config) throws {
         let (n, d, k, m) = (Double(n), Double(d), Double(k), Double(m))
-        let perSample = 2 * d + 4 * k + 4 * m
-        let fixed = 6 * (m * d + k * m) + (c.skipPlateaus ? m * d * k : 0)
+        let perSample = 2 * d + 4 * k + 4 * m + (c.skipPlateaus ? 6 * m + 2 * k : 0)
+        let fixed = 6 * (m * d + k * m) + (c.skipPlateaus ? 2 * Double(LinearisedGD.krylovLimit) * (m * d + k * m) : 0)
         try MemoryPreflight.require(8 * (n * perSample + fixed), for: "saddle at n = \(Int(n)), hidden = \(Int(m))") { have in
             let nFits = (have / 8 - fixed) / perSample
             return nFits >= 1 ? "the largest n that fits at this width is \(Int(nFits))" : "the net alone does not fit; use a smaller --hidden"
@@ -123,6 +128,10 @@ public enum SaddleExperiment {
                 for a in 0..<c.k { y[i * c.k + a] += u[a * r + j] * hidden }
             }
         }
+        if let sigma = c.labelNoise, sigma > 0 {
+            let noise: [Double] = g.array(count: c.n * c.k, stream: RandomStream.labels.rawValue, step: 0, distribution: .normal, scale: sigma)
+            for q in y.indices { y[q] += noise[q] }
+        }
         if c.activation != .linear {
             // The singular values the student's staircase climbs are those of the teacher's outputs.
             s = try SingularValues.ofCentred(y, rows: c.n, cols: c.k).filter { $0 > 1e-9 * (s.first ?? 1) }
@@ -151,7 +160,12 @@ public enum SaddleExperiment {
         guard c.learningRate > 0, c.learningRate.isFinite else { throw BackendError("--lr must be positive") }
         guard c.initScale > 0, c.initScale.isFinite else { throw BackendError("--init-scale must be positive") }
         guard c.logEvery >= 1 else { throw BackendError("--log-every must be ≥ 1") }
+        if let sigma = c.labelNoise { guard sigma >= 0, sigma.isFinite else { throw BackendError("--label-noise must be ≥ 0 (got \(sigma))") } }
         if let t = c.targetLoss { guard t > 0, t.isFinite else { throw BackendError("--target-loss must be positive") } }
+        // The jump sums τ steps of the linearised GD map; momentum and Adam carry state that map does not.
+        if c.skipPlateaus && c.optimizer != .gd {
+            throw BackendError("--skip-plateaus extrapolates plain gradient descent; it cannot be combined with --optimizer \(c.optimizer.rawValue)")
+        }
         var notes: [String] = []
         let products: MatrixProducts
         switch c.backend {

@@ -12,12 +12,14 @@ final class SaddleRun: SteppedRun {
     var losses: [Double] = [], logged: [Logged] = []
     var jumps: [(step: Int, jump: PlateauJump, rank: Int)] = []
     var singular: [(step: Int, dead: Int, duplicates: Int)] = []      // Amari's singular regions, per logged step
-    var flatSince = 0
+    /// The first step at which the next plateau test may run, and the wait after the next failed one.
+    var retryAt = 0, retryWait = 1
     var target: Double?
     var reachedTarget: (step: Int, seconds: Double)? = nil
     /// Seconds of earlier processes (a resumed run), so seconds to target count the whole run.
     var earlierSeconds = 0.0
-    let started = Date()
+    /// From the first observation (or the restore): seconds to target time the dynamics, not set-up.
+    var clockStart: Date?
 
     var command: String { "saddle" }
     var steps: Int { setup.config.steps }
@@ -25,7 +27,7 @@ final class SaddleRun: SteppedRun {
     var backendKind: String? { setup.products.onDevice ? "opencl" : "cpu" }
     var notes: [String] { setup.notes }
     var c: SaddleExperiment.Config { setup.config }
-    var seconds: Double { earlierSeconds + Date().timeIntervalSince(started) }
+    var seconds: Double { earlierSeconds + (clockStart.map { Date().timeIntervalSince($0) } ?? 0) }
 
     init(_ setup: SaddleExperiment.Setup, _ control: RunControl) throws {
         self.setup = setup; self.control = control
@@ -63,6 +65,7 @@ final class SaddleRun: SteppedRun {
     }
 
     func observe(_ step: Int) throws -> Observation {
+        if clockStart == nil { clockStart = Date() }
         let loss = try net.forward()
         guard loss.isFinite else { return Observation(loss: loss, row: nil) }
         losses.append(loss)
@@ -81,25 +84,32 @@ final class SaddleRun: SteppedRun {
         return Observation(loss: loss, row: row)
     }
 
-    /// In a plateau (relative change under the threshold for plateauMinSteps steps), jump first;
-    /// the next row shows where the jump landed.
+    /// Plateau detection from the dynamics at each step: the loss the next GD step would remove,
+    /// η‖∇L‖², is under `plateauThreshold` of the loss. There the jump is tried at once; where it finds
+    /// no plateau to skip (a drop under way, or the last minimum) the next try waits twice as long.
     func advance(from step: Int) throws {
-        if c.skipPlateaus, step > 0, reachedTarget == nil {
-            flatSince = abs(losses[step] - losses[step - 1]) <= c.plateauThreshold * losses[step - 1] ? flatSince + 1 : 0
-            if flatSince >= c.plateauMinSteps {
-                flatSince = 0
-                if let jump = try net.jumpAlongTopDirections(learningRate: c.learningRate) {
+        let gradient = try net.gradient()
+        if c.skipPlateaus, reachedTarget == nil, step >= retryAt {
+            let squared = gradient.w1.reduce(0) { $0 + $1 * $1 } + gradient.w2.reduce(0) { $0 + $1 * $1 }
+            if c.learningRate * squared <= c.plateauThreshold * losses[step] {
+                if let jump = try net.jumpAlongLinearisedGD(learningRate: c.learningRate, gradient: gradient) {
                     jumps.append((step, jump, try UnitDiagnostics.mapSingularValues(net).filter { $0 > threshold }.count))
+                    retryWait = 1
+                    retryAt = step + 1
+                    try net.step(c.optimizer, learningRate: c.learningRate)
+                    return
                 }
+                retryAt = step + retryWait
+                retryWait = min(2 * retryWait, 256)
             }
         }
-        try net.step(c.optimizer, learningRate: c.learningRate)
+        try net.step(c.optimizer, learningRate: c.learningRate, gradient: gradient)
     }
 
     func checkpointArrays(_ cp: inout Checkpoint) throws -> [(name: String, npy: Data)] {
         let st = net.state
         cp.integers["optimizer_step"] = st.t
-        cp.integers["flat_since"] = flatSince
+        cp.integers["retry_at"] = retryAt; cp.integers["retry_wait"] = retryWait
         if let target { cp.set("target_loss", target) }
         if let reachedTarget { cp.integers["reached_target_step"] = reachedTarget.step; cp.set("reached_target_seconds", reachedTarget.seconds) }
         cp.set("seconds", seconds)
@@ -136,10 +146,11 @@ final class SaddleRun: SteppedRun {
             let jump = PlateauJump(stepsReplaced: j[i + 1], lossBefore: j[i + 2], lossAfter: j[i + 3], topRate: j[i + 4])
             jumps.append((step: Int(j[i]), jump: jump, rank: Int(j[i + 5])))
         }
-        flatSince = cp.integers["flat_since"] ?? 0
+        retryAt = cp.integers["retry_at"] ?? 0; retryWait = cp.integers["retry_wait"] ?? 1
         target = cp.number("target_loss") ?? target
         if let step = cp.integers["reached_target_step"] { reachedTarget = (step, cp.number("reached_target_seconds") ?? 0) }
         earlierSeconds = cp.number("seconds") ?? 0
+        clockStart = Date()
         for row in rows {
             guard let step = row["step"]?.numeric, let loss = row["loss"]?.numeric else { continue }
             logged.append((Int(step), loss, row["singular_values"]?.numbers ?? [], Int(row["rank"]?.numeric ?? 0)))
@@ -188,6 +199,7 @@ final class SaddleRun: SteppedRun {
             singularValuesOf: UnitDiagnostics.mapDescription(c.activation),
             finalSingularValues: logged.last.map { Array($0.s.prefix(data.k)) } ?? [],
             teacherSingularValues: data.teacherSingularValues, rankThreshold: threshold, rankReachedAt: reached,
+            ranksVisited: logged.reduce(into: [Int]()) { visited, row in if visited.last != row.rank { visited.append(row.rank) } },
             plateaus: records, plateauCount: plateaus.count, drops: drops, dropCount: drops.count,
             ranksAfterDrops: found.map { Double(rank(at: $0.end)) }, targetLoss: target, stepsToTarget: reachedTarget?.step,
             secondsToTarget: reachedTarget?.seconds,

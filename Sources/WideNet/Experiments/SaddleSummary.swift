@@ -10,6 +10,9 @@ public struct SaddleSummary: Codable, Sendable {
     public var rankThreshold: Double
     /// The steps at which the rank first reaches 1, 2, …: the drops of the staircase.
     public var rankReachedAt: [Double]
+    /// The ranks the logged steps pass through, each once, in order: the staircase climbed
+    /// (0, 1, 2, … when no stage is missed or taken two at a time).
+    public var ranksVisited: [Int]?
     public var plateaus: [PlateauRecord], plateauCount: Int
     public var drops: [DropRecord], dropCount: Int, ranksAfterDrops: [Double]
     public var targetLoss: Double?, stepsToTarget: Int?, secondsToTarget: Double?
@@ -20,7 +23,7 @@ public struct SaddleSummary: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case initialLoss = "initial_loss", finalLoss = "final_loss", finalRank = "final_rank"
         case singularValuesOf = "singular_values_of", finalSingularValues = "final_singular_values", teacherSingularValues = "teacher_singular_values"
-        case rankThreshold = "rank_threshold", rankReachedAt = "rank_reached_at", plateaus, plateauCount = "plateau_count"
+        case rankThreshold = "rank_threshold", rankReachedAt = "rank_reached_at", ranksVisited = "ranks_visited", plateaus, plateauCount = "plateau_count"
         case drops, dropCount = "drop_count", ranksAfterDrops = "ranks_after_drops", targetLoss = "target_loss"
         case stepsToTarget = "steps_to_target", secondsToTarget = "seconds_to_target", jumps, jumpCount = "jump_count"
         case ranksAfterJumps = "ranks_after_jumps", stepsReplacedByJumps = "steps_replaced_by_jumps"

@@ -9,6 +9,10 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
     @inline(__always) func derivative(_ z: Double, _ h: Double) -> Double {
         switch self { case .linear: return 1; case .relu: return z >= 0 ? 1 : 0; case .tanh: return 1 - h * h }
     }
+    /// σ″ (zero almost everywhere for relu: the curvature the linearised GD map sees).
+    @inline(__always) func secondDerivative(_ z: Double, _ h: Double) -> Double {
+        switch self { case .linear, .relu: return 0; case .tanh: return -2 * h * (1 - h * h) }
+    }
 }
 
 /// `--optimizer gd|momentum|adam`.
@@ -89,8 +93,8 @@ public final class TwoLayerNet {
         return e
     }
 
-    /// One optimiser step from the outputs of the last `forward()`.
-    public func step(_ optimizer: Optimizer, learningRate lr: Double, momentum beta: Double = 0.9) throws {
+    /// ∇L = (∂L/∂W1 m×d, ∂L/∂W2 k×m) at the outputs of the last `forward()`.
+    func gradient() throws -> (w1: [Double], w2: [Double]) {
         let e = outputError
         var g2 = [Double](repeating: 0, count: k * m), gh = [Double](repeating: 0, count: n * m)
         var g1 = [Double](repeating: 0, count: m * d)
@@ -101,9 +105,19 @@ public final class TwoLayerNet {
             for q in 0..<gh.count { gh[q] *= act.derivative(Z[q], H[q]) }
         } }
         try products.gemm(GEMMShape(transA: true, m: m, n: d, k: n), gh, x, into: &g1)
+        return (g1, g2)
+    }
+
+    /// One optimiser step from the outputs of the last `forward()` (or from their gradient, when the caller has it).
+    public func step(_ optimizer: Optimizer, learningRate lr: Double, momentum beta: Double = 0.9) throws {
+        try step(optimizer, learningRate: lr, momentum: beta, gradient: try gradient())
+    }
+
+    func step(_ optimizer: Optimizer, learningRate lr: Double, momentum beta: Double = 0.9,
+              gradient g: (w1: [Double], w2: [Double])) throws {
         t += 1
-        apply(optimizer, lr: lr, beta: beta, grad: g1, weights: &w1, first: &state1, second: &second1)
-        apply(optimizer, lr: lr, beta: beta, grad: g2, weights: &w2, first: &state2, second: &second2)
+        apply(optimizer, lr: lr, beta: beta, grad: g.w1, weights: &w1, first: &state1, second: &second1)
+        apply(optimizer, lr: lr, beta: beta, grad: g.w2, weights: &w2, first: &state2, second: &second2)
     }
 
     private func apply(_ o: Optimizer, lr: Double, beta: Double, grad: [Double], weights: inout [Double],
