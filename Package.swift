@@ -25,8 +25,12 @@ let package = Package(
         .target(name: "WideNetKernels", path: "Kernels",
                 exclude: ["README.md"],
                 resources: [.embedInCode("cl")]),
+        // The hot CPU loops in C, each compiled per x86-64 instruction set and chosen at run time;
+        // optimised and without contraction even in debug builds, so every variant rounds alike.
+        .target(name: "CWideNetCPU", path: "Sources/CWideNetCPU",
+                cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
         .target(name: "WideNet",
-                dependencies: ["COpenCL", "CBLAS", "WideNetKernels",
+                dependencies: ["COpenCL", "CBLAS", "WideNetKernels", "CWideNetCPU",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "RealModule", package: "swift-numerics")],
                 // The fused CPU loops hand raw pointers to DispatchQueue.concurrentPerform workers

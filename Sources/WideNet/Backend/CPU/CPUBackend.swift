@@ -31,7 +31,7 @@ public final class CPUBackend: Backend {
         workers = max(cores, 1)
         let mem = Int(ProcessInfo.processInfo.physicalMemory)
         info = BackendInfo(kind: "cpu", deviceName: CPUBackend.cpuName(), deviceIndex: nil,
-                           driver: CPUBackend.blasDescription, globalMemBytes: mem, maxAllocBytes: mem,
+                           driver: CPUBackend.blasDescription + "; vector loops: \(CPUKernels.instructionSet.rawValue)", globalMemBytes: mem, maxAllocBytes: mem,
                            supportsF64: true, isGPU: false)
     }
 

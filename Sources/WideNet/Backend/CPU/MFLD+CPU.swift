@@ -19,21 +19,46 @@ extension CPUBackend {
                                        particles: any DeviceBuffer, partialF: any DeviceBuffer) throws {
         let X = host(x).pointer(T.self), P = host(particles).pointer(T.self), F = host(partialF).pointer(T.self)
         let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
-        chunkedPartialSums(chunks: chunks, n: s.batch, scratchCount: s.batch * C, into: F) { c, z, partial in
+        chunkedPartialSums(chunks: chunks, n: s.batch, scratchCount: s.batch * C + C, into: F) { c, z, partial in
             let p0 = c * C, cw = min(C, s.particles - p0)
             BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
-            for j in 0..<s.batch {
-                var acc: T = 0
-                for r in 0..<cw {
-                    let row = P + (p0 + r) * D
-                    acc += CPUBackend.unitValue(unit, z: z[j * cw + r] + row[s.d], a: row[s.d + 1], scale: unitScale)
+            if unit == .relu {
+                for j in 0..<s.batch {
+                    var acc: T = 0
+                    for r in 0..<cw {
+                        let row = P + (p0 + r) * D
+                        acc += row[s.d + 1] * max(z[j * cw + r] + row[s.d], 0)
+                    }
+                    partial[j] = acc
                 }
-                partial[j] = acc
+                return
             }
+            // tanh units: the chunk's pre-activations biased, then one vectorised tanh over all of them.
+            let outer = z + s.batch * cw
+            for r in 0..<cw {
+                let row = P + (p0 + r) * D
+                outer[r] = unit == .bounded ? unitScale * T.tanh(row[s.d + 1]) : row[s.d + 1]
+            }
+            CPUBackend.biasedTanh(z, rows: s.batch, cw: cw, P: P + p0 * D, D: D, biasAt: s.d)
+            for j in 0..<s.batch { partial[j] = T.dotRow(outer, z + j * cw, count: cw) }
         }
     }
 
-    /// The data part of the gradient of particles p0..<p0+cw into gw (cw×d), gb, ga; z is B×cw scratch.
+    /// z (rows×cw) ← tanh(z + b) with b the particles' bias coordinate, in place.
+    @inline(__always)
+    static func biasedTanh<T: Scalar>(_ z: UnsafeMutablePointer<T>, rows: Int, cw: Int, P: UnsafePointer<T>, D: Int, biasAt: Int) {
+        let bias = UnsafeMutablePointer<T>.allocate(capacity: max(cw, 1))
+        defer { bias.deallocate() }
+        for r in 0..<cw { bias[r] = P[r * D + biasAt] }     // contiguous, so the rows' additions vectorise
+        for j in 0..<rows {
+            let row = z + j * cw
+            for r in 0..<cw { row[r] += bias[r] }
+        }
+        T.tanhRow(z, z, count: rows * cw)
+    }
+
+    /// The data part of the gradient of particles p0..<p0+cw into gw (cw×d), gb, ga; z is B×cw scratch,
+    /// gw holds at least 2·cw values (the units' outer factors before it holds the gradient).
     @inline(__always)
     static func particleGradients<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, unitScale R: T, X: UnsafePointer<T>,
                                              c Cf: UnsafePointer<T>, P: UnsafePointer<T>, p0: Int, cw: Int,
@@ -44,23 +69,35 @@ extension CPUBackend {
         for t in 0..<(cw * s.d) { gw[t] = 0 }
         guard s.batch > 0 else { return }
         BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
-        for j in 0..<s.batch {
-            let cj = Cf[j]
-            for r in 0..<cw {
-                let row = P + (p0 + r) * D
-                let zz = z[j * cw + r] + row[s.d], a = row[s.d + 1]
-                let sg: T, dsg: T
-                switch unit {
-                case .relu: sg = max(zz, 0); dsg = zz >= 0 ? 1 : 0
-                case .tanh, .bounded: sg = T.tanh(zz); dsg = 1 - sg * sg
+        if unit == .relu {
+            for j in 0..<s.batch {
+                let cj = Cf[j]
+                for r in 0..<cw {
+                    let row = P + (p0 + r) * D
+                    let zz = z[j * cw + r] + row[s.d], a = row[s.d + 1]
+                    let sg = max(zz, 0), dz = zz >= 0 ? cj * a : 0
+                    z[j * cw + r] = dz
+                    gb[r] += dz
+                    ga[r] += cj * sg
                 }
-                let outer: T, daFactor: T
-                if unit == .bounded { let ta = T.tanh(a); outer = R * ta; daFactor = R * (1 - ta * ta) }
-                else { outer = a; daFactor = 1 }
-                let dz = cj * outer * dsg
-                z[j * cw + r] = dz
-                gb[r] += dz
-                ga[r] += cj * daFactor * sg
+            }
+        } else {
+            // Each activation once: tanh of the whole chunk, then its value and slope 1 − tanh² from it.
+            CPUBackend.biasedTanh(z, rows: s.batch, cw: cw, P: P + p0 * D, D: D, biasAt: s.d)
+            for r in 0..<cw {
+                let a = P[(p0 + r) * D + s.d + 1]
+                if unit == .bounded { let ta = T.tanh(a); gw[r] = R * ta; gw[cw + r] = R * (1 - ta * ta) }
+                else { gw[r] = a; gw[cw + r] = 1 }
+            }
+            for j in 0..<s.batch {
+                let cj = Cf[j]
+                for r in 0..<cw {
+                    let sg = z[j * cw + r]
+                    let dz = cj * gw[r] * (1 - sg * sg)
+                    z[j * cw + r] = dz
+                    gb[r] += dz
+                    ga[r] += cj * gw[cw + r] * sg
+                }
             }
         }
         // gw (cw×d) = dZᵀ X
@@ -80,7 +117,7 @@ extension CPUBackend {
         BLAS.singleThreaded {
             parallelRanges(chunks) { _, range in
                 let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C + 1)
-                let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)
+                let gw = UnsafeMutablePointer<T>.allocate(capacity: C * max(s.d, 2))   // also the units' outer factors
                 let gb = UnsafeMutablePointer<T>.allocate(capacity: C), ga = UnsafeMutablePointer<T>.allocate(capacity: C)
                 let xi = UnsafeMutablePointer<T>.allocate(capacity: C * D)
                 defer { z.deallocate(); gw.deallocate(); gb.deallocate(); ga.deallocate(); xi.deallocate() }
@@ -115,7 +152,7 @@ extension CPUBackend {
         BLAS.singleThreaded {
             parallelRanges(chunks) { _, range in
                 let z = UnsafeMutablePointer<T>.allocate(capacity: s.batch * C + 1)
-                let gw = UnsafeMutablePointer<T>.allocate(capacity: C * s.d)
+                let gw = UnsafeMutablePointer<T>.allocate(capacity: C * max(s.d, 2))   // also the units' outer factors
                 let gb = UnsafeMutablePointer<T>.allocate(capacity: C), ga = UnsafeMutablePointer<T>.allocate(capacity: C)
                 defer { z.deallocate(); gw.deallocate(); gb.deallocate(); ga.deallocate() }
                 for c in range {

@@ -1,0 +1,75 @@
+import CWideNetCPU
+import Foundation
+
+/// The instruction sets the C loops of Sources/CWideNetCPU are compiled for, best first.
+public enum CPUInstructionSet: String, CaseIterable, Sendable {
+    case avx512, avx2, baseline
+
+    var code: Int32 {
+        switch self { case .avx512: Int32(WN_ISA_AVX512.rawValue); case .avx2: Int32(WN_ISA_AVX2.rawValue); case .baseline: Int32(WN_ISA_BASELINE.rawValue) }
+    }
+    public var isSupported: Bool { wn_isa_supported(code) != 0 }
+}
+
+/// The C loops, run in the variant of the best instruction set this processor has, or the one
+/// WIDENET_CPU_ISA=avx512|avx2|baseline forces (every variant gives the same bits; forcing one is
+/// for tests and measurements).
+public enum CPUKernels {
+    /// The variant in use: WIDENET_CPU_ISA's when it names one this processor runs, else the best.
+    public static let instructionSet: CPUInstructionSet = (try? resolve()) ?? best
+
+    static var best: CPUInstructionSet { CPUInstructionSet.allCases.first { $0.isSupported } ?? .baseline }
+
+    /// WIDENET_CPU_ISA checked: the run refuses an unknown or unsupported name rather than ignore it.
+    public static func resolve(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CPUInstructionSet {
+        guard let name = environment["WIDENET_CPU_ISA"], !name.isEmpty else { return best }
+        guard let isa = CPUInstructionSet(rawValue: name.lowercased()) else {
+            throw BackendError("WIDENET_CPU_ISA=\(name): not one of \(CPUInstructionSet.allCases.map(\.rawValue).joined(separator: ", "))", .usage)
+        }
+        guard isa.isSupported else {
+            throw BackendError("WIDENET_CPU_ISA=\(name): this processor does not run it (it runs \(CPUInstructionSet.allCases.filter(\.isSupported).map(\.rawValue).joined(separator: ", ")))", .resources)
+        }
+        return isa
+    }
+
+    /// out[i] = tanh(in[i]); in and out may be the same. At most 2 ulp from the correctly rounded
+    /// value over every float (Benchmarks/tanh_error.sh).
+    public static func tanh(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int,
+                            in isa: CPUInstructionSet = instructionSet) {
+        wn_tanh_f32(isa.code, input, output, count)
+    }
+
+    /// Σ a_i b_i in eight lanes added in a fixed tree.
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
+                           in isa: CPUInstructionSet = instructionSet) -> Float {
+        wn_dot_f32(isa.code, a, b, count)
+    }
+}
+
+/// Element functions over a row, in the fastest form each precision has: Float through the C
+/// loops, Double through libm (its hot paths are f32).
+public protocol ElementKernels {
+    static func tanhRow(_ input: UnsafePointer<Self>, _ output: UnsafeMutablePointer<Self>, count: Int)
+    /// Σ a_i b_i (Float: in eight lanes; Double: in order, as the f64 reference always summed).
+    static func dotRow(_ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, count: Int) -> Self
+}
+
+extension Float: ElementKernels {
+    public static func tanhRow(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, count: Int) {
+        CPUKernels.tanh(input, output, count: count)
+    }
+    public static func dotRow(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        CPUKernels.dot(a, b, count: count)
+    }
+}
+
+extension Double: ElementKernels {
+    public static func tanhRow(_ input: UnsafePointer<Double>, _ output: UnsafeMutablePointer<Double>, count: Int) {
+        for i in 0..<count { output[i] = Foundation.tanh(input[i]) }
+    }
+    public static func dotRow(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, count: Int) -> Double {
+        var acc = 0.0
+        for i in 0..<count { acc += a[i] * b[i] }
+        return acc
+    }
+}
