@@ -28,7 +28,7 @@ let package = Package(
         // The hot CPU loops in C, each compiled per x86-64 instruction set and chosen at run time;
         // optimised and without contraction even in debug builds, so every variant rounds alike.
         .target(name: "CWideNetCPU", path: "Sources/CWideNetCPU",
-                cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off"])]),
+                cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off", "-fno-math-errno"])]),
         .target(name: "WideNet",
                 dependencies: ["COpenCL", "CBLAS", "WideNetKernels", "CWideNetCPU",
                                .product(name: "Logging", package: "swift-log"),

@@ -2,13 +2,6 @@
 #include "vector_math.h"
 
 // One definition of each loop, instantiated per instruction set through the target attribute.
-// Element i reads in[i] only, so the loop is vectorised even in place (in == out), where the
-// compiler's own overlap check would fall back to scalar code.
-#if defined(__clang__)
-#define WN_ELEMENTWISE _Pragma("clang loop vectorize(assume_safety)")
-#else
-#define WN_ELEMENTWISE _Pragma("GCC ivdep")
-#endif
 #define WN_TANH_LOOP(NAME, ATTRIBUTES)                                           \
     ATTRIBUTES static void NAME(const float *in, float *out, long n) {           \
         WN_ELEMENTWISE                                                           \

@@ -93,3 +93,42 @@ struct CPUKernelTests {
         #expect(Set(files).count == 1, "particles differ between \(Self.variants)")
     }
 }
+
+/// The vectorised Philox normals against the plain Swift generator they replace on whole groups:
+/// the same bits for Float and Double, every variant, at offsets and lengths that cut groups.
+struct PhiloxKernelTests {
+    @Test func vectorisedNormalsAreTheSwiftGeneratorsBits() throws {
+        var rng = TestRNG()
+        let generator = PhiloxGenerator(seed: rng.next())
+        for (offset, count) in [(0, 4), (1, 9), (3, 1030), (UInt64(1) << 33 | 2, 517)] as [(UInt64, Int)] {
+            let stream = RandomStream.langevinNoise.rawValue, step = UInt32.random(in: 0...1000, using: &rng)
+            var wantF = [Float](repeating: .nan, count: count), wantD = [Double](repeating: .nan, count: count)
+            wantF.withUnsafeMutableBufferPointer { b in
+                generator.fillGroups(b.baseAddress!, from: offset, to: offset + UInt64(count), offset: offset, stream: stream,
+                                     step: step, distribution: .normal, scale: 0.7)
+            }
+            wantD.withUnsafeMutableBufferPointer { b in
+                generator.fillGroups(b.baseAddress!, from: offset, to: offset + UInt64(count), offset: offset, stream: stream,
+                                     step: step, distribution: .normal, scale: 0.7)
+            }
+            #expect(wantF.allSatisfy(\.isFinite) && wantD.allSatisfy(\.isFinite))
+            // Through fill (whole groups in C, the cut ones in Swift) …
+            let gotF: [Float] = generator.array(count: count, offset: offset, stream: stream, step: step, distribution: .normal, scale: 0.7)
+            let gotD: [Double] = generator.array(count: count, offset: offset, stream: stream, step: step, distribution: .normal, scale: 0.7)
+            #expect(gotF.map(\.bitPattern) == wantF.map(\.bitPattern), "seed \(rng.seed): Float at offset \(offset)")
+            #expect(gotD.map(\.bitPattern) == wantD.map(\.bitPattern), "seed \(rng.seed): Double at offset \(offset)")
+            // … and each variant directly on the whole groups.
+            let first = (offset + 3) / 4, groups = Int((offset + UInt64(count)) / 4) - Int(first)
+            guard groups > 0 else { continue }
+            for isa in CPUKernelTests.variants {
+                var f = [Float](repeating: .nan, count: 4 * groups)
+                f.withUnsafeMutableBufferPointer { b in
+                    CPUKernels.normals(key: generator.key, stream: stream, step: step, firstGroup: first, groups: groups,
+                                       scale: Float(0.7), into: b.baseAddress!, in: isa)
+                }
+                let start = Int(first * 4 - offset)
+                #expect(f.map(\.bitPattern) == wantF[start..<(start + 4 * groups)].map(\.bitPattern), "\(isa), seed \(rng.seed)")
+            }
+        }
+    }
+}

@@ -204,10 +204,34 @@ public struct PhiloxGenerator: Sendable {
     }
 
     /// Elements [e0, e1) into out[e − offset]; a group cut by either end is computed once and partly written.
+    /// Whole groups of normals in Float or Double go to the vectorised C loop (CPUKernels), which
+    /// computes the same bits.
     @inline(__always)
     private func fillRange<T: BinaryFloatingPoint>(_ out: UnsafeMutablePointer<T>, from e0: UInt64, to e1: UInt64,
                                                    offset: UInt64, stream: UInt32, step: UInt32,
                                                    distribution: RandomDistribution, scale: T) {
+        if distribution == .normal, T.self == Float.self || T.self == Double.self {
+            let firstWhole = (e0 + 3) / 4, endWhole = e1 / 4
+            if endWhole > firstWhole {
+                if e0 < firstWhole * 4 {
+                    fillGroups(out, from: e0, to: firstWhole * 4, offset: offset, stream: stream, step: step, distribution: distribution, scale: scale)
+                }
+                CPUKernels.normals(key: key, stream: stream, step: step, firstGroup: firstWhole, groups: Int(endWhole - firstWhole),
+                                   scale: scale, into: out + Int(firstWhole * 4 - offset))
+                if endWhole * 4 < e1 {
+                    fillGroups(out, from: endWhole * 4, to: e1, offset: offset, stream: stream, step: step, distribution: distribution, scale: scale)
+                }
+                return
+            }
+        }
+        fillGroups(out, from: e0, to: e1, offset: offset, stream: stream, step: step, distribution: distribution, scale: scale)
+    }
+
+    /// The plain loop: each group computed once, the reference of the C one.
+    @inline(__always)
+    func fillGroups<T: BinaryFloatingPoint>(_ out: UnsafeMutablePointer<T>, from e0: UInt64, to e1: UInt64,
+                                            offset: UInt64, stream: UInt32, step: UInt32,
+                                            distribution: RandomDistribution, scale: T) {
         var e = e0
         while e < e1 {
             let values = group(e >> 2, stream: stream, step: step, distribution: distribution)

@@ -39,6 +39,19 @@ public enum CPUKernels {
         wn_tanh_f32(isa.code, input, output, count)
     }
 
+    /// Normals of Philox groups firstGroup …, four per group, as T(value) · scale (Float or Double).
+    static func normals<T: BinaryFloatingPoint>(key: SIMD2<UInt32>, stream: UInt32, step: UInt32, firstGroup: UInt64, groups: Int,
+                                                scale: T, into out: UnsafeMutablePointer<T>, in isa: CPUInstructionSet = instructionSet) {
+        if T.self == Float.self {
+            wn_philox_normals_f32(isa.code, key.x, key.y, stream, step, firstGroup, groups, Float(scale),
+                                  UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self))
+        } else {
+            precondition(T.self == Double.self, "CPUKernels.normals: Float or Double only")
+            wn_philox_normals_f64(isa.code, key.x, key.y, stream, step, firstGroup, groups, Double(scale),
+                                  UnsafeMutableRawPointer(out).assumingMemoryBound(to: Double.self))
+        }
+    }
+
     /// Σ a_i b_i in eight lanes added in a fixed tree.
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int,
                            in isa: CPUInstructionSet = instructionSet) -> Float {
