@@ -132,3 +132,31 @@ struct PhiloxKernelTests {
         }
     }
 }
+
+/// The NTK forward row against the plain loop: mask words exact (NaN and padding inactive, as in
+/// ntk.cl and the row's own tail), the sum to rounding; lengths that cut words and lanes.
+struct MaskRowKernelTests {
+    @Test func maskedForwardRowMatchesThePlainLoop() throws {
+        var rng = TestRNG()
+        for count in [1, 8, 31, 32, 33, 100, 1027] {
+            var z: [Float] = rng.normals(count), a: [Float] = rng.normals(count)
+            if count > 3 { z[2] = .nan; z[count - 1] = -0.0; a[1] = 0 }
+            let wordCount = (count + 31) / 32
+            var want = [UInt32](repeating: 0, count: wordCount), sum = 0.0, scale = 0.0
+            for r in 0..<count where z[r] >= 0 {
+                want[r / 32] |= 1 << UInt32(r % 32); sum += Double(a[r]) * Double(z[r]); scale += abs(Double(a[r]) * Double(z[r]))
+            }
+            var words = [UInt32](repeating: 0xDEAD_BEEF, count: wordCount)
+            let got = z.withUnsafeBufferPointer { zp in a.withUnsafeBufferPointer { ap in words.withUnsafeMutableBufferPointer { w in
+                Float.maskedForwardRow(z: zp.baseAddress!, a: ap.baseAddress!, count: count, words: w.baseAddress!) } } }
+            #expect(words == want, "count \(count), seed \(rng.seed): mask words")
+            #expect(abs(Double(got) - sum) <= 1e-5 * max(scale, 1e-30), "count \(count), seed \(rng.seed): \(got) vs \(sum)")
+            let zd = z.map(Double.init), ad = a.map(Double.init)
+            var wordsD = [UInt32](repeating: 0xDEAD_BEEF, count: wordCount)
+            let gotD = zd.withUnsafeBufferPointer { zp in ad.withUnsafeBufferPointer { ap in wordsD.withUnsafeMutableBufferPointer { w in
+                Double.maskedForwardRow(z: zp.baseAddress!, a: ap.baseAddress!, count: count, words: w.baseAddress!) } } }
+            #expect(wordsD == want, "count \(count), seed \(rng.seed): Double mask words")
+            #expect(abs(gotD - sum) <= 1e-12 * max(scale, 1e-30), "count \(count): Double sum \(gotD) vs \(sum)")
+        }
+    }
+}

@@ -26,7 +26,7 @@ extension Float: MaskRowKernels {
             for q in 0..<4 {
                 let off = g * 32 + q * 8
                 let v = lanes(z + off, as: SIMD8<Float>.self)
-                let off8 = v .< 0
+                let off8 = .!(v .>= 0)     // NaN inactive, as in the kernel and the tail
                 acc += lanes(a + off, as: SIMD8<Float>.self) * v.replacing(with: 0, where: off8)
                 word |= bits.replacing(with: 0, where: off8).wrappedSum() << UInt32(q * 8)
             }
@@ -63,7 +63,7 @@ extension Double: MaskRowKernels {
             for q in 0..<4 {
                 let off = g * 32 + q * 8
                 let v = lanes(z + off, as: SIMD8<Double>.self)
-                let off8 = v .< 0
+                let off8 = .!(v .>= 0)     // NaN inactive, as in the kernel and the tail
                 acc += lanes(a + off, as: SIMD8<Double>.self) * v.replacing(with: 0, where: off8)
                 word |= UInt32(truncatingIfNeeded: bits.replacing(with: 0, where: off8).wrappedSum()) << UInt32(q * 8)
             }
