@@ -19,33 +19,17 @@
         }                                                                                             \
     }
 
-#if defined(__x86_64__)
-#define WN_AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))
-#define WN_AVX2 __attribute__((target("avx2,fma")))
-WN_NORMALS(normals_f32_avx512, float, WN_AVX512)
-WN_NORMALS(normals_f32_avx2, float, WN_AVX2)
-WN_NORMALS(normals_f64_avx512, double, WN_AVX512)
-WN_NORMALS(normals_f64_avx2, double, WN_AVX2)
-#endif
-WN_NORMALS(normals_f32_baseline, float, )
-WN_NORMALS(normals_f64_baseline, double, )
+#define WN_NORMALS_F32(NAME, ATTRIBUTES) WN_NORMALS(NAME, float, ATTRIBUTES)
+#define WN_NORMALS_F64(NAME, ATTRIBUTES) WN_NORMALS(NAME, double, ATTRIBUTES)
+WN_INSTANTIATE(WN_NORMALS_F32, normals_f32)
+WN_INSTANTIATE(WN_NORMALS_F64, normals_f64)
 
 void wn_philox_normals_f32(int isa, uint32_t k0, uint32_t k1, uint32_t stream, uint32_t step, uint64_t g0, long groups,
                            float scale, float *out) {
-#if defined(__x86_64__)
-    if (isa == WN_ISA_AVX512) { normals_f32_avx512(k0, k1, stream, step, g0, groups, scale, out); return; }
-    if (isa == WN_ISA_AVX2) { normals_f32_avx2(k0, k1, stream, step, g0, groups, scale, out); return; }
-#endif
-    (void)isa;
-    normals_f32_baseline(k0, k1, stream, step, g0, groups, scale, out);
+    WN_PICK(isa, normals_f32)(k0, k1, stream, step, g0, groups, scale, out);
 }
 
 void wn_philox_normals_f64(int isa, uint32_t k0, uint32_t k1, uint32_t stream, uint32_t step, uint64_t g0, long groups,
                            double scale, double *out) {
-#if defined(__x86_64__)
-    if (isa == WN_ISA_AVX512) { normals_f64_avx512(k0, k1, stream, step, g0, groups, scale, out); return; }
-    if (isa == WN_ISA_AVX2) { normals_f64_avx2(k0, k1, stream, step, g0, groups, scale, out); return; }
-#endif
-    (void)isa;
-    normals_f64_baseline(k0, k1, stream, step, g0, groups, scale, out);
+    WN_PICK(isa, normals_f64)(k0, k1, stream, step, g0, groups, scale, out);
 }

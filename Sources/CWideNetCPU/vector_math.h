@@ -13,6 +13,19 @@
 #define WN_ELEMENTWISE _Pragma("GCC ivdep")
 #endif
 
+// Each loop is written once as a macro LOOP(NAME, ATTRIBUTES) and instantiated per instruction set;
+// WN_PICK chooses the instance for a wn_isa (only the baseline exists off x86-64).
+#if defined(__x86_64__)
+#define WN_INSTANTIATE(LOOP, NAME)                                                               \
+    LOOP(NAME##_avx512, __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")))) \
+    LOOP(NAME##_avx2, __attribute__((target("avx2,fma"))))                                     \
+    LOOP(NAME##_baseline, )
+#define WN_PICK(isa, NAME) ((isa) == WN_ISA_AVX512 ? NAME##_avx512 : (isa) == WN_ISA_AVX2 ? NAME##_avx2 : NAME##_baseline)
+#else
+#define WN_INSTANTIATE(LOOP, NAME) LOOP(NAME##_baseline, )
+#define WN_PICK(isa, NAME) ((void)(isa), NAME##_baseline)
+#endif
+
 static inline __attribute__((always_inline)) float wn_bits_to_float(uint32_t b) { float f; memcpy(&f, &b, sizeof f); return f; }
 static inline __attribute__((always_inline)) uint32_t wn_float_to_bits(float f) { uint32_t b; memcpy(&b, &f, sizeof b); return b; }
 

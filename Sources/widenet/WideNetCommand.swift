@@ -53,6 +53,9 @@ struct WideNetCommand: ParsableCommand {
 /// codes"): 64 usage, 65 bad input, 69 resources, 1 anything else; never a stack trace.
 func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do {
+        // Every command runs the CPU's vector loops somewhere (Philox fills at least): a
+        // WIDENET_CPU_ISA this processor cannot run is refused before anything starts, not ignored.
+        _ = try CPUKernels.resolve()
         return try body()
     } catch let error as ExitCode {
         throw error

@@ -15,7 +15,6 @@ public enum BackendSelection {
 
     /// `device` is an index into `CLDevice.all()` or a case-insensitive substring of a device name.
     public static func make(kind: BackendKind, device: String?, precision: Precision) throws -> Choice {
-        _ = try CPUKernels.resolve()    // a WIDENET_CPU_ISA the processor cannot run is refused, not ignored
         let choice = try choose(kind: kind, device: device, precision: precision)
         Log.logger("backend").info("\(choice.backend.info.kind) backend on \(choice.backend.info.deviceName) (\(precision.rawValue))")
         return choice
