@@ -9,15 +9,16 @@ struct SeedBootstrapTests {
         (0..<seeds).map { _ in ns.map { n in 0.3 + 2 * Foundation.pow(n, -alpha) + noise * (rng.normals(1) as [Double])[0] / n.squareRoot() } }
     }
 
-    /// Over 20 independent sweeps of 8 seeds, each 95 % interval covers the true α = 1 at least 14
-    /// times (percentile intervals from few seeds cover somewhat less than nominal; 14 of 20 fails
-    /// with probability 0.2 % at 90 % coverage), and they are tight.
+    /// Over 30 independent sweeps of 8 seeds, each 95 % interval covers the true α = 1 at least 19
+    /// times, and they are tight. Percentile intervals from 8 seeds cover less than nominal: over 200
+    /// sweeps 91.5 % (power law) and 88 % (differences). At 88 % the test fails with probability
+    /// 1e-4, at 85 % with 8e-4 (binomial); 14 of 20, as it was, failed at 88 % once in 150 runs.
     @Test func intervalsCoverAKnownExponent() throws {
         var rng = TestRNG()
         let ns = [64.0, 128, 256, 512, 1024, 2048]
         for (name, statistic) in [("power law", SeedBootstrap.powerLawExponent), ("differences", SeedBootstrap.differenceExponent)] {
             var covered = 0
-            for trial in 0..<20 {
+            for trial in 0..<30 {
                 let values = Self.curves(ns, alpha: 1, seeds: 8, noise: 0.002, &rng)
                 let f = SeedBootstrap.fit(x: ns, values: values, parameters: 3, seed: rng.seed &+ UInt64(trial), resamples: 200,
                                           statistic: statistic)
@@ -25,7 +26,7 @@ struct SeedBootstrapTests {
                 #expect(f.identified && lo <= v && v <= hi && hi - lo < 0.6, "seed \(rng.seed), \(name): \(f)")
                 if lo <= 1 && 1 <= hi { covered += 1 }
             }
-            #expect(covered >= 14, "seed \(rng.seed), \(name): the interval covered α = 1 in \(covered) of 20 sweeps")
+            #expect(covered >= 19, "seed \(rng.seed), \(name): the interval covered α = 1 in \(covered) of 30 sweeps")
         }
     }
 
