@@ -92,6 +92,23 @@ struct CPUKernelTests {
         }
         #expect(Set(files).count == 1, "particles differ between \(Self.variants)")
     }
+
+    /// An f32 train run (output layer trained too) forced to each variant: the same metrics and
+    /// weights, byte for byte (worker counts: NTKFusedKernelTests).
+    @Test func trainRunIsTheSameOnEveryVariant() throws {
+        let dir = try CLITests.scratch()
+        var files: [String: Data] = [:]
+        for (name, env) in Self.variants.map({ ($0.rawValue, ["WIDENET_CPU_ISA": $0.rawValue]) }) {
+            let out = dir.appendingPathComponent(name)
+            let r = try CLITests.run(["train", "--n", "37", "--d", "11", "--width", "1061", "--steps", "5", "--train-output",
+                                      "--precision", "f32", "--backend", "cpu", "--save-weights", "--quiet", "--out", out.path], env: env)
+            try #require(r.status == 0, "\(name): \(r.stderr)")
+            var bytes = Data()
+            for f in ["w.npy", "a.npy", "u.npy", "metrics.jsonl"] { bytes += try Data(contentsOf: out.appendingPathComponent(f)) }
+            files[name] = bytes
+        }
+        #expect(Set(files.values).count == 1, "runs differ: \(files.mapValues(\.count))")
+    }
 }
 
 /// The vectorised Philox normals against the plain Swift generator they replace on whole groups:

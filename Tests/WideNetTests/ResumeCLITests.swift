@@ -147,9 +147,12 @@ struct ResumeCLITests {
         #expect(again.terminationReason == .exit && (again.terminationStatus == 128 + SIGTERM || again.terminationStatus == 0),
                 "status \(again.terminationStatus), reason \(again.terminationReason.rawValue)")
         #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("config.json").path))
-        let resumed = try CLITests.run(["train", "--resume", killed.path, "--quiet"])
-        if resumed.status == 0 { try Self.expectSameFiles(plain, killed) }
-        else { Issue.record("resume after an interrupted resume failed: \(resumed.stderr)") }
+        // A fast machine may finish the resumption before the signal lands; then there is nothing left to resume.
+        if again.terminationStatus != 0 {
+            let resumed = try CLITests.run(["train", "--resume", killed.path, "--quiet"])
+            guard resumed.status == 0 else { Issue.record("resume after an interrupted resume failed: \(resumed.stderr)"); return }
+        }
+        try Self.expectSameFiles(plain, killed)
     }
 
     @Test func resumingSomethingThatIsNotARunFails() throws {

@@ -1,6 +1,13 @@
-/// CPU reference of the fused NTK kernels (ntk.cl). The width is cut into chunks of
-/// `chunkWidth` neurons (a multiple of 32, so each chunk owns whole mask words); each worker
-/// runs single-threaded BLAS on its chunks with its own scratch, so no n×width matrix exists.
+import CWideNetCPU
+
+/// The CPU NTK kernels (twins of ntk.cl). The width is cut into chunks of `chunkWidth` neurons (a
+/// multiple of 32, so each chunk owns whole mask words), spread over the workers, each with its own
+/// scratch, so no n×width matrix exists; the chunks' partial sums are added in chunk order, so the
+/// result does not depend on the thread count.
+///
+/// f32 runs the fused tiles of Sources/CWideNetCPU/ntk.c (the products and their element work in
+/// one pass); f64, and the reference the fused tiles are tested against, is single-threaded BLAS
+/// per chunk followed by the mask rows (MaskRows.swift).
 extension CPUBackend {
     static let chunkWidth = 256
 
@@ -8,8 +15,51 @@ extension CPUBackend {
     @_specialize(where T == Double)
     public func ntkForward<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
                                       masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws {
-        let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
-        let M = host(masks).pointer(UInt32.self), U = host(partialU).pointer(T.self)
+        if T.self == Float.self {
+            fusedForward(s, x: host(x).pointer(Float.self), w: host(w).pointer(Float.self), a: host(a).pointer(Float.self),
+                         masks: host(masks).pointer(UInt32.self), partialU: host(partialU).pointer(Float.self))
+        } else {
+            referenceForward(s, x: host(x).pointer(T.self), w: host(w).pointer(T.self), a: host(a).pointer(T.self),
+                             masks: host(masks).pointer(UInt32.self), partialU: host(partialU).pointer(T.self))
+        }
+    }
+
+    func fusedForward(_ s: NTKBlockShape, x: UnsafePointer<Float>, w: UnsafePointer<Float>, a: UnsafePointer<Float>,
+                      masks M: UnsafeMutablePointer<UInt32>, partialU: UnsafeMutablePointer<Float>,
+                      isa: CPUInstructionSet = CPUKernels.instructionSet) {
+        let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: wn_ntk_forward_packed_floats(isa.code, s.n, s.d))
+        defer { xp.deallocate() }
+        wn_ntk_forward_pack_x(isa.code, x, s.n, s.d, xp)
+        chunkedPartialSums(chunks: chunks, n: s.n, scratchCount: wn_ntk_scratch_floats(s.n, s.d, C), into: partialU) { c, scratch, partial in
+            let r0 = c * C
+            wn_ntk_forward_chunk_f32(isa.code, xp, s.n, s.d, w + r0 * s.d, a + r0, min(C, s.width - r0),
+                                     M + r0 / 32, s.words, partial, scratch)
+        }
+    }
+
+    func fusedBackwardUpdate(_ s: NTKBlockShape, x: UnsafePointer<Float>, w: UnsafeMutablePointer<Float>,
+                             a: UnsafeMutablePointer<Float>, masks M: UnsafePointer<UInt32>, residual: UnsafePointer<Float>,
+                             scale: Float, trainOutput: Bool, isa: CPUInstructionSet = CPUKernels.instructionSet) {
+        let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
+        let xp = UnsafeMutablePointer<Float>.allocate(capacity: trainOutput ? wn_ntk_forward_packed_floats(isa.code, s.n, s.d) : 1)
+        let xq = UnsafeMutablePointer<Float>.allocate(capacity: wn_ntk_backward_packed_floats(isa.code, s.n, s.d))
+        defer { xp.deallocate(); xq.deallocate() }
+        if trainOutput { wn_ntk_forward_pack_x(isa.code, x, s.n, s.d, xp) }
+        wn_ntk_backward_pack_x(isa.code, x, s.n, s.d, xq)
+        parallelRanges(chunks) { _, range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wn_ntk_scratch_floats(s.n, s.d, C))
+            defer { scratch.deallocate() }
+            for c in range {
+                let r0 = c * C
+                wn_ntk_backward_chunk_f32(isa.code, xp, xq, s.n, s.d, w + r0 * s.d, a + r0, min(C, s.width - r0),
+                                          M + r0 / 32, s.words, residual, scale, trainOutput ? 1 : 0, scratch)
+            }
+        }
+    }
+
+    func referenceForward<T: Scalar>(_ s: NTKBlockShape, x X: UnsafePointer<T>, w W: UnsafePointer<T>, a A: UnsafePointer<T>,
+                                     masks M: UnsafeMutablePointer<UInt32>, partialU U: UnsafeMutablePointer<T>) {
         let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
         chunkedPartialSums(chunks: chunks, n: s.n, scratchCount: s.n * C, into: U) { c, z, partial in
             let r0 = c * C, cw = min(C, s.width - r0)
@@ -25,8 +75,20 @@ extension CPUBackend {
     public func ntkBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
                                              a: any DeviceBuffer, masks: any DeviceBuffer, residual: any DeviceBuffer,
                                              scale: T, trainOutput: Bool) throws {
-        let X = host(x).pointer(T.self), W = host(w).pointer(T.self), A = host(a).pointer(T.self)
-        let M = host(masks).pointer(UInt32.self), E = host(residual).pointer(T.self)
+        if T.self == Float.self {
+            fusedBackwardUpdate(s, x: host(x).pointer(Float.self), w: host(w).pointer(Float.self), a: host(a).pointer(Float.self),
+                                masks: host(masks).pointer(UInt32.self), residual: host(residual).pointer(Float.self),
+                                scale: Float(scale), trainOutput: trainOutput)
+        } else {
+            referenceBackwardUpdate(s, x: host(x).pointer(T.self), w: host(w).pointer(T.self), a: host(a).pointer(T.self),
+                                    masks: host(masks).pointer(UInt32.self), residual: host(residual).pointer(T.self),
+                                    scale: scale, trainOutput: trainOutput)
+        }
+    }
+
+    func referenceBackwardUpdate<T: Scalar>(_ s: NTKBlockShape, x X: UnsafePointer<T>, w W: UnsafeMutablePointer<T>,
+                                            a A: UnsafeMutablePointer<T>, masks M: UnsafePointer<UInt32>,
+                                            residual E: UnsafePointer<T>, scale: T, trainOutput: Bool) {
         let C = CPUBackend.chunkWidth, chunks = (s.width + C - 1) / C
         BLAS.singleThreaded {
             parallelRanges(chunks) { _, range in
