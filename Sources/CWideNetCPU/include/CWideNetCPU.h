@@ -50,6 +50,14 @@ void wn_ntk_backward_chunk_f32(int isa, const float *xp, const float *xr, long n
                                const uint32_t *masks, long words, const float *e, float scale, int train_output,
                                float *scratch);
 
+/// The mean-field units' element work over a chunk, z B×cw row-major (mfld.c): z ← max(z + b, 0);
+/// relu's gradient factors (z ← dz, gb += dz, ga += c·relu); tanh's from t = tanh(z + b) in z.
+void wn_biased_relu_f32(int isa, float *z, long rows, long cw, const float *bias);
+void wn_relu_gradients_f32(int isa, float *z, long rows, long cw, const float *bias, const float *a, const float *c, float *gb,
+                           float *ga);
+void wn_tanh_gradients_f32(int isa, float *z, long rows, long cw, const float *outer, const float *slope, const float *c,
+                           float *gb, float *ga);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,7 +8,7 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
 }
 
 /// The floating-point types a run can use (Float, Double).
-public protocol Scalar: BinaryFloatingPoint, Real, SIMDScalar, MaskRowKernels, ElementKernels, Codable, Sendable, BitwiseCopyable {
+public protocol Scalar: BinaryFloatingPoint, Real, SIMDScalar, MaskRowKernels, ElementKernels, UnitRowKernels, Codable, Sendable, BitwiseCopyable {
     static var precision: Precision { get }
 }
 extension Float: Scalar { public static var precision: Precision { .f32 } }

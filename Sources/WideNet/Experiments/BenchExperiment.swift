@@ -163,35 +163,45 @@ struct BackendBench<T: Scalar> {
 
     /// The mean-field particle update: with the data term off it is pure streaming (read and write
     /// N×D values plus Philox noise), so its rate is compared with the copy bandwidth; the full step
-    /// adds the forward pass and the gradient over a batch.
+    /// adds the forward pass and the gradient over a batch, for each unit (tanh, relu) and loss
+    /// (squared, logistic on the labels' signs): `mfld_step` is tanh with the squared loss, the
+    /// others are named by what differs (`mfld_step_relu`, `mfld_step_logistic`, `mfld_step_relu_logistic`).
     func particleUpdates() throws -> [BenchExperiment.Measurement] {
         let d = 20, D = d + 2, batch = 256
         let count = cfg.particles ?? (backend.info.isGPU ? 1 << 24 : 1 << 18)
         progress("  mfld update N=\(count) d=\(d)")
-        let net = try MeanFieldNet<T>(backend: backend, d: d, particles: count, unit: .tanh, unitScale: 1, seed: 1, initScale: 1)
         let data = MFLDData.teacher(n: batch, nTest: 1, d: d, width: 4, seed: 1)
-        _ = try net.setBatch(data.x)
-        var k = 0
-        let pure = try time {
-            k += 1
-            try net.step(lossDerivatives: [Double](repeating: 0, count: batch), learningRate: 0.1, lambdaEntropy: 1e-3,
-                         lambdaL2: 1e-3, seed: 1, step: k, dataTerm: false)
-        }
         let bytes = 2 * Double(count * D * MemoryLayout<T>.stride)
-        let full = try time {
-            k += 1
-            let f = try net.forward(batch: batch)
-            try net.step(lossDerivatives: zip(f, data.y).map { $0 - $1 }, learningRate: 0.1, lambdaEntropy: 1e-3,
-                         lambdaL2: 1e-3, seed: 1, step: k)
-        }
         // Forward 2BNd, backward 4BNd (z again, then the weight gradient).
         let flops = 6 * Double(batch) * Double(count) * Double(d)
-        return [
-            .init(operation: "mfld_noise", shape: "N=\(count) D=\(D)", seconds: pure.seconds, flops: 0, bytes: bytes,
-                  buildSeconds: pure.build),
-            .init(operation: "mfld_step", shape: "B=\(batch) N=\(count) d=\(d)", seconds: full.seconds, flops: flops,
-                  bytes: bytes + Double(batch * d * MemoryLayout<T>.stride), buildSeconds: full.build),
-        ]
+        var ms: [BenchExperiment.Measurement] = []
+        var k = 0
+        for unit in [ParticleUnit.tanh, .relu] {
+            let net = try MeanFieldNet<T>(backend: backend, d: d, particles: count, unit: unit, unitScale: 1, seed: 1, initScale: 1)
+            _ = try net.setBatch(data.x)
+            if unit == .tanh {
+                let pure = try time {
+                    k += 1
+                    try net.step(lossDerivatives: [Double](repeating: 0, count: batch), learningRate: 0.1, lambdaEntropy: 1e-3,
+                                 lambdaL2: 1e-3, seed: 1, step: k, dataTerm: false)
+                }
+                ms.append(.init(operation: "mfld_noise", shape: "N=\(count) D=\(D)", seconds: pure.seconds, flops: 0, bytes: bytes,
+                                buildSeconds: pure.build))
+            }
+            for loss in [MFLDLoss.squared, .logistic] {
+                let labels = loss == .logistic ? data.y.map { $0 >= 0 ? 1.0 : -1.0 } : data.y
+                let full = try time {
+                    k += 1
+                    let f = try net.forward(batch: batch)
+                    try net.step(lossDerivatives: zip(f, labels).map { loss.derivative($0, $1) }, learningRate: 0.1,
+                                 lambdaEntropy: 1e-3, lambdaL2: 1e-3, seed: 1, step: k)
+                }
+                let name = ["mfld_step", unit == .relu ? "relu" : nil, loss == .logistic ? "logistic" : nil].compactMap { $0 }
+                ms.append(.init(operation: name.joined(separator: "_"), shape: "B=\(batch) N=\(count) d=\(d)", seconds: full.seconds,
+                                flops: flops, bytes: bytes + Double(batch * d * MemoryLayout<T>.stride), buildSeconds: full.build))
+            }
+        }
+        return ms
     }
 }
 
@@ -202,11 +212,12 @@ extension BenchExperiment {
         for r in reports {
             lines.append("\(r.info.kind): \(r.info.deviceName)  (copy \(fmt(r.copyGBs)) GB/s, peak \(fmt(r.peakGFLOPs)) GFLOP/s measured)")
             if let tiles = r.ntkTiles { lines.append("  NTK kernels: \(tiles) (ntk_step_v1: variant 1)") }
-            lines.append("  " + pad("operation", 10) + pad("shape", 24) + lpad("ms", 10) + lpad("GFLOP/s", 10)
+            let op = max(10, (r.measurements.map(\.operation.count).max() ?? 0) + 1)
+            lines.append("  " + pad("operation", op) + pad("shape", 24) + lpad("ms", 10) + lpad("GFLOP/s", 10)
                          + lpad("of peak", 9) + lpad("GB/s", 9) + lpad("of copy", 9) + lpad("build s", 9))
             for m in r.measurements {
                 let gf = m.flops / m.seconds / 1e9, gb = m.bytes / m.seconds / 1e9
-                lines.append("  " + pad(m.operation, 10) + pad(m.shape, 24) + lpad(fmt(m.seconds * 1e3), 10)
+                lines.append("  " + pad(m.operation, op) + pad(m.shape, 24) + lpad(fmt(m.seconds * 1e3), 10)
                              + lpad(m.flops > 0 ? fmt(gf) : "-", 10)
                              + lpad(m.flops > 0 ? String(format: "%.0f%%", 100 * gf / r.peakGFLOPs) : "-", 9)
                              + lpad(fmt(gb), 9) + lpad(String(format: "%.0f%%", 100 * gb / r.copyGBs), 9)

@@ -22,19 +22,16 @@ extension CPUBackend {
         chunkedPartialSums(chunks: chunks, n: s.batch, scratchCount: s.batch * C + C, into: F) { c, z, partial in
             let p0 = c * C, cw = min(C, s.particles - p0)
             BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
+            let outer = z + s.batch * cw
             if unit == .relu {
-                for j in 0..<s.batch {
-                    var acc: T = 0
-                    for r in 0..<cw {
-                        let row = P + (p0 + r) * D
-                        acc += row[s.d + 1] * max(z[j * cw + r] + row[s.d], 0)
-                    }
-                    partial[j] = acc
-                }
+                let bias = UnsafeMutablePointer<T>.allocate(capacity: cw)
+                defer { bias.deallocate() }
+                for r in 0..<cw { bias[r] = P[(p0 + r) * D + s.d]; outer[r] = P[(p0 + r) * D + s.d + 1] }
+                T.biasedReluRows(z, rows: s.batch, cw: cw, bias: bias)
+                for j in 0..<s.batch { partial[j] = T.dotRow(outer, z + j * cw, count: cw) }
                 return
             }
             // tanh units: the chunk's pre-activations biased, then one vectorised tanh over all of them.
-            let outer = z + s.batch * cw
             for r in 0..<cw {
                 let row = P + (p0 + r) * D
                 outer[r] = unit == .bounded ? unitScale * T.tanh(row[s.d + 1]) : row[s.d + 1]
@@ -69,18 +66,10 @@ extension CPUBackend {
         for t in 0..<(cw * s.d) { gw[t] = 0 }
         guard s.batch > 0 else { return }
         BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
+        // The units' per-particle factors go into gw until the product below overwrites it.
         if unit == .relu {
-            for j in 0..<s.batch {
-                let cj = Cf[j]
-                for r in 0..<cw {
-                    let row = P + (p0 + r) * D
-                    let zz = z[j * cw + r] + row[s.d], a = row[s.d + 1]
-                    let sg = max(zz, 0), dz = zz >= 0 ? cj * a : 0
-                    z[j * cw + r] = dz
-                    gb[r] += dz
-                    ga[r] += cj * sg
-                }
-            }
+            for r in 0..<cw { gw[r] = P[(p0 + r) * D + s.d]; gw[cw + r] = P[(p0 + r) * D + s.d + 1] }
+            T.reluGradientRows(z, rows: s.batch, cw: cw, bias: gw, a: gw + cw, c: Cf, gb: gb, ga: ga)
         } else {
             // Each activation once: tanh of the whole chunk, then its value and slope 1 − tanh² from it.
             CPUBackend.biasedTanh(z, rows: s.batch, cw: cw, P: P + p0 * D, D: D, biasAt: s.d)
@@ -89,16 +78,7 @@ extension CPUBackend {
                 if unit == .bounded { let ta = T.tanh(a); gw[r] = R * ta; gw[cw + r] = R * (1 - ta * ta) }
                 else { gw[r] = a; gw[cw + r] = 1 }
             }
-            for j in 0..<s.batch {
-                let cj = Cf[j]
-                for r in 0..<cw {
-                    let sg = z[j * cw + r]
-                    let dz = cj * gw[r] * (1 - sg * sg)
-                    z[j * cw + r] = dz
-                    gb[r] += dz
-                    ga[r] += cj * gw[cw + r] * sg
-                }
-            }
+            T.tanhGradientRows(z, rows: s.batch, cw: cw, outer: gw, slope: gw + cw, c: Cf, gb: gb, ga: ga)
         }
         // gw (cw×d) = dZᵀ X
         BLAS.gemm(GEMMShape(transA: true, m: cw, n: s.d, k: s.batch), z, X, gw, alpha: 1, beta: 0)
