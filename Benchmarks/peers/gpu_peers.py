@@ -21,19 +21,32 @@ with the reason recorded):
                 dZ = c[:,None] * a[None,:] * (1 - T^2); G = [dZ^T X | dZ.sum(0) | T^T c]
                 P <- P - lr (G + 2 lam' P) + sqrt(2 lam lr) xi,  xi ~ N(0, 1) fresh each step
               torch eager, torch.compile (--mfld-compile-modes), CuPy, jax.jit; GFLOP/s = 6 B N d / t.
+  mfld_step_relu, mfld_step_logistic, mfld_step_relu_logistic
+              the same step for the other units and losses of --mfld-units (tanh, relu) and
+              --mfld-losses (squared, logistic), named as widenet bench names them (mfld_step is tanh
+              with the squared loss; the others by what differs):
+                relu:      T = relu(Z), and 1{Z >= 0} in place of 1 - T^2
+                logistic:  l(f, y) = log(1 + exp(-y f)), labels y = +-1 (random signs):
+                           c = l'(f, y) / B = -y / (1 + exp(y f)) / B
+              GFLOP/s = 6 B N d / t for every combination (the elementwise work differs, the counted
+              flops do not, so the rates compare as the times do).
   mfld_noise  the same update with the data term off, P <- (1 - 2 lr lam') P + sqrt(2 lam lr) xi:
-              pure streaming, GB/s = 2 N D 4 / t, set beside the copy bandwidth of the same run.
+              pure streaming, GB/s = 2 N D 4 / t, set beside the copy bandwidth of the same run; it
+              depends on no unit or loss and is measured once.
   copy, matmul_peak
               torch: device-to-device copy bandwidth and the bf16/f32 matmul peak, the ceilings.
 
 Rules: every implementation is first checked against a float64 numpy reference at a small size
 (and compiled graphs again at full size against the framework's own eager code); code whose check
-failed is not timed. Inputs are fresh random numbers. Timing: warm-up, then CUDA events (torch,
-CuPy) or a host timer after block_until_ready (JAX, and everything on --device cpu); the median
-of --repeats is reported. Each framework runs in its own child process, so the memory pools of
-one (JAX preallocates) never starve another, CUPY_TF32 is set before CuPy is imported, and a
-torch.compile that runs past --compile-timeout can be stopped. The plain measurements of every
-framework run first, torch.compile and the width search last, all within --budget-seconds.
+failed is not timed. Check inputs of the steps with a relu mask (ntk_step, mfld_step_relu*) keep
+every |Z| >= CHECK_MARGIN, so the masks 1{Z >= 0} of float32 and float64 agree. Inputs are fresh
+random numbers. Timing: warm-up, then CUDA events (torch, CuPy) or a host timer after
+block_until_ready (JAX, and everything on --device cpu); the median of --repeats is reported.
+Each framework runs in its own child process, so the memory pools of one (JAX preallocates) never
+starve another, CUPY_TF32 is set before CuPy is imported, and a torch.compile that runs past
+--compile-timeout can be stopped (each MFLD step of --mfld-units x --mfld-losses compiles in a
+child of its own). The plain measurements of every framework run first, torch.compile and the
+width search last, all within --budget-seconds.
 The children stay in the parent's session (each in a process group of its own) and die with the
 parent (PR_SET_PDEATHSIG), so `timeout` or a kill of the caller's session takes them along; on
 SIGTERM/SIGINT the parent stops the running child, writes the JSON of what was measured and exits
@@ -44,6 +57,8 @@ SIGTERM/SIGINT the parent stops the running child, writes the JSON of what was m
     python3 Benchmarks/peers/gpu_peers.py --device cpu --gemm-sizes 256 --ntk-width 4096 --repeats 3 \\
         --json /tmp/peers-test.json        # small run on the CPU, to test the script
     python3 Benchmarks/peers/gpu_peers.py --sections mfld --mfld-particles 16777216 --json $OUT/peers-mfld.json
+    python3 Benchmarks/peers/gpu_peers.py --sections mfld --mfld-units tanh,relu --mfld-losses squared,logistic \
+        --json $OUT/peers-mfld-all.json  # the four MFLD steps
 
 Writes one JSON document (--json) and prints a table on stdout; progress goes to stderr.
 """
@@ -81,11 +96,25 @@ TOL_XCHECK_G = 1e-3        # ... G is not: a Z within ~1e-7 of 0 may take the ot
 CHECK_MARGIN = 1e-4        # check inputs keep every |Z_ir| >= this, so masks are not coin tosses
 TOL_MFLD = 1e-4            # MFLD step, noise off: f, G and P_new against float64
 TOL_MFLD_XCHECK = 1e-4     # compiled against eager at full size (f, G): tanh is smooth, no mask flips
+TOL_MFLD_XCHECK_MASK = TOL_XCHECK_G   # ... relu's gW and gb: a Z within ~1e-7 of 0 may take the other side
+MFLD_UNITS = ("tanh", "relu")
+MFLD_LOSSES = ("squared", "logistic")
 NOISE_SIGMAS = 5.0         # noise statistics: mean, variance, correlation within this many standard errors
 
 
 def log(msg):
     print(f"[peers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def choice_list(p, opt, value, choices):
+    """A comma list of some of `choices`, each once, in the order given; at least one."""
+    out = list(dict.fromkeys(s for s in value.split(",") if s))
+    for s in out:
+        if s not in choices:
+            p.error(f"{opt}: unknown value {s!r} (choose among {', '.join(choices)})")
+    if not out:
+        p.error(f"{opt}: give at least one of {', '.join(choices)}")
+    return out
 
 
 def parse_args(argv=None):
@@ -139,6 +168,11 @@ def parse_args(argv=None):
     p.add_argument("--mfld-lambda-l2", type=float, default=1e-3, help="MFLD L2 weight lambda' (decay 2 lambda' P)")
     p.add_argument("--mfld-compile-modes", default="default",
                    help="torch.compile modes of the MFLD step and noise update ('' for none)")
+    p.add_argument("--mfld-units", default="tanh",
+                   help="comma list among " + ",".join(MFLD_UNITS) + ": the units of the MFLD steps measured")
+    p.add_argument("--mfld-losses", default="squared",
+                   help="comma list among " + ",".join(MFLD_LOSSES) + ": the losses of the MFLD steps measured "
+                        "(each unit with each loss; logistic draws the labels as random signs)")
     # internal: a child process running one framework
     p.add_argument("--_worker", help=argparse.SUPPRESS)
     p.add_argument("--_result", help=argparse.SUPPRESS)
@@ -157,6 +191,9 @@ def parse_args(argv=None):
         p.error("--gemm-sizes: give integers, e.g. 4096,8192")
     a.compile_mode_list = [s for s in a.compile_modes.split(",") if s]
     a.mfld_compile_mode_list = [s for s in a.mfld_compile_modes.split(",") if s]
+    a.mfld_unit_list = choice_list(p, "--mfld-units", a.mfld_units, MFLD_UNITS)
+    a.mfld_loss_list = choice_list(p, "--mfld-losses", a.mfld_losses, MFLD_LOSSES)
+    a.mfld_combo_list = [(u, l) for u in a.mfld_unit_list for l in a.mfld_loss_list]
     if a.mfld_particles is None:
         a.mfld_particles = 2 ** 18 if a.device == "cpu" else 2 ** 24
     if min([a.n, a.d, a.ntk_width, a.check_width, a.repeats, a.gemm_check_size] + a.gemm_size_list) < 1:
@@ -221,31 +258,58 @@ def gram_reference(X, Z):
     return (X @ X.T) * (S @ S.T) / Z.shape[1]
 
 
-def make_mfld_inputs(B, d, N, seed):
-    """X (B x d, entries N(0, 1/d)), y (B, uniform in [-1, 1]), P (N x (d+2), standard normal), float32."""
+def mfld_op(unit, loss):
+    """The operation name of one unit and loss, as widenet bench names it: mfld_step (tanh, squared),
+    mfld_step_relu, mfld_step_logistic, mfld_step_relu_logistic."""
+    return "_".join(["mfld_step"] + (["relu"] if unit == "relu" else []) + (["logistic"] if loss == "logistic" else []))
+
+
+MFLD_STEP_OPS = tuple(mfld_op(u, l) for u in MFLD_UNITS for l in MFLD_LOSSES)
+
+
+def make_mfld_inputs(B, d, N, seed, loss="squared", margin=0.0):
+    """X (B x d, entries N(0, 1/d)), y (B, uniform in [-1, 1]; for the logistic loss its signs, +-1),
+    P (N x (d+2), standard normal), float32. With margin > 0, (w, b) of the rows of P are redrawn
+    until every |Z_ir| = |x_i . w_r + b_r| (in float64 from the float32 values) is >= margin."""
     rng = np.random.default_rng(seed)
     X = (rng.standard_normal((B, d)) / math.sqrt(d)).astype(np.float32)
     y = rng.uniform(-1, 1, B).astype(np.float32)
+    if loss == "logistic":
+        y = np.where(y >= 0, 1.0, -1.0).astype(np.float32)
     P = rng.standard_normal((N, d + 2)).astype(np.float32)
+    if margin > 0:
+        X64 = X.astype(np.float64)
+        for _ in range(100):
+            Z = X64 @ P[:, :d].astype(np.float64).T + P[:, d].astype(np.float64)
+            bad = np.flatnonzero(np.min(np.abs(Z), axis=0) < margin)
+            if bad.size == 0:
+                break
+            P[bad, :d + 1] = rng.standard_normal((bad.size, d + 1)).astype(np.float32)
+        else:
+            raise RuntimeError("could not draw MFLD check inputs away from Z = 0")
     return X, y, P
 
 
-def mfld_reference(X, y, P, lr, lam2):
+def mfld_reference(X, y, P, lr, lam2, unit="tanh", loss="squared"):
     """The MFLD step without noise in float64: returns f (B), G (N x D) and P_new."""
     X, y, P = (v.astype(np.float64) for v in (X, y, P))
     N, D = P.shape
     B, d = X.shape
     W, b, a = P[:, :d], P[:, d], P[:, d + 1]
-    T = np.tanh(X @ W.T + b)
+    Z = X @ W.T + b
+    T = np.maximum(Z, 0) if unit == "relu" else np.tanh(Z)
     f = T @ a / N
-    c = (f - y) / B
-    dZ = c[:, None] * a[None, :] * (1 - T ** 2)
+    # logistic: l' = -y sigma(-y f), with sigma(-u) = 1 / (1 + e^u) = exp(-log(1 + e^u)) (no overflow)
+    c = (-y * np.exp(-np.logaddexp(0, y * f)) if loss == "logistic" else f - y) / B
+    dZ = c[:, None] * a[None, :] * ((Z >= 0) if unit == "relu" else (1 - T ** 2))
     G = np.concatenate([dZ.T @ X, dZ.sum(0)[:, None], (T.T @ c)[:, None]], axis=1)
     return f, G, P - lr * (G + 2 * lam2 * P)
 
 
 def mfld_flops(B, d, N):
-    """Forward 2BNd (X W^T), backward 4BNd (dZ^T X and, in widenet's kernel, Z again)."""
+    """Forward 2BNd (X W^T), backward 4BNd (dZ^T X and, in widenet's kernel, Z again). The same
+    count for every unit and loss: the elementwise work (tanh or relu, their derivatives, the
+    loss derivative over B values) is not counted."""
     return 6.0 * B * N * d
 
 
@@ -254,13 +318,15 @@ def mfld_bytes_min(N, D):
     return 2 * N * D * 4
 
 
-def mfld_bytes_obvious(B, d, N):
+def mfld_bytes_obvious(B, d, N, unit="tanh"):
     """Bytes read + written by the eager step below (f32): X W^T writes BN (4BN, reading W), + b
     (8BN), tanh (8BN), T a (4BN), T*T, 1 -, * c, * a (32BN), dZ^T X, dZ.sum(0), T^T c (12BN);
     the update: cat (8ND), 2 lam' P (8ND), G + (12ND), lr * (8ND), P -= (12ND), randn (4ND),
-    s * xi (8ND), P += (12ND), and W read by the first product (~4ND). Total 68BN + 76ND."""
+    s * xi (8ND), P += (12ND), and W read by the first product (~4ND). Total 68BN + 76ND.
+    relu: relu(Z) (8BN) in place of tanh, Z >= 0 (5BN: a bool mask), * c (5BN), * a (8BN) in place
+    of the 32BN: 54BN + 76ND. The loss works on B values only: the same for both losses."""
     D = d + 2
-    return 68 * B * N + 76 * N * D
+    return (54 if unit == "relu" else 68) * B * N + 76 * N * D
 
 
 def mfld_noise_bytes_obvious(N, D):
@@ -268,10 +334,11 @@ def mfld_noise_bytes_obvious(N, D):
     return 32 * N * D
 
 
-def mfld_peak_obvious(B, d, N):
+def mfld_peak_obvious(B, d, N, unit="tanh"):
     """Bytes alive at the peak of the eager step: T and two B x N temporaries of (1 - T*T) * c * a,
-    while P, G and its parts and two N x D temporaries of the update are held."""
-    return 12 * B * N + 4 * N * (d + 2) * 5
+    while P, G and its parts and two N x D temporaries of the update are held. relu keeps Z beside
+    T (the mask is read from Z): Z, T, S * c and (S * c) * a, 16BN."""
+    return (16 if unit == "relu" else 12) * B * N + 4 * N * (d + 2) * 5
 
 
 def rel_err(x, ref):
@@ -497,11 +564,13 @@ class TorchOps(InPlaceCallers):
     # both the check (s = 0) and the timed steps
     rng_note = "torch.randn_like (global generator; torch.compile's inductor draws Philox numbers in its own kernels)"
 
-    def mfld_state(self, B, d, N, seed):
+    def mfld_state(self, B, d, N, seed, loss="squared"):
         t = self.torch
         g = t.Generator(device=self.dev).manual_seed(seed)
         X = t.randn((B, d), generator=g, device=self.dev) / math.sqrt(d)
         y = t.rand(B, generator=g, device=self.dev) * 2 - 1
+        if loss == "logistic":
+            y = t.where(y >= 0, 1.0, -1.0)   # labels +-1: random signs
         P = t.randn((N, d + 2), generator=g, device=self.dev)
         st = {"X": X, "y": y, "P": P}
         self.seed_noise(st, seed + 1)
@@ -513,17 +582,27 @@ class TorchOps(InPlaceCallers):
     def noise_scale(self, s):
         return self.torch.tensor(s, dtype=self.torch.float32, device=self.dev)
 
-    def mfld_fns(self, lr, lam2):
+    def mfld_fns(self, lr, lam2, unit="tanh", loss="squared"):
+        """The step of one unit and loss (chosen here, so a compiled graph holds one of them) and
+        the noise-only update."""
         torch = self.torch
+        relu, logistic = unit == "relu", loss == "logistic"
 
         def mfld_step(X, y, P, s):
             N = P.shape[0]
             B, d = X.shape
             W, b, a = P[:, :d], P[:, d], P[:, d + 1]
-            T = torch.tanh(X @ W.T + b)                  # Z = X W^T + b, not kept
+            if relu:
+                Z = X @ W.T + b                          # kept: the mask is 1{Z >= 0}
+                T = torch.relu(Z)
+            else:
+                T = torch.tanh(X @ W.T + b)              # Z = X W^T + b, not kept
             f = T @ a / N
-            c = (f - y) / B
-            dZ = (1 - T * T) * c[:, None] * a[None, :]   # this order keeps 3 B x N arrays alive, not 4
+            c = (-y / (1 + torch.exp(y * f)) if logistic else f - y) / B
+            if relu:
+                dZ = (Z >= 0) * c[:, None] * a[None, :]
+            else:
+                dZ = (1 - T * T) * c[:, None] * a[None, :]   # this order keeps 3 B x N arrays alive, not 4
             gW = dZ.T @ X
             gb = dZ.sum(0)
             ga = T.T @ c
@@ -663,11 +742,13 @@ class CupyOps(InPlaceCallers):
 
     rng_note = "cupy.random.standard_normal (the legacy RandomState: cuRAND XORWOW, float32)"
 
-    def mfld_state(self, B, d, N, seed):
+    def mfld_state(self, B, d, N, seed, loss="squared"):
         cp = self.cp
         rng = cp.random.default_rng(seed)
         X = (rng.standard_normal((B, d), dtype=cp.float32) / math.sqrt(d)).astype(cp.float32)
         y = (rng.random(B, dtype=cp.float32) * 2 - 1).astype(cp.float32)
+        if loss == "logistic":
+            y = cp.where(y >= 0, 1.0, -1.0).astype(cp.float32)   # labels +-1: random signs
         P = rng.standard_normal((N, d + 2), dtype=cp.float32)
         st = {"X": X, "y": y, "P": P}
         self.seed_noise(st, seed + 1)
@@ -679,17 +760,25 @@ class CupyOps(InPlaceCallers):
     def noise_scale(self, s):
         return float(s)
 
-    def mfld_fns(self, lr, lam2):
+    def mfld_fns(self, lr, lam2, unit="tanh", loss="squared"):
         cp = self.cp
+        relu, logistic = unit == "relu", loss == "logistic"
 
         def mfld_step(X, y, P, s):
             N = P.shape[0]
             B, d = X.shape
             W, b, a = P[:, :d], P[:, d], P[:, d + 1]
-            T = cp.tanh(X @ W.T + b)
+            if relu:
+                Z = X @ W.T + b
+                T = cp.maximum(Z, 0)
+            else:
+                T = cp.tanh(X @ W.T + b)
             f = T @ a / N
-            c = (f - y) / B
-            dZ = (1 - T * T) * c[:, None] * a[None, :]
+            c = (-y / (1 + cp.exp(y * f)) if logistic else f - y) / B
+            if relu:
+                dZ = (Z >= 0) * c[:, None] * a[None, :]
+            else:
+                dZ = (1 - T * T) * c[:, None] * a[None, :]
             gW = dZ.T @ X
             gb = dZ.sum(0)
             ga = T.T @ c
@@ -841,11 +930,13 @@ class JaxOps:
         impl = getattr(self.jax.config, "jax_default_prng_impl", None)
         return f"jax.random.normal with a key split each step (PRNG implementation {impl})"
 
-    def mfld_state(self, B, d, N, seed):
+    def mfld_state(self, B, d, N, seed, loss="squared"):
         jax, jnp = self.jax, self.jnp
         k = jax.random.split(jax.random.key(seed), 3)
         X = jax.random.normal(k[0], (B, d), jnp.float32) / math.sqrt(d)
         y = jax.random.uniform(k[1], (B,), jnp.float32, -1.0, 1.0)
+        if loss == "logistic":
+            y = jnp.where(y >= 0, 1.0, -1.0).astype(jnp.float32)   # labels +-1: random signs
         P = jax.random.normal(k[2], (N, d + 2), jnp.float32)
         st = {"X": X, "y": y, "P": P}
         self.seed_noise(st, seed + 1)
@@ -857,18 +948,26 @@ class JaxOps:
     def noise_scale(self, s):
         return self.jnp.asarray(s, self.jnp.float32)
 
-    def mfld_fns(self, lr, lam2):
+    def mfld_fns(self, lr, lam2, unit="tanh", loss="squared"):
         """Pure functions: they return the new P and the next key (the caller keeps both)."""
         jax, jnp = self.jax, self.jnp
+        relu, logistic = unit == "relu", loss == "logistic"
 
         def mfld_step(X, y, P, s, key):
             N = P.shape[0]
             B, d = X.shape
             W, b, a = P[:, :d], P[:, d], P[:, d + 1]
-            T = jnp.tanh(X @ W.T + b)
+            if relu:
+                Z = X @ W.T + b
+                T = jnp.maximum(Z, 0)
+            else:
+                T = jnp.tanh(X @ W.T + b)
             f = T @ a / N
-            c = (f - y) / B
-            dZ = (1 - T * T) * c[:, None] * a[None, :]
+            c = (-y / (1 + jnp.exp(y * f)) if logistic else f - y) / B
+            if relu:
+                dZ = (Z >= 0) * c[:, None] * a[None, :]
+            else:
+                dZ = (1 - T * T) * c[:, None] * a[None, :]
             gW = dZ.T @ X
             gb = dZ.sum(0)
             ga = T.T @ c
@@ -882,8 +981,8 @@ class JaxOps:
             return (1 - 2 * lr * lam2) * P + s * jax.random.normal(sub, P.shape, P.dtype), key
         return mfld_step, mfld_noise
 
-    def mfld_jit(self, lr, lam2):
-        step, noise = self.mfld_fns(lr, lam2)
+    def mfld_jit(self, lr, lam2, unit="tanh", loss="squared"):
+        step, noise = self.mfld_fns(lr, lam2, unit, loss)
         return self.jax.jit(step, donate_argnums=2), self.jax.jit(noise, donate_argnums=0)
 
     def mfld_callers(self, step, noise):
@@ -1191,34 +1290,38 @@ def mfld_consts(args):
     return lr, lam, lam2, math.sqrt(2 * lam * lr), 1 - 2 * lr * lam2
 
 
-def check_mfld_small(ops, R, args, call_step, call_noise, variant, label, settings):
-    """The float64 checks at --mfld-check-batch / --mfld-check-particles:
-    mfld_step        noise scale 0: f, G = [gW | gb | ga] and P_new against float64 (TOL_MFLD);
-    mfld_step_noise  noise on: (P_new - P_new_ref) / s of two steps from the same P: mean 0, variance 1,
-                     the two draws uncorrelated (fresh noise each step);
-    mfld_noise       the noise-only update: (P_new - (1 - 2 lr lam') P) / s, the same three statistics.
-    Returns (step passed, noise passed, first-call seconds of the step, of the noise update)."""
+def mfld_params(unit, loss, params):
+    """The params of an MFLD step record: tanh with the squared loss keeps the fields it always had,
+    the other combinations add their unit and loss."""
+    return params if (unit, loss) == ("tanh", "squared") else {**params, "unit": unit, "loss": loss}
+
+
+def check_mfld_small(ops, R, args, call_step, variant, label, settings, unit="tanh", loss="squared"):
+    """The float64 checks of one step (OP: mfld_op(unit, loss), mfld_step for tanh with the squared
+    loss) at --mfld-check-batch / --mfld-check-particles:
+    OP               noise scale 0: f, G = [gW | gb | ga] and P_new against float64 (TOL_MFLD);
+    OP_noise         noise on: (P_new - P_new_ref) / s of two steps from the same P: mean 0, variance 1,
+                     the two draws uncorrelated (fresh noise each step).
+    For relu the inputs keep every |Z_ir| >= CHECK_MARGIN, so the masks 1{Z >= 0} of float32 and
+    float64 agree (and G is continuous in the rounding). For the logistic loss y = +-1.
+    Returns (passed, first-call seconds)."""
     B, d, N = args.mfld_check_batch, args.mfld_d, args.mfld_check_particles
     lr, lam, lam2, s, k = mfld_consts(args)
-    X, y, P = make_mfld_inputs(B, d, N, args.seed + 21)
-    f_ref, G_ref, P_ref = mfld_reference(X, y, P, lr, lam2)
+    op = mfld_op(unit, loss)
+    margin = CHECK_MARGIN if unit == "relu" else 0.0
+    X, y, P = make_mfld_inputs(B, d, N, args.seed + 21, loss, margin)
+    f_ref, G_ref, P_ref = mfld_reference(X, y, P, lr, lam2, unit, loss)
     P64 = P.astype(np.float64)
     n = P.size
     params = {"B": B, "N": N, "d": d, "D": d + 2, "lr": lr, "lambda": lam, "lambda_l2": lam2, "noise_scale": s}
+    if margin:
+        params["margin"] = margin
+    params = mfld_params(unit, loss, params)
 
     def fresh(seed):
         st = {"X": ops.from_np(X), "y": ops.from_np(y), "P": ops.from_np(P.copy())}
         ops.seed_noise(st, seed)
         return st
-
-    def record(kind, metrics, tol, against):
-        passed = all(metrics[m] <= tol[m] for m in tol)
-        R.add("checks", {"framework": ops.name, "variant": variant, "kind": kind, "precision": label,
-                         "params": params, "metrics": metrics, "tol": tol, "passed": passed,
-                         "against": against, "settings": settings})
-        log(f"{ops.name} {kind} {variant}: check N={N}: " +
-            ", ".join(f"{m} {metrics[m]:.2e}" for m in tol) + (" ok" if passed else " FAILED"))
-        return passed
 
     # deterministic part: noise scale 0
     st = fresh(args.seed + 22)
@@ -1234,9 +1337,10 @@ def check_mfld_small(ops, R, args, call_step, call_noise, variant, label, settin
     met = {"rel_err_f": rel_err(ops.to_np(f), f_ref), "rel_err_G": rel_err(G, G_ref),
            "rel_err_P": rel_err(P1, P_ref), "rel_err_update": rel_err(P1.astype(np.float64) - P64, P_ref - P64),
            "update_f32_rounding_floor": floor}
-    ok_det = record("mfld_step", met, {"rel_err_f": TOL_MFLD, "rel_err_G": TOL_MFLD, "rel_err_P": TOL_MFLD,
-                                       "rel_err_update": max(TOL_MFLD, 4 * floor)},
-                    "numpy float64 of the same float32 inputs, noise scale 0")
+    ok_det = mfld_check_record(ops, R, variant, label, settings, params, op, met,
+                               {"rel_err_f": TOL_MFLD, "rel_err_G": TOL_MFLD, "rel_err_P": TOL_MFLD,
+                                "rel_err_update": max(TOL_MFLD, 4 * floor)},
+                               "numpy float64 of the same float32 inputs, noise scale 0")
 
     # the full step with noise: two steps from the same P
     st = fresh(args.seed + 24)
@@ -1249,11 +1353,24 @@ def check_mfld_small(ops, R, args, call_step, call_noise, variant, label, settin
     met, tol = noise_stats_check(np_moments(res[0]), n)
     met["abs_corr_two_steps"] = abs(np_corr(res[0], res[1]))
     tol["abs_corr_two_steps"] = NOISE_SIGMAS / math.sqrt(n)
-    ok_step_noise = record("mfld_step_noise", met, tol,
-                           "(P_new - float64 noise-free P_new) / sqrt(2 lam lr) ~ N(0, 1), fresh each step")
+    ok_step_noise = mfld_check_record(ops, R, variant, label, settings, params, f"{op}_noise", met, tol,
+                                      "(P_new - float64 noise-free P_new) / sqrt(2 lam lr) ~ N(0, 1), "
+                                      "fresh each step")
+    return ok_det and ok_step_noise, step_first_s
 
-    # the noise-only update
-    st = fresh(args.seed + 26)
+
+def check_mfld_noise_small(ops, R, args, call_noise, variant, label, settings):
+    """mfld_noise: the noise-only update at --mfld-check-particles: (P_new - (1 - 2 lr lam') P) / s of
+    two updates from the same P: mean 0, variance 1, the two draws uncorrelated.
+    Returns (passed, first-call seconds)."""
+    B, d, N = args.mfld_check_batch, args.mfld_d, args.mfld_check_particles
+    lr, lam, lam2, s, k = mfld_consts(args)
+    X, y, P = make_mfld_inputs(B, d, N, args.seed + 21)
+    P64 = P.astype(np.float64)
+    n = P.size
+    params = {"B": B, "N": N, "d": d, "D": d + 2, "lr": lr, "lambda": lam, "lambda_l2": lam2, "noise_scale": s}
+    st = {"X": ops.from_np(X), "y": ops.from_np(y), "P": ops.from_np(P.copy())}
+    ops.seed_noise(st, args.seed + 26)
     res, noise_first_s = [], None
     for i in range(2):
         st["P"] = ops.from_np(P.copy())
@@ -1266,9 +1383,19 @@ def check_mfld_small(ops, R, args, call_step, call_noise, variant, label, settin
     met, tol = noise_stats_check(np_moments(res[0]), n)
     met["abs_corr_two_steps"] = abs(np_corr(res[0], res[1]))
     tol["abs_corr_two_steps"] = NOISE_SIGMAS / math.sqrt(n)
-    ok_noise = record("mfld_noise", met, tol,
-                      "(P_new - (1 - 2 lr lam') P) / sqrt(2 lam lr) ~ N(0, 1), fresh each step")
-    return ok_det and ok_step_noise, ok_noise, step_first_s, noise_first_s
+    ok = mfld_check_record(ops, R, variant, label, settings, params, "mfld_noise", met, tol,
+                           "(P_new - (1 - 2 lr lam') P) / sqrt(2 lam lr) ~ N(0, 1), fresh each step")
+    return ok, noise_first_s
+
+
+def mfld_check_record(ops, R, variant, label, settings, params, kind, metrics, tol, against):
+    passed = all(metrics[m] <= tol[m] for m in tol)
+    R.add("checks", {"framework": ops.name, "variant": variant, "kind": kind, "precision": label,
+                     "params": params, "metrics": metrics, "tol": tol, "passed": passed,
+                     "against": against, "settings": settings})
+    log(f"{ops.name} {kind} {variant}: check N={params['N']}: " +
+        ", ".join(f"{m} {metrics[m]:.2e}" for m in tol) + (" ok" if passed else " FAILED"))
+    return passed
 
 
 MFLD_NOISE_NOTE = ("xi is drawn into its own N x D buffer and read back by the update (an extra write and read of "
@@ -1277,10 +1404,19 @@ MFLD_NOISE_NOTE = ("xi is drawn into its own N x D buffer and read back by the u
                    "its update kernel. gbps counts only the minimum 2 N D 4 bytes.")
 
 
-def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, compiled=False):
-    """MFLD: check at small size (float64), then at full size: the noise statistics of both updates
-    (and, for compiled graphs, the noise-free step against the framework's eager code), then time
-    the noise-only update (mfld_noise) and the full step (mfld_step)."""
+def mfld_steps(args, fns, ref_fns=None):
+    """[(unit, loss, fn, ref_fn)] over --mfld-units x --mfld-losses: fns(unit, loss) and ref_fns(unit, loss)
+    give the callers of the step timed and of its reference (None: none)."""
+    return [(u, l, fns(u, l), ref_fns(u, l) if ref_fns else None) for u, l in args.mfld_combo_list]
+
+
+def section_mfld(ops, R, args, variant, steps, call_noise=None, compiled=False):
+    """MFLD: the float64 checks at small size of each step of `steps` [(unit, loss, call_step,
+    ref_step)] and of the noise-only update (call_noise; None: not measured here), then at full
+    size: the noise statistics of the noise-only update and its timing (mfld_noise), then for each
+    step the noise statistics (and, with ref_step, the noise-free step against the framework's
+    eager code) and its timing (mfld_step, mfld_step_relu, ...). A step whose check failed is not
+    timed; the others are."""
     label = "f32-highest"
     B, d, N = args.mfld_batch, args.mfld_d, args.mfld_particles
     D = d + 2
@@ -1289,25 +1425,44 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
     n = N * D
     try:
         with ops.precision("highest") as settings:
-            if compiled:
-                R.phase("compiling")
-            ok_step, ok_noise, step_check_s, noise_check_s = check_mfld_small(
-                ops, R, args, call_step, call_noise, variant, label, settings)
-            R.phase(None)
-            if not ok_step:
-                R.skip(ops.name, f"mfld_step {variant}", "float64 check failed; not timed")
-            if not ok_noise:
-                R.skip(ops.name, f"mfld_noise {variant}", "float64 check failed; not timed")
-            ops.free()
-            if not (ok_step or ok_noise):
+            passed, ok_noise, noise_check_s = [], False, None
+            for i, (unit, loss, call_step, ref_step) in enumerate(steps):
+                op = mfld_op(unit, loss)
+                try:
+                    if compiled:
+                        R.phase("compiling")
+                    ok, step_check_s = check_mfld_small(ops, R, args, call_step, variant, label, settings, unit, loss)
+                    R.phase(None)
+                    if ok:
+                        passed.append((unit, loss, call_step, ref_step, step_check_s))
+                    else:
+                        R.skip(ops.name, f"{op} {variant}", "float64 check failed; not timed")
+                except Exception as ex:
+                    R.phase(None)
+                    R.error(ops.name, f"{op} {variant}", ex)
+                if i == 0 and call_noise is not None:   # in the order the checks always had
+                    try:
+                        if compiled:
+                            R.phase("compiling")
+                        ok_noise, noise_check_s = check_mfld_noise_small(ops, R, args, call_noise, variant, label,
+                                                                         settings)
+                        R.phase(None)
+                        if not ok_noise:
+                            R.skip(ops.name, f"mfld_noise {variant}", "float64 check failed; not timed")
+                    except Exception as ex:
+                        R.phase(None)
+                        R.error(ops.name, f"mfld_noise {variant}", ex)
+                ops.free()
+            if not (passed or ok_noise):
                 return
             host_guard(args, 6 * n * 4, f"mfld N={N} D={D}")
-            st = ops.mfld_state(B, d, N, args.seed + 23)
             sc, zero = ops.noise_scale(s), ops.noise_scale(0.0)
 
             if ok_noise:
                 what = f"mfld_noise {variant}"
+                st = None
                 try:
+                    st = ops.mfld_state(B, d, N, args.seed + 23)
                     P0 = ops.clone(st["P"])
                     if compiled:
                         R.phase("compiling")
@@ -1317,17 +1472,17 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
                     first_s = time.perf_counter() - t0
                     R.phase(None)
                     met, tol = noise_stats_check(ops.moments((Pn - k * P0) / s), n)
-                    passed = all(met[m] <= tol[m] for m in tol)
+                    ok_n = all(met[m] <= tol[m] for m in tol)
                     R.add("checks", {"framework": ops.name, "variant": variant, "kind": "mfld_noise_fullsize",
                                      "precision": label, "params": {"N": N, "D": D, **params_common},
-                                     "metrics": met, "tol": tol, "passed": passed,
+                                     "metrics": met, "tol": tol, "passed": ok_n,
                                      "against": "(P_new - (1 - 2 lr lam') P) / s ~ N(0, 1), full size"})
                     log(f"{ops.name} {what}: full-size noise mean {met['mean']:.2e}, var {met['var']:.5f} "
-                        + ("ok" if passed else "FAILED"))
+                        + ("ok" if ok_n else "FAILED"))
                     st["P"] = P0
                     del Pn
                     ops.free()
-                    if not passed:
+                    if not ok_n:
                         R.skip(ops.name, what, "full-size noise statistics failed; not timed")
                     else:
                         ops.reset_peak()
@@ -1355,12 +1510,17 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
                         R.skip(ops.name, what, f"out of memory at N={N}: {str(ex).splitlines()[0][:300]}")
                     else:
                         R.error(ops.name, what, ex)
+                del st
                 ops.free()
 
-            if ok_step:
-                what = f"mfld_step {variant}"
+            for unit, loss, call_step, ref_step, step_check_s in passed:
+                op = mfld_op(unit, loss)
+                what = f"{op} {variant}"
+                params = mfld_params(unit, loss, {"B": B, "N": N, "d": d, **params_common})
+                st = None
                 try:
-                    host_guard(args, mfld_peak_obvious(B, d, N) + 3 * n * 4, f"{what} B={B} N={N}")
+                    host_guard(args, mfld_peak_obvious(B, d, N, unit) + 3 * n * 4, f"{what} B={B} N={N}")
+                    st = ops.mfld_state(B, d, N, args.seed + 23, loss)
                     P0 = ops.clone(st["P"])
                     xcheck, ref = None, None
                     if ref_step is not None:
@@ -1386,11 +1546,13 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
                     ok_x = True
                     if ref is not None:
                         xm = {f"rel_err_{nm}": ops.dev_rel_err(o, r) for nm, o, r in zip(("f", "gW", "gb", "ga"), out, ref)}
-                        xtol = {m: TOL_MFLD_XCHECK for m in xm}
+                        # relu: gW and gb carry the mask, which a Z within rounding of 0 may flip
+                        xtol = {m: TOL_MFLD_XCHECK_MASK if unit == "relu" and m in ("rel_err_gW", "rel_err_gb")
+                                else TOL_MFLD_XCHECK for m in xm}
                         ok_x = all(xm[m] <= xtol[m] for m in xm)
                         xcheck = {"done": True, "metrics": xm, "tol": xtol, "passed": ok_x}
-                        R.add("checks", {"framework": ops.name, "variant": variant, "kind": "mfld_step_fullsize",
-                                         "precision": label, "params": {"B": B, "N": N, "d": d, **params_common},
+                        R.add("checks", {"framework": ops.name, "variant": variant, "kind": f"{op}_fullsize",
+                                         "precision": label, "params": params,
                                          "metrics": xm, "tol": xtol, "passed": ok_x,
                                          "against": f"{ops.name} eager, same inputs, full size, noise scale 0"})
                         log(f"{ops.name} {what}: full-size cross-check vs eager: " +
@@ -1403,8 +1565,8 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
                     ops.sync(st["P"])
                     met, tol = noise_stats_check(ops.moments((st["P"] - P_det) / s), n)
                     ok_n = all(met[m] <= tol[m] for m in tol)
-                    R.add("checks", {"framework": ops.name, "variant": variant, "kind": "mfld_step_noise_fullsize",
-                                     "precision": label, "params": {"B": B, "N": N, "d": d, **params_common},
+                    R.add("checks", {"framework": ops.name, "variant": variant, "kind": f"{op}_noise_fullsize",
+                                     "precision": label, "params": params,
                                      "metrics": met, "tol": tol, "passed": ok_n,
                                      "against": "(P_new - the same step's P_new with noise scale 0) / s ~ N(0, 1), "
                                                 "full size"})
@@ -1420,13 +1582,13 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
                         ms = ops.time(lambda: (call_step(st, sc), st["P"]), args.warmup, args.repeats)
                         med = statistics.median(ms)
                         fl, by = mfld_flops(B, d, N), mfld_bytes_min(N, D)
-                        rec = {"framework": ops.name, "variant": variant, "kind": "mfld_step", "precision": label,
-                               "params": {"B": B, "N": N, "d": d, "D": D, **params_common},
+                        rec = {"framework": ops.name, "variant": variant, "kind": op, "precision": label,
+                               "params": mfld_params(unit, loss, {"B": B, "N": N, "d": d, "D": D, **params_common}),
                                **timing_fields(ms, ops, args),
                                "gflops": fl / (med * 1e-3) / 1e9, "flops_per_step": fl,
                                "gbps": by / (med * 1e-3) / 1e9, "bytes_minimum": by,
-                               "bytes_obvious_estimate": None if compiled else mfld_bytes_obvious(B, d, N),
-                               "peak_memory_obvious_estimate": mfld_peak_obvious(B, d, N),
+                               "bytes_obvious_estimate": None if compiled else mfld_bytes_obvious(B, d, N, unit),
+                               "peak_memory_obvious_estimate": mfld_peak_obvious(B, d, N, unit),
                                "peak_memory_bytes": ops.peak_bytes(), "first_call_s": first_s,
                                "compile_s": first_s if compiled else None,
                                "compile_check_s": step_check_s if compiled else None,
@@ -1447,7 +1609,8 @@ def section_mfld(ops, R, args, variant, call_step, call_noise, ref_step=None, co
                         R.skip(ops.name, what, f"out of memory at B={B} N={N}: {str(ex).splitlines()[0][:300]}")
                     else:
                         R.error(ops.name, what, ex)
-            del st
+                del st
+                ops.free()
     except TooBig as ex:
         R.skip(ops.name, f"mfld {variant}", str(ex))
     except Exception as ex:
@@ -1601,9 +1764,24 @@ def load_ops(fw, device):
     raise ValueError(fw)
 
 
+def mfld_eager(ops, args):
+    """The eager steps of every --mfld-units x --mfld-losses combination and the noise-only update,
+    as section_mfld takes them."""
+    lr, lam2 = args.mfld_lr, args.mfld_lambda_l2
+    steps = mfld_steps(args, lambda u, l: ops.mfld_callers(*ops.mfld_fns(lr, lam2, u, l))[0])
+    return steps, ops.mfld_callers(*ops.mfld_fns(lr, lam2))[1]
+
+
+def mfld_compile_jobs(args, mode):
+    """One torch.compile child per MFLD step (each with its own --worker-timeout; the noise-only update
+    goes with the first): torch-mfld-compile:MODE for mfld_step, torch-mfld-compile:MODE:OP for the others."""
+    return [f"torch-mfld-compile:{mode}" + ("" if mfld_op(u, l) == "mfld_step" else f":{mfld_op(u, l)}")
+            for u, l in args.mfld_combo_list]
+
+
 def run_worker(args):
-    """Child process: --_worker is torch | torch-compile:MODE | torch-mfld-compile:MODE | torch-width | cupy |
-    cupy-tf32 | jax."""
+    """Child process: --_worker is torch | torch-compile:MODE | torch-mfld-compile:MODE[:OP] | torch-width |
+    cupy | cupy-tf32 | jax."""
     job = args._worker
     fw = job.split("-")[0].split(":")[0]
     R = Report(args._result, job)
@@ -1629,7 +1807,7 @@ def run_worker(args):
         if "gram" in secs:
             section_gram(ops, R, args, ["highest", "tf32"])
         if "mfld" in secs:
-            section_mfld(ops, R, args, "eager", *ops.mfld_callers(*ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2)))
+            section_mfld(ops, R, args, "eager", *mfld_eager(ops, args))
         if "ceilings" in secs:
             section_ceilings(ops, R, args)
         elif "mfld" in secs:
@@ -1646,16 +1824,23 @@ def run_worker(args):
         section_ntk(ops, R, args, f"compile:{mode}", ops.ntk_caller(compiled),
                     ref_call=ops.ntk_caller(eager), compiled=True)
     elif job.startswith("torch-mfld-compile:"):
-        mode = job.split(":", 1)[1]
+        mode, _, op = job.split(":", 1)[1].partition(":")
+        op = op or "mfld_step"
+        unit, loss = next(((u, l) for u, l in args.mfld_combo_list if mfld_op(u, l) == op), (None, None))
+        if unit is None:
+            raise SystemExit(f"unknown worker {job}: {op} is not among --mfld-units x --mfld-losses")
+        with_noise = (unit, loss) == args.mfld_combo_list[0]
         import torch
-        eager = ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2)
+        eager = ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2, unit, loss)
         try:
-            compiled = [torch.compile(fn, mode=mode, dynamic=False, fullgraph=True) for fn in eager]
+            compiled = [torch.compile(fn, mode=mode, dynamic=False, fullgraph=True)
+                        for fn in (eager if with_noise else eager[:1])]
         except Exception as ex:
-            R.error("torch", f"mfld compile:{mode}", ex)
+            R.error("torch", f"{op} compile:{mode}" if op != "mfld_step" else f"mfld compile:{mode}", ex)
             return 0
-        section_mfld(ops, R, args, f"compile:{mode}", *ops.mfld_callers(*compiled),
-                     ref_step=ops.mfld_callers(*eager)[0], compiled=True)
+        call_step, call_noise = ops.mfld_callers(compiled[0], compiled[1] if with_noise else None)
+        section_mfld(ops, R, args, f"compile:{mode}", [(unit, loss, call_step, ops.mfld_callers(*eager)[0])],
+                     call_noise if with_noise else None, compiled=True)
     elif job == "torch-width":
         with ops.precision("highest"):
             if check_ntk_small(ops, R, args, ops.ntk_caller(ops.ntk_step_eager(args.lr)), "eager",
@@ -1676,7 +1861,7 @@ def run_worker(args):
         if "gram" in secs:
             section_gram(ops, R, args, [mode], variant=variant)
         if mode == "highest" and "mfld" in secs:
-            section_mfld(ops, R, args, "eager", *ops.mfld_callers(*ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2)))
+            section_mfld(ops, R, args, "eager", *mfld_eager(ops, args))
     elif job == "jax":
         if "gemm" in secs:
             section_gemm(ops, R, args, ["highest", "tf32"], variant="jit")
@@ -1686,9 +1871,10 @@ def run_worker(args):
         if "gram" in secs:
             section_gram(ops, R, args, ["highest", "tf32"], variant="jit")
         if "mfld" in secs:
-            section_mfld(ops, R, args, "jit", *ops.mfld_callers(*ops.mfld_jit(args.mfld_lr, args.mfld_lambda_l2)),
-                         ref_step=ops.mfld_callers(*ops.mfld_fns(args.mfld_lr, args.mfld_lambda_l2))[0],
-                         compiled=True)
+            lr, lam2 = args.mfld_lr, args.mfld_lambda_l2
+            steps = mfld_steps(args, lambda u, l: ops.mfld_callers(*ops.mfld_jit(lr, lam2, u, l))[0],
+                               lambda u, l: ops.mfld_callers(*ops.mfld_fns(lr, lam2, u, l))[0])
+            section_mfld(ops, R, args, "jit", steps, ops.mfld_callers(*ops.mfld_jit(lr, lam2))[1], compiled=True)
     else:
         raise SystemExit(f"unknown worker {job}")
     R.phase(None)
@@ -1818,7 +2004,7 @@ def parse_widenet_shape(op, shape):
     if op == "gemm":
         dims = [int(v) for v in shape.split("x")]
         return {"n": dims[0]} if len(set(dims)) == 1 else None
-    if op in ("ntk_step", "mask_gram", "mfld_step", "mfld_noise"):
+    if op in ("ntk_step", "mask_gram", "mfld_noise") + MFLD_STEP_OPS:
         return {k: int(v) for k, v in (kv.split("=") for kv in shape.split())}
     return {}
 
@@ -1834,8 +2020,8 @@ def compare_with_widenet(doc, path):
     if wn.get("precision") not in (None, "f32"):
         out["notes"].append(f"widenet ran in {wn.get('precision')}; the peers are f32, so no ratios")
         return out
-    peer_kind = {"gemm": "gemm", "ntk_step": "ntk_step", "mask_gram": "ntk_gram", "mfld_step": "mfld_step",
-                 "mfld_noise": "mfld_noise"}
+    peer_kind = {"gemm": "gemm", "ntk_step": "ntk_step", "mask_gram": "ntk_gram", "mfld_noise": "mfld_noise",
+                 **{op: op for op in MFLD_STEP_OPS}}
     copies = [r for r in doc["measurements"] if r["kind"] == "copy"]
     for b in wn.get("backends", []):
         if b.get("kind") == "cpu" and doc["args"]["device"] == "cuda":
@@ -1870,14 +2056,14 @@ def compare_with_widenet(doc, path):
                         row.update(widenet_gbps=m.get("gb_per_s"), peer_gbps=r["gbps"],
                                    widenet_fraction_of_copy=m.get("fraction_of_copy"),
                                    peer_fraction_of_copy=r.get("fraction_of_copy"))
-                    elif op == "mfld_step":
+                    elif op in MFLD_STEP_OPS:
                         row.update(widenet_gflops=m.get("gflop_per_s"), peer_gflops=r["gflops"])
                     out["rows"].append(row)
     if not out["rows"]:
         out["notes"].append("no peer measurement has the shape of a widenet one: run both with the same "
                             "--gemm-sizes, --ntk-width and --particles / --mfld-particles")
-    if any(r["operation"] == "mfld_step" for r in out["rows"]):
-        out["notes"].append("mfld_step: widenet times its forward pass, the read-back of f and the upload of "
+    if any(r["operation"] in MFLD_STEP_OPS for r in out["rows"]):
+        out["notes"].append("mfld_step (and its relu / logistic variants): widenet times its forward pass, the read-back of f and the upload of "
                             "(f - y) / B, then the fused update kernel; the peers time one function that does the "
                             "same on the device. widenet's flop count (6 B N d) is the peers' too")
     if any(r["operation"] == "mfld_noise" for r in out["rows"]):
@@ -1898,7 +2084,7 @@ def print_comparison(cmp):
             extra = ""
             if r["operation"] == "mfld_noise" and r.get("widenet_gbps") is not None:
                 extra = f" ({r['widenet_gbps']:.4g} vs {r['peer_gbps']:.4g} GB/s)"
-            elif r["operation"] == "mfld_step" and r.get("widenet_gflops") is not None:
+            elif r["operation"] in MFLD_STEP_OPS and r.get("widenet_gflops") is not None:
                 extra = f" ({r['widenet_gflops']:.4g} vs {r['peer_gflops']:.4g} GFLOP/s)"
             rows.append((r["operation"], r["shape"], r["widenet_backend"], f"{r['widenet_ms']:.3f}", r["peer"],
                          f"{r['peer_ms']:.3f}", f"{r['ratio']:.2f}x{extra}"))
@@ -1913,7 +2099,8 @@ def print_comparison(cmp):
 
 def summary_key(r):
     p = r.get("params", {})
-    keys = {"mfld_step": ("B", "N", "d"), "mfld_noise": ("N", "D")}.get(r["kind"], ("n", "d", "m", "bytes"))
+    keys = {"mfld_noise": ("N", "D"), **{op: ("B", "N", "d") for op in MFLD_STEP_OPS}}.get(
+        r["kind"], ("n", "d", "m", "bytes"))
     shape = ",".join(f"{k}={p[k]}" for k in keys if k in p)
     return f"{r['kind']}/{r['framework']}/{r['variant']}/{r['precision']}/{shape}"
 
@@ -1928,7 +2115,7 @@ def fmt_row(r):
             rate += f" (compile {r['compile_s'] + (r.get('compile_check_s') or 0):.1f}s)"
     elif r["kind"] == "ntk_gram":
         size, rate = f"m={p['m']}", f"{r['tflops_mask_matmul']:.3g} TFLOP/s"
-    elif r["kind"] == "mfld_step":
+    elif r["kind"] in MFLD_STEP_OPS:
         size, rate = f"B={p['B']},N={p['N']}", f"{r['gflops']:.4g} GFLOP/s"
         if r.get("compile_s") is not None:
             rate += f" (compile {r['compile_s'] + (r.get('compile_check_s') or 0):.1f}s)"
@@ -1981,7 +2168,7 @@ def main():
         if fw == "torch":
             jobs.append("torch")
             ntk_c = [f"torch-compile:{mo}" for mo in args.compile_mode_list] if "ntk" in args.section_list else []
-            mfld_c = ([f"torch-mfld-compile:{mo}" for mo in args.mfld_compile_mode_list]
+            mfld_c = ([j for mo in args.mfld_compile_mode_list for j in mfld_compile_jobs(args, mo)]
                       if "mfld" in args.section_list else [])
             later += ntk_c[:1] + mfld_c + ntk_c[1:]   # the slow autotuning NTK compile last
             if args.max_width_search:
@@ -2041,7 +2228,7 @@ def finish(doc, args, t0, complete):
     """Derived fields, the comparison, and the JSON file (written atomically)."""
     copies = [r for r in doc["measurements"] if r["kind"] == "copy"]
     for r in doc["measurements"]:
-        if r["kind"] in ("mfld_noise", "mfld_step"):
+        if r["kind"] in ("mfld_noise",) + MFLD_STEP_OPS:
             r["copy_gbps_same_run"] = copies[0]["gbps"] if copies else None
             r["fraction_of_copy"] = r["gbps"] / copies[0]["gbps"] if copies else None
     names = [v.get("device_name") for v in doc["frameworks"].values() if v.get("available")]

@@ -47,6 +47,9 @@ public struct MFLDConfig: Sendable, Codable {
     public var out: String? = nil
     public var saveParticles = false
     public var quiet = false
+    /// Particles per block; nil: the problem's default partition. Not an option: a resumed run
+    /// takes it from config.json's resolved block_particles.
+    public var blockParticles: Int? = nil
     public init() {}
 
     /// config.json's names; `scatter` (a figure of the report) and `quiet` do not change the numbers.

@@ -116,14 +116,16 @@ final class MFLDRun<T: Scalar>: SteppedRun {
             restored = p.values.map { T($0) }
         }
         net = try MeanFieldNet<T>(backend: backend, d: self.data.d, particles: cfg.particles, unit: cfg.unit,
-                                  unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale, initial: restored)
+                                  unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale, initial: restored,
+                                  blockParticles: cfg.blockParticles)
     }
 
     func config() -> JSONObject {
         cfg.json(resolved: [
             ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
             ("n", .int(data.n)), ("n_test", .int(data.nTest)), ("d", .int(data.d)), ("coordinates", .int(D)),
-            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)), ("log_every", .int(logEvery)),
+            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)),
+            ("block_particles", .int(net.partition.blockWidth)), ("log_every", .int(logEvery)),
             ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
             ("notes", .array(notes.map { .string($0) })),
         ])

@@ -7,6 +7,7 @@ public final class MeanFieldNet<T: Scalar> {
     public let d: Int, particles: Int
     public let unit: ParticleUnit
     public let unitScale: Double
+    public let partition: WidthPartition
     public private(set) var blocks: [(start: Int, count: Int, buffer: any DeviceBuffer)] = []
     private var batchX: (any DeviceBuffer, Int)?
     private var coefficients: (any DeviceBuffer, Int)?
@@ -20,11 +21,12 @@ public final class MeanFieldNet<T: Scalar> {
         self.backend = backend
         self.d = d; self.particles = particles; self.unit = unit; self.unitScale = unitScale
         let D = d + 2
-        let perBlock = blockParticles ?? max(32, min(backend.info.maxAllocBytes / (D * MemoryLayout<T>.stride),
-                                                     Int(Int32.max) / D) / 32 * 32)
-        var start = 0
-        while start < particles {
-            let count = min(perBlock, particles - start)
+        let perParticle = D * MemoryLayout<T>.stride
+        partition = blockParticles.map { WidthPartition(width: particles, blockWidth: $0) }
+            ?? WidthPartition.forProblem(width: particles, bytesPerUnit: perParticle)
+        try partition.checkFits(backend.info, bytesPerUnit: perParticle, what: "\(particles) particles")
+        for range in partition.ranges {
+            let start = range.lowerBound, count = range.count
             let b = try backend.allocate(bytes: count * D * MemoryLayout<T>.stride)
             if let initial {
                 try backend.upload(Array(initial[(start * D)..<((start + count) * D)]), to: b)
@@ -33,7 +35,6 @@ public final class MeanFieldNet<T: Scalar> {
                                        stream: RandomStream.particles.rawValue, step: 0, distribution: .normal, scale: T(initScale))
             }
             blocks.append((start, count, b))
-            start += count
         }
     }
 
@@ -56,14 +57,12 @@ public final class MeanFieldNet<T: Scalar> {
     public func forward(batch count: Int) throws -> [Double] {
         guard let (x, _) = batchX else { return [] }
         let out = try reusable(&partial, count: count)
-        var f = [Double](repeating: 0, count: count)
-        for block in blocks {
+        let partials = try blocks.map { block -> [Double] in
             try backend.mfldForward(MFLDShape(batch: count, d: d, particles: block.count), unit: unit,
                                     unitScale: T(unitScale), x: x, particles: block.buffer, partialF: out)
-            let part = try backend.download(out, count: count, as: T.self)
-            for j in 0..<count { f[j] += Double(part[j]) }
+            return try backend.download(out, count: count, as: T.self).map(Double.init)
         }
-        return f.map { $0 / Double(particles) }
+        return WidthPartition.sumInBlockOrder(partials, count: count).map { $0 / Double(particles) }
     }
 
     /// f on arbitrary inputs (n×d), in batches that keep the upload small.

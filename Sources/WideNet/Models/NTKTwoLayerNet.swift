@@ -10,6 +10,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
     public let trainOutput: Bool
     let x: any DeviceBuffer
     let residual: any DeviceBuffer
+    public let partition: WidthPartition
     public private(set) var blocks: [Block] = []
 
     public final class Block {
@@ -67,14 +68,12 @@ public final class NTKTwoLayerNet<T: Scalar> {
         }
     }
 
-    /// The widest block whose buffers fit in `maxAllocBytes` and whose element indices fit the
-    /// kernels' 32-bit ints (width·d and n·words below 2^31), a multiple of 32.
-    public static func blockWidth(d: Int, n: Int, maxAllocBytes: Int) -> Int {
-        let perNeuron = max(d * MemoryLayout<T>.stride, 1)
-        var width = maxAllocBytes / perNeuron
-        width = min(width, (maxAllocBytes / max(n, 1)) * 8)    // the mask buffer: n·width/32 words
-        width = min(width, Int(Int32.max) / max(d, 1), Int(Int32.max) / max(n, 1) * 32)
-        return max(32, width / 32 * 32)
+    /// The largest buffer of a block per neuron: its hidden weights (d values) or its masks (n bits).
+    public static func blockBytesPerNeuron(n: Int, d: Int) -> Int { max(d * MemoryLayout<T>.stride, (n + 7) / 8) }
+
+    /// The default partition of the width (WidthPartition.forProblem): the same on every device.
+    public static func partition(width: Int, n: Int, d: Int) -> WidthPartition {
+        WidthPartition.forProblem(width: width, bytesPerUnit: blockBytesPerNeuron(n: n, d: d))
     }
 
     public init(backend: any Backend, x xValues: [T], n: Int, d: Int, width: Int, initialisation: Initialisation,
@@ -86,10 +85,11 @@ public final class NTKTwoLayerNet<T: Scalar> {
         x = try backend.allocate(bytes: n * d * MemoryLayout<T>.stride)
         try backend.upload(xValues, to: x)
         residual = try backend.allocate(bytes: n * MemoryLayout<T>.stride)
-        let bw = requestedBlock ?? NTKTwoLayerNet.blockWidth(d: d, n: n, maxAllocBytes: backend.info.maxAllocBytes)
-        var start = 0
-        while start < width {
-            let w = min(bw, width - start)
+        partition = requestedBlock.map { WidthPartition(width: width, blockWidth: $0) }
+            ?? NTKTwoLayerNet.partition(width: width, n: n, d: d)
+        try partition.checkFits(backend.info, bytesPerUnit: NTKTwoLayerNet.blockBytesPerNeuron(n: n, d: d), what: "width \(width)")
+        for range in partition.ranges {
+            let start = range.lowerBound, w = range.count
             let block = try Block(start: start, shape: NTKBlockShape(n: n, d: d, width: w), backend: backend,
                                   initialisation: initialisation)
             switch initialisation {
@@ -111,22 +111,19 @@ public final class NTKTwoLayerNet<T: Scalar> {
                 try backend.copy(block.w, to: w0, bytes: w * d * MemoryLayout<T>.stride)
             }
             blocks.append(block)
-            start += w
         }
     }
 
     /// u = f(X) for the current weights (recomputing the masks); the first call also records the
     /// initial masks.
     public func forward() throws -> [Double] {
-        var u = [Double](repeating: 0, count: n)
-        for block in blocks {
+        let partials = try blocks.map { block -> [Double] in
             try backend.ntkForward(block.shape, x: x, w: block.w, a: block.a, masks: block.masks,
                                    partialU: block.partialU, as: T.self)
-            let part = try backend.download(block.partialU, count: n, as: T.self)
-            for i in 0..<n { u[i] += Double(part[i]) }
+            return try backend.download(block.partialU, count: n, as: T.self).map(Double.init)
         }
         let s = 1 / Double(width).squareRoot()
-        return u.map { $0 * s }
+        return WidthPartition.sumInBlockOrder(partials, count: n).map { $0 * s }
     }
 
     /// Records the current masks as the initial ones (after the first forward pass).

@@ -2,8 +2,8 @@ import Foundation
 
 /// The launch geometry of every kernel on a device model, at the shapes the experiments reach:
 /// what `widenet selftest --plans` prints and what the geometry tests check for an NVIDIA GPU
-/// that is not here. Widths are cut into blocks as the models cut them (NTKTwoLayerNet.blockWidth,
-/// MeanFieldNet's block size), so each row is a launch a run would make.
+/// that is not here. Widths are cut into blocks as the models cut them (WidthPartition, the same on
+/// every device), so each row is a launch a run would make.
 public enum LaunchTable {
     public struct Row: Sendable, Codable {
         public var kernel: String
@@ -18,11 +18,7 @@ public enum LaunchTable {
         public var problem: String?
     }
 
-    /// The H200's CL_DEVICE_MAX_MEM_ALLOC_SIZE: NVIDIA's OpenCL reports a quarter of the memory.
-    public static let nvidiaMaxAlloc = 139 * (1 << 30) / 4
-
-    public static func rows(limits: LaunchLimits = .nvidia, maxAllocBytes: Int = nvidiaMaxAlloc,
-                            vendor: String = "NVIDIA") -> [Row] {
+    public static func rows(limits: LaunchLimits = .nvidia, vendor: String = "NVIDIA") -> [Row] {
         var out: [Row] = []
         for precision in Precision.allCases {
             let b = precision.bytes
@@ -33,8 +29,8 @@ public enum LaunchTable {
             for (n, d) in [(256, 64), (1000, 1000), (5_000_000, 64), (256, 1 << 20)] {
                 for width in [1 << 24, 400_000_000] {
                     let block = min(width, precision == .f32
-                        ? NTKTwoLayerNet<Float>.blockWidth(d: d, n: n, maxAllocBytes: maxAllocBytes)
-                        : NTKTwoLayerNet<Double>.blockWidth(d: d, n: n, maxAllocBytes: maxAllocBytes))
+                        ? NTKTwoLayerNet<Float>.partition(width: width, n: n, d: d).blockWidth
+                        : NTKTwoLayerNet<Double>.partition(width: width, n: n, d: d).blockWidth)
                     let s = NTKBlockShape(n: n, d: d, width: block)
                     let label = "n=\(n) d=\(d) m=\(width) (block \(block))"
                     for c in configs {
@@ -54,7 +50,7 @@ public enum LaunchTable {
             for (batch, d) in [(256, 20), (3_000_000, 20), (256, OpenCLBackend.maxParticleDimension)] {
                 for particles in [1 << 24, 400_000_000] {
                     let D = d + 2
-                    let block = min(particles, max(32, min(maxAllocBytes / (D * b), Int(Int32.max) / D) / 32 * 32))
+                    let block = min(particles, WidthPartition.forProblem(width: particles, bytesPerUnit: D * b).blockWidth)
                     let s = MFLDShape(batch: batch, d: d, particles: block)
                     let label = "B=\(batch) d=\(d) N=\(particles) (block \(block))"
                     out += [LaunchPlans.mfldForward(s, scalar: b), LaunchPlans.sumPartials(n: batch, scalar: b),
