@@ -57,8 +57,7 @@ struct SelftestCommand: ParsableCommand {
         if plans { return try runPlans() }
         try reportingErrors {
             let spec = device ?? ProcessInfo.processInfo.environment["WIDENET_DEVICE"].flatMap { $0.isEmpty ? nil : $0 }
-            let choice = try BackendSelection.make(kind: .opencl, device: spec, precision: .f32)
-            guard let gpu = choice.backend as? OpenCLBackend else { throw ValidationError("selftest needs an OpenCL device") }
+            let gpu = try BackendSelection.openCL(device: spec, precision: .f32)
             print("selftest on [\(gpu.info.deviceIndex ?? 0)] \(gpu.info.deviceName) (\(gpu.info.driver)), "
                 + "NTK tiles f32: \(gpu.ntkConfig(.f32))")
             var results: [KernelCheckResult] = []

@@ -45,9 +45,7 @@ struct TuneCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let choice = try BackendSelection.make(kind: .opencl, device: deviceOptions.resolvedDevice,
-                                                   precision: deviceOptions.precision)
-            guard let backend = choice.backend as? OpenCLBackend else { throw ValidationError("tune needs an OpenCL device") }
+            let backend = try BackendSelection.openCL(device: deviceOptions.resolvedDevice, precision: deviceOptions.precision)
             if kernel == .ntk { return try tuneNTK(backend) }
             printNote("tuning GEMM on \(backend.info.deviceName) at \(size)³, \(deviceOptions.precision.rawValue)")
             let trials = try GEMMTuner.tune(backend, size: size, precision: deviceOptions.precision, repeats: repeats,

@@ -162,6 +162,24 @@ public protocol Backend: AnyObject {
 
     /// Waits for queued work (a no-op on the CPU).
     func synchronize() throws
+
+    /// Seconds spent compiling kernels so far, reported apart from run time (0 where nothing is compiled).
+    var buildSeconds: Double { get }
+    /// The NTK kernels' tiles for `precision`, nil where they are not configurable (the CPU's C tiles).
+    func ntkTiles(_ precision: Precision) -> NTKKernelConfig?
+    /// Runs `body` with the NTK tiles pinned to `config` (nil: the tuned choice); a backend without
+    /// configurable tiles just runs it.
+    func withNTKTiles(_ config: NTKKernelConfig?, _ body: () throws -> Void) throws
+    /// Whether the backend's buffers are host memory, so that host code may compute on them in place.
+    var computesOnHost: Bool { get }
+}
+
+/// What a backend without compiled kernels or tunable tiles (the CPU) has.
+extension Backend {
+    public var buildSeconds: Double { 0 }
+    public func ntkTiles(_ precision: Precision) -> NTKKernelConfig? { nil }
+    public func withNTKTiles(_ config: NTKKernelConfig?, _ body: () throws -> Void) throws { try body() }
+    public var computesOnHost: Bool { false }
 }
 
 /// Errors that name the problem in one line.

@@ -13,6 +13,13 @@ public enum BackendSelection {
         public let note: String?
     }
 
+    /// An OpenCL device as such, for the commands that work on its kernels (selftest, tune).
+    public static func openCL(device: String?, precision: Precision) throws -> OpenCLBackend {
+        let choice = try make(kind: .opencl, device: device, precision: precision)
+        guard let backend = choice.backend as? OpenCLBackend else { throw BackendError("no OpenCL device was chosen") }
+        return backend
+    }
+
     /// `device` is an index into `CLDevice.all()` or a case-insensitive substring of a device name.
     public static func make(kind: BackendKind, device: String?, precision: Precision) throws -> Choice {
         let choice = try choose(kind: kind, device: device, precision: precision)

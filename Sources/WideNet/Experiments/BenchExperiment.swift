@@ -68,7 +68,7 @@ struct BackendBench<T: Scalar> {
     let cfg: BenchExperiment.Config
     let progress: (String) -> Void
 
-    var buildSeconds: Double { (backend as? OpenCLBackend)?.buildSeconds ?? 0 }
+    var buildSeconds: Double { backend.buildSeconds }
 
     /// Median seconds of `body` over the repeats, after one warm-up run whose kernel builds are
     /// returned apart.
@@ -136,14 +136,15 @@ struct BackendBench<T: Scalar> {
         let ntkBytes = 3 * Double(m * d * size) + 2 * Double(n) * Double(m) / 8
         ms.append(.init(operation: "ntk_step", shape: "n=\(n) d=\(d) m=\(m)", seconds: step.seconds,
                         flops: 4 * Double(n) * Double(m) * Double(d), bytes: ntkBytes, buildSeconds: step.build))
-        if let ocl = backend as? OpenCLBackend, ocl.ntkConfig(T.precision).variant != 1 {
+        if let tiles = backend.ntkTiles(T.precision), tiles.variant != 1 {
             // The same step on the variant-1 kernels, for comparison with the register-tiled default.
             progress("  ntk step, variant-1 kernels")
-            ocl.ntkConfigOverride = .reference
-            defer { ocl.ntkConfigOverride = nil }
-            let v1 = try time {
-                try net.update(residual: zip(u, data.y).map { $0 - $1 }, learningRate: 1e-3)
-                u = try net.forward()
+            var v1 = (seconds: 0.0, build: 0.0)
+            try backend.withNTKTiles(.reference) {
+                v1 = try time {
+                    try net.update(residual: zip(u, data.y).map { $0 - $1 }, learningRate: 1e-3)
+                    u = try net.forward()
+                }
             }
             ms.append(.init(operation: "ntk_step_v1", shape: "n=\(n) d=\(d) m=\(m)", seconds: v1.seconds,
                             flops: 4 * Double(n) * Double(m) * Double(d), bytes: ntkBytes, buildSeconds: v1.build))
@@ -158,7 +159,7 @@ struct BackendBench<T: Scalar> {
                         buildSeconds: gram.build))
         ms += try particleUpdates()
         return .init(info: backend.info, copyGBs: copyGBs, peakGFLOPs: peak, measurements: ms,
-                     ntkTiles: (backend as? OpenCLBackend)?.ntkConfig(T.precision).description)
+                     ntkTiles: backend.ntkTiles(T.precision)?.description)
     }
 
     /// The mean-field particle update: with the data term off it is pure streaming (read and write

@@ -92,7 +92,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     var command: String { "mfld" }
     var steps: Int { cfg.steps }
     var backendInfo: BackendInfo? { backend.info }
-    var kernelBuildSeconds: Double? { (backend as? OpenCLBackend)?.buildSeconds }
+    var kernelBuildSeconds: Double? { backend.info.kind == "opencl" ? backend.buildSeconds : nil }
     var D: Int { data.d + 2 }
 
     /// With a checkpoint the particles come from it, else from `given` (--init-particles), else

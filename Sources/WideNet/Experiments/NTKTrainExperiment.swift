@@ -86,7 +86,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
     var steps: Int { setup.cfg.steps }
     var backendInfo: BackendInfo? { setup.backend.info }
     var notes: [String] { setup.notes }
-    var kernelBuildSeconds: Double? { (setup.backend as? OpenCLBackend)?.buildSeconds }
+    var kernelBuildSeconds: Double? { setup.backend.info.kind == "opencl" ? setup.backend.buildSeconds : nil }
 
     init(_ setup: TrainSetup, _ control: RunControl) throws {
         self.setup = setup; self.control = control

@@ -10,7 +10,7 @@ public final class MatrixProducts {
 
     /// nil or a CPUBackend: OpenBLAS on the host arrays.
     public init(backend: (any Backend)?) {
-        self.backend = (backend is CPUBackend) ? nil : backend
+        self.backend = backend?.computesOnHost == true ? nil : backend
     }
 
     public var onDevice: Bool { backend != nil }

@@ -84,10 +84,7 @@ extension KernelChecks {
 
     /// Runs `body` with the NTK tiles pinned to `config` on an OpenCL backend (the CPU has none).
     static func pinning(_ be: any Backend, _ config: NTKKernelConfig?, _ body: () throws -> Void) throws {
-        guard let config, let gpu = be as? OpenCLBackend else { return try body() }
-        gpu.ntkConfigOverride = config
-        defer { gpu.ntkConfigOverride = nil }
-        try body()
+        try be.withNTKTiles(config, body)
     }
 
     static func runForward<T: Scalar>(_ be: any Backend, _ s: NTKBlockShape, _ inp: NTKInputs<T>,

@@ -85,6 +85,7 @@ public final class CPUBackend: Backend {
     }
 
     public func synchronize() throws {}
+    public var computesOnHost: Bool { true }
 
     /// Runs body(worker, range) over `count` items split into one contiguous range per worker.
     func parallelRanges(_ count: Int, _ body: (Int, Range<Int>) -> Void) {

@@ -44,6 +44,14 @@ public final class OpenCLBackend: Backend {
 
     /// Seconds spent compiling kernels so far (reported apart from run time).
     public var buildSeconds: Double { cl.buildSeconds }
+    public func ntkTiles(_ precision: Precision) -> NTKKernelConfig? { ntkConfig(precision) }
+    public func withNTKTiles(_ config: NTKKernelConfig?, _ body: () throws -> Void) throws {
+        guard let config else { return try body() }
+        let saved = ntkConfigOverride
+        ntkConfigOverride = config
+        defer { ntkConfigOverride = saved }
+        try body()
+    }
 
     func buffer(_ b: any DeviceBuffer) -> CLBuffer {
         guard let c = b as? CLBuffer else { preconditionFailure("OpenCLBackend was handed a buffer of another backend") }
