@@ -9,13 +9,14 @@ Three operations, the same shapes for every tool:
               mfld_step, mfld_step_relu, mfld_step_logistic, mfld_step_relu_logistic).
   mfld_noise  the noise-only update P <- (1 - 2 lr lam') P + sqrt(2 lam lr) xi over N x 22 values.
               Its floors: the bytes (read and write P once) over the copy bandwidth measured in the
-              same round, and the generator's arithmetic (GENERATOR_OPS_PER_VALUE below) over the
-              vector unit's rate (the sgemm rate in flops/s: one lane-operation per flop).
+              same round, and the generator's arithmetic (GENERATOR_INSTRUCTIONS_PER_VALUE below)
+              over the vector unit's instruction rate (the sgemm rate over 16 flops an instruction).
 Tools: widenet (`widenet bench --backends cpu`), numpy (Benchmarks/peers/*_numpy.py), PyTorch eager,
 torch.compile and jax.jit (Benchmarks/peers/gpu_peers.py --device cpu), each where it imports.
 Every round runs every tool once, with the OpenBLAS variables as the machine sets them and with
 OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in that command alone (widenet and numpy; torch and
-jax do not use OpenBLAS and run once per round); medians over --rounds interleaved rounds.
+jax do not use OpenBLAS and run once per round, in the first --framework-rounds rounds, since each
+run compiles its graphs anew); medians over --rounds interleaved rounds.
 
     python3 Benchmarks/cpu_ceiling.py                    # 5 rounds, writes Benchmarks/results/cpu_ceiling.{json,md}
     python3 Benchmarks/cpu_ceiling.py --quick --json /tmp/c.json --table /tmp/c.md   # small, to test the script
@@ -28,12 +29,17 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MFLD_OPS = ("mfld_step", "mfld_step_relu", "mfld_step_logistic", "mfld_step_relu_logistic")
 MFLD_COMBOS = {"mfld_step": ("tanh", "squared"), "mfld_step_relu": ("relu", "squared"),
                "mfld_step_logistic": ("tanh", "logistic"), "mfld_step_relu_logistic": ("relu", "logistic")}
-# Lane operations per f32 noise value of the generator as written (philox_normal.h): Philox4x32-10
-# is 10 rounds of 2 widening 32x32 multiplies (2 operations each in 64-bit lanes), 4 xors and 2 key
-# additions per group of 4 values (~20 per value), Box-Muller per pair: 2 conversions, the log
-# polynomial (~30), a square root, the sin/cos polynomials (~36) and quadrant selects (~8) in
-# double lanes (~40 per value), then the scale, the decay update and the store (~4).
-GENERATOR_OPS_PER_VALUE = 64
+# Vector instructions per f32 noise value of the generator as written (philox_normal.h), counted
+# from the code: Philox4x32-10 is 10 rounds of 2 widening 32x32 multiplies with their high/low
+# extraction, 4 xors per group of 4 values (~20 32-bit lane operations a value, 8 lanes an
+# instruction, the multiplies 4: ~3.2 instructions); Box-Muller per pair is ~112 double operations
+# (two conversions, the log's exponent split and 11-term polynomial, a division and a square root,
+# the 9- and 8-term sin/cos polynomials, the quadrant selects, two products): ~56 a value at 4 lanes
+# an instruction, ~14; the scale, decay update and store ~0.5. About 17 in all.
+GENERATOR_INSTRUCTIONS_PER_VALUE = 17
+# The vector unit's instruction rate, from the sgemm rate of the same round: an FMA instruction is
+# 8 lanes x 2 flops, and the FMA pipes set sgemm's pace.
+FLOPS_PER_VECTOR_INSTRUCTION = 16
 
 
 def log(msg):
@@ -129,13 +135,15 @@ def main():
     p.add_argument("--numpy-steps", type=int, default=3)
     p.add_argument("--peer-budget", type=float, default=900, help="seconds for the torch/jax peers per round")
     p.add_argument("--no-frameworks", action="store_true", help="leave out torch and jax")
+    p.add_argument("--framework-rounds", type=int, default=3,
+                   help="rounds in which torch and jax run (each compiles its graphs anew: minutes)")
     p.add_argument("--quick", action="store_true", help="small sizes and 2 rounds, to test the script")
     p.add_argument("--json", default=os.path.join(HERE, "results/cpu_ceiling.json"))
     p.add_argument("--table", default=os.path.join(HERE, "results/cpu_ceiling.md"))
     a = p.parse_args()
     a.ntk_widths = [int(s) for s in a.ntk_widths.split(",") if s]
     if a.quick:
-        a.rounds, a.ntk_widths, a.particles, a.gemm_size, a.numpy_steps, a.repeats = 2, [4096], 8192, 512, 1, 2
+        a.rounds, a.ntk_widths, a.particles, a.gemm_size, a.numpy_steps, a.repeats, a.framework_rounds = 2, [4096], 8192, 512, 1, 2, 1
     if not os.access(a.widenet, os.X_OK):
         sys.exit(f"error: {a.widenet} is not an executable (swift build -c release first)")
 
@@ -161,7 +169,7 @@ def main():
                     raw.setdefault((setting, "numpy", op, size), []).append(s)
             except Exception as ex:   # a missing peer is recorded, not fatal
                 notes.append(f"numpy: {ex}")
-        if not a.no_frameworks:
+        if not a.no_frameworks and r < a.framework_rounds:
             log(f"round {r + 1}/{a.rounds}: torch and jax")
             res, n = framework_peers(a, env_for("as set"))
             notes += n
@@ -188,7 +196,7 @@ def main():
             elif op == "mfld_noise":
                 values = size * 22
                 bytes_floor = 2 * values * 4 / (cp * 1e9)
-                arith_floor = values * GENERATOR_OPS_PER_VALUE / (sg * 1e9)
+                arith_floor = values * GENERATOR_INSTRUCTIONS_PER_VALUE / (sg * 1e9 / FLOPS_PER_VECTOR_INSTRUCTION)
                 row["floor_bytes_ms"], row["floor_arithmetic_ms"] = 1e3 * bytes_floor, 1e3 * arith_floor
                 row["fraction_of_floor"] = max(bytes_floor, arith_floor) / w
             row["speedup_over"] = {t: v / row["widenet_ms"] for t, v in row["peers_ms"].items()}
@@ -196,7 +204,8 @@ def main():
     doc = {"schema": "widenet-cpu-ceiling/1", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "host": platform.node(),
            "cpu": device.get("device") if device else None, "driver": device.get("driver") if device else None,
            "openblas_variables": {v: os.environ.get(v) for v in OPENBLAS_VARS}, "rounds": a.rounds,
-           "repeats_per_round": a.repeats, "generator_ops_per_value": GENERATOR_OPS_PER_VALUE,
+           "repeats_per_round": a.repeats, "framework_rounds": 0 if a.no_frameworks else min(a.rounds, a.framework_rounds), "generator_instructions_per_value": GENERATOR_INSTRUCTIONS_PER_VALUE,
+           "flops_per_vector_instruction": FLOPS_PER_VECTOR_INSTRUCTION,
            "ceilings": {s: {"sgemm_gflops": median(c["sgemm_gflops"]), "copy_gbs": median(c["copy_gbs"]),
                             "sgemm_gflops_all": c["sgemm_gflops"], "copy_gbs_all": c["copy_gbs"]} for s, c in ceilings.items()},
            "rows": rows, "seconds": {" | ".join(map(str, k)): v for k, v in raw.items()}, "notes": sorted(set(notes))}
