@@ -19,13 +19,13 @@ extension CPUBackend {
                                        particles: any DeviceBuffer, partialF: any DeviceBuffer) throws {
         let X = host(x).pointer(T.self), P = host(particles).pointer(T.self), F = host(partialF).pointer(T.self)
         let D = s.coordinates, C = CPUBackend.particleChunk, chunks = (s.particles + C - 1) / C
-        chunkedPartialSums(chunks: chunks, n: s.batch, scratchCount: s.batch * C + C, into: F) { c, z, partial in
+        // Scratch: z (B×cw), then the units' outer factors and, for relu, the biases (cw each).
+        chunkedPartialSums(chunks: chunks, n: s.batch, scratchCount: s.batch * C + 2 * C, into: F) { c, z, partial in
             let p0 = c * C, cw = min(C, s.particles - p0)
             BLAS.gemm(GEMMShape(transB: true, m: s.batch, n: cw, k: s.d), X, P + p0 * D, z, alpha: 1, beta: 0, ldb: D)
             let outer = z + s.batch * cw
             if unit == .relu {
-                let bias = UnsafeMutablePointer<T>.allocate(capacity: cw)
-                defer { bias.deallocate() }
+                let bias = outer + cw
                 for r in 0..<cw { bias[r] = P[(p0 + r) * D + s.d]; outer[r] = P[(p0 + r) * D + s.d + 1] }
                 T.biasedReluRows(z, rows: s.batch, cw: cw, bias: bias)
                 for j in 0..<s.batch { partial[j] = T.dotRow(outer, z + j * cw, count: cw) }
