@@ -33,6 +33,19 @@ struct RunDirectoryCLITests {
         }
     }
 
+    /// --out as a bare one-character name, and nested under new ones: each made where it was asked.
+    @Test func shortAndNestedOutNames() throws {
+        let cwd = try CLITests.scratch()
+        for out in ["A", "b/c", "d//e/", "f/g/h"] {
+            let (p, err) = try Self.start(["saddle", "--steps", "5", "--quiet", "--out", out], cwd: cwd)
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(out): \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            #expect(FileManager.default.fileExists(atPath: cwd.appendingPathComponent(out).appendingPathComponent("summary.json").path), "\(out)")
+        }
+        let cases = ["A": "", "ab/c": "ab", "/x": "/", "a//b/": "a", "/": "/", "a/b/c": "a/b", "./a": ".", "x/": ""]
+        for (path, parent) in cases { #expect(RunDirectory.parentPath(path) == parent, "\(path)") }
+    }
+
     /// Eight runs started together into one --out (and eight more with the default --out, all in the
     /// same second): one of the first eight writes the directory, seven are refused by name; every
     /// one of the second eight gets a directory of its own.

@@ -34,8 +34,6 @@ public final class RunDirectory {
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
-        // Registered before the claim file appears in it: a signal from here on removes what this made.
-        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
         url = URL(fileURLWithPath: chosen)
         do {
             guard fm.isWritableFile(atPath: url.path) else {
@@ -47,11 +45,15 @@ public final class RunDirectory {
             }
         } catch {
             claim = nil
-            if let outermost = created.first { Cleanup.unregister(outermost) }
-            if created.last == url.path { try? fm.removeItem(atPath: url.path) }
+            // Only what is empty goes: a directory this process made can already hold another run's
+            // claim file and files (it claimed the path first), and removing them would let a third
+            // run claim a fresh copy beside the one still running.
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
+        // Registered only once the claim is this run's: a signal from here on removes what it made,
+        // and never a directory another run has claimed.
+        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
         self.created = created
     }
 
@@ -156,13 +158,25 @@ public final class RunDirectory {
             }
             return
         }
-        let parent = (path as NSString).deletingLastPathComponent
+        let parent = parentPath(path)
         if !parent.isEmpty, parent != path { try makeDirectories(parent, label: label, created: &created) }
         if mkdir(path, 0o777) == 0 {
             created.append(path)
         } else if errno != EEXIST {
             throw WideNetIOError("--out \(label): cannot create \(path) (\(String(cString: strerror(errno))))")
         }
+    }
+
+    /// The path without its last component ("" for a bare name, "/" for a name under the root);
+    /// NSString's deletingLastPathComponent traps on one-character names in this Foundation.
+    static func parentPath(_ path: String) -> String {
+        var p = Substring(path)
+        while p.count > 1, p.hasSuffix("/") { p = p.dropLast() }
+        guard let slash = p.lastIndex(of: "/") else { return "" }
+        if slash == p.startIndex { return "/" }
+        var parent = p[..<slash]
+        while parent.count > 1, parent.hasSuffix("/") { parent = parent.dropLast() }
+        return String(parent)
     }
 
     static func reason(_ error: Error) -> String {
