@@ -29,17 +29,28 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MFLD_OPS = ("mfld_step", "mfld_step_relu", "mfld_step_logistic", "mfld_step_relu_logistic")
 MFLD_COMBOS = {"mfld_step": ("tanh", "squared"), "mfld_step_relu": ("relu", "squared"),
                "mfld_step_logistic": ("tanh", "logistic"), "mfld_step_relu_logistic": ("relu", "logistic")}
-# Vector instructions per f32 noise value of the generator as written (philox_normal.h), counted
-# from the code: Philox4x32-10 is 10 rounds of 2 widening 32x32 multiplies with their high/low
-# extraction, 4 xors per group of 4 values (~20 32-bit lane operations a value, 8 lanes an
-# instruction, the multiplies 4: ~3.2 instructions); Box-Muller per pair is ~112 double operations
-# (two conversions, the log's exponent split and 11-term polynomial, a division and a square root,
-# the 9- and 8-term sin/cos polynomials, the quadrant selects, two products): ~56 a value at 4 lanes
-# an instruction, ~14; the scale, decay update and store ~0.5. About 17 in all.
-GENERATOR_INSTRUCTIONS_PER_VALUE = 17
-# The vector unit's instruction rate, from the sgemm rate of the same round: an FMA instruction is
-# 8 lanes x 2 flops, and the FMA pipes set sgemm's pace.
-FLOPS_PER_VECTOR_INSTRUCTION = 16
+# Vector-unit instructions per f32 noise value of the generator as compiled (philox_normal_f32.h:
+# Philox4x32-10 and the float Box-Muller), counted in the disassembly of each variant's vector loop
+# (objdump -d of philox.c built as in Package.swift; normals_f32_<isa>): AVX-512 652 instructions a
+# 16-group iteration (64 values), AVX2 786 an 8-group one (32 values), baseline SSE2 694 a 4-group
+# one (16 values). The scale, decay update and store add about 0.5.
+GENERATOR_INSTRUCTIONS_PER_VALUE = {"avx512": 652 / 64 + 0.5, "avx2": 786 / 32 + 0.5, "baseline": 694 / 16 + 0.5}
+# The vector unit's instruction rate, from the sgemm rate of the same round: OpenBLAS's sgemm runs
+# at the FMA pipes' pace, one FMA instruction being 2 flops on each of 16 lanes (AVX-512) or 8 (AVX2).
+FLOPS_PER_VECTOR_INSTRUCTION = {"avx512": 32, "avx2": 16, "baseline": 16}
+
+
+def has_avx512():
+    try:
+        return " avx512f" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+def vector_isa(driver):
+    """The instruction set of widenet's vector loops, from the driver string of `widenet bench`."""
+    loops = (driver or "").split("vector loops:")[-1]
+    return next((isa for isa in ("avx512", "avx2") if isa in loops), "baseline")
 
 
 def log(msg):
@@ -196,7 +207,9 @@ def main():
             elif op == "mfld_noise":
                 values = size * 22
                 bytes_floor = 2 * values * 4 / (cp * 1e9)
-                arith_floor = values * GENERATOR_INSTRUCTIONS_PER_VALUE / (sg * 1e9 / FLOPS_PER_VECTOR_INSTRUCTION)
+                isa = vector_isa(device.get("driver") if device else None)
+                best = "avx512" if has_avx512() else "avx2"   # the unit OpenBLAS's sgemm ran on
+                arith_floor = values * GENERATOR_INSTRUCTIONS_PER_VALUE[isa] / (sg * 1e9 / FLOPS_PER_VECTOR_INSTRUCTION[best])
                 row["floor_bytes_ms"], row["floor_arithmetic_ms"] = 1e3 * bytes_floor, 1e3 * arith_floor
                 row["fraction_of_floor"] = max(bytes_floor, arith_floor) / w
             row["speedup_over"] = {t: v / row["widenet_ms"] for t, v in row["peers_ms"].items()}

@@ -1,6 +1,5 @@
 // common.cl — definitions shared by every kernel file; the host prepends it to each program.
-// REAL is float or double; USE_FP64 enables cl_khr_fp64 (needed for REAL=double and for the
-// exact double-precision transforms in philox.cl).
+// REAL is float or double; USE_FP64 enables cl_khr_fp64 (needed for REAL=double only).
 #if defined(USE_FP64)
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif

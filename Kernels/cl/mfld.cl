@@ -180,7 +180,7 @@ void mfld_update(const int B, const int N, const REAL unit_scale, const REAL lr,
     const ulong base = (((ulong)offset_hi << 32) | (ulong)offset_lo) + (ulong)i * D;
     const uint2 key = (uint2)(key0, key1);
     for (ulong group = base >> 2; group <= (base + D - 1) >> 2; ++group) {
-        const double4 nz = philox_normal4(philox_bits(group, 3u, step, key));
+        const real4_t nz = philox_normal4_real(philox_bits(group, 3u, step, key));
         const ulong e0 = group << 2;
         if (e0 >= base && e0 < base + D) row[e0 - base] += noise * (REAL)nz.x;
         if (e0 + 1 >= base && e0 + 1 < base + D) row[e0 + 1 - base] += noise * (REAL)nz.y;

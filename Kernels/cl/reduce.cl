@@ -123,7 +123,7 @@ void max_move_sq_philox(const int m, const int d, __global const REAL *W, __glob
         for (int k = 0; k < d; ++k) {
             const ulong e = offset + (ulong)r * d + k;
             const uint4 bits = philox_bits(e >> 2, 1u, 0u, key);   // stream 1: hidden weights
-            const REAL w0 = (REAL)philox_value(bits, (uint)(e & 3), 0) * scale;
+            const REAL w0 = philox_value(bits, (uint)(e & 3), 0) * scale;
             const REAL v = W[(size_t)r * d + k] - w0;
             acc += v * v;
         }

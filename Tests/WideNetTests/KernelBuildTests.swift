@@ -4,15 +4,16 @@ import Testing
 import WideNetKernels
 
 /// Every kernel file (common.cl prepended, rowtile.cl in front of ntk.cl and mfld.cl, as the backend
-/// builds them) compiles in f32 and f64,
-/// and a kernel that fails to build becomes an error naming the code and carrying the build log.
+/// builds them, with philox.cl's functions in front) compiles in f32 without cl_khr_fp64 enabled and
+/// in f64, and a kernel that fails to build becomes an error naming the code and carrying the build log.
 @Suite(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
 struct KernelBuildTests {
     @Test(arguments: KernelSource.allCases.filter { $0 != .common }, [Precision.f32, .f64])
     func everyKernelFileBuilds(source: KernelSource, precision: Precision) throws {
         let gpu = try TestDevices.backend()
-        let options = precision == .f32 ? try gpu.options(Float.self, ["-DUSE_FP64"]) : try gpu.options(Double.self)
-        _ = try gpu.cl.program([source], options: options)
+        let withPhilox = source == .philox ? [] : [KernelSource.philox]
+        let options = precision == .f32 ? try gpu.options(Float.self, ["-DWITH_PHILOX"]) : try gpu.options(Double.self, ["-DWITH_PHILOX"])
+        _ = try gpu.cl.program(withPhilox + [source], options: options)
         #expect(gpu.buildSeconds > 0)
     }
 

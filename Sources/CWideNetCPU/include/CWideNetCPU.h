@@ -22,7 +22,7 @@ int wn_isa_supported(int isa);
 void wn_tanh_f32(int isa, const float *in, float *out, long n);
 
 /// Standard normals of Philox4x32-10 groups g0 … g0 + groups − 1 (four values each, Box–Muller in
-/// double), stored as (float) value · scale: the same bits as the Swift generator and philox.cl.
+/// the output's precision), stored as value · scale: the same bits as the Swift generator and philox.cl.
 void wn_philox_normals_f32(int isa, uint32_t k0, uint32_t k1, uint32_t stream, uint32_t step, uint64_t g0, long groups,
                            float scale, float *out);
 void wn_philox_normals_f64(int isa, uint32_t k0, uint32_t k1, uint32_t stream, uint32_t step, uint64_t g0, long groups,

@@ -18,14 +18,17 @@
 // Conversions (the same expressions, in the same order, in philox.cl):
 //   uniform     u = (x + 0.5) * 2^-32, in (0, 1), exact in Double
 //   normal      Box–Muller per pair (w0, w1) -> (n0, n1), (w2, w3) -> (n2, n3):
-//               r = sqrt(-2 log u_a), n_even = r cos(2π u_b), n_odd = r sin(2π u_b)
+//               r = sqrt(-2 log u_a), n_even = r cos(2π u_b), n_odd = r sin(2π u_b);
+//               in Float for Float outputs (PhiloxFloat.swift: +, −, × only), in Double otherwise
 //   rademacher  top bit of x set -> -1, else +1
 //   stored      T(value) * scale   (round to T first, then one multiply in T; as Float, a uniform
 //               above 1 − 2^-25 rounds to 1)
 //
-// log, cos and sin are our own, built from +, −, ×, ÷ and sqrt only: those are correctly rounded
-// IEEE operations on every OpenCL device with fp64 and in Swift, while libm and OpenCL builtins
-// differ in the last bits. Swift does not fuse a * b + c; philox.cl turns FP_CONTRACT off.
+// log, cos and sin are our own, built from +, −, ×, ÷ and sqrt only in Double and from +, −, × only
+// in Float: those are correctly rounded IEEE operations on every OpenCL device (in Double, on those
+// with fp64) and in Swift, while libm and OpenCL builtins differ in the last bits. Swift does not
+// fuse a * b + c; philox.cl turns FP_CONTRACT off. `PhiloxGenerator.version` names this arithmetic;
+// runs and checkpoints record it.
 
 import Foundation
 
@@ -132,6 +135,10 @@ public struct Philox4x32: Sendable {
 }
 
 public struct PhiloxGenerator: Sendable {
+    /// The generator and its conversions as recorded in config.json and checkpoints: a change to any
+    /// value drawn for a seed gets a new name, and a checkpoint drawn by another is not resumed.
+    public static let version = "philox4x32-10/box-muller-f32-1"
+
     public let key: SIMD2<UInt32>
 
     public init(seed: UInt64) {
@@ -227,11 +234,25 @@ public struct PhiloxGenerator: Sendable {
         fillGroups(out, from: e0, to: e1, offset: offset, stream: stream, step: step, distribution: distribution, scale: scale)
     }
 
-    /// The plain loop: each group computed once, the reference of the C one.
+    /// The plain loop: each group computed once, the reference of the C one. Float normals come from
+    /// the Float Box–Muller (PhiloxFloat.swift), every other value from the Double one rounded to T.
     @inline(__always)
     func fillGroups<T: BinaryFloatingPoint>(_ out: UnsafeMutablePointer<T>, from e0: UInt64, to e1: UInt64,
                                             offset: UInt64, stream: UInt32, step: UInt32,
                                             distribution: RandomDistribution, scale: T) {
+        if T.self == Float.self, distribution == .normal, let s = scale as? Float {
+            let f = UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self)
+            var e = e0
+            while e < e1 {
+                let g = e >> 2
+                let counter = SIMD4(UInt32(truncatingIfNeeded: g), UInt32(truncatingIfNeeded: g >> 32), stream, step)
+                let values = Philox4x32.normal4Float(Philox4x32.block(counter: counter, key: key))
+                let lane = Int(e & 3), n = Int(min(UInt64(4 - lane), e1 - e))
+                for j in 0..<n { f[Int(e - offset) + j] = values[lane + j] * s }
+                e += UInt64(n)
+            }
+            return
+        }
         var e = e0
         while e < e1 {
             let values = group(e >> 2, stream: stream, step: step, distribution: distribution)

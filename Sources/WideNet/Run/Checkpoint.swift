@@ -16,9 +16,13 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     /// Run-specific numbers, Double bit patterns so they come back exactly.
     public var numbers: [String: UInt64] = [:]
     public var integers: [String: Int] = [:]
+    /// The random generator that drew the run's weights and noise (PhiloxGenerator.version); absent
+    /// in checkpoints written before it was recorded.
+    public var generator: String?
 
     public init(step: Int, configHash: String, metricsBytes: Int) {
         self.step = step; self.configHash = configHash; self.metricsBytes = metricsBytes
+        generator = PhiloxGenerator.version
     }
 
     public mutating func set(_ name: String, _ value: Double) { numbers[name] = value.bitPattern }
@@ -61,6 +65,12 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         let checkpoint: Checkpoint
         do { checkpoint = try JSONDecoder().decode(Checkpoint.self, from: data) } catch {
             throw WideNetIOError("\(state.path): not a checkpoint (\(error.localizedDescription))")
+        }
+        // Another generator would continue the run with other noise than the uninterrupted run drew.
+        guard checkpoint.generator == PhiloxGenerator.version else {
+            throw WideNetIOError("\(state.path): drawn by the random generator "
+                + "\(checkpoint.generator.map { "'\($0)'" } ?? "of an earlier widenet (none recorded)"), not this widenet's "
+                + "'\(PhiloxGenerator.version)'; a resumed run would not equal an uninterrupted one, so it is not resumed")
         }
         let hash = try configHash(of: run)
         guard hash == checkpoint.configHash else {

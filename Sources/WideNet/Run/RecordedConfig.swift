@@ -74,15 +74,19 @@ extension RecordedConfig {
         return o
     }
 
-    /// `config` with the exact command line of this process after its version (argument 0 is
-    /// the binary as it was called).
+    /// `config` with the exact command line of this process (argument 0 is the binary as it was
+    /// called) and the random generator's version after its own version.
     static func withCommandLine(_ config: JSONObject, _ arguments: [String] = CommandLine.arguments) -> JSONObject {
         var o = JSONObject()
-        for (key, value) in config.pairs where key != "command_line" {
-            o[key] = value
-            if key == "version" { o["command_line"] = .array(arguments.map { .string($0) }) }
+        func stamp() {
+            o["command_line"] = .array(arguments.map { .string($0) })
+            o["generator"] = .string(PhiloxGenerator.version)
         }
-        if o["command_line"] == nil { o["command_line"] = .array(arguments.map { .string($0) }) }
+        for (key, value) in config.pairs where key != "command_line" && key != "generator" {
+            o[key] = value
+            if key == "version" { stamp() }
+        }
+        if o["command_line"] == nil { stamp() }
         return o
     }
 

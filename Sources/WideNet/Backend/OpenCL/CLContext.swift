@@ -15,7 +15,9 @@ public final class CLContext {
     /// Seconds spent building programs, reported apart from run time.
     public private(set) var buildSeconds: Double = 0
 
-    struct ProgramKey: Hashable { let sourceHash: Int; let options: String }
+    /// A program is named by its files, in build order, and its options: the files are fixed for the
+    /// life of the process, so their text is read and joined only when the program is built.
+    struct ProgramKey: Hashable { let files: [KernelSource]; let options: String }
 
     public init(device: CLDevice) throws {
         self.device = device
@@ -73,9 +75,9 @@ public final class CLContext {
         for source in sources {
             for file in source.prerequisites + [source] where !ordered.contains(file) { ordered.append(file) }
         }
-        let text = ordered.map(\.text).joined(separator: "\n")
-        let key = ProgramKey(sourceHash: text.hashValue, options: options)
+        let key = ProgramKey(files: ordered, options: options)
         if let p = programs[key] { return p }
+        let text = ordered.map(\.text).joined(separator: "\n")
         let start = DispatchTime.now().uptimeNanoseconds
         let p = try CLProgram(context: context, device: device.id, source: text, options: options,
                               label: sources.map(\.rawValue).joined(separator: "+"))

@@ -22,17 +22,14 @@ extension OpenCLBackend {
                 + "\(OpenCLBackend.maxParticleDimension); use --backend cpu")
         }
         let sc = LaunchPlans.updateSamples(d: s.d, scalar: T.precision.bytes, limits: cl.limits)
-        var opts = try options(T.self, ["-DUPD_WG=\(LaunchPlans.updateGroup)", "-DUPD_SC=\(sc)", "-DUNIT=\(unit.code)",
-                                        "-DDIM=\(s.d)"] + (philox ? ["-DWITH_PHILOX"] : []))
-        if philox && !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }
-        return opts
+        return try options(T.self, ["-DUPD_WG=\(LaunchPlans.updateGroup)", "-DUPD_SC=\(sc)", "-DUNIT=\(unit.code)",
+                                    "-DDIM=\(s.d)"] + (philox ? ["-DWITH_PHILOX"] : []))
     }
 
     public func mfldUpdate<T: Scalar>(_ s: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
                                       particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
                                       parameters q: MFLDStepParameters, as: T.Type) throws {
         guard s.particles > 0 else { return }
-        guard info.supportsF64 else { throw BackendError.resources("device \(info.deviceName) has no cl_khr_fp64, which the Philox noise needs") }
         let opts = try updateOptions(s, unit: unit, as: T.self, philox: true)
         let plan = LaunchPlans.mfldUpdate("mfld_update", s, scalar: T.precision.bytes, limits: cl.limits)
         try cl.launch(try kernel([.philox, .mfld], plan.kernel, options: opts), plan,

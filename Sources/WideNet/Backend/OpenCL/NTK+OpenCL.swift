@@ -85,9 +85,7 @@ extension OpenCLBackend {
             try cl.launch(try kernel([.reduce], maxPlan.kernel, options: opts), maxPlan,
                           args: [.int(s.width), .int(s.d), .buffer(buffer(w)), .buffer(buffer(w0)), .buffer(maxOut)])
         case .philox(let seed, let offset, let scale):
-            var philoxOpts = opts + " -DWITH_PHILOX"
-            if !philoxOpts.contains("USE_FP64") { philoxOpts += " -DUSE_FP64" }
-            try cl.launch(try kernel([.philox, .reduce], maxPlan.kernel, options: philoxOpts), maxPlan,
+            try cl.launch(try kernel([.philox, .reduce], maxPlan.kernel, options: opts + " -DWITH_PHILOX"), maxPlan,
                           args: [.int(s.width), .int(s.d), .buffer(buffer(w)), .buffer(maxOut),
                                  .uint32(UInt32(truncatingIfNeeded: offset)), .uint32(UInt32(truncatingIfNeeded: offset >> 32)),
                                  .uint32(UInt32(truncatingIfNeeded: seed)), .uint32(UInt32(truncatingIfNeeded: seed >> 32)),

@@ -5,13 +5,8 @@ extension OpenCLBackend {
         guard count * MemoryLayout<T>.stride <= out.byteCount else { throw BackendError("random fill past the buffer's end") }
         // The kernel indexes with 32-bit work-item ids; blocks are sized to stay below this.
         guard count <= Int(Int32.max) else { throw BackendError("random fill of \(count) values exceeds one launch (2^31 − 1)") }
-        // The transforms run in double for bit-identity with the CPU, whatever REAL is.
-        guard info.supportsF64 else {
-            throw BackendError.resources("device \(info.deviceName) has no cl_khr_fp64, which the Philox transforms need")
-        }
-        var opts = try options(T.self)
-        if !opts.contains("USE_FP64") { opts += " -DUSE_FP64" }
-        let k = try kernel([.philox], "philox_fill", options: opts)
+        // The transforms run in T's precision (philox.cl), bit-identical with the CPU's.
+        let k = try kernel([.philox], "philox_fill", options: try options(T.self))
         try cl.launch(k, LaunchPlans.philoxFill(count: count),
                       args: [.buffer(buffer(out)), .uint32(UInt32(count)),
                              .uint32(UInt32(truncatingIfNeeded: offset)), .uint32(UInt32(truncatingIfNeeded: offset >> 32)),
