@@ -99,9 +99,14 @@ public struct NTKBlockDiagnostics: Sendable {
     public var flips: Int
 }
 
-/// The operations every model is written against. A few fused operations, each with the CPU
-/// implementation as the reference and an OpenCL twin (same file names under CPU/ and OpenCL/).
-public protocol Backend: AnyObject {
+/// The operations every model is written against: the core (memory, GEMM, random numbers,
+/// reductions) and one protocol per kernel family (NTKKernels, GramKernels, MFLDKernels), each
+/// operation with the CPU implementation as the reference and an OpenCL twin (the same file names
+/// under CPU/ and OpenCL/).
+public protocol Backend: BackendCore, NTKKernels, GramKernels, MFLDKernels {}
+
+/// Memory, GEMM, random numbers and reductions: what every kernel family builds on.
+public protocol BackendCore: AnyObject {
     var info: BackendInfo { get }
 
     func allocate(bytes: Int) throws -> any DeviceBuffer
@@ -118,45 +123,6 @@ public protocol Backend: AnyObject {
     func fillRandom<T: Scalar>(_ out: any DeviceBuffer, count: Int, offset: UInt64, seed: UInt64,
                                stream: UInt32, step: UInt32, distribution: RandomDistribution, scale: T) throws
 
-    /// NTK forward for one block: partialU[i] = Σ_r a_r·relu(w_rᵀx_i) (unscaled) and the packed masks.
-    /// x: n×d, w: width×d, a: width, masks: n×words UInt32, partialU: n.
-    func ntkForward<T: Scalar>(_ shape: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer, a: any DeviceBuffer,
-                               masks: any DeviceBuffer, partialU: any DeviceBuffer, as: T.Type) throws
-
-    /// One GD update of one block from the masks of the forward pass and the residual e (n):
-    /// w_r ← w_r − scale·a_r·Σ_i S_ir e_i x_i, and, when `trainOutput`, a_r ← a_r − scale·Σ_i e_i relu(w_rᵀx_i)
-    /// (both gradients at the old parameters). scale = η/√m.
-    func ntkBackwardUpdate<T: Scalar>(_ shape: NTKBlockShape, x: any DeviceBuffer, w: any DeviceBuffer,
-                                      a: any DeviceBuffer, masks: any DeviceBuffer, residual: any DeviceBuffer,
-                                      scale: T, trainOutput: Bool) throws
-
-    /// counts[i·n + j] += Σ_r S_ir S_jr over the block (popcount of AND of packed masks); counts n×n UInt32.
-    func maskGram(_ shape: NTKBlockShape, masks: any DeviceBuffer, counts: any DeviceBuffer) throws
-
-    /// max_r ‖w_r − w0_r‖² and the number of flipped activations against masks0.
-    func ntkDiagnostics<T: Scalar>(_ shape: NTKBlockShape, w: any DeviceBuffer, initial: InitialWeights,
-                                   masks: any DeviceBuffer, masks0: any DeviceBuffer, as: T.Type) throws -> NTKBlockDiagnostics
-
-    /// H∞_ij = x_iᵀx_j (π − arccos(x_iᵀx_j)) / (2π) for n×d rows x (out n×n).
-    func arcCosineGram<T: Scalar>(x: any DeviceBuffer, n: Int, d: Int, out: any DeviceBuffer, as: T.Type) throws
-
-    /// Mean-field forward pass of one particle block: partialF[j] = Σ_i h(θ_i, x_j) (unscaled).
-    /// x: B×d, particles: N×D.
-    func mfldForward<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
-                                particles: any DeviceBuffer, partialF: any DeviceBuffer) throws
-
-    /// One fused noisy-gradient step of a particle block with the loss derivatives c_j = ℓ'_j / B:
-    /// gradient Σ_j c_j ∇_θ h(θ, x_j) (plus `extraGradient`, N×D, when given), weight decay and
-    /// Philox noise, in place.
-    func mfldUpdate<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, x: any DeviceBuffer, coefficients: any DeviceBuffer,
-                               particles: any DeviceBuffer, extraGradient: (any DeviceBuffer)?,
-                               parameters: MFLDStepParameters, as: T.Type) throws
-
-    /// gradient (N×D) ← scale · Σ_j c_j ∇_θ h(θ_i, x_j), added to what it holds when `accumulate`.
-    func mfldGradient<T: Scalar>(_ shape: MFLDShape, unit: ParticleUnit, unitScale: T, x: any DeviceBuffer,
-                                 coefficients: any DeviceBuffer, particles: any DeviceBuffer, gradient: any DeviceBuffer,
-                                 scale: T, accumulate: Bool) throws
-
     /// Σ x² over the first `count` values (deterministic).
     func sumSquares<T: Scalar>(_ buffer: any DeviceBuffer, count: Int, as: T.Type) throws -> Double
 
@@ -165,20 +131,13 @@ public protocol Backend: AnyObject {
 
     /// Seconds spent compiling kernels so far, reported apart from run time (0 where nothing is compiled).
     var buildSeconds: Double { get }
-    /// The NTK kernels' tiles for `precision`, nil where they are not configurable (the CPU's C tiles).
-    func ntkTiles(_ precision: Precision) -> NTKKernelConfig?
-    /// Runs `body` with the NTK tiles pinned to `config` (nil: the tuned choice); a backend without
-    /// configurable tiles just runs it.
-    func withNTKTiles(_ config: NTKKernelConfig?, _ body: () throws -> Void) throws
     /// Whether the backend's buffers are host memory, so that host code may compute on them in place.
     var computesOnHost: Bool { get }
 }
 
-/// What a backend without compiled kernels or tunable tiles (the CPU) has.
-extension Backend {
+/// What a backend without compiled kernels (the CPU) has.
+extension BackendCore {
     public var buildSeconds: Double { 0 }
-    public func ntkTiles(_ precision: Precision) -> NTKKernelConfig? { nil }
-    public func withNTKTiles(_ config: NTKKernelConfig?, _ body: () throws -> Void) throws { try body() }
     public var computesOnHost: Bool { false }
 }
 

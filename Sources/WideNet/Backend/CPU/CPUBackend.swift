@@ -88,12 +88,17 @@ public final class CPUBackend: Backend {
     public var computesOnHost: Bool { true }
 
     /// Runs body(worker, range) over `count` items split into one contiguous range per worker.
+    /// The workers write disjoint parts of the buffers `body` captures as raw pointers, which
+    /// Sendable checking cannot express: this is the one place that vouches for it.
     func parallelRanges(_ count: Int, _ body: (Int, Range<Int>) -> Void) {
         let parts = min(workers, count)
         guard parts > 1 else { if count > 0 { body(0, 0..<count) }; return }
-        DispatchQueue.concurrentPerform(iterations: parts) { p in
-            let lo = count * p / parts, hi = count * (p + 1) / parts
-            body(p, lo..<hi)
+        withoutActuallyEscaping(body) { body in
+            let shared = DisjointWorkers(body: body)
+            DispatchQueue.concurrentPerform(iterations: parts) { p in
+                let lo = count * p / parts, hi = count * (p + 1) / parts
+                shared.body(p, lo..<hi)
+            }
         }
     }
 
@@ -121,4 +126,9 @@ public final class CPUBackend: Backend {
         }
     }
 
+}
+
+/// A worker body shared by concurrentPerform's threads, each on its own range (parallelRanges).
+private struct DisjointWorkers: @unchecked Sendable {
+    let body: (Int, Range<Int>) -> Void
 }
