@@ -9,8 +9,9 @@ Three operations, the same shapes for every tool:
               mfld_step, mfld_step_relu, mfld_step_logistic, mfld_step_relu_logistic).
   mfld_noise  the noise-only update P <- (1 - 2 lr lam') P + sqrt(2 lam lr) xi over N x 22 values.
               Its floors: the bytes (read and write P once) over the copy bandwidth measured in the
-              same round, and the generator's arithmetic (GENERATOR_INSTRUCTIONS_PER_VALUE below)
-              over the vector unit's instruction rate (the sgemm rate over 16 flops an instruction).
+              same round, and the generator's vector instructions as `widenet bench` counts them
+              (CPUInstructionSet.noiseInstructionsPerValue) over the vector unit's instruction rate
+              (the sgemm rate over the flops of one of its instructions).
 Tools: widenet (`widenet bench --backends cpu`), numpy (Benchmarks/peers/*_numpy.py), PyTorch eager,
 torch.compile and jax.jit (Benchmarks/peers/gpu_peers.py --device cpu), each where it imports.
 Every round runs every tool once, with the OpenBLAS variables as the machine sets them and with
@@ -29,30 +30,6 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MFLD_OPS = ("mfld_step", "mfld_step_relu", "mfld_step_logistic", "mfld_step_relu_logistic")
 MFLD_COMBOS = {"mfld_step": ("tanh", "squared"), "mfld_step_relu": ("relu", "squared"),
                "mfld_step_logistic": ("tanh", "logistic"), "mfld_step_relu_logistic": ("relu", "logistic")}
-# Vector-unit instructions per f32 noise value of the generator as compiled (philox_normal_f32.h:
-# Philox4x32-10 and the float Box-Muller), counted in the disassembly of each variant's vector loop
-# (objdump -d of philox.c built as in Package.swift; normals_f32_<isa>): AVX-512 652 instructions a
-# 16-group iteration (64 values), AVX2 786 an 8-group one (32 values), baseline SSE2 694 a 4-group
-# one (16 values). The scale, decay update and store add about 0.5.
-GENERATOR_INSTRUCTIONS_PER_VALUE = {"avx512": 652 / 64 + 0.5, "avx2": 786 / 32 + 0.5, "baseline": 694 / 16 + 0.5}
-# The vector unit's instruction rate, from the sgemm rate of the same round: OpenBLAS's sgemm runs
-# at the FMA pipes' pace, one FMA instruction being 2 flops on each of 16 lanes (AVX-512) or 8 (AVX2).
-FLOPS_PER_VECTOR_INSTRUCTION = {"avx512": 32, "avx2": 16, "baseline": 16}
-
-
-def has_avx512():
-    try:
-        return " avx512f" in open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-
-
-def vector_isa(driver):
-    """The instruction set of widenet's vector loops, from the driver string of `widenet bench`."""
-    loops = (driver or "").split("vector loops:")[-1]
-    return next((isa for isa in ("avx512", "avx2") if isa in loops), "baseline")
-
-
 def log(msg):
     print(f"[cpu_ceiling {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
@@ -161,7 +138,7 @@ def main():
     settings = ("as set", "unset")
     raw = {}   # (setting, tool, op, size) -> [seconds per round]
     ceilings = {s: {"sgemm_gflops": [], "copy_gbs": []} for s in settings}
-    notes, device = [], None
+    notes, device, counts = [], None, {}
     for r in range(a.rounds):
         for setting in settings:
             env = env_for(setting)
@@ -174,6 +151,9 @@ def main():
                     ceilings[setting]["copy_gbs"].append(ops["copy"]["bytes"] / ops["copy"]["seconds"] / 1e9)
                     for op in MFLD_OPS + ("mfld_noise",):
                         raw.setdefault((setting, "widenet", op, a.particles), []).append(ops[op]["seconds"])
+                    # The generator's counted instructions and the flops of one of sgemm's (widenet's counts).
+                    counts["instructions"] = ops["mfld_noise"]["vector_instructions"]
+                    counts["flops_per_instruction"] = device["peak_gflop_per_s"] * 1e9 / device["vector_instructions_per_s"]
             log(f"round {r + 1}/{a.rounds}, OpenBLAS variables {setting}: numpy")
             try:
                 for (op, size), s in numpy_peers(a, env).items():
@@ -207,9 +187,7 @@ def main():
             elif op == "mfld_noise":
                 values = size * 22
                 bytes_floor = 2 * values * 4 / (cp * 1e9)
-                isa = vector_isa(device.get("driver") if device else None)
-                best = "avx512" if has_avx512() else "avx2"   # the unit OpenBLAS's sgemm ran on
-                arith_floor = values * GENERATOR_INSTRUCTIONS_PER_VALUE[isa] / (sg * 1e9 / FLOPS_PER_VECTOR_INSTRUCTION[best])
+                arith_floor = counts["instructions"] / (sg * 1e9 / counts["flops_per_instruction"])
                 row["floor_bytes_ms"], row["floor_arithmetic_ms"] = 1e3 * bytes_floor, 1e3 * arith_floor
                 row["fraction_of_floor"] = max(bytes_floor, arith_floor) / w
             row["speedup_over"] = {t: v / row["widenet_ms"] for t, v in row["peers_ms"].items()}
@@ -217,8 +195,8 @@ def main():
     doc = {"schema": "widenet-cpu-ceiling/1", "date": time.strftime("%Y-%m-%d %H:%M:%S"), "host": platform.node(),
            "cpu": device.get("device") if device else None, "driver": device.get("driver") if device else None,
            "openblas_variables": {v: os.environ.get(v) for v in OPENBLAS_VARS}, "rounds": a.rounds,
-           "repeats_per_round": a.repeats, "framework_rounds": 0 if a.no_frameworks else min(a.rounds, a.framework_rounds), "generator_instructions_per_value": GENERATOR_INSTRUCTIONS_PER_VALUE,
-           "flops_per_vector_instruction": FLOPS_PER_VECTOR_INSTRUCTION,
+           "repeats_per_round": a.repeats, "framework_rounds": 0 if a.no_frameworks else min(a.rounds, a.framework_rounds), "generator_instructions_per_value": counts.get("instructions", 0) / (a.particles * 22),
+           "flops_per_vector_instruction": counts.get("flops_per_instruction"),
            "ceilings": {s: {"sgemm_gflops": median(c["sgemm_gflops"]), "copy_gbs": median(c["copy_gbs"]),
                             "sgemm_gflops_all": c["sgemm_gflops"], "copy_gbs_all": c["copy_gbs"]} for s, c in ceilings.items()},
            "rows": rows, "seconds": {" | ".join(map(str, k)): v for k, v in raw.items()}, "notes": sorted(set(notes))}

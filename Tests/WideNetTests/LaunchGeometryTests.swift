@@ -30,10 +30,23 @@ struct LaunchGeometryTests {
         // mfld_update in f64 at d = 256 staged 32 samples: 32·257·8 B = 65 792 B > 48 KB.
         let oldUpdate = KernelLaunch(kernel: "mfld_update (old)", groups: [1], local: [64], localBytes: 32 * 257 * 8)
         #expect(throws: BackendError.self) { try oldUpdate.check(.nvidia, device: "H200") }
-        let plan = LaunchPlans.mfldUpdate("mfld_update", MFLDShape(batch: 256, d: 256, particles: 1 << 20), scalar: 8, limits: .nvidia)
+        let tiles = FamilyTuningDatabase.mfld(vendor: "NVIDIA", limits: .nvidia)
+        let plan = LaunchPlans.mfldUpdate("mfld_update", MFLDShape(batch: 256, d: 256, particles: 1 << 20), scalar: 8, limits: .nvidia, tiles)
         #expect(plan.localBytes <= 48 * 1024)
-        #expect(LaunchPlans.updateSamples(d: 256, scalar: 8, limits: .nvidia) == 16)
-        #expect(LaunchPlans.updateSamples(d: 20, scalar: 8, limits: .nvidia) == 32)
+        #expect(LaunchPlans.updateSamples(d: 256, scalar: 8, limits: .nvidia, tiles) == 16)
+        #expect(LaunchPlans.updateSamples(d: 20, scalar: 8, limits: .nvidia, tiles) == 32)
+    }
+
+    /// The Gram and MFLD tiles: the first default that fits, smaller ones on a device with small work-groups.
+    @Test func familyTilesFitTheDevice() {
+        #expect(FamilyTuningDatabase.gram(vendor: "NVIDIA Corporation", limits: .nvidia) == GramKernelConfig(tile: 8))
+        #expect(FamilyTuningDatabase.mfld(vendor: "NVIDIA Corporation", limits: .nvidia).updateGroup == 64)
+        let small = LaunchLimits(maxGroups: LaunchLimits.portableGroups, maxWorkGroupSize: 32, localMemBytes: 32 * 1024)
+        let gram = FamilyTuningDatabase.gram(vendor: "any", limits: small), mfld = FamilyTuningDatabase.mfld(vendor: "any", limits: small)
+        #expect(gram.tile == 4 && gram.fits(small))
+        #expect(mfld.updateGroup == 32 && mfld.fits(small))
+        #expect(LaunchPlans.gram("mask_gram", n: 100, gram).local == [4, 4])
+        #expect(LaunchPlans.mfldUpdate("mfld_update", MFLDShape(batch: 8, d: 20, particles: 1000), scalar: 4, limits: small, mfld).local == [32])
     }
 
     @Test func dimensionOneIsCutIntoSlicesThatCoverItOnce() {

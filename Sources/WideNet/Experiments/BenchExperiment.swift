@@ -2,7 +2,9 @@ import Foundation
 
 /// `widenet bench`: the same operations on every backend (the CPU and each OpenCL device), each
 /// with its rate and the fraction of that backend's measured ceilings: a copy bandwidth and a
-/// peak (the best matrix-product rate it reached). Kernel build time is reported apart.
+/// peak (the best matrix-product rate it reached), and for the CPU's noise-only update the fraction
+/// of its counted floor (bytes over the copy bandwidth, the generator's vector instructions over
+/// the vector unit's rate). Kernel build time is reported apart.
 public enum BenchExperiment {
     public struct Config: Sendable {
         public var gemmSizes: [Int]? = nil        // nil: per device kind
@@ -23,6 +25,9 @@ public enum BenchExperiment {
         public var flops: Double
         public var bytes: Double                  // fewest bytes the operation must move
         public var buildSeconds: Double = 0
+        /// Vector instructions the operation must issue where they, not flops, are its arithmetic
+        /// (the CPU's noise generator); 0 elsewhere.
+        public var vectorInstructions: Double = 0
     }
 
     public struct BackendReport: Sendable {
@@ -32,6 +37,16 @@ public enum BenchExperiment {
         public var measurements: [Measurement]
         /// The NTK kernels' tiles on an OpenCL device (ntk_step; ntk_step_v1 is variant 1).
         public var ntkTiles: String? = nil
+        /// Vector instructions a second on the CPU: the measured peak over the flops of one
+        /// instruction of the unit sgemm ran on; nil for OpenCL devices.
+        public var vectorInstructionsPerSecond: Double? = nil
+
+        /// The larger of an operation's counted floors: its bytes over the copy bandwidth and its
+        /// vector instructions over their rate; nil where it counts neither.
+        public func floorSeconds(_ m: Measurement) -> Double? {
+            guard m.vectorInstructions > 0, let rate = vectorInstructionsPerSecond else { return nil }
+            return max(m.bytes / (copyGBs * 1e9), m.vectorInstructions / rate)
+        }
     }
 
     /// The backends to measure: the CPU, then every OpenCL device.
@@ -159,7 +174,8 @@ struct BackendBench<T: Scalar> {
                         buildSeconds: gram.build))
         ms += try particleUpdates()
         return .init(info: backend.info, copyGBs: copyGBs, peakGFLOPs: peak, measurements: ms,
-                     ntkTiles: backend.ntkTiles(T.precision)?.description)
+                     ntkTiles: backend.ntkTiles(T.precision)?.description,
+                     vectorInstructionsPerSecond: backend.computesOnHost ? peak * 1e9 / CPUKernels.best.flopsPerVectorInstruction : nil)
     }
 
     /// The mean-field particle update: with the data term off it is pure streaming (read and write
@@ -186,8 +202,9 @@ struct BackendBench<T: Scalar> {
                     try net.step(lossDerivatives: [Double](repeating: 0, count: batch), learningRate: 0.1, lambdaEntropy: 1e-3,
                                  lambdaL2: 1e-3, seed: 1, step: k, dataTerm: false)
                 }
+                let instructions = backend.computesOnHost ? Double(count * D) * CPUKernels.instructionSet.noiseInstructionsPerValue : 0
                 ms.append(.init(operation: "mfld_noise", shape: "N=\(count) D=\(D)", seconds: pure.seconds, flops: 0, bytes: bytes,
-                                buildSeconds: pure.build))
+                                buildSeconds: pure.build, vectorInstructions: instructions))
             }
             for loss in [MFLDLoss.squared, .logistic] {
                 let labels = loss == .logistic ? data.y.map { $0 >= 0 ? 1.0 : -1.0 } : data.y
@@ -215,13 +232,14 @@ extension BenchExperiment {
             if let tiles = r.ntkTiles { lines.append("  NTK kernels: \(tiles) (ntk_step_v1: variant 1)") }
             let op = max(10, (r.measurements.map(\.operation.count).max() ?? 0) + 1)
             lines.append("  " + pad("operation", op) + pad("shape", 24) + lpad("ms", 10) + lpad("GFLOP/s", 10)
-                         + lpad("of peak", 9) + lpad("GB/s", 9) + lpad("of copy", 9) + lpad("build s", 9))
+                         + lpad("of peak", 9) + lpad("GB/s", 9) + lpad("of copy", 9) + lpad("of floor", 10) + lpad("build s", 9))
             for m in r.measurements {
                 let gf = m.flops / m.seconds / 1e9, gb = m.bytes / m.seconds / 1e9
                 lines.append("  " + pad(m.operation, op) + pad(m.shape, 24) + lpad(fmt(m.seconds * 1e3), 10)
                              + lpad(m.flops > 0 ? fmt(gf) : "-", 10)
                              + lpad(m.flops > 0 ? String(format: "%.0f%%", 100 * gf / r.peakGFLOPs) : "-", 9)
                              + lpad(fmt(gb), 9) + lpad(String(format: "%.0f%%", 100 * gb / r.copyGBs), 9)
+                             + lpad(r.floorSeconds(m).map { String(format: "%.0f%%", 100 * $0 / m.seconds) } ?? "-", 10)
                              + lpad(m.buildSeconds > 0 ? String(format: "%.2f", m.buildSeconds) : "-", 9))
             }
         }
@@ -239,6 +257,7 @@ extension BenchExperiment {
             o.set("kind", r.info.kind); o.set("device", r.info.deviceName); o.set("driver", r.info.driver)
             o.set("copy_gb_per_s", r.copyGBs); o.set("peak_gflop_per_s", r.peakGFLOPs)
             if let tiles = r.ntkTiles { o.set("ntk_tiles", tiles) }
+            if let rate = r.vectorInstructionsPerSecond { o.set("vector_instructions_per_s", rate) }
             o["measurements"] = .array(r.measurements.map { m in
                 var e = JSONObject()
                 e.set("operation", m.operation); e.set("shape", m.shape); e.set("seconds", m.seconds)
@@ -248,6 +267,10 @@ extension BenchExperiment {
                 e.set("fraction_of_peak", m.flops > 0 ? m.flops / m.seconds / 1e9 / r.peakGFLOPs : nil)
                 e.set("fraction_of_copy", m.bytes / m.seconds / 1e9 / r.copyGBs)
                 e.set("build_seconds", m.buildSeconds)
+                if let floor = r.floorSeconds(m) {
+                    e.set("vector_instructions", m.vectorInstructions)
+                    e.set("floor_seconds", floor); e.set("fraction_of_floor", floor / m.seconds)
+                }
                 return .object(e)
             })
             return .object(o)

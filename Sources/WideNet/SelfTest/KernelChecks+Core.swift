@@ -188,9 +188,9 @@ extension KernelChecks {
                 (LaunchPlans.sumPartials(n: s.n, scalar: b), [.reduce], try opts(["-DRWG=\(LaunchPlans.reduceGroup)"])),
                 (LaunchPlans.reduction("mask_flips", bytesPerItem: 4), [.reduce], try opts(["-DRWG=\(LaunchPlans.reduceGroup)"])),
             ]
-            let sc = LaunchPlans.updateSamples(d: p.d, scalar: b, limits: gpu.cl.limits)
-            cases.append((LaunchPlans.mfldUpdate("mfld_gradient", p, scalar: b, limits: gpu.cl.limits), [.mfld],
-                          try opts(["-DUPD_WG=\(LaunchPlans.updateGroup)", "-DUPD_SC=\(sc)", "-DDIM=\(p.d)"])))
+            let sc = LaunchPlans.updateSamples(d: p.d, scalar: b, limits: gpu.cl.limits, gpu.mfldConfig)
+            cases.append((LaunchPlans.mfldUpdate("mfld_gradient", p, scalar: b, limits: gpu.cl.limits, gpu.mfldConfig), [.mfld],
+                          try opts(["-DUPD_WG=\(gpu.mfldConfig.updateGroup)", "-DUPD_SC=\(sc)", "-DDIM=\(p.d)"])))
             for c in ntkConfigs(gpu, precision) where c.variant == 2 {
                 for plan in [LaunchPlans.ntkForward(s, c, scalar: b), LaunchPlans.ntkOutputGradient(s, c, scalar: b),
                              LaunchPlans.ntkBackward(s, c, scalar: b)] {

@@ -42,7 +42,8 @@ extension KernelChecks {
                 if p == .f32 { try mfldUpdate(Float.self, .tanh, s, gpu, cpu, &r, &rng) }
                 else { try mfldUpdate(Double.self, .tanh, s, gpu, cpu, &r, &rng) }
             }
-            r.expect(LaunchPlans.updateSamples(d: s.d, scalar: 8, limits: small) < 32, "the staged batch was not reduced")
+            r.expect(LaunchPlans.updateSamples(d: s.d, scalar: 8, limits: small, gpu.mfldConfig) < gpu.mfldConfig.stagedSamples,
+                     "the staged batch was not reduced")
          }]
     }
 

@@ -26,6 +26,8 @@ public enum LaunchTable {
             let ntkConfig = NTKTuningDatabase.defaults(vendor: vendor).first { $0.fits(limits, scalarBytes: b) } ?? .reference
             let gemmConfig = GEMMTuningDatabase.defaults(vendor: vendor).first { $0.fits(limits, scalarBytes: b) } ?? .reference
             let configs = [NTKKernelConfig.reference, ntkConfig]
+            let gramConfig = FamilyTuningDatabase.gram(vendor: vendor, limits: limits)
+            let mfldConfig = FamilyTuningDatabase.mfld(vendor: vendor, limits: limits)
             for (n, d) in [(256, 64), (1000, 1000), (5_000_000, 64), (256, 1 << 20)] {
                 for width in [1 << 24, 400_000_000] {
                     let block = min(width, precision == .f32
@@ -43,7 +45,7 @@ public enum LaunchTable {
                             LaunchPlans.philoxFill(count: block * d)].map { row($0, precision, label, limits) }
                 }
                 if n <= 65_536 {
-                    out += [LaunchPlans.gram("mask_gram", n: n), LaunchPlans.gram("arccos_gram", n: n)]
+                    out += [LaunchPlans.gram("mask_gram", n: n, gramConfig), LaunchPlans.gram("arccos_gram", n: n, gramConfig)]
                         .map { row($0, precision, "n=\(n)", limits) }
                 }
             }
@@ -54,8 +56,8 @@ public enum LaunchTable {
                     let s = MFLDShape(batch: batch, d: d, particles: block)
                     let label = "B=\(batch) d=\(d) N=\(particles) (block \(block))"
                     out += [LaunchPlans.mfldForward(s, scalar: b), LaunchPlans.sumPartials(n: batch, scalar: b),
-                            LaunchPlans.mfldUpdate("mfld_update", s, scalar: b, limits: limits),
-                            LaunchPlans.mfldUpdate("mfld_gradient", s, scalar: b, limits: limits),
+                            LaunchPlans.mfldUpdate("mfld_update", s, scalar: b, limits: limits, mfldConfig),
+                            LaunchPlans.mfldUpdate("mfld_gradient", s, scalar: b, limits: limits, mfldConfig),
                             LaunchPlans.reduction("sum_squares", bytesPerItem: b)].map { row($0, precision, label, limits) }
                 }
             }

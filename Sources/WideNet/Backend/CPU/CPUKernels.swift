@@ -9,6 +9,25 @@ public enum CPUInstructionSet: String, CaseIterable, Sendable {
         switch self { case .avx512: Int32(WN_ISA_AVX512.rawValue); case .avx2: Int32(WN_ISA_AVX2.rawValue); case .baseline: Int32(WN_ISA_BASELINE.rawValue) }
     }
     public var isSupported: Bool { wn_isa_supported(code) != 0 }
+
+    /// Vector-unit instructions per f32 Langevin noise value of the generator's loop as compiled
+    /// (normals_f32_<isa> of philox.c, counted in its disassembly: AVX-512 652 a 64-value iteration,
+    /// AVX2 786 a 32-value one, the baseline 694 a 16-value one) and about 0.5 for the update's
+    /// scale, decay and store: the arithmetic floor of the noise-only update. A change to that loop
+    /// recounts them.
+    public var noiseInstructionsPerValue: Double {
+        switch self {
+        case .avx512: 652.0 / 64 + 0.5
+        case .avx2: 786.0 / 32 + 0.5
+        case .baseline: 694.0 / 16 + 0.5
+        }
+    }
+
+    /// Flops per instruction of this unit's sgemm inner loop (16-lane FMA, 8-lane FMA, 4-lane
+    /// multiply and add): the measured sgemm rate over this is the vector unit's instruction rate.
+    public var flopsPerVectorInstruction: Double {
+        switch self { case .avx512: 32; case .avx2: 16; case .baseline: 4 }
+    }
 }
 
 /// The C loops, run in the variant of the best instruction set this processor has, or the one
@@ -18,7 +37,7 @@ public enum CPUKernels {
     /// The variant in use: WIDENET_CPU_ISA's when it names one this processor runs, else the best.
     public static let instructionSet: CPUInstructionSet = (try? resolve()) ?? best
 
-    static var best: CPUInstructionSet { CPUInstructionSet.allCases.first { $0.isSupported } ?? .baseline }
+    public static var best: CPUInstructionSet { CPUInstructionSet.allCases.first { $0.isSupported } ?? .baseline }
 
     /// WIDENET_CPU_ISA checked: the run refuses an unknown or unsupported name rather than ignore it.
     public static func resolve(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CPUInstructionSet {

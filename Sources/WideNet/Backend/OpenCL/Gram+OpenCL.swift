@@ -1,14 +1,16 @@
 extension OpenCLBackend {
     public func maskGram(_ s: NTKBlockShape, masks: any DeviceBuffer, counts: any DeviceBuffer) throws {
         guard s.n > 0 else { return }
-        let k = try kernel([.gram], "mask_gram", options: try options(Float.self, ["-DTILE=\(LaunchPlans.gramTile)"]))
-        try cl.launch(k, LaunchPlans.gram("mask_gram", n: s.n),
+        let tiles = gramConfig
+        let k = try kernel([.gram], "mask_gram", options: try options(Float.self, ["-DTILE=\(tiles.tile)"]))
+        try cl.launch(k, LaunchPlans.gram("mask_gram", n: s.n, tiles),
                       args: [.int(s.n), .int(s.words), .buffer(buffer(masks)), .buffer(buffer(counts))])
     }
 
     public func arcCosineGram<T: Scalar>(x: any DeviceBuffer, n: Int, d: Int, out: any DeviceBuffer, as: T.Type) throws {
         guard n > 0 else { return }
-        let k = try kernel([.gram], "arccos_gram", options: try options(T.self, ["-DTILE=\(LaunchPlans.gramTile)"]))
-        try cl.launch(k, LaunchPlans.gram("arccos_gram", n: n), args: [.int(n), .int(d), .buffer(buffer(x)), .buffer(buffer(out))])
+        let tiles = gramConfig
+        let k = try kernel([.gram], "arccos_gram", options: try options(T.self, ["-DTILE=\(tiles.tile)"]))
+        try cl.launch(k, LaunchPlans.gram("arccos_gram", n: n, tiles), args: [.int(n), .int(d), .buffer(buffer(x)), .buffer(buffer(out))])
     }
 }

@@ -7,7 +7,7 @@ public enum LaunchPlans {
     // Variant-1 NTK and MFLD forward tiles (rowtile.cl) and the reductions' work-group.
     static let forwardSamples = 32, forwardWords = 4, forwardChunk = 16, reduceGroup = 128, reduceGroups = 256
     static let backwardGroup = 64, backwardSamples = 32, backwardChunk = 16
-    static let gramTile = 8, updateGroup = 64, fillGroup = 64
+    static let fillGroup = 64, outputStepGroup = 64
 
     /// Build options of rowtile.cl's tiles.
     static var rowtileDefines: [String] {
@@ -46,7 +46,7 @@ public enum LaunchPlans {
                      local: [c.forwardItems], localBytes: c.outputGradientLocalBytes(scalar), slicesDimension1: true)
     }
 
-    static func ntkOutputStep(_ s: NTKBlockShape) -> KernelLaunch { .items("ntk_output_step", s.width, group: updateGroup) }
+    static func ntkOutputStep(_ s: NTKBlockShape) -> KernelLaunch { .items("ntk_output_step", s.width, group: outputStepGroup) }
 
     static func ntkBackward(_ s: NTKBlockShape, _ c: NTKKernelConfig, scalar: Int) -> KernelLaunch {
         if c.variant == 1 {
@@ -57,8 +57,8 @@ public enum LaunchPlans {
                             local: [c.backwardItems], localBytes: c.backwardLocalBytes(scalar), slicesDimension1: true)
     }
 
-    static func gram(_ kernel: String, n: Int) -> KernelLaunch {
-        KernelLaunch(kernel: kernel, groups: [ceilDiv(n, gramTile), ceilDiv(n, gramTile)], local: [gramTile, gramTile],
+    static func gram(_ kernel: String, n: Int, _ c: GramKernelConfig) -> KernelLaunch {
+        KernelLaunch(kernel: kernel, groups: [ceilDiv(n, c.tile), ceilDiv(n, c.tile)], local: [c.tile, c.tile],
                      slicesDimension1: true)
     }
 
@@ -75,17 +75,18 @@ public enum LaunchPlans {
 
     // MARK: MFLD
 
-    /// Samples staged per step in mfld_update and mfld_gradient: 32, or fewer where Xs[UPD_SC][d]
-    /// would not fit the device's local memory (f64 with d ≥ 192 on a 48 KB device).
-    static func updateSamples(d: Int, scalar: Int, limits: LaunchLimits) -> Int {
-        var sc = 32
+    /// Samples staged per step in mfld_update and mfld_gradient: the tiles' count (32 by default),
+    /// or fewer where Xs[UPD_SC][d] would not fit the device's local memory (f64 with d ≥ 192 on a
+    /// 48 KB device).
+    static func updateSamples(d: Int, scalar: Int, limits: LaunchLimits, _ c: MFLDKernelConfig) -> Int {
+        var sc = c.stagedSamples
         while sc > 1 && sc * (d + 1) * scalar > limits.localMemBytes { sc /= 2 }
         return sc
     }
 
-    static func mfldUpdate(_ kernel: String, _ s: MFLDShape, scalar: Int, limits: LaunchLimits) -> KernelLaunch {
-        let sc = updateSamples(d: s.d, scalar: scalar, limits: limits)
-        return .items(kernel, s.particles, group: updateGroup, localBytes: sc * (s.d + 1) * scalar)
+    static func mfldUpdate(_ kernel: String, _ s: MFLDShape, scalar: Int, limits: LaunchLimits, _ c: MFLDKernelConfig) -> KernelLaunch {
+        let sc = updateSamples(d: s.d, scalar: scalar, limits: limits, c)
+        return .items(kernel, s.particles, group: c.updateGroup, localBytes: sc * (s.d + 1) * scalar)
     }
 
     static func mfldForward(_ s: MFLDShape, scalar: Int) -> KernelLaunch {

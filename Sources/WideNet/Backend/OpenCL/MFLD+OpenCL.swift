@@ -21,8 +21,8 @@ extension OpenCLBackend {
             throw BackendError("the MFLD update kernels have no OpenCL implementation for d = \(s.d) > "
                 + "\(OpenCLBackend.maxParticleDimension); use --backend cpu")
         }
-        let sc = LaunchPlans.updateSamples(d: s.d, scalar: T.precision.bytes, limits: cl.limits)
-        return try options(T.self, ["-DUPD_WG=\(LaunchPlans.updateGroup)", "-DUPD_SC=\(sc)", "-DUNIT=\(unit.code)",
+        let sc = LaunchPlans.updateSamples(d: s.d, scalar: T.precision.bytes, limits: cl.limits, mfldConfig)
+        return try options(T.self, ["-DUPD_WG=\(mfldConfig.updateGroup)", "-DUPD_SC=\(sc)", "-DUNIT=\(unit.code)",
                                     "-DDIM=\(s.d)"] + (philox ? ["-DWITH_PHILOX"] : []))
     }
 
@@ -31,7 +31,7 @@ extension OpenCLBackend {
                                       parameters q: MFLDStepParameters, as: T.Type) throws {
         guard s.particles > 0 else { return }
         let opts = try updateOptions(s, unit: unit, as: T.self, philox: true)
-        let plan = LaunchPlans.mfldUpdate("mfld_update", s, scalar: T.precision.bytes, limits: cl.limits)
+        let plan = LaunchPlans.mfldUpdate("mfld_update", s, scalar: T.precision.bytes, limits: cl.limits, mfldConfig)
         try cl.launch(try kernel([.philox, .mfld], plan.kernel, options: opts), plan,
                       args: [.int(s.batch), .int(s.particles), .real(T(q.unitScale)), .real(T(q.learningRate)),
                              .real(T(q.decay)), .real(T(q.noise)), .int32(q.dataTerm ? 1 : 0),
@@ -47,7 +47,7 @@ extension OpenCLBackend {
                                         scale: T, accumulate: Bool) throws {
         guard s.particles > 0 else { return }
         let opts = try updateOptions(s, unit: unit, as: T.self, philox: false)
-        let plan = LaunchPlans.mfldUpdate("mfld_gradient", s, scalar: T.precision.bytes, limits: cl.limits)
+        let plan = LaunchPlans.mfldUpdate("mfld_gradient", s, scalar: T.precision.bytes, limits: cl.limits, mfldConfig)
         try cl.launch(try kernel([.mfld], plan.kernel, options: opts), plan,
                       args: [.int(s.batch), .int(s.particles), .real(unitScale), .real(scale), .int32(accumulate ? 1 : 0),
                              .buffer(buffer(x)), .buffer(buffer(coefficients)), .buffer(buffer(particles)),

@@ -34,6 +34,10 @@ public final class OpenCLBackend: Backend {
         return c
     }
 
+    /// The Gram and MFLD tiles of this device (FamilyTuningDatabase).
+    public var gramConfig: GramKernelConfig { FamilyTuningDatabase.gram(vendor: cl.device.info.vendor, limits: cl.limits) }
+    public var mfldConfig: MFLDKernelConfig { FamilyTuningDatabase.mfld(vendor: cl.device.info.vendor, limits: cl.limits) }
+
     public init(device: CLDevice) throws {
         cl = try CLContext(device: device)
         let d = device.info
