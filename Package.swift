@@ -29,8 +29,10 @@ let package = Package(
         // optimised and without contraction even in debug builds, so every variant rounds alike.
         .target(name: "CWideNetCPU", path: "Sources/CWideNetCPU",
                 cSettings: [.unsafeFlags(["-O2", "-ffp-contract=off", "-fno-math-errno"])]),
+        // Open MPI's C API through dlopen, only when a launcher started the process (Distributed/).
+        .target(name: "CWideNetMPI", path: "Sources/CWideNetMPI", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "WideNet",
-                dependencies: ["COpenCL", "CBLAS", "WideNetKernels", "CWideNetCPU",
+                dependencies: ["COpenCL", "CBLAS", "WideNetKernels", "CWideNetCPU", "CWideNetMPI",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "RealModule", package: "swift-numerics")],
                 // Swift 6 language mode: the one place where workers share raw pointers to disjoint

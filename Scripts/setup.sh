@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages WideNet builds and tests with, when any is missing:
-#   OpenCL loader and headers, OpenBLAS + LAPACKE, and PoCL (a CPU OpenCL device for the tests).
+#   OpenCL loader and headers, OpenBLAS + LAPACKE, PoCL (a CPU OpenCL device for the tests), and
+#   Open MPI (loaded at run time only by processes that mpirun or srun starts).
 # Needs root or sudo only when something must be installed. Swift 6.1+ must already be on PATH.
 set -euo pipefail
-packages=(ocl-icd-opencl-dev opencl-headers libopenblas-dev liblapacke-dev pocl-opencl-icd)
+packages=(ocl-icd-opencl-dev opencl-headers libopenblas-dev liblapacke-dev pocl-opencl-icd openmpi-bin libopenmpi-dev)
 # python3 with numpy serves the .npy interop tests and the peer benchmarks; any python3 that has it will do.
 python3 -c "import numpy" >/dev/null 2>&1 || packages+=(python3 python3-numpy)
 missing=()

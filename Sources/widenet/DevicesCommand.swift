@@ -6,10 +6,23 @@ struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices",
         abstract: "List OpenCL platforms and devices, and the CPU BLAS.",
-        discussion: "Example:\n  widenet devices   # indices are what --device N means")
+        discussion: "Under mpirun or srun each rank also reports its rank and checks one collective.\n\nExamples:\n  widenet devices   # indices are what --device N means\n  mpirun -np 2 widenet devices")
 
     func run() throws {
         try reportingErrors {
+            // Under mpirun or srun, each rank says where it sits and the ranks check one collective;
+            // rank 0 then lists the devices.
+            if let layout = try LaunchEnvironment.layout() {
+                let mpi = try MPIRuntime.start(layout)
+                let ranks = try mpi.allgather([Int32(layout.rank)])
+                let ok = ranks == (0..<layout.size).map(Int32.init)
+                print("MPI: \(layout); Open MPI \(MPIRuntime.library); allgather of the ranks: "
+                      + ranks.map(String.init).joined(separator: " ") + (ok ? " (ok)" : " (WRONG)"))
+                try mpi.barrier()
+                try mpi.finish()
+                guard ok else { throw BackendError.resources("MPI: the allgather returned \(ranks)") }
+                guard layout.rank == 0 else { return }
+            }
             let devices: [CLDevice]
             do { devices = try CLDevice.all() } catch {
                 print("OpenCL: no driver could be queried (\(error))")
