@@ -4,7 +4,7 @@ import Foundation
 /// The job's ranks through Open MPI, loaded (dlopen) and initialised when a launcher started the
 /// process (LaunchEnvironment), never otherwise: a binary run alone needs no MPI installed and
 /// pays no MPI start-up.
-public final class MPIRuntime: @unchecked Sendable {
+public final class MPIRuntime: WidthExchange, @unchecked Sendable {
     /// Open MPI 4's library (Debian's openmpi-bin).
     public static let library = "libmpi.so.40"
     public let layout: RankLayout
@@ -43,13 +43,12 @@ public final class MPIRuntime: @unchecked Sendable {
         throw BackendError.resources("\(call) failed: \(Self.text(text))")
     }
 
-    /// Every rank's `values` (the same count on each), concatenated in rank order.
-    public func allgather<T: BitwiseCopyable>(_ values: [T]) throws -> [T] {
-        var out = [T](unsafeUninitializedCapacity: values.count * size) { _, n in n = values.count * size }
-        let bytes = values.count * MemoryLayout<T>.stride
-        try values.withUnsafeBytes { send in
+    /// Every rank's `bytes` (the same count on each), concatenated in rank order.
+    public func allgatherBytes(_ bytes: [UInt8]) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: bytes.count * size)
+        try bytes.withUnsafeBytes { send in
             try out.withUnsafeMutableBytes { receive in
-                try Self.check(wn_mpi_allgather_bytes(send.baseAddress, bytes, receive.baseAddress), "MPI_Allgather")
+                try Self.check(wn_mpi_allgather_bytes(send.baseAddress, bytes.count, receive.baseAddress), "MPI_Allgather")
             }
         }
         return out

@@ -3,9 +3,13 @@ import Foundation
 /// The two-layer ReLU net of Du et al. in the NTK parameterisation,
 /// f(x) = (1/√m) Σ_r a_r relu(w_rᵀx), stored as blocks of neurons (ARCHITECTURE.md §2):
 /// each block has its own buffers no larger than the device's max allocation, the forward pass
-/// sums the blocks' partial u in block order, and the update touches each block in place.
+/// sums the blocks' partial u in block order, and the update touches each block in place. In a
+/// job of ranks each process holds only its share of the blocks (WidthPartition.blocks(rank:of:))
+/// and the exchange brings every block's partials to every rank, so the sums are the same bits
+/// for any number of ranks.
 public final class NTKTwoLayerNet<T: Scalar> {
     public let backend: any Backend
+    public let exchange: any WidthExchange
     public let n: Int, d: Int, width: Int
     public let trainOutput: Bool
     let x: any DeviceBuffer
@@ -77,9 +81,11 @@ public final class NTKTwoLayerNet<T: Scalar> {
     }
 
     public init(backend: any Backend, x xValues: [T], n: Int, d: Int, width: Int, initialisation: Initialisation,
-                trainOutput: Bool = false, blockWidth requestedBlock: Int? = nil) throws {
+                trainOutput: Bool = false, blockWidth requestedBlock: Int? = nil,
+                exchange: any WidthExchange = SingleProcess()) throws {
         precondition(xValues.count == n * d, "x must be n×d")
         self.backend = backend
+        self.exchange = exchange
         self.n = n; self.d = d; self.width = width
         self.trainOutput = trainOutput
         x = try backend.allocate(bytes: n * d * MemoryLayout<T>.stride)
@@ -88,7 +94,8 @@ public final class NTKTwoLayerNet<T: Scalar> {
         partition = requestedBlock.map { WidthPartition(width: width, blockWidth: $0) }
             ?? NTKTwoLayerNet.partition(width: width, n: n, d: d)
         try partition.checkFits(backend.info, bytesPerUnit: NTKTwoLayerNet.blockBytesPerNeuron(n: n, d: d), what: "width \(width)")
-        for range in partition.ranges {
+        for b in partition.blocks(rank: exchange.rank, of: exchange.size) {
+            let range = partition.range(b)
             let start = range.lowerBound, w = range.count
             let block = try Block(start: start, shape: NTKBlockShape(n: n, d: d, width: w), backend: backend,
                                   initialisation: initialisation)
@@ -123,7 +130,8 @@ public final class NTKTwoLayerNet<T: Scalar> {
             return try backend.download(block.partialU, count: n, as: T.self).map(Double.init)
         }
         let s = 1 / Double(width).squareRoot()
-        return WidthPartition.sumInBlockOrder(partials, count: n).map { $0 * s }
+        let all = try exchange.blocksInOrder(partials, per: n, partition: partition)
+        return WidthPartition.sumInBlockOrder(all, count: n).map { $0 * s }
     }
 
     /// Records the current masks as the initial ones (after the first forward pass).
@@ -149,7 +157,10 @@ public final class NTKTwoLayerNet<T: Scalar> {
             best = max(best, dg.maxMoveSquared)
             flips += dg.flips
         }
-        return (best.squareRoot(), Double(flips) / (Double(n) * Double(width)))
+        // A maximum and an integer count: the same for any split over ranks.
+        best = try exchange.maximum(best)
+        let allFlips = try exchange.allgather([Double(flips)]).reduce(0, +)
+        return (best.squareRoot(), allFlips / (Double(n) * Double(width)))
     }
 
     /// The empirical Gram matrix H(k)_ij = x_iᵀx_j · #{r : S_ir = S_jr = 1} / m from the current masks.
@@ -157,7 +168,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
         let counts = try backend.allocate(bytes: n * n * 4)
         try backend.upload([UInt32](repeating: 0, count: n * n), to: counts)
         for b in blocks { try backend.maskGram(b.shape, masks: b.masks, counts: counts) }
-        let c = try backend.download(counts, count: n * n, as: UInt32.self)
+        let c = try exchange.allreduceSum(try backend.download(counts, count: n * n, as: UInt32.self))
         let m = Double(width)
         return (0..<(n * n)).map { xx[$0] * Double(c[$0]) / m }
     }
@@ -171,13 +182,24 @@ public final class NTKTwoLayerNet<T: Scalar> {
         }
     }
 
-    /// The current weights, m×d and m.
+    /// The current weights, m×d and m (every rank's blocks, on every rank).
     public func weights() throws -> (w: [T], a: [T]) {
+        // Blocks padded to the full block width, so that every rank sends the same count.
+        let full = partition.blockWidth
+        var ownW: [[T]] = [], ownA: [[T]] = []
+        for b in blocks {
+            var wb = try backend.download(b.w, count: b.shape.width * d, as: T.self)
+            var ab = try backend.download(b.a, count: b.shape.width, as: T.self)
+            wb += [T](repeating: 0, count: (full - b.shape.width) * d); ab += [T](repeating: 0, count: full - b.shape.width)
+            ownW.append(wb); ownA.append(ab)
+        }
+        let allW = try exchange.blocksInOrder(ownW, per: full * d, partition: partition)
+        let allA = try exchange.blocksInOrder(ownA, per: full, partition: partition)
         var w: [T] = [], a: [T] = []
         w.reserveCapacity(width * d); a.reserveCapacity(width)
-        for b in blocks {
-            w += try backend.download(b.w, count: b.shape.width * d, as: T.self)
-            a += try backend.download(b.a, count: b.shape.width, as: T.self)
+        for (k, range) in partition.ranges.enumerated() {
+            w += allW[k][0..<(range.count * d)]
+            a += allA[k][0..<range.count]
         }
         return (w, a)
     }

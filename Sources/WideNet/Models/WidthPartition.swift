@@ -36,6 +36,12 @@ public struct WidthPartition: Hashable, Sendable, CustomStringConvertible {
     public func range(_ b: Int) -> Range<Int> { (b * blockWidth)..<min(width, (b + 1) * blockWidth) }
     public var ranges: [Range<Int>] { (0..<count).map(range) }
 
+    /// The blocks rank r of k ranks holds: a contiguous run, the runs as even as whole blocks allow.
+    public func blocks(rank r: Int, of k: Int) -> Range<Int> {
+        precondition(k >= 1 && r >= 0 && r < k, "rank \(r) of \(k)")
+        return (count * r / k)..<(count * (r + 1) / k)
+    }
+
     /// The Philox element offset of block b's first value when each unit holds `perUnit` values.
     public func elementOffset(_ b: Int, perUnit: Int) -> UInt64 { UInt64(b * blockWidth) * UInt64(perUnit) }
 
