@@ -9,19 +9,17 @@ struct DevicesCommand: ParsableCommand {
         discussion: "Under mpirun or srun each rank also reports its rank and checks one collective.\n\nExamples:\n  widenet devices   # indices are what --device N means\n  mpirun -np 2 widenet devices")
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(splitsOverRanks: true) {
             // Under mpirun or srun, each rank says where it sits and the ranks check one collective;
             // rank 0 then lists the devices.
-            if let layout = try LaunchEnvironment.layout() {
-                let mpi = try MPIRuntime.start(layout)
-                let ranks = try mpi.allgather([Int32(layout.rank)])
-                let ok = ranks == (0..<layout.size).map(Int32.init)
-                print("MPI: \(layout); Open MPI \(MPIRuntime.library); allgather of the ranks: "
+            if let mpi = Job.exchange as? MPIRuntime {
+                let ranks = try mpi.allgather([Int32(mpi.rank)])
+                let ok = ranks == (0..<mpi.size).map(Int32.init)
+                print("MPI: \(mpi.layout); Open MPI \(MPIRuntime.library); allgather of the ranks: "
                       + ranks.map(String.init).joined(separator: " ") + (ok ? " (ok)" : " (WRONG)"))
                 try mpi.barrier()
-                try mpi.finish()
                 guard ok else { throw BackendError.resources("MPI: the allgather returned \(ranks)") }
-                guard layout.rank == 0 else { return }
+                guard mpi.rank == 0 else { return }
             }
             let devices: [CLDevice]
             do { devices = try CLDevice.all() } catch {

@@ -42,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(splitsOverRanks: true) {
             var cfg = try problem.config(deviceOptions, output)
             cfg.width = width; cfg.initWPath = initW; cfg.initAPath = initA
             cfg.saveWeights = saveWeights; cfg.saveInit = saveInit; cfg.blockWidth = blockWidth
@@ -55,7 +55,10 @@ struct TrainCommand: ParsableCommand {
                 cfg.quiet = output.quiet
             }
             let result = try reportingInterruption { try NTKTrainExperiment.run(cfg, control: runControl.control(recorded)) }
-            output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
+            // Rank 0 alone reports (and alone wrote the run directory).
+            if Job.isLeader {
+                output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
+            }
         }
     }
 

@@ -50,20 +50,34 @@ struct WideNetCommand: ParsableCommand {
 }
 
 /// Turns any error into one line on standard error and the exit code of its class (README, "Exit
-/// codes"): 64 usage, 65 bad input, 69 resources, 1 anything else; never a stack trace.
-func reportingErrors<R>(_ body: () throws -> R) throws -> R {
+/// codes"): 64 usage, 65 bad input, 69 resources, 1 anything else; never a stack trace. A command
+/// that `splitsOverRanks` joins the job mpirun or srun started (Job); any other refuses to run
+/// under a launcher. A rank that fails names itself and ends the whole job.
+func reportingErrors<R>(splitsOverRanks: Bool = false, _ body: () throws -> R) throws -> R {
     do {
         // Every command runs the CPU's vector loops somewhere (Philox fills at least): a
         // WIDENET_CPU_ISA this processor cannot run is refused before anything starts, not ignored.
         _ = try CPUKernels.resolve()
-        return try body()
+        if let layout = try LaunchEnvironment.layout() {
+            guard splitsOverRanks else {
+                let name = CommandLine.arguments.dropFirst().first ?? "this command"
+                throw ValidationError("\(layout.launcher) started \(layout.size) ranks, but \(name) runs in one process "
+                    + "(train splits its width over ranks); start it without the launcher")
+            }
+            try Job.start()
+        }
+        let result = try body()
+        try Job.finish()
+        return result
     } catch let error as ExitCode {
         throw error
     } catch {
         let text = "\(error)".replacingOccurrences(of: "\n", with: " ")
-        FileHandle.standardError.write(Data("error: \(text)\n".utf8))
-        if error is ValidationError { throw ExitCode(FailureClass.usage.exitCode) }
-        throw ExitCode(FailureClass.of(error)?.exitCode ?? 1)
+        let who = Job.ranks > 1 ? "rank \(Job.exchange.rank) of \(Job.ranks): " : ""
+        FileHandle.standardError.write(Data("error: \(who)\(text)\n".utf8))
+        let code: Int32 = error is ValidationError ? FailureClass.usage.exitCode : FailureClass.of(error)?.exitCode ?? 1
+        Job.abortAll(code)
+        throw ExitCode(code)
     }
 }
 

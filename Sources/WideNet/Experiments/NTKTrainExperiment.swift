@@ -94,7 +94,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
         logEvery = cfg.logEvery ?? max(1, cfg.steps / 200)
         net = try NTKTwoLayerNet<T>(backend: setup.backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: setup.width,
                                     initialisation: try TrainRun.initialisation(setup), trainOutput: cfg.trainOutput,
-                                    blockWidth: cfg.blockWidth)
+                                    blockWidth: cfg.blockWidth, exchange: Job.exchange)
         u = try net.forward()
         try net.recordInitialMasks()
         kernelResidual = zip(u, inputs.y).map { $0 - $1 }

@@ -34,6 +34,9 @@ public final class RunDirectory {
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
+        // Registered before the claim file appears in it: a signal from here on removes what this
+        // run made (and a refused run unregisters it below, leaving the directory to its holder).
+        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
         url = URL(fileURLWithPath: chosen)
         do {
             guard fm.isWritableFile(atPath: url.path) else {
@@ -45,15 +48,13 @@ public final class RunDirectory {
             }
         } catch {
             claim = nil
+            if let outermost = created.first { Cleanup.unregister(outermost) }
             // Only what is empty goes: a directory this process made can already hold another run's
             // claim file and files (it claimed the path first), and removing them would let a third
             // run claim a fresh copy beside the one still running.
             for directory in created.reversed() { rmdir(directory) }
             throw error
         }
-        // Registered only once the claim is this run's: a signal from here on removes what it made,
-        // and never a directory another run has claimed.
-        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
         self.created = created
     }
 

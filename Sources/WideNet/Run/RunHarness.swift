@@ -18,7 +18,23 @@ enum RunHarness {
     static func run(command: String, out: String?, control: RunControl, quiet: Bool,
                     make: (_ directory: URL, _ resuming: Checkpoint?) throws -> any SteppedRun) throws -> RunOutcome {
         try control.validate()
-        return try Interruption.catching {
+        // In a job of ranks, rank 0 writes the run directory; the others run the same loop (its
+        // collectives included) into a private one that goes when they end.
+        if !Job.isLeader {
+            guard !control.resume else {
+                throw BackendError("--resume of a run split over \(Job.ranks) ranks is not supported yet; "
+                    + "continue it in one process (without the launcher)", .usage)
+            }
+            let own = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-rank\(Job.exchange.rank)-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: own) }
+            return try lifecycle(command: command, out: own.path, control: control, quiet: true, make: make)
+        }
+        return try lifecycle(command: command, out: out, control: control, quiet: quiet, make: make)
+    }
+
+    private static func lifecycle(command: String, out: String?, control: RunControl, quiet: Bool,
+                                  make: (_ directory: URL, _ resuming: Checkpoint?) throws -> any SteppedRun) throws -> RunOutcome {
+        try Interruption.catching {
             let resumeFrom = try control.checkpointToResume(in: out)
             let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: out ?? "."), metricsBytes: $0.metricsBytes) }
                 ?? RunDirectory(path: out, command: command)

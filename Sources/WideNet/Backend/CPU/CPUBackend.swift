@@ -26,10 +26,12 @@ public final class CPUBackend: Backend {
     /// Worker count for the fused loops; each worker calls single-threaded BLAS on its own chunk.
     let workers: Int
 
-    /// `workers`: threads of the fused loops (default: one per core). Results do not depend on it.
+    /// `workers`: threads of the fused loops (default: one per core, or this rank's share of the
+    /// machine's cores in a job of ranks). Results do not depend on it.
     public init(workers: Int? = nil) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        self.workers = max(workers ?? cores, 1)
+        let ranksHere = (Job.exchange as? MPIRuntime)?.layout.localSize ?? 1
+        self.workers = max(workers ?? cores / ranksHere, 1)
         let mem = Int(ProcessInfo.processInfo.physicalMemory)
         info = BackendInfo(kind: "cpu", deviceName: CPUBackend.cpuName(), deviceIndex: nil,
                            driver: CPUBackend.blasDescription + "; vector loops: \(CPUKernels.instructionSet.rawValue)", globalMemBytes: mem, maxAllocBytes: mem,

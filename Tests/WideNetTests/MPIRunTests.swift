@@ -1,0 +1,50 @@
+import Foundation
+import Testing
+@testable import WideNet
+
+/// Runs split over ranks by mpirun, through the binary: the same files, byte for byte, as one
+/// process; commands that do not split refuse the launcher.
+@Suite(.serialized, .enabled(if: LaunchEnvironmentTests.mpirun != nil, "mpirun (openmpi-bin) is not installed"))
+struct MPIRunTests {
+    static func mpirun(_ ranks: Int, _ args: [String]) throws -> CLITests.Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: LaunchEnvironmentTests.mpirun!)
+        p.arguments = ["--oversubscribe", "--allow-run-as-root", "-np", "\(ranks)", CLITests.binary.path] + args
+        var environment = ProcessInfo.processInfo.environment
+        environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"   // no cross-memory attach in containers
+        p.environment = environment
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return .init(status: p.terminationStatus, reason: p.terminationReason, stdout: String(decoding: o, as: UTF8.self),
+                     stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// 16 blocks of 64 neurons dealt over 1, 2 and 3 ranks, f32 and f64, the output layer trained too.
+    @Test(arguments: ["f32", "f64"])
+    func trainIsTheSameBytesOnEveryRankCount(precision: String) throws {
+        let dir = try CLITests.scratch()
+        let args = ["train", "--n", "12", "--d", "5", "--width", "1000", "--block-width", "64", "--steps", "30", "--log-every", "3",
+                    "--seed", "4", "--train-output", "--save-weights", "--precision", precision, "--backend", "cpu", "--quiet"]
+        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
+        try #require(alone.status == 0, "\(alone.stderr)")
+        for ranks in [1, 2, 3] {
+            let out = dir.appendingPathComponent("np\(ranks)")
+            let r = try Self.mpirun(ranks, args + ["--out", out.path])
+            try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
+            for file in ["metrics.jsonl", "w.npy", "a.npy", "u.npy"] {
+                let want = try Data(contentsOf: dir.appendingPathComponent("alone/\(file)"))
+                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == want, "\(ranks) ranks: \(file)")
+            }
+            #expect(r.stdout.components(separatedBy: "run directory:").count == 2, "rank 0 alone reports: \(r.stdout)")
+        }
+    }
+
+    @Test func commandsThatDoNotSplitRefuseTheLauncher() throws {
+        let r = try Self.mpirun(2, ["saddle", "--steps", "5", "--quiet", "--out", try CLITests.scratch().appendingPathComponent("s").path])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("error: mpirun started 2 ranks, but saddle runs in one process"), "\(r.stderr)")
+    }
+}
