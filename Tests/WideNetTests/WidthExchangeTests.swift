@@ -72,6 +72,25 @@ final class ThreadGroup: @unchecked Sendable {
         #expect(WidthPartition(width: 64, blockWidth: 64).blocks(rank: 1, of: 3).isEmpty, "more ranks than blocks: some hold none")
     }
 
+    /// The memory preflight of a rank counts its own neurons: a width that fits split in two passes
+    /// where the whole would not.
+    @Test func preflightCountsTheRanksShare() throws {
+        let info = BackendInfo(kind: "cpu", deviceName: "test", deviceIndex: nil, driver: "", globalMemBytes: 1 << 30,
+                               maxAllocBytes: 1 << 30, supportsF64: true, isGPU: false)
+        let perNeuron = NTKTwoLayerNet<Float>.bytesPerNeuron(n: 256, d: 64, storesInitialWeights: false)
+        let width = Int(0.7 * Double(1 << 30) / perNeuron * 1.5)
+        #expect(throws: BackendError.self) {
+            try NTKTwoLayerNet<Float>.preflight(width: width, n: 256, d: 64, storesInitialWeights: false, on: info)
+        }
+        try NTKTwoLayerNet<Float>.preflight(width: width, share: width / 2, n: 256, d: 64, storesInitialWeights: false, on: info)
+        do {
+            try NTKTwoLayerNet<Float>.preflight(width: 2 * width, share: width, n: 256, d: 64, storesInitialWeights: false, on: info)
+            Issue.record("a rank's share beyond its device passed")
+        } catch let error as BackendError {
+            #expect(error.description.contains("this rank's \(width) neurons of width \(2 * width)"), "\(error)")
+        }
+    }
+
     struct Outcome: Equatable { var u: [UInt64], w: [UInt64], a: [UInt64], gram: [UInt64], move: UInt64, flips: UInt64 }
 
     static func train<T: Scalar>(_: T.Type, exchange: any WidthExchange) throws -> Outcome {

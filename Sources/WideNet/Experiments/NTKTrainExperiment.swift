@@ -43,7 +43,7 @@ struct TrainSetup {
     init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String]) throws {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
         width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
-        try TrainSetup.preflight(cfg.precision, width: width, inputs: inputs, on: backend.info)
+        try TrainSetup.preflight(cfg.precision, width: width, blockWidth: cfg.blockWidth, inputs: inputs, on: backend.info)
         kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d, outputLayerScale: cfg.trainOutput ? cfg.kappa : nil)
         try kernel.requirePositiveDefinite()
         let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
@@ -58,12 +58,22 @@ struct TrainSetup {
 
     /// H∞, the input Gram, the empirical Gram and its counts, the eigen-solver's copy and a
     /// difference on the host; the net on the device.
-    static func preflight(_ precision: Precision, width: Int, inputs: TrainInputs, on info: BackendInfo) throws {
+    static func preflight(_ precision: Precision, width: Int, blockWidth: Int?, inputs: TrainInputs, on info: BackendInfo) throws {
         try MemoryPreflight.requireSquare(6, n: inputs.n, for: "train")
         let given = inputs.initW != nil || inputs.initA != nil
+        // In a job of ranks, the device holds this rank's blocks only.
+        func share(_ partition: WidthPartition) -> Int? {
+            guard Job.ranks > 1 else { return nil }
+            return partition.blocks(rank: Job.exchange.rank, of: Job.ranks).reduce(0) { $0 + partition.range($1).count }
+        }
+        let (n, d) = (inputs.n, inputs.d)
         switch precision {
-        case .f32: try NTKTwoLayerNet<Float>.preflight(width: width, n: inputs.n, d: inputs.d, storesInitialWeights: given, on: info)
-        case .f64: try NTKTwoLayerNet<Double>.preflight(width: width, n: inputs.n, d: inputs.d, storesInitialWeights: given, on: info)
+        case .f32:
+            let p = blockWidth.map { WidthPartition(width: width, blockWidth: $0) } ?? NTKTwoLayerNet<Float>.partition(width: width, n: n, d: d)
+            try NTKTwoLayerNet<Float>.preflight(width: width, share: share(p), n: n, d: d, storesInitialWeights: given, on: info)
+        case .f64:
+            let p = blockWidth.map { WidthPartition(width: width, blockWidth: $0) } ?? NTKTwoLayerNet<Double>.partition(width: width, n: n, d: d)
+            try NTKTwoLayerNet<Double>.preflight(width: width, share: share(p), n: n, d: d, storesInitialWeights: given, on: info)
         }
     }
 }

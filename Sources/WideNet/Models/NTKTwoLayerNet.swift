@@ -60,15 +60,18 @@ public final class NTKTwoLayerNet<T: Scalar> {
     }
 
     /// Refuses a width whose parameters cannot fit on the device, naming the largest one that does.
-    public static func preflight(width: Int, n: Int, d: Int, storesInitialWeights stored: Bool, on info: BackendInfo) throws {
+    /// In a job of ranks `share` is the neurons this rank holds, and the figure is the rank's.
+    public static func preflight(width: Int, share: Int? = nil, n: Int, d: Int, storesInitialWeights stored: Bool,
+                                 on info: BackendInfo) throws {
         let perNeuron = bytesPerNeuron(n: n, d: d, storesInitialWeights: stored)
         // Scratch: the forward partials of one block and small reductions; 10 % headroom on a GPU.
         let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
-        let need = perNeuron * Double(width)
+        let need = perNeuron * Double(share ?? width)
         if !(need <= budget) {
             let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
-            throw BackendError.resources("width \(width) needs \(gib(need)) for weights and masks but \(info.deviceName) offers "
-                + "\(gib(budget)); the largest width that fits is \(Int(budget / perNeuron))")
+            let what = share.map { "this rank's \($0) neurons of width \(width) need" } ?? "width \(width) needs"
+            throw BackendError.resources("\(what) \(gib(need)) for weights and masks but \(info.deviceName) offers "
+                + "\(gib(budget)); " + (share == nil ? "the largest width that fits is" : "a rank fits at most") + " \(Int(budget / perNeuron))")
         }
     }
 
