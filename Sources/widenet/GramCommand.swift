@@ -30,12 +30,13 @@ struct GramCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(splitsOverRanks: true) {
             var cfg = GramExperiment.Config()
             cfg.xPath = x; cfg.n = n; cfg.d = d; cfg.width = width; cfg.seed = seed; cfg.kappa = kappa
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out
             let result = try GramExperiment.run(cfg)
+            guard Job.isLeader else { return }   // rank 0 alone wrote the run directory and reports
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 for (k, v) in result.summary.pairs where k != "notes" {
                     print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)

@@ -42,6 +42,25 @@ struct MPIRunTests {
         }
     }
 
+    /// The empirical Gram matrix at m = 2.5·10^6, three blocks of 2^20 (the counts summed exactly over ranks).
+    @Test func gramIsTheSameBytesOnEveryRankCount() throws {
+        let dir = try CLITests.scratch()
+        let args = ["gram", "--n", "40", "--d", "6", "--width", "2500000", "--seed", "9", "--backend", "cpu", "--quiet"]
+        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
+        try #require(alone.status == 0, "\(alone.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("alone").path).filter { $0.hasSuffix(".npy") }
+        #expect(files.contains("gram_0.npy"), "\(files)")
+        for ranks in [2, 3] {
+            let out = dir.appendingPathComponent("np\(ranks)")
+            let r = try Self.mpirun(ranks, args + ["--out", out.path])
+            try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
+            for file in files {
+                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")),
+                        "\(ranks) ranks: \(file)")
+            }
+        }
+    }
+
     @Test func commandsThatDoNotSplitRefuseTheLauncher() throws {
         let r = try Self.mpirun(2, ["saddle", "--steps", "5", "--quiet", "--out", try CLITests.scratch().appendingPathComponent("s").path])
         #expect(r.status == 64)

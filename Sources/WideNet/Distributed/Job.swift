@@ -13,6 +13,12 @@ public enum Job {
     }
 
     public static var isLeader: Bool { exchange.rank == 0 }
+
+    /// The units of `partition` this rank holds in a job of ranks (its blocks), nil alone.
+    public static func share(of partition: WidthPartition) -> Int? {
+        guard ranks > 1 else { return nil }
+        return partition.blocks(rank: exchange.rank, of: ranks).reduce(0) { $0 + partition.range($1).count }
+    }
     public static var ranks: Int { exchange.size }
 
     /// After the last collective: MPI_Finalize.

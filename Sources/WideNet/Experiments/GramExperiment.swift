@@ -79,9 +79,11 @@ public enum GramExperiment {
 
     static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: Config, xx: [Double]) throws -> [Double] {
         func build<T: Scalar>(_: T.Type) throws -> [Double] {
-            try NTKTwoLayerNet<T>.preflight(width: m, n: inputs.n, d: inputs.d, storesInitialWeights: false, on: backend.info)
+            // In a job of ranks each holds its share of the blocks; the counts are summed exactly.
+            let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: m, n: inputs.n, d: inputs.d))
+            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: false, on: backend.info)
             let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
-                                            initialisation: .random(seed: cfg.seed, kappa: cfg.kappa))
+                                            initialisation: .random(seed: cfg.seed, kappa: cfg.kappa), exchange: Job.exchange)
             _ = try net.forward()
             return try net.empiricalGram(inputGram: xx)
         }

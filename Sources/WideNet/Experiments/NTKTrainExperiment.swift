@@ -62,10 +62,7 @@ struct TrainSetup {
         try MemoryPreflight.requireSquare(6, n: inputs.n, for: "train")
         let given = inputs.initW != nil || inputs.initA != nil
         // In a job of ranks, the device holds this rank's blocks only.
-        func share(_ partition: WidthPartition) -> Int? {
-            guard Job.ranks > 1 else { return nil }
-            return partition.blocks(rank: Job.exchange.rank, of: Job.ranks).reduce(0) { $0 + partition.range($1).count }
-        }
+        let share = Job.share(of:)
         let (n, d) = (inputs.n, inputs.d)
         switch precision {
         case .f32:
