@@ -75,7 +75,7 @@ struct MFLDCommand: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(splitsOverRanks: true) {
             var cfg = MFLDConfig()
             cfg.particles = particles; cfg.n = n; cfg.nTest = nTest; cfg.d = d; cfg.steps = steps; cfg.learningRate = lr
             cfg.lambdaEntropy = lambdaEnt; cfg.lambdaL2 = lambdaL2; cfg.unit = unit; cfg.unitScale = unitScale
@@ -107,6 +107,9 @@ struct MFLDCommand: ParsableCommand {
             // A chaos sweep continued with --resume takes its counts and seeds from its config.json.
             let recordedCounts = recorded?.options["chaos"]?.numbers.map { Int($0) }
             if let counts = try recordedCounts ?? chaos.map(parsedCounts) {
+                guard Job.ranks == 1 else {
+                    throw ValidationError("--chaos sweeps run in one process; start them without the launcher")
+                }
                 let seeds = recorded?.int("chaos_seeds") ?? chaosSeeds
                 result = try reportingInterruption {
                     try MFLDChaos.run(cfg, counts: counts, seeds: seeds, control: runControl.control(recorded), resume: recorded != nil)
@@ -114,6 +117,7 @@ struct MFLDCommand: ParsableCommand {
             } else {
                 result = try reportingInterruption { try MFLDExperiment.run(cfg, control: runControl.control(recorded)) }
             }
+            guard Job.isLeader else { return }   // rank 0 alone wrote the run directory and reports
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 for (k, v) in result.summary.pairs where k != "notes" && k != "gaussian_check" {
                     print(k.padding(toLength: 28, withPad: " ", startingAt: 0) + v.displayText)

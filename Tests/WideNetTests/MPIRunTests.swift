@@ -61,6 +61,23 @@ struct MPIRunTests {
         }
     }
 
+    /// The mean-field particles in three blocks of 2^20 dealt over three ranks: the outputs, the
+    /// objective with its entropy estimate and every particle the same bytes as one process.
+    @Test func mfldIsTheSameBytesOverThreeRanks() throws {
+        let dir = try CLITests.scratch()
+        let args = ["mfld", "--task", "teacher", "--n", "32", "--n-test", "16", "--d", "3", "--particles", "2200000", "--steps", "2",
+                    "--log-every", "1", "--seed", "3", "--save-particles", "--backend", "cpu", "--quiet"]
+        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
+        try #require(alone.status == 0, "\(alone.stderr)")
+        let out = dir.appendingPathComponent("np3")
+        let r = try Self.mpirun(3, args + ["--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        for file in ["metrics.jsonl", "particles.npy", "sample.npy"] {
+            #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")),
+                    "\(file)")
+        }
+    }
+
     @Test func commandsThatDoNotSplitRefuseTheLauncher() throws {
         let r = try Self.mpirun(2, ["saddle", "--steps", "5", "--quiet", "--out", try CLITests.scratch().appendingPathComponent("s").path])
         #expect(r.status == 64)

@@ -37,7 +37,10 @@ public enum MFLDExperiment {
     /// The particles must fit the device's memory.
     static func preflight(_ cfg: MFLDConfig, coordinates D: Int, on info: BackendInfo) throws {
         let bytes = cfg.precision == .f32 ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride
-        let need = Double(cfg.particles) * Double(D * bytes)
+        // In a job of ranks the device holds this rank's blocks of particles only.
+        let partition = cfg.blockParticles.map { WidthPartition(width: cfg.particles, blockWidth: $0) }
+            ?? WidthPartition.forProblem(width: cfg.particles, bytesPerUnit: D * bytes)
+        let need = Double(Job.share(of: partition) ?? cfg.particles) * Double(D * bytes)
         let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
         // On the host: the entropy sample (points, centred copy, norms and distances, one 32 MiB
         // block of its Gram matrix) and the report's sample of up to 20 000 particles.
@@ -117,14 +120,14 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         }
         net = try MeanFieldNet<T>(backend: backend, d: self.data.d, particles: cfg.particles, unit: cfg.unit,
                                   unitScale: cfg.unitScale, seed: cfg.seed, initScale: cfg.initScale, initial: restored,
-                                  blockParticles: cfg.blockParticles)
+                                  blockParticles: cfg.blockParticles, exchange: Job.exchange)
     }
 
     func config() -> JSONObject {
         cfg.json(resolved: [
             ("backend", .string(backend.info.kind)), ("device", .string(backend.info.deviceName)),
             ("n", .int(data.n)), ("n_test", .int(data.nTest)), ("d", .int(data.d)), ("coordinates", .int(D)),
-            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.blocks.count)),
+            ("loss", .string(cfg.resolvedLoss.rawValue)), ("blocks", .int(net.partition.count)),
             ("block_particles", .int(net.partition.blockWidth)), ("log_every", .int(logEvery)),
             ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
             ("notes", .array(notes.map { .string($0) })),

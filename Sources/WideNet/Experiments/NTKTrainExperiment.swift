@@ -113,7 +113,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
         return s.cfg.json(resolved: [
             ("backend", .string(s.backend.info.kind)), ("device", .string(s.backend.info.deviceName)),
             ("driver", .string(s.backend.info.driver)), ("n", .int(s.inputs.n)), ("d", .int(s.inputs.d)), ("width", .int(s.width)),
-            ("blocks", .int(net.blocks.count)), ("block_width", .int(net.partition.blockWidth)),
+            ("blocks", .int(net.partition.count)), ("block_width", .int(net.partition.blockWidth)),
             ("lr", .number(s.lr)), ("lambda0", .number(s.lambda0)), ("lambda_max", .number(s.lambdaMax)),
             ("log_every", .int(logEvery)), ("precision", .string(T.precision.rawValue)),
             ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),

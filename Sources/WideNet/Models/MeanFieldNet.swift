@@ -1,9 +1,11 @@
 import Foundation
 
 /// The mean-field two-layer network f(x) = (1/N) Σ_i h(θ_i, x) of N particles θ_i = (w_i, b_i, a_i),
-/// stored as blocks of particles (rows of D = d + 2 values) like the NTK net's width.
+/// stored as blocks of particles (rows of D = d + 2 values) like the NTK net's width; in a job of
+/// ranks each process holds its share of the blocks and the exchange brings their sums to every rank.
 public final class MeanFieldNet<T: Scalar> {
     public let backend: any Backend
+    public let exchange: any WidthExchange
     public let d: Int, particles: Int
     public let unit: ParticleUnit
     public let unitScale: Double
@@ -17,15 +19,18 @@ public final class MeanFieldNet<T: Scalar> {
 
     /// Particles drawn from N(0, scale² I) (Philox stream `particles` of `seed`), or given (N×D).
     public init(backend: any Backend, d: Int, particles: Int, unit: ParticleUnit, unitScale: Double,
-                seed: UInt64, initScale: Double, initial: [T]? = nil, blockParticles: Int? = nil) throws {
+                seed: UInt64, initScale: Double, initial: [T]? = nil, blockParticles: Int? = nil,
+                exchange: any WidthExchange = SingleProcess()) throws {
         self.backend = backend
+        self.exchange = exchange
         self.d = d; self.particles = particles; self.unit = unit; self.unitScale = unitScale
         let D = d + 2
         let perParticle = D * MemoryLayout<T>.stride
         partition = blockParticles.map { WidthPartition(width: particles, blockWidth: $0) }
             ?? WidthPartition.forProblem(width: particles, bytesPerUnit: perParticle)
         try partition.checkFits(backend.info, bytesPerUnit: perParticle, what: "\(particles) particles")
-        for range in partition.ranges {
+        for index in partition.blocks(rank: exchange.rank, of: exchange.size) {
+            let range = partition.range(index)
             let start = range.lowerBound, count = range.count
             let b = try backend.allocate(bytes: count * D * MemoryLayout<T>.stride)
             if let initial {
@@ -62,7 +67,8 @@ public final class MeanFieldNet<T: Scalar> {
                                     unitScale: T(unitScale), x: x, particles: block.buffer, partialF: out)
             return try backend.download(out, count: count, as: T.self).map(Double.init)
         }
-        return WidthPartition.sumInBlockOrder(partials, count: count).map { $0 / Double(particles) }
+        let all = try exchange.blocksInOrder(partials, per: count, partition: partition)
+        return WidthPartition.sumInBlockOrder(all, count: count).map { $0 / Double(particles) }
     }
 
     /// f on arbitrary inputs (n×d), in batches that keep the upload small.
@@ -147,22 +153,45 @@ public final class MeanFieldNet<T: Scalar> {
 
     /// E‖θ‖² over the particles.
     public func meanSquaredNorm() throws -> Double {
-        try blocks.reduce(0.0) { $0 + (try backend.sumSquares($1.buffer, count: $1.count * coordinates, as: T.self)) }
-            / Double(particles)
+        let own = try blocks.map { [try backend.sumSquares($0.buffer, count: $0.count * coordinates, as: T.self)] }
+        return try exchange.blocksInOrder(own, per: 1, partition: partition).reduce(0.0) { $0 + $1[0] } / Double(particles)
     }
 
     /// The first `count` particles (N×D rows): an unbiased sample, since particles are exchangeable.
     public func sample(_ count: Int) throws -> [Double] {
+        guard exchange.size > 1 else {
+            var out: [Double] = []
+            for block in blocks where out.count < count * coordinates {
+                let take = min(block.count, count - out.count / coordinates)
+                out += try backend.download(block.buffer, count: take * coordinates, as: T.self).map(Double.init)
+            }
+            return out
+        }
+        // Each block's first min(count, block width) particles, every rank's, then the first `count` in order.
+        let per = min(count, partition.blockWidth) * coordinates
+        let own = try blocks.map { block -> [Double] in
+            let take = min(block.count * coordinates, per)
+            return try backend.download(block.buffer, count: take, as: T.self).map(Double.init) + [Double](repeating: 0, count: per - take)
+        }
         var out: [Double] = []
-        for block in blocks where out.count < count * coordinates {
-            let take = min(block.count, count - out.count / coordinates)
-            out += try backend.download(block.buffer, count: take * coordinates, as: T.self).map(Double.init)
+        for (k, values) in try exchange.blocksInOrder(own, per: per, partition: partition).enumerated() where out.count < count * coordinates {
+            let take = min(partition.range(k).count * coordinates, per, count * coordinates - out.count)
+            out += values[0..<take]
         }
         return out
     }
 
-    /// Every particle, N×D.
+    /// Every particle, N×D (every rank's blocks, on every rank).
     public func allParticles() throws -> [T] {
-        try blocks.flatMap { try backend.download($0.buffer, count: $0.count * coordinates, as: T.self) }
+        let full = partition.blockWidth * coordinates
+        let own = try blocks.map { block -> [T] in
+            try backend.download(block.buffer, count: block.count * coordinates, as: T.self)
+                + [T](repeating: 0, count: full - block.count * coordinates)
+        }
+        var out: [T] = []
+        for (k, values) in try exchange.blocksInOrder(own, per: full, partition: partition).enumerated() {
+            out += values[0..<(partition.range(k).count * coordinates)]
+        }
+        return out
     }
 }
