@@ -46,19 +46,9 @@ import Testing
     /// lists the devices; alone, the binary loads no MPI at all.
     @Test(.enabled(if: mpirun != nil, "mpirun (openmpi-bin) is not installed"))
     func threeRanksThroughMpirun() throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.mpirun!)
-        p.arguments = ["--oversubscribe", "--allow-run-as-root", "-np", "3", CLITests.binary.path, "devices"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"   // no cross-memory attach in containers
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(errors)")
+        let r = try MPIRunTests.mpirun(3, ["devices"])
+        let text = r.stdout
+        #expect(r.status == 0, "\(r.stderr)")
         for rank in 0..<3 {
             #expect(text.contains("MPI: rank \(rank) of 3") , "\(text)")
         }
