@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WideNet
 
 extension WideNetCommand {
     /// Parses and runs a command. A parse or validation error is one line on standard error,
@@ -13,6 +14,9 @@ extension WideNetCommand {
             let text = message(for: error)
             // Help, --version, and errors already reported by `reportingErrors` (an ExitCode).
             if code == .success || text.isEmpty { exit(withError: error) }
+            // Under a launcher every rank parses the same line: rank 0 says what is wrong for all.
+            let rank = (try? LaunchEnvironment.layout())??.rank ?? 0
+            if rank != 0 { Foundation.exit(code.rawValue) }
             FileHandle.standardError.write(Data("error: \(text.replacingOccurrences(of: "\n", with: " "))\n".utf8))
             Foundation.exit(code.rawValue)
         }

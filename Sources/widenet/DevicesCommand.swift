@@ -35,7 +35,7 @@ struct DevicesCommand: ParsableCommand {
                 print("    \(i.deviceVersion); driver \(i.driverVersion)")
             }
             let cpu = CPUBackend()
-            print("CPU: \(cpu.info.deviceName), memory \(gib(cpu.info.globalMemBytes))")
+            print("CPU: \(cpu.info.deviceName), memory \(gib(cpu.info.globalMemBytes)); backend loops: \(cpu.threads)")
             print("BLAS: \(CPUBackend.blasDescription)")
         }
     }

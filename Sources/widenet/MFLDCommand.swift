@@ -61,6 +61,7 @@ struct MFLDCommand: ParsableCommand {
     @Option(help: "Propagation-of-chaos sweep: particle counts N1,N2,… (at least 3); one run per count and seed.")
     var chaos: String?
     @Option(name: .customLong("chaos-seeds"), help: "Seeds per particle count in the sweep.") var chaosSeeds: Int = 3
+    @Option(name: .customLong("block-width"), help: .hidden) var blockWidth: Int?
     @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
@@ -71,6 +72,9 @@ struct MFLDCommand: ParsableCommand {
         }
         if (x != nil || y != nil) && RunControlOptions.onCommandLine("--task") && task != .file {
             throw ValidationError("--task \(task.rawValue) draws its own data; --x/--y give a data file (--task file)")
+        }
+        if let blockWidth, blockWidth < 32 || blockWidth % 32 != 0 {
+            throw ValidationError("--block-width must be a positive multiple of 32")
         }
     }
 
@@ -88,7 +92,7 @@ struct MFLDCommand: ParsableCommand {
             cfg.scatter = (parts[0], parts[1])
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out; cfg.saveParticles = saveParticles
-            cfg.quiet = output.quiet
+            cfg.quiet = output.quiet; cfg.blockParticles = blockWidth
             // Given particles set their count unless --particles says it too (then the two must agree).
             if let initParticles, !RunControlOptions.onCommandLine("--particles") {
                 cfg.particles = try NPY.read(URL(fileURLWithPath: initParticles)).shape.first ?? cfg.particles

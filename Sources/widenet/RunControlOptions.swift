@@ -48,7 +48,9 @@ func reportingInterruption<R>(_ body: () throws -> R) throws -> R {
     do {
         return try body()
     } catch let stop as RunInterrupted {
-        printNote(stop.description)
+        // In a job every rank stops at the same step (Job.agreedSignal): rank 0 speaks for them.
+        if Job.isLeader { printNote(stop.description) }
+        try? Job.finish()
         throw ExitCode(stop.exitCode)
     }
 }

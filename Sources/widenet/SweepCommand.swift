@@ -29,7 +29,7 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try reportingErrors {
+        try reportingErrors(splitsOverRanks: true) {
             var cfg = try problem.config(deviceOptions, output)
             var widthList = try widths.map(parsedWidths)
             var seedCount = seeds
@@ -55,7 +55,10 @@ struct SweepCommand: ParsableCommand {
                     if !output.quiet { printProgress(done: done, total: total, row: row, seconds: seconds) }
                 }
             }
-            output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
+            // Rank 0 alone reports (and alone wrote the sweep's directory).
+            if Job.isLeader {
+                output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) }
+            }
         }
     }
 

@@ -72,10 +72,17 @@ func reportingErrors<R>(splitsOverRanks: Bool = false, _ body: () throws -> R) t
     } catch let error as ExitCode {
         throw error
     } catch {
+        let code: Int32 = error is ValidationError ? FailureClass.usage.exitCode : FailureClass.of(error)?.exitCode ?? 1
+        // A divergence is seen by every rank at the same step (the loss is gathered): rank 0 says it
+        // and all leave together. Any other failure is this rank's own: it names itself and ends the job.
+        if error is RunDiverged && Job.ranks > 1 {
+            if Job.isLeader { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+            try? Job.finish()
+            throw ExitCode(code)
+        }
         let text = "\(error)".replacingOccurrences(of: "\n", with: " ")
         let who = Job.ranks > 1 ? "rank \(Job.exchange.rank) of \(Job.ranks): " : ""
         FileHandle.standardError.write(Data("error: \(who)\(text)\n".utf8))
-        let code: Int32 = error is ValidationError ? FailureClass.usage.exitCode : FailureClass.of(error)?.exitCode ?? 1
         Job.abortAll(code)
         throw ExitCode(code)
     }

@@ -61,6 +61,27 @@ struct MPIRunTests {
         }
     }
 
+    /// A width sweep over two ranks: rank 0 keeps the sweep's directory and plans each member,
+    /// both run every width (two and three blocks of 2^20); each member's files are the run alone's,
+    /// and so are the sweep's fitted slopes.
+    @Test func sweepIsTheSameOverTwoRanks() throws {
+        let dir = try CLITests.scratch()
+        let args = ["sweep", "--widths", "1100000,2200000", "--n", "8", "--d", "3", "--steps", "3", "--seed", "5", "--backend", "cpu", "--quiet"]
+        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
+        try #require(alone.status == 0, "\(alone.stderr)")
+        let out = dir.appendingPathComponent("np2")
+        let r = try Self.mpirun(2, args + ["--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        for file in ["width-1100000/metrics.jsonl", "width-2200000/metrics.jsonl", "width-2200000/u.npy"] {
+            #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")), "\(file)")
+        }
+        let summary = { (u: URL) in try RunFiles.object(in: u.appendingPathComponent("summary.json"), shown: u.path) }
+        let one = try summary(dir.appendingPathComponent("alone")), two = try summary(out)
+        for key in ["slope_max_move", "slope_flip_fraction", "slope_kernel_deviation"] {
+            #expect(one[key] != nil && one[key] == two[key], "\(key)")
+        }
+    }
+
     /// The mean-field particles in three blocks of 2^20 dealt over three ranks: the outputs, the
     /// objective with its entropy estimate and every particle the same bytes as one process.
     @Test func mfldIsTheSameBytesOverThreeRanks() throws {

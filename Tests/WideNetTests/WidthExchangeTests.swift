@@ -36,6 +36,8 @@ final class ThreadGroup: @unchecked Sendable {
             let all: [UInt32] = try allgather(values)
             return (0..<values.count).map { i in (0..<size).reduce(UInt32(0)) { $0 + all[$1 * values.count + i] } }
         }
+        func barrier() throws { _ = group.gather(rank, []) }
+        var traffic: ExchangeTraffic { ExchangeTraffic() }
     }
 
     /// body(rank's exchange) on `size` threads of their own (a barrier needs every rank running).

@@ -17,6 +17,7 @@ enum wn_isa { WN_ISA_AVX512 = 0, WN_ISA_AVX2 = 1, WN_ISA_BASELINE = 2, WN_ISA_CO
 
 /// 1 when this processor runs the variant (the baseline always runs; other architectures only have it).
 int wn_isa_supported(int isa);
+int wn_usable_cores(void);
 
 /// out[i] = tanh(in[i]) for n floats (in == out allowed), every variant to the same bits.
 void wn_tanh_f32(int isa, const float *in, float *out, long n);

@@ -10,7 +10,9 @@ public final class MPIRuntime: WidthExchange, @unchecked Sendable {
     public let layout: RankLayout
     public var rank: Int { layout.rank }
     public var size: Int { layout.size }
-    private var finished = false
+    public private(set) var finished = false
+    /// What the collectives have moved and waited so far (this rank's view).
+    public private(set) var traffic = ExchangeTraffic()
 
     /// MPI may be initialised once a process: the first start makes the runtime, later ones get it.
     nonisolated(unsafe) private static var current: MPIRuntime?
@@ -46,9 +48,11 @@ public final class MPIRuntime: WidthExchange, @unchecked Sendable {
     /// Every rank's `bytes` (the same count on each), concatenated in rank order.
     public func allgatherBytes(_ bytes: [UInt8]) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: bytes.count * size)
-        try bytes.withUnsafeBytes { send in
-            try out.withUnsafeMutableBytes { receive in
-                try Self.check(wn_mpi_allgather_bytes(send.baseAddress, bytes.count, receive.baseAddress), "MPI_Allgather")
+        try timed(received: out.count) {
+            try bytes.withUnsafeBytes { send in
+                try out.withUnsafeMutableBytes { receive in
+                    try Self.check(wn_mpi_allgather_bytes(send.baseAddress, bytes.count, receive.baseAddress), "MPI_Allgather")
+                }
             }
         }
         return out
@@ -57,12 +61,28 @@ public final class MPIRuntime: WidthExchange, @unchecked Sendable {
     /// The element-wise sum of every rank's counts (integers: exact, the same on every rank).
     public func allreduceSum(_ values: [UInt32]) throws -> [UInt32] {
         var out = [UInt32](repeating: 0, count: values.count)
-        try values.withUnsafeBufferPointer { send in
-            try out.withUnsafeMutableBufferPointer { receive in
-                try Self.check(wn_mpi_allreduce_sum_u32(send.baseAddress, receive.baseAddress, values.count), "MPI_Allreduce")
+        try timed(received: values.count * 4) {
+            try values.withUnsafeBufferPointer { send in
+                try out.withUnsafeMutableBufferPointer { receive in
+                    try Self.check(wn_mpi_allreduce_sum_u32(send.baseAddress, receive.baseAddress, values.count), "MPI_Allreduce")
+                }
             }
         }
         return out
+    }
+
+    /// Runs one collective, counting it, the bytes it hands back and the time spent in it (the
+    /// wait for the slowest rank included: what a step loses to the exchange).
+    private func timed(received: Int, _ body: () throws -> Void) throws {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        PeerWatch.waitingSince.store(t0, ordering: .relaxed)
+        defer {
+            PeerWatch.waitingSince.store(0, ordering: .relaxed)
+            traffic.calls += 1
+            traffic.bytes += received
+            traffic.seconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        }
+        try body()
     }
 
     /// A NUL-terminated C buffer as a String.
@@ -70,7 +90,7 @@ public final class MPIRuntime: WidthExchange, @unchecked Sendable {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    public func barrier() throws { try Self.check(wn_mpi_barrier(), "MPI_Barrier") }
+    public func barrier() throws { try timed(received: 0) { try Self.check(wn_mpi_barrier(), "MPI_Barrier") } }
 
     /// Ends every rank of the job: the way out for a rank that failed, which would otherwise leave
     /// the others waiting in a collective.

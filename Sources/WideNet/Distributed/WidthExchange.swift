@@ -11,6 +11,24 @@ public protocol WidthExchange: AnyObject {
     func allgatherBytes(_ bytes: [UInt8]) throws -> [UInt8]
     /// The element-wise sum of every rank's counts (integers: exact).
     func allreduceSum(_ values: [UInt32]) throws -> [UInt32]
+    /// Returns once every rank has called it.
+    func barrier() throws
+    /// What the collectives have moved so far.
+    var traffic: ExchangeTraffic { get }
+}
+
+/// Collectives called, bytes they handed back to this rank, and seconds spent in them.
+public struct ExchangeTraffic: Sendable, Equatable {
+    public var calls = 0, bytes = 0, seconds = 0.0
+    public init() {}
+    public static func - (a: ExchangeTraffic, b: ExchangeTraffic) -> ExchangeTraffic {
+        var d = ExchangeTraffic()
+        d.calls = a.calls - b.calls; d.bytes = a.bytes - b.bytes; d.seconds = a.seconds - b.seconds
+        return d
+    }
+    public static func += (a: inout ExchangeTraffic, b: ExchangeTraffic) {
+        a.calls += b.calls; a.bytes += b.bytes; a.seconds += b.seconds
+    }
 }
 
 extension WidthExchange {
@@ -44,6 +62,14 @@ extension WidthExchange {
         return out
     }
 
+    /// Rank 0's bytes, on every rank (what the others pass is ignored).
+    public func fromLeader(_ bytes: [UInt8]) throws -> [UInt8] {
+        guard size > 1 else { return bytes }
+        let count = try allgather([rank == 0 ? bytes.count : 0])[0]
+        let all = try allgatherBytes(rank == 0 ? bytes : [UInt8](repeating: 0, count: count))
+        return Array(all[0..<count])
+    }
+
     /// The largest of every rank's value.
     public func maximum(_ value: Double) throws -> Double { try allgather([value]).max() ?? value }
 }
@@ -55,4 +81,6 @@ public final class SingleProcess: WidthExchange {
     public var size: Int { 1 }
     public func allgatherBytes(_ bytes: [UInt8]) throws -> [UInt8] { bytes }
     public func allreduceSum(_ values: [UInt32]) throws -> [UInt32] { values }
+    public func barrier() throws {}
+    public var traffic: ExchangeTraffic { ExchangeTraffic() }
 }

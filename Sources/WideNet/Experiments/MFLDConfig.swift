@@ -47,8 +47,8 @@ public struct MFLDConfig: Sendable, Codable {
     public var out: String? = nil
     public var saveParticles = false
     public var quiet = false
-    /// Particles per block; nil: the problem's default partition. Not an option: a resumed run
-    /// takes it from config.json's resolved block_particles.
+    /// Particles per block (the hidden --block-width, a multiple of 32); nil: the problem's default
+    /// partition. A resumed run takes it from config.json's resolved block_particles.
     public var blockParticles: Int? = nil
     public init() {}
 

@@ -38,8 +38,9 @@ public enum MFLDExperiment {
     static func preflight(_ cfg: MFLDConfig, coordinates D: Int, on info: BackendInfo) throws {
         let bytes = cfg.precision == .f32 ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride
         // In a job of ranks the device holds this rank's blocks of particles only.
-        let partition = cfg.blockParticles.map { WidthPartition(width: cfg.particles, blockWidth: $0) }
-            ?? WidthPartition.forProblem(width: cfg.particles, bytesPerUnit: D * bytes)
+        let partition = cfg.precision == .f32
+            ? MeanFieldNet<Float>.partition(particles: cfg.particles, coordinates: D, blockParticles: cfg.blockParticles)
+            : MeanFieldNet<Double>.partition(particles: cfg.particles, coordinates: D, blockParticles: cfg.blockParticles)
         let need = Double(Job.share(of: partition) ?? cfg.particles) * Double(D * bytes)
         let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
         // On the host: the entropy sample (points, centred copy, norms and distances, one 32 MiB
@@ -112,8 +113,11 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         averaged = [Double](repeating: 0, count: data.n)
         var restored: [T]? = given.map { $0.map { T($0) } }
         if let checkpoint {
+            // Each rank's checkpoint holds its own particles (all of them in a process alone).
+            let own = MeanFieldNet<T>.partition(particles: cfg.particles, coordinates: self.data.d + 2, blockParticles: cfg.blockParticles)
+                .units(rank: Job.exchange.rank, of: Job.ranks)
             let p = try checkpoint.array("particles", in: run)
-            guard p.shape == [cfg.particles, self.data.d + 2] else {
+            guard p.shape == [own.count, self.data.d + 2] else {
                 throw WideNetIOError("the checkpoint in \(run.path) does not match the run's particles")
             }
             restored = p.values.map { T($0) }
@@ -155,7 +159,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     func canCheckpoint(at k: Int) -> Bool { cfg.svrgEvery == 0 || k % cfg.svrgEvery == 0 }
 
     func checkpointArrays(_ cp: inout Checkpoint) throws -> [(name: String, npy: Data)] {
-        var arrays = [Checkpoint.array("particles", try net.allParticles(), shape: [net.particles, D])]
+        var arrays = [Checkpoint.array("particles", try net.ownParticles(), shape: [net.ownUnits.count, D])]
         if cfg.algorithm == .pda {
             arrays.append(Checkpoint.array("pda_average", averaged, shape: [averaged.count]))
             cp.set("pda_total_weight", totalWeight)

@@ -137,11 +137,14 @@ final class TrainRun<T: Scalar>: SteppedRun {
 
     func restore(_ cp: Checkpoint, in run: URL, rows: [JSONObject]) throws {
         let (n, d, width) = (setup.inputs.n, setup.inputs.d, setup.width)
+        // Each rank's checkpoint holds its own neurons (all of them in a process alone).
+        let own = net.ownUnits.count
         let w = try cp.array("w", in: run), a = try cp.array("a", in: run), kernel = try cp.array("kernel_residual", in: run)
-        guard w.shape == [width, d], a.shape == [width], kernel.shape == [n] else {
-            throw WideNetIOError("the checkpoint in \(run.path) does not match the run's shapes")
+        guard w.shape == [own, d], a.shape == [own], kernel.shape == [n] else {
+            throw WideNetIOError("the checkpoint in \(run.path) does not match the run's shapes "
+                + "(width \(width)\(own == width ? "" : ", \(own) neurons on this rank"))")
         }
-        try net.setWeights(w: w.values.map { T($0) }, a: a.values.map { T($0) })
+        try net.setOwnWeights(w: w.values.map { T($0) }, a: a.values.map { T($0) })
         u = try net.forward()
         kernelResidual = kernel.values
         boundViolations = cp.integers["bound_violations"] ?? 0
@@ -154,8 +157,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
         cp.integers["bound_violations"] = boundViolations
         if let firstViolation { cp.integers["first_bound_violation"] = firstViolation }
         cp.set("max_kernel_deviation", maxDeviation)
-        let (w, a) = try net.weights()
-        return [Checkpoint.array("w", w, shape: [setup.width, setup.inputs.d]), Checkpoint.array("a", a, shape: [setup.width]),
+        let (w, a) = try net.ownWeights(), own = net.ownUnits.count
+        return [Checkpoint.array("w", w, shape: [own, setup.inputs.d]), Checkpoint.array("a", a, shape: [own]),
                 Checkpoint.array("kernel_residual", kernelResidual, shape: [setup.inputs.n])]
     }
 

@@ -17,7 +17,14 @@ public final class MeanFieldNet<T: Scalar> {
 
     public var coordinates: Int { d + 2 }
 
-    /// Particles drawn from N(0, scale² I) (Philox stream `particles` of `seed`), or given (N×D).
+    /// The blocks of `particles` (--block-particles, else the default for their size): the same on every device.
+    public static func partition(particles: Int, coordinates: Int, blockParticles: Int?) -> WidthPartition {
+        blockParticles.map { WidthPartition(width: particles, blockWidth: $0) }
+            ?? WidthPartition.forProblem(width: particles, bytesPerUnit: coordinates * MemoryLayout<T>.stride)
+    }
+
+    /// Particles drawn from N(0, scale² I) (Philox stream `particles` of `seed`), or given: all N×D,
+    /// or in a job of ranks this rank's share only (its particles in order, as ownParticles() returns).
     public init(backend: any Backend, d: Int, particles: Int, unit: ParticleUnit, unitScale: Double,
                 seed: UInt64, initScale: Double, initial: [T]? = nil, blockParticles: Int? = nil,
                 exchange: any WidthExchange = SingleProcess()) throws {
@@ -26,15 +33,20 @@ public final class MeanFieldNet<T: Scalar> {
         self.d = d; self.particles = particles; self.unit = unit; self.unitScale = unitScale
         let D = d + 2
         let perParticle = D * MemoryLayout<T>.stride
-        partition = blockParticles.map { WidthPartition(width: particles, blockWidth: $0) }
-            ?? WidthPartition.forProblem(width: particles, bytesPerUnit: perParticle)
+        partition = Self.partition(particles: particles, coordinates: D, blockParticles: blockParticles)
         try partition.checkFits(backend.info, bytesPerUnit: perParticle, what: "\(particles) particles")
+        let own = partition.units(rank: exchange.rank, of: exchange.size)
+        // Where this rank's particles start in `initial`: 0 when only they were given.
+        let given = initial.map { $0.count == particles * D ? 0 : own.lowerBound }
+        precondition(initial.map { $0.count == particles * D || $0.count == own.count * D } ?? true,
+                     "initial particles must be N×D or this rank's share")
         for index in partition.blocks(rank: exchange.rank, of: exchange.size) {
             let range = partition.range(index)
             let start = range.lowerBound, count = range.count
             let b = try backend.allocate(bytes: count * D * MemoryLayout<T>.stride)
-            if let initial {
-                try backend.upload(Array(initial[(start * D)..<((start + count) * D)]), to: b)
+            if let initial, let given {
+                let from = start - given
+                try backend.upload(Array(initial[(from * D)..<((from + count) * D)]), to: b)
             } else {
                 try backend.fillRandom(b, count: count * D, offset: UInt64(start * D), seed: seed,
                                        stream: RandomStream.particles.rawValue, step: 0, distribution: .normal, scale: T(initScale))
@@ -179,6 +191,14 @@ public final class MeanFieldNet<T: Scalar> {
             out += values[0..<take]
         }
         return out
+    }
+
+    /// The particles this process holds: all alone, its blocks' in a job of ranks.
+    public var ownUnits: Range<Int> { partition.units(rank: exchange.rank, of: exchange.size) }
+
+    /// This process's particles in order (ownUnits.count×D), without gathering the others'.
+    public func ownParticles() throws -> [T] {
+        try blocks.flatMap { try backend.download($0.buffer, count: $0.count * coordinates, as: T.self) }
     }
 
     /// Every particle, N×D (every rank's blocks, on every rank).

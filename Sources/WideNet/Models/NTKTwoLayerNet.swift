@@ -185,6 +185,31 @@ public final class NTKTwoLayerNet<T: Scalar> {
         }
     }
 
+    /// The neurons this process holds: all of them alone, its blocks' in a job of ranks.
+    public var ownUnits: Range<Int> { partition.units(rank: exchange.rank, of: exchange.size) }
+
+    /// This process's weights (its neurons in order, ownUnits.count×d and ownUnits.count): what a
+    /// rank checkpoints, without gathering the others'.
+    public func ownWeights() throws -> (w: [T], a: [T]) {
+        var w: [T] = [], a: [T] = []
+        for b in blocks {
+            w += try backend.download(b.w, count: b.shape.width * d, as: T.self)
+            a += try backend.download(b.a, count: b.shape.width, as: T.self)
+        }
+        return (w, a)
+    }
+
+    /// Puts back what ownWeights() returned.
+    public func setOwnWeights(w: [T], a: [T]) throws {
+        let first = ownUnits.lowerBound
+        precondition(w.count == ownUnits.count * d && a.count == ownUnits.count, "own weights must be (own neurons)×d and (own neurons)")
+        for b in blocks {
+            let start = b.start - first
+            try backend.upload(Array(w[(start * d)..<((start + b.shape.width) * d)]), to: b.w)
+            try backend.upload(Array(a[start..<(start + b.shape.width)]), to: b.a)
+        }
+    }
+
     /// The current weights, m×d and m (every rank's blocks, on every rank).
     public func weights() throws -> (w: [T], a: [T]) {
         // Blocks padded to the full block width, so that every rank sends the same count.

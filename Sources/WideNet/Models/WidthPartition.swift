@@ -42,6 +42,12 @@ public struct WidthPartition: Hashable, Sendable, CustomStringConvertible {
         return (count * r / k)..<(count * (r + 1) / k)
     }
 
+    /// The units rank r of k ranks holds (its blocks' units, contiguous).
+    public func units(rank r: Int, of k: Int) -> Range<Int> {
+        let b = blocks(rank: r, of: k)
+        return b.isEmpty ? width..<width : range(b.lowerBound).lowerBound..<range(b.upperBound - 1).upperBound
+    }
+
     /// The Philox element offset of block b's first value when each unit holds `perUnit` values.
     public func elementOffset(_ b: Int, perUnit: Int) -> UInt64 { UInt64(b * blockWidth) * UInt64(perUnit) }
 

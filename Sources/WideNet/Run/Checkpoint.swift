@@ -4,6 +4,11 @@ import Foundation
 /// arrays carry the step in their names and are written first, state.json last (each file written
 /// to a temporary name, flushed and renamed), and only then are the previous step's arrays removed:
 /// a run killed at any moment leaves state.json naming a complete set.
+///
+/// A run split over K ranks keeps each rank's arrays (its own blocks) in checkpoint/rank-r/, the
+/// same names in each: every rank writes its set, a barrier, rank 0 renames state.json into place
+/// (naming the step and K), a second barrier, and only then does each rank remove its previous
+/// set, so the previous generation stays whole until the new one counts.
 public struct Checkpoint: Codable, Sendable, Equatable {
     /// Updates done: the run continues with update step + 1.
     public var step: Int
@@ -19,6 +24,8 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     /// The random generator that drew the run's weights and noise (PhiloxGenerator.version); absent
     /// in checkpoints written before it was recorded.
     public var generator: String?
+    /// Ranks that wrote it, each its own folder of arrays; absent for a run in one process.
+    public var ranks: Int?
 
     public init(step: Int, configHash: String, metricsBytes: Int) {
         self.step = step; self.configHash = configHash; self.metricsBytes = metricsBytes
@@ -30,29 +37,42 @@ public struct Checkpoint: Codable, Sendable, Equatable {
 
     public static func folder(in run: URL) -> URL { run.appendingPathComponent("checkpoint") }
 
+    /// Where this process's arrays are: the checkpoint folder alone, its rank's folder in a job.
+    static func arrayFolder(in run: URL, ranks: Int?) -> URL {
+        guard let ranks, ranks > 1 else { return folder(in: run) }
+        return folder(in: run).appendingPathComponent("rank-\(Job.exchange.rank)")
+    }
+
     /// One array for `write`, encoded as .npy in its own precision.
     public static func array<T: BinaryFloatingPoint>(_ name: String, _ values: [T], shape: [Int]) -> (name: String, npy: Data) {
         (name, NPY.encode(values, shape: shape))
     }
 
-    /// Writes the arrays and then state.json into `run`/checkpoint.
+    /// Writes the arrays and then state.json into `run`/checkpoint; in a job of ranks every rank
+    /// calls it at the same step (it meets the others twice) and `run` is rank 0's directory.
     public mutating func write(arrays named: [(name: String, npy: Data)], to run: URL) throws {
-        let folder = Self.folder(in: run)
-        do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
-            throw WideNetIOError("cannot create \(folder.path): \(error.localizedDescription)")
+        let job = Job.exchange
+        ranks = job.size > 1 ? job.size : nil
+        let folder = Self.folder(in: run), own = Self.arrayFolder(in: run, ranks: ranks)
+        do { try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true) } catch {
+            throw WideNetIOError("cannot create \(own.path): \(error.localizedDescription)")
         }
         for a in named {
             let file = "\(a.name)-\(step).npy"
-            try AtomicFile.write(a.npy, to: folder.appendingPathComponent(file))
+            try AtomicFile.write(a.npy, to: own.appendingPathComponent(file))
             arrays[a.name] = file
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: folder.appendingPathComponent("state.json"))
-        Log.logger("run").info("checkpoint after step \(step) in \(folder.path)")
-        let keep = Set(arrays.values).union(["state.json"])
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] where !keep.contains(name) {
-            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        try job.barrier()   // every rank's set is complete
+        if job.rank == 0 {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(try encoder.encode(self), to: folder.appendingPathComponent("state.json"))
+            Log.logger("run").info("checkpoint after step \(step) in \(folder.path)")
+        }
+        try job.barrier()   // state.json names the new sets: the old ones may go
+        let keep = Set(arrays.values).union(own == folder ? ["state.json"] : [])
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: own.path)) ?? [] where !keep.contains(name) {
+            try? FileManager.default.removeItem(at: own.appendingPathComponent(name))
         }
     }
 
@@ -72,6 +92,12 @@ public struct Checkpoint: Codable, Sendable, Equatable {
                 + "\(checkpoint.generator.map { "'\($0)'" } ?? "of an earlier widenet (none recorded)"), not this widenet's "
                 + "'\(PhiloxGenerator.version)'; a resumed run would not equal an uninterrupted one, so it is not resumed")
         }
+        let written = checkpoint.ranks ?? 1
+        guard written == Job.ranks else {
+            let how = written == 1 ? "without a launcher" : "with `mpirun -np \(written)` (or srun with \(written) tasks)"
+            throw WideNetIOError("\(state.path): written by \(written) rank\(written == 1 ? "" : "s"), but this job has \(Job.ranks); "
+                + "each rank's checkpoint holds its own blocks, so continue it \(how)")
+        }
         let hash = try configHash(of: run)
         guard hash == checkpoint.configHash else {
             throw WideNetIOError("\(run.path)/config.json changed since the checkpoint was written; refusing to resume")
@@ -81,7 +107,7 @@ public struct Checkpoint: Codable, Sendable, Equatable {
 
     public func array(_ name: String, in run: URL) throws -> NPYArray {
         guard let file = arrays[name] else { throw WideNetIOError("the checkpoint in \(run.path) lacks the array \(name)") }
-        return try NPY.read(Self.folder(in: run).appendingPathComponent(file))
+        return try NPY.read(Self.arrayFolder(in: run, ranks: ranks).appendingPathComponent(file))
     }
 
     /// FNV-1a of config.json's bytes.

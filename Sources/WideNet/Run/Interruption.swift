@@ -53,9 +53,9 @@ public struct RunInterrupted: Error, CustomStringConvertible {
     public var description: String {
         let what = "\(signal == SIGINT ? "interrupted" : "terminated")\(member.map { " in \($0)" } ?? "") at step \(step)"
         if member != nil && !checkpointWritten {
-            return "\(what) without a checkpoint (--no-checkpoint); `widenet \(command) --resume \(directory.path)` finishes the sweep, starting that member over"
+            return "\(what) without a checkpoint (--no-checkpoint); `\(Job.launcherPrefix)widenet \(command) --resume \(directory.path)` finishes the sweep, starting that member over"
         }
-        return checkpointWritten ? "\(what); checkpoint written: continue with `widenet \(command) --resume \(directory.path)`"
+        return checkpointWritten ? "\(what); checkpoint written: continue with `\(Job.launcherPrefix)widenet \(command) --resume \(directory.path)`"
             : "\(what) without a checkpoint (--no-checkpoint); the metrics so far are in \(directory.path)"
     }
     /// 128 + the signal, as a shell reports a process killed by it.

@@ -30,25 +30,26 @@ public struct RunControl: Sendable {
         return try Checkpoint.load(from: url)
     }
 
-    /// After a checkpoint at `step`: when a signal came, close the run and stop it (RunInterrupted).
-    func stopIfInterrupted(at step: Int, run: RunDirectory, progress: ProgressBar, command: String) throws {
-        guard let signal = Interruption.pending else { return }
+    /// After a checkpoint at `step`: when a signal came (`signal`: the job's agreed one), close the
+    /// run and stop it (RunInterrupted).
+    func stopIfInterrupted(at step: Int, signal: Int32?, run: RunDirectory, progress: ProgressBar, command: String) throws {
+        guard let signal else { return }
         progress.finish()
         try run.close()
         throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command)
     }
 
     /// After a step of a run without checkpoints: when a signal came, close the run and stop it.
-    func stopUncheckpointed(at step: Int, run: RunDirectory, progress: ProgressBar, command: String) throws {
-        guard !checkpoints, let signal = Interruption.pending else { return }
+    func stopUncheckpointed(at step: Int, signal: Int32?, run: RunDirectory, progress: ProgressBar, command: String) throws {
+        guard !checkpoints, let signal else { return }
         progress.finish()
         try run.close()
         throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command, checkpointWritten: false)
     }
 
     /// Whether the step just finished (k updates done, k < steps) ends with a checkpoint.
-    func checkpointDue(after k: Int) -> Bool {
+    func checkpointDue(after k: Int, signal: Int32?) -> Bool {
         guard checkpoints else { return false }
-        return (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || Interruption.pending != nil
+        return (checkpointEvery.map { k > 0 && k % $0 == 0 } ?? false) || signal != nil
     }
 }

@@ -18,43 +18,51 @@ enum RunHarness {
     static func run(command: String, out: String?, control: RunControl, quiet: Bool,
                     make: (_ directory: URL, _ resuming: Checkpoint?) throws -> any SteppedRun) throws -> RunOutcome {
         try control.validate()
-        // In a job of ranks, rank 0 writes the run directory; the others run the same loop (its
-        // collectives included) into a private one that goes when they end.
-        if !Job.isLeader {
-            guard !control.resume else {
-                throw BackendError("--resume of a run split over \(Job.ranks) ranks is not supported yet; "
-                    + "continue it in one process (without the launcher)", .usage)
+        return try Interruption.catching {
+            // Rank 0 claims the run directory (or reopens it to resume) and tells the others where
+            // it is; they run the same loop, its collectives included, reading a checkpoint from and
+            // writing their own share of one to that directory, and keep their rows in a private
+            // one that goes when they end. A rank failing before that point ends the job (Job.abortAll).
+            var resumeFrom: Checkpoint? = nil, leaderRun: RunDirectory? = nil
+            if Job.isLeader {
+                resumeFrom = try control.checkpointToResume(in: out)
+                leaderRun = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: out ?? "."), metricsBytes: $0.metricsBytes) }
+                    ?? RunDirectory(path: out, command: command)
             }
+            let path = try Job.exchange.fromLeader(leaderRun.map { Array($0.url.path.utf8) } ?? [])
+            let home = leaderRun?.url ?? URL(fileURLWithPath: String(decoding: path, as: UTF8.self))
+            if let leaderRun {
+                return try lifecycle(command: command, run: leaderRun, home: home, resumeFrom: resumeFrom, control: control, quiet: quiet, make: make)
+            }
+            if control.resume { resumeFrom = try Checkpoint.load(from: home) }
             let own = FileManager.default.temporaryDirectory.appendingPathComponent("widenet-rank\(Job.exchange.rank)-\(UUID().uuidString)")
-            defer { try? FileManager.default.removeItem(at: own) }
-            return try lifecycle(command: command, out: own.path, control: control, quiet: true, make: make)
+            let ownRun = try RunDirectory(path: own.path, command: command)
+            Cleanup.register(own.path, .temporary)   // removed however this rank ends
+            defer { try? FileManager.default.removeItem(at: own); Cleanup.unregister(own.path) }
+            return try lifecycle(command: command, run: ownRun, home: home,
+                                 resumeFrom: resumeFrom, control: control, quiet: true, make: make)
         }
-        return try lifecycle(command: command, out: out, control: control, quiet: quiet, make: make)
     }
 
-    private static func lifecycle(command: String, out: String?, control: RunControl, quiet: Bool,
+    /// `run`: where this process writes; `home`: the run's directory (rank 0's), where checkpoints go.
+    private static func lifecycle(command: String, run: RunDirectory, home: URL, resumeFrom: Checkpoint?, control: RunControl, quiet: Bool,
                                   make: (_ directory: URL, _ resuming: Checkpoint?) throws -> any SteppedRun) throws -> RunOutcome {
-        try Interruption.catching {
-            let resumeFrom = try control.checkpointToResume(in: out)
-            let run = try resumeFrom.map { try RunDirectory(resuming: URL(fileURLWithPath: out ?? "."), metricsBytes: $0.metricsBytes) }
-                ?? RunDirectory(path: out, command: command)
-            let experiment: any SteppedRun
-            do {
-                experiment = try make(run.url, resumeFrom)
-                if control.checkpoints && experiment.steps > 0 {
-                    let size = experiment.checkpointSize
-                    try DiskPreflight.requireCheckpoints(size.bytes, in: run.url, size: size.grows)
-                }
-            } catch {
-                if resumeFrom == nil { run.discard() }
-                throw error
+        let experiment: any SteppedRun
+        do {
+            experiment = try make(resumeFrom == nil ? run.url : home, resumeFrom)
+            if Job.isLeader && control.checkpoints && experiment.steps > 0 {
+                let size = experiment.checkpointSize
+                try DiskPreflight.requireCheckpoints(size.bytes, in: home, size: size.grows)
             }
-            if resumeFrom == nil {
-                try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json")
-                try experiment.writeInputs(in: run)
-            }
-            return try Loop(experiment: experiment, directory: run, control: control, resumed: resumeFrom, quiet: quiet).run()
+        } catch {
+            if resumeFrom == nil { run.discard() }
+            throw error
         }
+        if resumeFrom == nil {
+            try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json")
+            if Job.isLeader { try experiment.writeInputs(in: run) }
+        }
+        return try Loop(experiment: experiment, directory: run, home: home, control: control, resumed: resumeFrom, quiet: quiet).run()
     }
 
     /// Inputs up to this many values are kept in the run directory (80 MB in f64); larger ones are
@@ -75,6 +83,8 @@ enum RunHarness {
 private struct Loop {
     let experiment: any SteppedRun
     let directory: RunDirectory
+    /// The run's directory (rank 0's): checkpoints, and the rows a resume reads.
+    let home: URL
     let control: RunControl
     let resumed: Checkpoint?
     let quiet: Bool
@@ -86,7 +96,7 @@ private struct Loop {
         if let moved = run.movedDivergedRun { notes.append("the diverged run that held \(run.url.path) was moved to \(moved)") }
         var first = 0
         if let cp = resumed {
-            try e.restore(cp, in: run.url, rows: try RunDirectory.metricsRows(in: run.url))
+            try e.restore(cp, in: home, rows: try RunDirectory.metricsRows(in: home))
             first = cp.step
         } else {
             let observed = try e.observe(0)
@@ -97,14 +107,18 @@ private struct Loop {
             if let row = observed.row { try run.appendMetrics(row) }
         }
         var lastCheckpoint = resumed?.step
+        if let step = lastCheckpoint { announce(checkpoint: step) }
         let progress = ProgressBar(total: e.steps, label: e.command, quiet: quiet, firstStep: first)
         let loopStart = Date()
         var stepSeconds = 0.0
+        var stepTraffic = ExchangeTraffic()
+        let loopTraffic = Job.exchange.traffic
         Interruption.loopStarted()
         for k in first..<max(e.steps, first) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = DispatchTime.now().uptimeNanoseconds, traffic0 = Job.exchange.traffic
             try e.advance(from: k)
             stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            stepTraffic += Job.exchange.traffic - traffic0
             let observed = try e.observe(k + 1)
             if let loss = observed.loss, !loss.isFinite {
                 progress.finish()
@@ -113,14 +127,16 @@ private struct Loop {
             if let row = observed.row { try run.appendMetrics(row) }
             progress.update(step: k + 1, loss: observed.loss)
             guard k + 1 < e.steps else { continue }
-            if control.checkpointDue(after: k + 1), e.canCheckpoint(at: k + 1) {
-                var cp = Checkpoint(step: k + 1, configHash: try Checkpoint.configHash(of: run.url), metricsBytes: try run.metricsBytes())
+            let signal = try Job.agreedSignal(Interruption.pending)
+            if control.checkpointDue(after: k + 1, signal: signal), e.canCheckpoint(at: k + 1) {
+                var cp = Checkpoint(step: k + 1, configHash: try Checkpoint.configHash(of: home), metricsBytes: try run.metricsBytes())
                 let arrays = try e.checkpointArrays(&cp)
-                try cp.write(arrays: arrays, to: run.url)
+                try cp.write(arrays: arrays, to: home)
                 lastCheckpoint = k + 1
-                try control.stopIfInterrupted(at: k + 1, run: run, progress: progress, command: e.command)
+                announce(checkpoint: k + 1)
+                try control.stopIfInterrupted(at: k + 1, signal: signal, run: run, progress: progress, command: e.command)
             }
-            try control.stopUncheckpointed(at: k + 1, run: run, progress: progress, command: e.command)
+            try control.stopUncheckpointed(at: k + 1, signal: signal, run: run, progress: progress, command: e.command)
         }
         progress.finish()
         try e.synchronize()
@@ -137,9 +153,20 @@ private struct Loop {
                              secondsPerStep: stepsRun > 0 ? stepSeconds / Double(stepsRun) : nil,
                              kernelBuildSeconds: e.kernelBuildSeconds, notes: notes)
         for (key, value) in try ConfigCoding.object(times).pairs { summary[key] = value }
+        if Job.ranks > 1 {
+            summary["exchange"] = .object(try ConfigCoding.object(ExchangeSummary(ranks: Job.ranks, steps: stepsRun, inSteps: stepTraffic,
+                                                                         inLoop: Job.exchange.traffic - loopTraffic)))
+        }
         try run.writeJSON(summary, to: "summary.json")
-        try ReportHook.write(in: run.url)
+        if Job.isLeader { try ReportHook.write(in: run.url) }
         return RunOutcome(directory: run.url, summary: summary, notes: notes)
+    }
+
+    /// Tells the peer watch which checkpoint continues a job that loses a rank.
+    func announce(checkpoint step: Int) {
+        guard Job.ranks > 1 else { return }
+        PeerWatch.setResumeHint("the checkpoint of step \(step) continues the run: "
+            + "`\(Job.launcherPrefix)widenet \(experiment.command) --resume \(home.path)`")
     }
 
     /// A diverged run keeps what it logged: summary.json says where it stopped, the report draws the

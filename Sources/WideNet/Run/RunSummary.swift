@@ -28,6 +28,30 @@ public struct RunTimes: Codable, Sendable {
     }
 }
 
+/// What a run split over ranks spent crossing them, as rank 0 saw it (summary.json's "exchange"):
+/// per update (the collectives inside a step, the bytes they brought to this rank, and the
+/// seconds spent in them, waits for slower ranks included), and over the whole loop with the
+/// measurements between steps.
+public struct ExchangeSummary: Codable, Sendable {
+    public var ranks: Int
+    public var callsPerStep: Double?, bytesPerStep: Double?, secondsPerStep: Double?
+    public var loopCalls: Int, loopBytes: Int, loopSeconds: Double
+
+    init(ranks: Int, steps: Int, inSteps: ExchangeTraffic, inLoop: ExchangeTraffic) {
+        self.ranks = ranks
+        let per = steps > 0 ? 1 / Double(steps) : nil
+        callsPerStep = per.map { Double(inSteps.calls) * $0 }
+        bytesPerStep = per.map { Double(inSteps.bytes) * $0 }
+        secondsPerStep = per.map { inSteps.seconds * $0 }
+        loopCalls = inLoop.calls; loopBytes = inLoop.bytes; loopSeconds = inLoop.seconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case ranks, callsPerStep = "calls_per_step", bytesPerStep = "bytes_per_step", secondsPerStep = "seconds_per_step"
+        case loopCalls = "loop_calls", loopBytes = "loop_bytes", loopSeconds = "loop_seconds"
+    }
+}
+
 extension ConfigCoding {
     /// A run's summary.json read back as `type` (sweeps read their members' this way).
     public static func summary<S: Decodable>(_ type: S.Type, of run: RunOutcome) throws -> S {

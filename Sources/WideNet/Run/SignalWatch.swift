@@ -49,13 +49,15 @@ public enum SignalWatch {
     }
 
     static func handle(_ sig: Int32) {
+        // In a job, the launcher's signal often means a rank died: say which before its kill comes.
+        PeerWatch.checkNow()
         if Interruption.record(sig) { return }
         let removed = Cleanup.run()
         let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
         let what = removed.isEmpty ? "" : "; removed what it had begun: \(removed.joined(separator: ", "))"
         let hint = resumeHint.map { "; \($0)" } ?? ""
         let line = "error: stopped by \(name) before a checkpoint could be written\(what)\(hint)\n"
-        _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        if Job.isLeader { _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) } }   // rank 0 speaks for a job
         _exit(128 + sig)
     }
 }

@@ -24,6 +24,7 @@ enum SweepHarness {
         throws -> RunOutcome {
         try control.validate()
         SignalWatch.start()
+        if !Job.isLeader { return try follow(members, control: control) }
         let started = Date()
         let root: RunDirectory
         if resume {
@@ -39,7 +40,7 @@ enum SweepHarness {
             root = try RunDirectory(path: out, command: command)
             try root.writeJSON(RecordedConfig.withCommandLine(try config()), to: "config.json")
         }
-        let hint = "continue with `widenet \(resumeCommand) --resume \(root.url.path)`"
+        let hint = "continue with `\(Job.launcherPrefix)widenet \(resumeCommand) --resume \(root.url.path)`"
         var rows: [JSONObject] = [], summaries: [JSONObject] = [], notes: [String] = []
         for (index, member) in members.enumerated() {
             let memberStart = Date()
@@ -70,6 +71,25 @@ enum SweepHarness {
         return RunOutcome(directory: root.url, summary: s, notes: notes)
     }
 
+    /// What a member needs, as rank 0 tells the other ranks of a job.
+    enum Action: UInt8 { case readBack, resume, run }
+
+    /// A rank other than 0 in a job: rank 0 keeps the sweep's directory and says, member by member,
+    /// whether it is read back, continued or run; this rank joins the runs (its share of their
+    /// width, their checkpoints in rank 0's member directories) and writes nothing of the sweep's.
+    static func follow(_ members: [SweepMember], control: RunControl) throws -> RunOutcome {
+        for member in members {
+            guard let code = try Job.exchange.fromLeader([]).first, let action = Action(rawValue: code) else {
+                throw BackendError("rank \(Job.exchange.rank): rank 0 sent no plan for sweep member \(member.name)")
+            }
+            guard action != .readBack else { continue }
+            var memberControl = control
+            memberControl.resume = action == .resume
+            _ = try member.run(FileManager.default.temporaryDirectory.path, memberControl)
+        }
+        return RunOutcome(directory: FileManager.default.temporaryDirectory, summary: JSONObject(), notes: [])
+    }
+
     /// The summary of a member: read back when it finished, else run or continued now.
     static func runOrRead(_ member: SweepMember, in directory: URL, control: RunControl, hint: String, root: RunDirectory,
                               resumeCommand: String) throws -> JSONObject {
@@ -80,6 +100,7 @@ enum SweepHarness {
             if case .string("diverged")? = summary["status"] {
                 throw RunDiverged(message: "\(member.name) in \(root.url.path) diverged; a sweep continues only past finished members")
             }
+            _ = try Job.exchange.fromLeader([Action.readBack.rawValue])
             return summary
         }
         var memberControl = control
@@ -89,6 +110,7 @@ enum SweepHarness {
         } else if fm.fileExists(atPath: directory.path) {
             try fm.removeItem(at: directory)    // begun but left nothing to continue from
         }
+        _ = try Job.exchange.fromLeader([memberControl.resume ? Action.resume.rawValue : Action.run.rawValue])
         do {
             return try member.run(directory.path, memberControl).summary
         } catch var stop as RunInterrupted {

@@ -1,4 +1,5 @@
 import CBLAS
+import CWideNetCPU
 import Dispatch
 import Foundation
 
@@ -25,17 +26,26 @@ public final class CPUBackend: Backend {
     public let info: BackendInfo
     /// Worker count for the fused loops; each worker calls single-threaded BLAS on its own chunk.
     let workers: Int
+    /// The worker count and, when a launcher bound this process to fewer cores, what it allows.
+    public let threads: String
 
-    /// `workers`: threads of the fused loops (default: one per core, or this rank's share of the
-    /// machine's cores in a job of ranks). Results do not depend on it.
+    /// `workers`: threads of the fused loops (default: one per core this process may use, at most
+    /// its share of the machine's cores in a job of ranks). Results do not depend on it.
     public init(workers: Int? = nil) {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let ranksHere = (Job.exchange as? MPIRuntime)?.layout.localSize ?? 1
-        self.workers = max(workers ?? cores / ranksHere, 1)
+        // mpirun binds each rank to one core when it starts two or fewer: threads beyond the binding would share it.
+        let usable = Int(wn_usable_cores())
+        let allowed = usable > 0 ? min(usable, cores) : cores
+        self.workers = max(workers ?? min(allowed, cores / ranksHere), 1)
+        let bound = allowed >= cores / ranksHere ? ""
+            : Job.ranks > 1 ? " (bound to \(allowed) of \(cores) cores by the launcher; `mpirun --bind-to none` lets each of \(ranksHere) ranks here use \(cores / ranksHere))"
+            : " (its CPU affinity allows \(allowed) of \(cores) cores)"
+        threads = "\(self.workers) worker\(self.workers == 1 ? "" : "s")\(bound)"
         let mem = Int(ProcessInfo.processInfo.physicalMemory)
         info = BackendInfo(kind: "cpu", deviceName: CPUBackend.cpuName(), deviceIndex: nil,
-                           driver: CPUBackend.blasDescription + "; vector loops: \(CPUKernels.instructionSet.rawValue)", globalMemBytes: mem, maxAllocBytes: mem,
-                           supportsF64: true, isGPU: false)
+                           driver: CPUBackend.blasDescription + "; vector loops: \(CPUKernels.instructionSet.rawValue); \(threads)",
+                           globalMemBytes: mem, maxAllocBytes: mem, supportsF64: true, isGPU: false)
     }
 
     /// OpenBLAS's build description, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64".
