@@ -61,6 +61,35 @@ struct MPIRunTests {
         }
     }
 
+    /// Two ranks on the OpenCL backend (PoCL here), both on the one device: train and mfld give
+    /// the bytes of one OpenCL process; a --device list must name one device per local rank.
+    @Test(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
+    func openCLRanksAreTheSameBytes() throws {
+        let dir = try CLITests.scratch()
+        let runs: [(args: [String], files: [String])] = [
+            (["train", "--n", "12", "--d", "5", "--width", "1000", "--block-width", "64", "--steps", "10", "--log-every", "2",
+              "--seed", "4", "--save-weights"], ["metrics.jsonl", "w.npy", "a.npy", "u.npy"]),
+            (["mfld", "--task", "teacher", "--n", "24", "--n-test", "8", "--d", "3", "--particles", "3000", "--block-width", "1024",
+              "--steps", "4", "--log-every", "1", "--entropy-sample", "100", "--seed", "2", "--save-particles"], ["metrics.jsonl", "particles.npy"]),
+        ]
+        for (k, run) in runs.enumerated() {
+            let args = run.args + ["--backend", "opencl", "--device", "0", "--quiet"]
+            let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone\(k)").path])
+            try #require(alone.status == 0, "\(alone.stderr)")
+            let out = dir.appendingPathComponent("np2-\(k)")
+            let r = try Self.mpirun(2, args.map { $0 == "0" ? "0,0" : $0 } + ["--out", out.path])
+            try #require(r.status == 0, "\(r.stderr)")
+            for file in run.files {
+                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone\(k)/\(file)")),
+                        "\(run.args[0]): \(file)")
+            }
+        }
+        let wrong = try Self.mpirun(2, ["train", "--n", "8", "--d", "3", "--width", "64", "--steps", "1", "--backend", "opencl",
+                                        "--device", "0,0,0", "--quiet", "--out", dir.appendingPathComponent("wrong").path])
+        #expect(wrong.status == 64)
+        #expect(wrong.stderr.contains("--device 0,0,0 lists 3 devices but 2 ranks run on this machine"), "\(wrong.stderr)")
+    }
+
     /// A width sweep over two ranks: rank 0 keeps the sweep's directory and plans each member,
     /// both run every width (two and three blocks of 2^20); each member's files are the run alone's,
     /// and so are the sweep's fitted slopes.

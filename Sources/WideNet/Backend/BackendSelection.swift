@@ -20,7 +20,9 @@ public enum BackendSelection {
         return backend
     }
 
-    /// `device` is an index into `CLDevice.all()` or a case-insensitive substring of a device name.
+    /// `device` is an index into `CLDevice.all()` or a case-insensitive substring of a device name;
+    /// in a job of ranks it may list one per rank of this machine ("0,1,2,3"), and a name several
+    /// devices share, or none (auto), gives each local rank its own of them in turn.
     public static func make(kind: BackendKind, device: String?, precision: Precision) throws -> Choice {
         let choice = try choose(kind: kind, device: device, precision: precision)
         Log.logger("backend").info("\(choice.backend.info.kind) backend on \(choice.backend.info.deviceName) (\(precision.rawValue))")
@@ -39,7 +41,7 @@ public enum BackendSelection {
             guard !devices.isEmpty else {
                 throw BackendError.resources("--backend opencl: no OpenCL device found (is an ICD such as pocl-opencl-icd or the NVIDIA driver installed?)")
             }
-            let chosen = try pick(device, from: devices) ?? best(of: devices)
+            let chosen = try pick(device, from: devices) ?? ofThisRank(best(among: devices)) ?? devices[0]
             if precision == .f64 && !chosen.info.hasFP64 {
                 throw BackendError.resources("device \(chosen.info.name) has no cl_khr_fp64: use --precision f32")
             }
@@ -53,7 +55,7 @@ public enum BackendSelection {
                 return Choice(backend: try OpenCLBackend(device: chosen), note: nil)
             }
             let gpus = devices.filter { $0.info.isGPU && (precision == .f32 || $0.info.hasFP64) }
-            guard let gpu = gpus.max(by: { $0.info.rankScore < $1.info.rankScore }) else {
+            guard let gpu = ofThisRank(best(among: gpus)) else {
                 let why = devices.isEmpty ? "no OpenCL device found"
                     : "no OpenCL GPU\(precision == .f64 ? " with fp64" : "") among \(devices.map(\.info.name).joined(separator: ", "))"
                 return Choice(backend: CPUBackend(), note: "backend auto: \(why); using the CPU backend (OpenBLAS)")
@@ -66,8 +68,30 @@ public enum BackendSelection {
         }
     }
 
-    static func pick(_ spec: String?, from devices: [CLDevice]) throws -> CLDevice? {
-        guard let spec, !spec.isEmpty else { return nil }
+    /// This process's rank and the ranks on its machine (0 of 1 alone).
+    static var local: (rank: Int, size: Int) {
+        guard let mpi = Job.exchange as? MPIRuntime else { return (0, 1) }
+        return (mpi.layout.localRank, mpi.layout.localSize)
+    }
+
+    /// The local rank's device among `candidates`, in turn (ranks share them when there are fewer).
+    static func ofThisRank(_ candidates: [CLDevice]) -> CLDevice? {
+        candidates.isEmpty ? nil : candidates[local.rank % candidates.count]
+    }
+
+    static func pick(_ given: String?, from devices: [CLDevice]) throws -> CLDevice? {
+        guard let given, !given.isEmpty else { return nil }
+        let list = given.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let spec: String
+        if list.count > 1 {
+            guard list.count == local.size else {
+                throw BackendError("--device \(given) lists \(list.count) devices but \(local.size) rank\(local.size == 1 ? "" : "s") run on this machine; "
+                    + "give one per local rank, or one for all", .usage)
+            }
+            spec = list[local.rank]
+        } else {
+            spec = given
+        }
         if let index = Int(spec) {
             guard devices.indices.contains(index) else {
                 throw BackendError("--device \(index): there \(devices.count == 1 ? "is 1 OpenCL device" : "are \(devices.count) OpenCL devices") (see `widenet devices`)")
@@ -75,13 +99,16 @@ public enum BackendSelection {
             return devices[index]
         }
         let matches = devices.filter { $0.info.name.localizedCaseInsensitiveContains(spec) }
-        guard let first = matches.first else {
+        guard let chosen = ofThisRank(matches) else {
             throw BackendError("--device \(spec): no OpenCL device name contains it (have: \(devices.map(\.info.name).joined(separator: ", ")))")
         }
-        return first
+        return chosen
     }
 
-    static func best(of devices: [CLDevice]) -> CLDevice {
-        devices.reduce(devices[0]) { best, d in (best.info.isGPU ? 1 : 0, best.info.rankScore) < (d.info.isGPU ? 1 : 0, d.info.rankScore) ? d : best }
+    /// The devices that rank first (GPUs before the rest, then by rankScore), in `widenet devices` order.
+    static func best(among devices: [CLDevice]) -> [CLDevice] {
+        let key = { (d: CLDevice) in (d.info.isGPU ? 1 : 0, d.info.rankScore) }
+        guard let top = devices.map(key).max(by: <) else { return [] }
+        return devices.filter { key($0) == top }
     }
 }

@@ -62,6 +62,14 @@ extension WidthExchange {
         return out
     }
 
+    /// Every rank's text, in rank order.
+    public func allgather(_ text: String) throws -> [String] {
+        let bytes = Array(text.utf8)
+        let longest = try allgather([bytes.count]).max() ?? 0
+        let all = try allgatherBytes(bytes + [UInt8](repeating: 0, count: longest - bytes.count))
+        return (0..<size).map { r in String(decoding: all[(r * longest)..<((r + 1) * longest)].prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
     /// Rank 0's bytes, on every rank (what the others pass is ignored).
     public func fromLeader(_ bytes: [UInt8]) throws -> [UInt8] {
         guard size > 1 else { return bytes }

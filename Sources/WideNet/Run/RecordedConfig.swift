@@ -39,7 +39,11 @@ public struct RecordedConfig {
 
     /// The backend and device the run resolved to: a continuation is bit-identical only there.
     public var pinnedBackend: (kind: BackendKind, device: String?) {
-        resolvedString("backend") == "opencl" ? (.opencl, resolvedString("device")) : (.cpu, nil)
+        guard resolvedString("backend") == "opencl" else { return (.cpu, nil) }
+        // The ranks of a job each resolved their own device from the --device they were given (or
+        // none), and rank 0's name may be every rank's: the same spec gives each its device back.
+        if (int("ranks") ?? 1) > 1 { return (.opencl, string("device")) }
+        return (.opencl, resolvedString("device"))
     }
 
     /// One option given on the command line next to --resume: its flag, its config.json key and value.
@@ -87,6 +91,7 @@ extension RecordedConfig {
             if key == "version" { stamp() }
         }
         if o["command_line"] == nil { stamp() }
+        o["ranks"] = .int(Job.ranks)
         return o
     }
 

@@ -154,8 +154,10 @@ private struct Loop {
                              kernelBuildSeconds: e.kernelBuildSeconds, notes: notes)
         for (key, value) in try ConfigCoding.object(times).pairs { summary[key] = value }
         if Job.ranks > 1 {
-            summary["exchange"] = .object(try ConfigCoding.object(ExchangeSummary(ranks: Job.ranks, steps: stepsRun, inSteps: stepTraffic,
-                                                                         inLoop: Job.exchange.traffic - loopTraffic)))
+            let inLoop = Job.exchange.traffic - loopTraffic
+            let devices = try Job.exchange.allgather(e.backendInfo.map { "\($0.kind): \($0.deviceName)" } ?? "none")
+            summary["exchange"] = .object(try ConfigCoding.object(ExchangeSummary(ranks: Job.ranks, devices: devices, steps: stepsRun,
+                                                                                   inSteps: stepTraffic, inLoop: inLoop)))
         }
         try run.writeJSON(summary, to: "summary.json")
         if Job.isLeader { try ReportHook.write(in: run.url) }

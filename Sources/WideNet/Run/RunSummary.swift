@@ -34,11 +34,13 @@ public struct RunTimes: Codable, Sendable {
 /// measurements between steps.
 public struct ExchangeSummary: Codable, Sendable {
     public var ranks: Int
+    /// Each rank's device, in rank order.
+    public var devices: [String]
     public var callsPerStep: Double?, bytesPerStep: Double?, secondsPerStep: Double?
     public var loopCalls: Int, loopBytes: Int, loopSeconds: Double
 
-    init(ranks: Int, steps: Int, inSteps: ExchangeTraffic, inLoop: ExchangeTraffic) {
-        self.ranks = ranks
+    init(ranks: Int, devices: [String], steps: Int, inSteps: ExchangeTraffic, inLoop: ExchangeTraffic) {
+        self.ranks = ranks; self.devices = devices
         let per = steps > 0 ? 1 / Double(steps) : nil
         callsPerStep = per.map { Double(inSteps.calls) * $0 }
         bytesPerStep = per.map { Double(inSteps.bytes) * $0 }
@@ -47,7 +49,7 @@ public struct ExchangeSummary: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case ranks, callsPerStep = "calls_per_step", bytesPerStep = "bytes_per_step", secondsPerStep = "seconds_per_step"
+        case ranks, devices, callsPerStep = "calls_per_step", bytesPerStep = "bytes_per_step", secondsPerStep = "seconds_per_step"
         case loopCalls = "loop_calls", loopBytes = "loop_bytes", loopSeconds = "loop_seconds"
     }
 }
