@@ -42,7 +42,7 @@ struct MPIRunTests {
         }
     }
 
-    /// The empirical Gram matrix at m = 2.5·10^6, three blocks of 2^20 (the counts summed exactly over ranks).
+    /// The empirical Gram matrix at m = 2.5·10^6, three blocks of 2^20, over 1, 2 and 3 ranks (the counts summed exactly).
     @Test func gramIsTheSameBytesOnEveryRankCount() throws {
         let dir = try CLITests.scratch()
         let args = ["gram", "--n", "40", "--d", "6", "--width", "2500000", "--seed", "9", "--backend", "cpu", "--quiet"]
@@ -50,7 +50,7 @@ struct MPIRunTests {
         try #require(alone.status == 0, "\(alone.stderr)")
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("alone").path).filter { $0.hasSuffix(".npy") }
         #expect(files.contains("gram_0.npy"), "\(files)")
-        for ranks in [2, 3] {
+        for ranks in [1, 2, 3] {
             let out = dir.appendingPathComponent("np\(ranks)")
             let r = try Self.mpirun(ranks, args + ["--out", out.path])
             try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
@@ -90,6 +90,37 @@ struct MPIRunTests {
         #expect(wrong.stderr.contains("--device 0,0,0 lists 3 devices but 2 ranks run on this machine"), "\(wrong.stderr)")
     }
 
+    /// Each rank's peak resident memory at m = 2^21 (n = 32, d = 32, f32, eight blocks): the base a
+    /// process needs plus its share of the width, b + c/K. b and c are fitted to one process and
+    /// two ranks; four ranks must fall where the line puts them, and well below one process.
+    @Test func eachRanksPeakMemoryFallsAsOneOverK() throws {
+        let dir = try CLITests.scratch()
+        let args = ["train", "--n", "32", "--d", "32", "--width", "2097152", "--block-width", "262144", "--steps", "1",
+                    "--backend", "cpu", "--quiet"]
+        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
+        try #require(alone.status == 0, "\(alone.stderr)")
+        func peak(_ out: URL, ranks: Int) throws -> Double {
+            let s = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+            guard ranks > 1 else { return try #require(s["peak_resident_bytes"]?.doubleValue) }
+            guard case .object(let exchange)? = s["exchange"], case .array(let peaks)? = exchange["peak_resident_bytes"] else {
+                throw WideNetIOError("\(out.path): summary.json has no exchange.peak_resident_bytes")
+            }
+            #expect(peaks.count == ranks)
+            return peaks.compactMap(\.doubleValue).max() ?? .nan
+        }
+        var peaks = [1: try peak(dir.appendingPathComponent("alone"), ranks: 1)]
+        for ranks in [2, 4] {
+            let out = dir.appendingPathComponent("np\(ranks)")
+            let r = try Self.mpirun(ranks, args + ["--out", out.path])
+            try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
+            peaks[ranks] = try peak(out, ranks: ranks)
+        }
+        let (one, two, four) = (peaks[1]!, peaks[2]!, peaks[4]!)
+        let share = 2 * (one - two), base = one - share   // b + c = one, b + c/2 = two
+        #expect(share > 0.7 * one, "the width is most of a process's memory: \(peaks)")
+        #expect(abs(four - (base + share / 4)) < 0.08 * one, "four ranks off the line b + c/K: \(peaks)")
+    }
+
     /// A width sweep over two ranks: rank 0 keeps the sweep's directory and plans each member,
     /// both run every width (two and three blocks of 2^20); each member's files are the run alone's,
     /// and so are the sweep's fitted slopes.
@@ -111,20 +142,22 @@ struct MPIRunTests {
         }
     }
 
-    /// The mean-field particles in three blocks of 2^20 dealt over three ranks: the outputs, the
-    /// objective with its entropy estimate and every particle the same bytes as one process.
-    @Test func mfldIsTheSameBytesOverThreeRanks() throws {
+    /// The mean-field particles in five blocks of 1024 dealt over 1, 2 and 3 ranks: the outputs,
+    /// the objective with its entropy estimate and every particle the same bytes as one process.
+    @Test func mfldIsTheSameBytesOnEveryRankCount() throws {
         let dir = try CLITests.scratch()
-        let args = ["mfld", "--task", "teacher", "--n", "32", "--n-test", "16", "--d", "3", "--particles", "2200000", "--steps", "2",
-                    "--log-every", "1", "--seed", "3", "--save-particles", "--backend", "cpu", "--quiet"]
+        let args = ["mfld", "--task", "teacher", "--n", "32", "--n-test", "16", "--d", "3", "--particles", "5000", "--block-width", "1024",
+                    "--steps", "3", "--log-every", "1", "--entropy-sample", "300", "--seed", "3", "--save-particles", "--backend", "cpu", "--quiet"]
         let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
         try #require(alone.status == 0, "\(alone.stderr)")
-        let out = dir.appendingPathComponent("np3")
-        let r = try Self.mpirun(3, args + ["--out", out.path])
-        try #require(r.status == 0, "\(r.stderr)")
-        for file in ["metrics.jsonl", "particles.npy", "sample.npy"] {
-            #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")),
-                    "\(file)")
+        for ranks in [1, 2, 3] {
+            let out = dir.appendingPathComponent("np\(ranks)")
+            let r = try Self.mpirun(ranks, args + ["--out", out.path])
+            try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
+            for file in ["metrics.jsonl", "particles.npy", "sample.npy"] {
+                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")),
+                        "\(ranks) ranks: \(file)")
+            }
         }
     }
 

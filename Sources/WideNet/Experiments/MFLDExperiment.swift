@@ -51,9 +51,12 @@ public enum MFLDExperiment {
             "the largest --entropy-sample that fits is \(max(0, Int((have / 8 - shown * Double(D) - 4_194_304) / Double(2 * D + 4))))"
         }
         guard need <= budget else {
-            throw BackendError.resources(String(format: "%d particles of dimension %d need %.2f GiB but %@ offers %.2f GiB; the largest count that fits is %d",
-                                      cfg.particles, D, need / 1_073_741_824, info.deviceName, budget / 1_073_741_824,
-                                      Int(budget / Double(D * bytes))))
+            let fits = Int(budget / Double(D * bytes))
+            let what = Job.ranks > 1 ? "this rank's \(Job.share(of: partition) ?? cfg.particles) of \(cfg.particles) particles" : "\(cfg.particles) particles"
+            throw BackendError.resources(String(format: "%@ of dimension %d need %.2f GiB but %@ offers %.2f GiB; %@ %d",
+                                      what, D, need / 1_073_741_824, info.deviceName, budget / 1_073_741_824,
+                                      Job.ranks > 1 ? "a rank fits at most" : "the largest count that fits is", fits)
+                + MemoryPreflight.splitAdvice(units: cfg.particles, perDevice: fits))
         }
     }
 

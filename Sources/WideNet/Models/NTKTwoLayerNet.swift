@@ -71,7 +71,8 @@ public final class NTKTwoLayerNet<T: Scalar> {
             let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
             let what = share.map { "this rank's \($0) neurons of width \(width) need" } ?? "width \(width) needs"
             throw BackendError.resources("\(what) \(gib(need)) for weights and masks but \(info.deviceName) offers "
-                + "\(gib(budget)); " + (share == nil ? "the largest width that fits is" : "a rank fits at most") + " \(Int(budget / perNeuron))")
+                + "\(gib(budget)); " + (share == nil ? "the largest width that fits is" : "a rank fits at most") + " \(Int(budget / perNeuron))"
+                + MemoryPreflight.splitAdvice(units: width, perDevice: Int(budget / perNeuron)))
         }
     }
 

@@ -38,6 +38,17 @@ public enum MemoryPreflight {
         }
     }
 
+    /// What a width too wide for one device needs when split: "; split over K ranks, …", so the
+    /// refusal names how many devices (ranks, one device each) hold all `units`, `perDevice` each.
+    public static func splitAdvice(units: Int, perDevice: Int) -> String {
+        guard perDevice > 0 else { return "" }
+        let ranks = (units + perDevice - 1) / perDevice
+        let now = Job.ranks
+        guard ranks > now else { return "" }
+        return "; it needs \(ranks) or more ranks with such a device each (`mpirun -np \(ranks)` or srun; "
+            + "README, Splitting the width over processes)\(now > 1 ? ", this job has \(now)" : "")"
+    }
+
     static func gb(_ bytes: Double) -> String {
         if bytes >= 1e9 { return String(format: "%.2f GB", bytes / 1e9) }
         if bytes >= 1e6 { return String(format: "%.1f MB", bytes / 1e6) }

@@ -151,12 +151,13 @@ private struct Loop {
                              loopSeconds: loopSeconds,
                              stepsPerSecond: loopSeconds > 0 && stepsRun > 0 ? Double(stepsRun) / loopSeconds : nil,
                              secondsPerStep: stepsRun > 0 ? stepSeconds / Double(stepsRun) : nil,
-                             kernelBuildSeconds: e.kernelBuildSeconds, notes: notes)
+                             kernelBuildSeconds: e.kernelBuildSeconds, peakResidentBytes: ProcessMemory.peakResidentBytes(), notes: notes)
         for (key, value) in try ConfigCoding.object(times).pairs { summary[key] = value }
         if Job.ranks > 1 {
             let inLoop = Job.exchange.traffic - loopTraffic
             let devices = try Job.exchange.allgather(e.backendInfo.map { "\($0.kind): \($0.deviceName)" } ?? "none")
-            summary["exchange"] = .object(try ConfigCoding.object(ExchangeSummary(ranks: Job.ranks, devices: devices, steps: stepsRun,
+            let peaks = try Job.exchange.allgather([times.peakResidentBytes ?? 0])
+            summary["exchange"] = .object(try ConfigCoding.object(ExchangeSummary(ranks: Job.ranks, devices: devices, peakResidentBytes: peaks, steps: stepsRun,
                                                                                    inSteps: stepTraffic, inLoop: inLoop)))
         }
         try run.writeJSON(summary, to: "summary.json")

@@ -18,13 +18,15 @@ public struct RunTimes: Codable, Sendable {
     /// Rates over the steps this process ran.
     public var stepsPerSecond: Double?, secondsPerStep: Double?
     public var kernelBuildSeconds: Double?
+    /// This process's peak resident memory over the run (in a job: rank 0's; `exchange` has every rank's).
+    public var peakResidentBytes: Int?
     public var notes: [String]
 
     /// In the order summary.json lists them (a synthesised encoding follows the cases).
     enum CodingKeys: String, CodingKey {
         case stepsRun = "steps_run", resumedFromStep = "resumed_from_step", wallSeconds = "wall_seconds"
         case loopSeconds = "loop_seconds", stepsPerSecond = "steps_per_second", secondsPerStep = "seconds_per_step"
-        case kernelBuildSeconds = "kernel_build_seconds", notes
+        case kernelBuildSeconds = "kernel_build_seconds", peakResidentBytes = "peak_resident_bytes", notes
     }
 }
 
@@ -34,13 +36,14 @@ public struct RunTimes: Codable, Sendable {
 /// measurements between steps.
 public struct ExchangeSummary: Codable, Sendable {
     public var ranks: Int
-    /// Each rank's device, in rank order.
+    /// Each rank's device and peak resident memory, in rank order.
     public var devices: [String]
+    public var peakResidentBytes: [Int]
     public var callsPerStep: Double?, bytesPerStep: Double?, secondsPerStep: Double?
     public var loopCalls: Int, loopBytes: Int, loopSeconds: Double
 
-    init(ranks: Int, devices: [String], steps: Int, inSteps: ExchangeTraffic, inLoop: ExchangeTraffic) {
-        self.ranks = ranks; self.devices = devices
+    init(ranks: Int, devices: [String], peakResidentBytes: [Int], steps: Int, inSteps: ExchangeTraffic, inLoop: ExchangeTraffic) {
+        self.ranks = ranks; self.devices = devices; self.peakResidentBytes = peakResidentBytes
         let per = steps > 0 ? 1 / Double(steps) : nil
         callsPerStep = per.map { Double(inSteps.calls) * $0 }
         bytesPerStep = per.map { Double(inSteps.bytes) * $0 }
@@ -49,7 +52,7 @@ public struct ExchangeSummary: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case ranks, devices, callsPerStep = "calls_per_step", bytesPerStep = "bytes_per_step", secondsPerStep = "seconds_per_step"
+        case ranks, devices, peakResidentBytes = "peak_resident_bytes", callsPerStep = "calls_per_step", bytesPerStep = "bytes_per_step", secondsPerStep = "seconds_per_step"
         case loopCalls = "loop_calls", loopBytes = "loop_bytes", loopSeconds = "loop_seconds"
     }
 }
