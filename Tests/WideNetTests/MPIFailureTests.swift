@@ -73,6 +73,20 @@ struct MPIFailureTests {
         }
     }
 
+    /// Starts `args` on `ranks` ranks writing `out`, waits for its first checkpoint and sends
+    /// `signal` to rank `rank`; returns that rank's process id and how the job ended.
+    static func stop(rank: Int, with signal: Int32, of ranks: Int, _ args: [String], out: URL,
+                     env: [String: String] = [:]) throws -> (pid: Int32, ended: CLITests.Output) {
+        let job = try Job(ranks, args + ["--out", out.path], env: env)
+        try firstCheckpoint(in: out, job: job)
+        let pid = try #require(Self.pid(ofRank: rank, writing: out), "rank \(rank) not found")
+        kill(pid, signal)
+        defer { if signal == SIGSTOP { kill(pid, SIGKILL) } }
+        let ended = try job.finish(within: 30)
+        #expect(ended.status != 0)
+        return (pid, ended)
+    }
+
     static let train = ["train", "--n", "16", "--d", "5", "--width", "30000", "--block-width", "4096", "--steps", "600",
                         "--log-every", "10", "--checkpoint-every", "10", "--seed", "6", "--backend", "cpu", "--quiet"]
 
@@ -80,12 +94,7 @@ struct MPIFailureTests {
     /// run, every rank ends, and the resume on 3 ranks ends as the run alone does.
     @Test func killedRankEndsTheJobAndTheResumeFinishesIdentically() throws {
         let dir = try CLITests.scratch(), out = dir.appendingPathComponent("np3")
-        let job = try Job(3, Self.train + ["--out", out.path])
-        try Self.firstCheckpoint(in: out, job: job)
-        let victim = try #require(Self.pid(ofRank: 1, writing: out), "rank 1 not found")
-        kill(victim, SIGKILL)
-        let r = try job.finish(within: 30)
-        #expect(r.status != 0)
+        let (victim, r) = try Self.stop(rank: 1, with: SIGKILL, of: 3, Self.train, out: out)
         let errors = r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(errors.count == 1, "one line: \(r.stderr)")
         #expect(errors.first?.contains("rank 1 of 3 (pid \(victim), this machine) ended without a word") == true, "\(r.stderr)")
@@ -103,13 +112,7 @@ struct MPIFailureTests {
     /// WIDENET_EXCHANGE_TIMEOUT they end the job, saying how long they waited.
     @Test func stalledRankIsEndedByTheWatchdog() throws {
         let out = try CLITests.scratch().appendingPathComponent("np2")
-        let job = try Job(2, Self.train + ["--out", out.path], env: ["WIDENET_EXCHANGE_TIMEOUT": "1"])
-        try Self.firstCheckpoint(in: out, job: job)
-        let victim = try #require(Self.pid(ofRank: 1, writing: out), "rank 1 not found")
-        kill(victim, SIGSTOP)
-        defer { kill(victim, SIGKILL) }
-        let r = try job.finish(within: 30)
-        #expect(r.status != 0)
+        let (_, r) = try Self.stop(rank: 1, with: SIGSTOP, of: 2, Self.train, out: out, env: ["WIDENET_EXCHANGE_TIMEOUT": "1"])
         #expect(r.stderr.contains("error: rank 0 of 2 waited 1 s in an exchange for a rank that never came"), "\(r.stderr)")
         #expect(r.stderr.contains("the checkpoint of step"), "\(r.stderr)")
     }
@@ -122,12 +125,7 @@ struct MPIFailureTests {
         let args = ["mfld", "--task", "teacher", "--n", "32", "--n-test", "16", "--d", "3", "--particles", "5000", "--block-width", "1024",
                     "--steps", "300", "--log-every", "10", "--checkpoint-every", "100", "--entropy-sample", "200", "--seed", "8",
                     "--save-particles", "--backend", "cpu", "--quiet"]
-        let job = try Job(3, args + ["--out", out.path])
-        try Self.firstCheckpoint(in: out, job: job)
-        let target = try #require(Self.pid(ofRank: 2, writing: out), "rank 2 not found")
-        kill(target, SIGTERM)
-        let r = try job.finish(within: 30)
-        #expect(r.status != 0)
+        let (_, r) = try Self.stop(rank: 2, with: SIGTERM, of: 3, args, out: out)
         let notes = r.stderr.split(separator: "\n").filter { $0.contains("checkpoint written") }
         #expect(notes.count == 1, "rank 0 alone says it: \(r.stderr)")
         #expect(notes.first?.contains("continue with `mpirun -np 3 widenet mfld --resume \(out.path)`") == true, "\(r.stderr)")

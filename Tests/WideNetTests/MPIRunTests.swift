@@ -22,70 +22,58 @@ struct MPIRunTests {
                      stderr: String(decoding: e, as: UTF8.self))
     }
 
-    /// 16 blocks of 64 neurons dealt over 1, 2 and 3 ranks, f32 and f64, the output layer trained too.
-    @Test(arguments: ["f32", "f64"])
-    func trainIsTheSameBytesOnEveryRankCount(precision: String) throws {
+    /// Runs `args` alone and on each of `rankCounts` (`ranked` rewrites what the ranks get), expecting
+    /// `files` the same bytes; returns the scratch folder (alone/ and np<K>/ in it).
+    @discardableResult
+    static func expectSameBytes(_ args: [String], on rankCounts: [Int], files: [String],
+                                ranked: ([String]) -> [String] = { $0 }) throws -> URL {
         let dir = try CLITests.scratch()
-        let args = ["train", "--n", "12", "--d", "5", "--width", "1000", "--block-width", "64", "--steps", "30", "--log-every", "3",
-                    "--seed", "4", "--train-output", "--save-weights", "--precision", precision, "--backend", "cpu", "--quiet"]
         let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
         try #require(alone.status == 0, "\(alone.stderr)")
-        for ranks in [1, 2, 3] {
+        for ranks in rankCounts {
             let out = dir.appendingPathComponent("np\(ranks)")
-            let r = try Self.mpirun(ranks, args + ["--out", out.path])
-            try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
-            for file in ["metrics.jsonl", "w.npy", "a.npy", "u.npy"] {
-                let want = try Data(contentsOf: dir.appendingPathComponent("alone/\(file)"))
-                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == want, "\(ranks) ranks: \(file)")
-            }
-            #expect(r.stdout.components(separatedBy: "run directory:").count == 2, "rank 0 alone reports: \(r.stdout)")
-        }
-    }
-
-    /// The empirical Gram matrix at m = 2.5·10^6, three blocks of 2^20, over 1, 2 and 3 ranks (the counts summed exactly).
-    @Test func gramIsTheSameBytesOnEveryRankCount() throws {
-        let dir = try CLITests.scratch()
-        let args = ["gram", "--n", "40", "--d", "6", "--width", "2500000", "--seed", "9", "--backend", "cpu", "--quiet"]
-        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
-        try #require(alone.status == 0, "\(alone.stderr)")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("alone").path).filter { $0.hasSuffix(".npy") }
-        #expect(files.contains("gram_0.npy"), "\(files)")
-        for ranks in [1, 2, 3] {
-            let out = dir.appendingPathComponent("np\(ranks)")
-            let r = try Self.mpirun(ranks, args + ["--out", out.path])
+            let r = try mpirun(ranks, ranked(args) + ["--out", out.path])
             try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
             for file in files {
                 #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")),
                         "\(ranks) ranks: \(file)")
             }
+            #expect(r.stdout.components(separatedBy: "run directory:").count == 2, "rank 0 alone reports: \(r.stdout)")
         }
+        return dir
+    }
+
+    /// 16 blocks of 64 neurons dealt over 1, 2 and 3 ranks, f32 and f64, the output layer trained too.
+    @Test(arguments: ["f32", "f64"])
+    func trainIsTheSameBytesOnEveryRankCount(precision: String) throws {
+        let args = ["train", "--n", "12", "--d", "5", "--width", "1000", "--block-width", "64", "--steps", "30", "--log-every", "3",
+                    "--seed", "4", "--train-output", "--save-weights", "--precision", precision, "--backend", "cpu", "--quiet"]
+        try Self.expectSameBytes(args, on: [1, 2, 3], files: ["metrics.jsonl", "w.npy", "a.npy", "u.npy"])
+    }
+
+    /// The empirical Gram matrix at m = 2.5·10^6, three blocks of 2^20, over 1, 2 and 3 ranks (the counts summed exactly).
+    @Test func gramIsTheSameBytesOnEveryRankCount() throws {
+        let args = ["gram", "--n", "40", "--d", "6", "--width", "2500000", "--seed", "9", "--backend", "cpu", "--quiet"]
+        try Self.expectSameBytes(args, on: [1, 2, 3], files: ["metrics.jsonl", "gram_0.npy", "gram_inf.npy", "gram_inf_eigenvalues.npy"])
     }
 
     /// Two ranks on the OpenCL backend (PoCL here), both on the one device: train and mfld give
     /// the bytes of one OpenCL process; a --device list must name one device per local rank.
     @Test(.enabled(if: TestDevices.hasOpenCL, TestDevices.skipReason))
     func openCLRanksAreTheSameBytes() throws {
-        let dir = try CLITests.scratch()
         let runs: [(args: [String], files: [String])] = [
             (["train", "--n", "12", "--d", "5", "--width", "1000", "--block-width", "64", "--steps", "10", "--log-every", "2",
               "--seed", "4", "--save-weights"], ["metrics.jsonl", "w.npy", "a.npy", "u.npy"]),
             (["mfld", "--task", "teacher", "--n", "24", "--n-test", "8", "--d", "3", "--particles", "3000", "--block-width", "1024",
               "--steps", "4", "--log-every", "1", "--entropy-sample", "100", "--seed", "2", "--save-particles"], ["metrics.jsonl", "particles.npy"]),
         ]
-        for (k, run) in runs.enumerated() {
-            let args = run.args + ["--backend", "opencl", "--device", "0", "--quiet"]
-            let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone\(k)").path])
-            try #require(alone.status == 0, "\(alone.stderr)")
-            let out = dir.appendingPathComponent("np2-\(k)")
-            let r = try Self.mpirun(2, args.map { $0 == "0" ? "0,0" : $0 } + ["--out", out.path])
-            try #require(r.status == 0, "\(r.stderr)")
-            for file in run.files {
-                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone\(k)/\(file)")),
-                        "\(run.args[0]): \(file)")
+        for run in runs {
+            try Self.expectSameBytes(run.args + ["--backend", "opencl", "--device", "0", "--quiet"], on: [2], files: run.files) { args in
+                args.map { $0 == "0" ? "0,0" : $0 }   // one device per local rank
             }
         }
         let wrong = try Self.mpirun(2, ["train", "--n", "8", "--d", "3", "--width", "64", "--steps", "1", "--backend", "opencl",
-                                        "--device", "0,0,0", "--quiet", "--out", dir.appendingPathComponent("wrong").path])
+                                        "--device", "0,0,0", "--quiet", "--out", try CLITests.scratch().appendingPathComponent("wrong").path])
         #expect(wrong.status == 64)
         #expect(wrong.stderr.contains("--device 0,0,0 lists 3 devices but 2 ranks run on this machine"), "\(wrong.stderr)")
     }
@@ -125,16 +113,9 @@ struct MPIRunTests {
     /// both run every width (two and three blocks of 2^20); each member's files are the run alone's,
     /// and so are the sweep's fitted slopes.
     @Test func sweepIsTheSameOverTwoRanks() throws {
-        let dir = try CLITests.scratch()
         let args = ["sweep", "--widths", "1100000,2200000", "--n", "8", "--d", "3", "--steps", "3", "--seed", "5", "--backend", "cpu", "--quiet"]
-        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
-        try #require(alone.status == 0, "\(alone.stderr)")
+        let dir = try Self.expectSameBytes(args, on: [2], files: ["width-1100000/metrics.jsonl", "width-2200000/metrics.jsonl", "width-2200000/u.npy"])
         let out = dir.appendingPathComponent("np2")
-        let r = try Self.mpirun(2, args + ["--out", out.path])
-        try #require(r.status == 0, "\(r.stderr)")
-        for file in ["width-1100000/metrics.jsonl", "width-2200000/metrics.jsonl", "width-2200000/u.npy"] {
-            #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")), "\(file)")
-        }
         let summary = { (u: URL) in try RunFiles.object(in: u.appendingPathComponent("summary.json"), shown: u.path) }
         let one = try summary(dir.appendingPathComponent("alone")), two = try summary(out)
         for key in ["slope_max_move", "slope_flip_fraction", "slope_kernel_deviation"] {
@@ -145,20 +126,9 @@ struct MPIRunTests {
     /// The mean-field particles in five blocks of 1024 dealt over 1, 2 and 3 ranks: the outputs,
     /// the objective with its entropy estimate and every particle the same bytes as one process.
     @Test func mfldIsTheSameBytesOnEveryRankCount() throws {
-        let dir = try CLITests.scratch()
         let args = ["mfld", "--task", "teacher", "--n", "32", "--n-test", "16", "--d", "3", "--particles", "5000", "--block-width", "1024",
                     "--steps", "3", "--log-every", "1", "--entropy-sample", "300", "--seed", "3", "--save-particles", "--backend", "cpu", "--quiet"]
-        let alone = try CLITests.run(args + ["--out", dir.appendingPathComponent("alone").path])
-        try #require(alone.status == 0, "\(alone.stderr)")
-        for ranks in [1, 2, 3] {
-            let out = dir.appendingPathComponent("np\(ranks)")
-            let r = try Self.mpirun(ranks, args + ["--out", out.path])
-            try #require(r.status == 0, "\(ranks) ranks: \(r.stderr)")
-            for file in ["metrics.jsonl", "particles.npy", "sample.npy"] {
-                #expect(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: dir.appendingPathComponent("alone/\(file)")),
-                        "\(ranks) ranks: \(file)")
-            }
-        }
+        try Self.expectSameBytes(args, on: [1, 2, 3], files: ["metrics.jsonl", "particles.npy", "sample.npy"])
     }
 
     @Test func commandsThatDoNotSplitRefuseTheLauncher() throws {
