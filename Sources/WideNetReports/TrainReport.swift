@@ -6,10 +6,13 @@ import WideNet
 enum TrainReport {
     /// From the run's files: summary.json, metrics.jsonl and the notes.
     static func html(_ run: RunFiles) throws -> String {
-        html(summary: run.summary, history: History(rows: run.metrics), lambda0: try run.required("lambda0"), notes: run.notes)
+        let file = run.url.appendingPathComponent("spectrum.npy")
+        let spectrum = FileManager.default.fileExists(atPath: file.path) ? try NPY.read(file) : nil
+        return html(summary: run.summary, history: History(rows: run.metrics), lambda0: try run.required("lambda0"), notes: run.notes,
+                    spectrum: spectrum)
     }
 
-    static func html(summary: JSONObject, history h: History, lambda0: Double, notes: [String]) -> String {
+    static func html(summary: JSONObject, history h: History, lambda0: Double, notes: [String], spectrum: NPYArray? = nil) -> String {
         var r = HTMLReport(title: "widenet train")
         r.heading("Two-layer ReLU net in the NTK regime")
         r.keyValues(summary.pairs.compactMap { key, value in
@@ -42,6 +45,25 @@ enum TrainReport {
                 PlotSeries("λ0 = λ_min(H∞)", x: [h.steps.first ?? 0, h.steps.last ?? 0], y: [lambda0, lambda0], style: .dashed),
             ]),
         ])
+        if let spectrum, spectrum.shape.count == 2, spectrum.shape[1] == 3 { fineGrained(spectrum, summary: summary, into: &r) }
         return r.render()
+    }
+
+    /// Arora et al.'s view (spectrum.npy): where the labels' weight sits on the kernel's eigenvectors.
+    /// The mode of eigenvalue λ decays as (1 − ηλ)^k, so labels on the large eigenvalues train fast.
+    static func fineGrained(_ s: NPYArray, summary: JSONObject, into r: inout HTMLReport) {
+        let n = s.shape[0]
+        let lambda = (0..<n).map { s.values[3 * $0] }
+        let labels = (0..<n).map { s.values[3 * $0 + 2] }, residual = (0..<n).map { s.values[3 * $0 + 1] }
+        let total = max(labels.reduce(0, +), 1e-300), totalResidual = max(residual.reduce(0, +), 1e-300)
+        let complexity = summary["complexity"]?.numeric.map { String(format: "; complexity √(2yᵀH⁻¹y/n) = %.4g", $0) } ?? ""
+        r.plot(SVGPlot(title: "The labels on the kernel's eigenvectors", xLabel: "eigenvalue λ_i of H", yLabel: "share of ‖·‖²",
+                       xLog: true, yLog: true, series: [
+                           PlotSeries("(v_iᵀy)² / ‖y‖²", x: lambda, y: labels.map { $0 / total }, style: .points),
+                           PlotSeries("(v_iᵀ(y − u(0)))² / ‖y − u(0)‖²", x: lambda, y: residual.map { $0 / totalResidual }, style: .points),
+                       ]),
+               caption: "Arora, Du, Hu, Li, Wang (ICML 2019): the mode of λ_i decays as (1 − ηλ_i)^k, so the loss "
+                   + "½Σ(1 − ηλ_i)^{2k}(v_iᵀ(y − u(0)))² (the kernel prediction above) falls fast when the labels sit on the large "
+                   + "eigenvalues, as true labels do and random ones do not\(complexity).")
     }
 }

@@ -18,6 +18,12 @@ struct NTKProblemOptions: ParsableArguments {
     @Option(name: .customLong("log-every"), help: "Write a metrics row every K steps (default: about 200 rows).") var logEvery: Int?
     @Option(name: .customLong("gram-every"), help: "Compute H(k) and λ_min(H(k)) every K steps (0: first and last step only).")
     var gramEvery: Int = 0
+    @Option(name: .customLong("label-noise"), help: "Replace each label by a random one with probability p (a class drawn uniformly, or another sample's label for real targets).")
+    var labelNoise: Double?
+    @Flag(name: .customLong("random-labels"), help: "Replace every label by a random one (--label-noise 1): Arora et al.'s random labels.")
+    var randomLabels = false
+    @Flag(help: "Decompose H∞ for the fine-grained analysis (spectrum.npy, the complexity) also beyond n = 8192.")
+    var spectrum = false
 
     /// The configuration these options, the device's and the output's describe.
     func config(_ device: DeviceOptions, _ output: OutputOptions) throws -> NTKTrainConfig {
@@ -25,6 +31,7 @@ struct NTKProblemOptions: ParsableArguments {
         cfg.n = n; cfg.d = d; cfg.steps = steps; cfg.learningRate = lr; cfg.seed = seed
         cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.kappa = kappa
         cfg.trainOutput = trainOutput; cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
+        cfg.labelNoise = labelNoise; cfg.randomLabels = randomLabels ? true : nil; cfg.spectrum = spectrum ? true : nil
         cfg.backend = try device.resolvedBackend(); cfg.device = device.resolvedDevice
         cfg.precision = device.precision; cfg.out = output.out; cfg.quiet = output.quiet
         return cfg

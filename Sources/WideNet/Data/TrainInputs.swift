@@ -36,6 +36,7 @@ struct TrainInputs {
                                        : SyntheticData.teacher(n: n, d: d, seed: seed)
             inputs = TrainInputs(x: data.x, y: data.y, n: n, d: d, width: nil)
         }
+        try inputs.corruptLabels(cfg)
         try inputs.loadInitialWeights(cfg)
         if let w = cfg.width {
             guard w >= 1 else { throw BackendError("--width must be at least 1 (got \(w))") }
@@ -78,6 +79,21 @@ struct TrainInputs {
             inputs.notes.append("scaled \(rescaled) of \(n) rows of X to unit norm (the theory assumes ‖x_i‖ = 1)")
         }
         return inputs
+    }
+
+    /// --label-noise p / --random-labels (LabelNoise), from the data seed, saying what changed.
+    mutating func corruptLabels(_ cfg: NTKTrainConfig) throws {
+        if cfg.randomLabels == true, let p = cfg.labelNoise, p != 1 {
+            throw BackendError("--random-labels replaces every label (--label-noise 1); it contradicts --label-noise \(p)", .usage)
+        }
+        let p = cfg.randomLabels == true ? 1 : cfg.labelNoise ?? 0
+        guard p >= 0 && p <= 1 else { throw BackendError("--label-noise must be a probability in [0, 1] (got \(p))", .usage) }
+        guard p > 0 else { return }
+        let r = LabelNoise.corrupt(y, probability: p, seed: cfg.dataSeed ?? cfg.seed)
+        y = r.labels
+        let kind = r.classes.map { "classes \($0.map { String(format: "%g", $0) }.joined(separator: ", "))" }
+            ?? "labels of other samples: the targets are not a classification"
+        notes.append("label noise \(String(format: "%g", p)): \(r.drawn) of \(n) labels drawn at random (\(kind)), \(r.changed) of them changed")
     }
 
     mutating func loadInitialWeights(_ cfg: NTKTrainConfig) throws {

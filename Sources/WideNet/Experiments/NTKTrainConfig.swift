@@ -36,6 +36,14 @@ public struct NTKTrainConfig: Sendable, Codable {
     /// Write w0.npy and a0.npy, the initial weights, when the run starts.
     public var saveInit = false
     public var blockWidth: Int? = nil
+    /// The probability that a label is replaced by a random one (LabelNoise); `randomLabels` is 1.
+    /// Optional, like `spectrum`, so that config.json of earlier runs still reads back.
+    public var labelNoise: Double? = nil
+    public var randomLabels: Bool? = nil
+    /// The fine-grained analysis (spectrum.npy, the complexity) beyond the default n ≤ 8192.
+    public var spectrum: Bool? = nil
+    /// Largest n whose spectrum is decomposed without --spectrum.
+    public static let spectrumLimit = 8192
     public var quiet = false
 
     public init() {}
@@ -45,7 +53,7 @@ public struct NTKTrainConfig: Sendable, Codable {
         case n, d, width, steps, learningRate = "lr", seedBits = "seed", dataSeedBits = "data_seed", dataset, xPath = "x", yPath = "y"
         case initWPath = "init_w", initAPath = "init_a", kappa, trainOutput = "train_output", logEvery = "log_every"
         case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", saveInit = "save_init"
-        case blockWidth = "block_width"
+        case blockWidth = "block_width", labelNoise = "label_noise", randomLabels = "random_labels", spectrum
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).

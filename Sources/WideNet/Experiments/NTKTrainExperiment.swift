@@ -36,6 +36,8 @@ struct TrainSetup {
     var notes: [String]
     let width: Int
     let kernel: InfiniteWidthKernel
+    /// The fine-grained analysis, up to NTKTrainConfig.spectrumLimit samples unless --spectrum.
+    let spectrum: KernelSpectrum?
     let lr: Double
     var lambda0: Double { kernel.lambda0 }
     var lambdaMax: Double { kernel.lambdaMax }
@@ -43,9 +45,10 @@ struct TrainSetup {
     init(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, _ backend: any Backend, _ notes: [String]) throws {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
         width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
-        try TrainSetup.preflight(cfg.precision, width: width, blockWidth: cfg.blockWidth, inputs: inputs, on: backend.info)
+        try TrainSetup.preflight(cfg, width: width, inputs: inputs, on: backend.info)
         kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d, outputLayerScale: cfg.trainOutput ? cfg.kappa : nil)
         try kernel.requirePositiveDefinite()
+        spectrum = TrainSetup.analysesSpectrum(cfg, n: inputs.n) ? try KernelSpectrum(kernel) : nil
         let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
         lr = cfg.learningRate ?? 1 / lambdaMax
         let h = kernel.name
@@ -58,8 +61,12 @@ struct TrainSetup {
 
     /// H∞, the input Gram, the empirical Gram and its counts, the eigen-solver's copy and a
     /// difference on the host; the net on the device.
-    static func preflight(_ precision: Precision, width: Int, blockWidth: Int?, inputs: TrainInputs, on info: BackendInfo) throws {
-        try MemoryPreflight.requireSquare(6, n: inputs.n, for: "train")
+    static func analysesSpectrum(_ cfg: NTKTrainConfig, n: Int) -> Bool { cfg.spectrum == true || n <= NTKTrainConfig.spectrumLimit }
+
+    static func preflight(_ cfg: NTKTrainConfig, width: Int, inputs: TrainInputs, on info: BackendInfo) throws {
+        // The eigenvectors and the solver's copy add two.
+        try MemoryPreflight.requireSquare(analysesSpectrum(cfg, n: inputs.n) ? 8 : 6, n: inputs.n, for: "train")
+        let (precision, blockWidth) = (cfg.precision, cfg.blockWidth)
         let given = inputs.initW != nil || inputs.initA != nil
         // In a job of ranks, the device holds this rank's blocks only.
         let share = Job.share(of:)
@@ -121,9 +128,14 @@ final class TrainRun<T: Scalar>: SteppedRun {
         ])
     }
 
-    /// X (rows as used: unit norm) and y; with --save-init also w(0) and a(0).
+    /// X (rows as used: unit norm) and y (after any label noise); spectrum.npy, n×3: the kernel's
+    /// eigenvalues λ_i ascending, (v_iᵀ(y − u(0)))² and (v_iᵀy)²; with --save-init w(0) and a(0).
     func writeInputs(in run: RunDirectory) throws {
         let (n, d) = (setup.inputs.n, setup.inputs.d)
+        if let spectrum = setup.spectrum {
+            let residual = spectrum.projections(kernelResidual), labels = spectrum.projections(setup.inputs.y)
+            try run.writeArray((0..<n).flatMap { [spectrum.values[$0], residual[$0], labels[$0]] }, shape: [n, 3], to: "spectrum.npy")
+        }
         if n * d <= RunHarness.keptInputValues {
             try run.writeArray(setup.inputs.x, shape: [n, d], to: "x.npy")
             try run.writeArray(setup.inputs.y, shape: [n], to: "y.npy")
@@ -231,7 +243,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
             lambdaMax: setup.lambdaMax, initialLoss: 0.5 * r0Sq, finalLoss: history.loss.last, boundHolds: boundViolations == 0,
             boundViolations: boundViolations, firstBoundViolation: firstViolation, maxKernelDeviation: maxDeviation,
             finalMaxMove: history.move.last, finalFlipFraction: history.flips.last, lambdaMinHInitial: history.lambdaMin.first,
-            lambdaMinHFinal: history.lambdaMin.last, precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil))
+            lambdaMinHFinal: history.lambdaMin.last, precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil,
+            complexity: setup.spectrum?.complexity(setup.inputs.y)))
     }
 
     static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {

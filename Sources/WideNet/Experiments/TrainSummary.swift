@@ -17,6 +17,8 @@ public struct TrainSummary: Codable, Sendable {
     /// last quarter of the logged steps the prediction fell more than 100-fold, the loss less than a
     /// tenth as much, and it ended 100× above the prediction. nil: the run did not reach it.
     public var precisionFloor: Double?
+    /// √(2yᵀH⁻¹y/n) (Arora et al.'s complexity; nil without the fine-grained analysis).
+    public var complexity: Double?
 
     /// In the order summary.json lists them (a synthesised encoding follows the cases).
     enum CodingKeys: String, CodingKey {
@@ -25,6 +27,6 @@ public struct TrainSummary: Codable, Sendable {
         case boundViolations = "bound_violations", firstBoundViolation = "first_bound_violation"
         case maxKernelDeviation = "max_kernel_deviation", finalMaxMove = "final_max_move", finalFlipFraction = "final_flip_fraction"
         case lambdaMinHInitial = "lambda_min_h_initial", lambdaMinHFinal = "lambda_min_h_final"
-        case precisionFloor = "precision_floor"
+        case precisionFloor = "precision_floor", complexity
     }
 }

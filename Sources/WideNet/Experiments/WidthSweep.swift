@@ -122,7 +122,7 @@ public enum WidthSweep {
         probe.width = largest
         let inputs = try TrainInputs.load(probe)
         let backend = try BackendSelection.make(kind: base.backend, device: base.device, precision: base.precision).backend
-        try TrainSetup.preflight(base.precision, width: largest, blockWidth: base.blockWidth, inputs: inputs, on: backend.info)
+        try TrainSetup.preflight(base, width: largest, inputs: inputs, on: backend.info)
         let kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d, outputLayerScale: base.trainOutput ? base.kappa : nil)
         try kernel.requirePositiveDefinite()
         let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)

@@ -16,7 +16,7 @@ public enum Interruption {
     /// after `loopStarted()`, and only the first one.
     public static func catching<R>(_ body: () throws -> R) rethrows -> R {
         SignalWatch.start()
-        lock.lock(); received = 0; cooperating = false; lock.unlock()
+        lock.lock(); received = 0; cooperating = false; saved = false; lock.unlock()
         defer { lock.lock(); cooperating = false; lock.unlock() }
         return try body()
     }
@@ -38,6 +38,12 @@ public enum Interruption {
 
     /// The signal received in the loop, if any.
     public static var pending: Int32? { received == 0 ? nil : Int32(received) }
+
+    nonisolated(unsafe) private static var saved = false
+    /// The checkpoint the signal asked for is written: a later signal (a second Ctrl-C, or the
+    /// launcher ending the ranks that are still leaving) only ends the process, saying nothing.
+    static func checkpointWritten() { lock.lock(); saved = true; lock.unlock() }
+    static var stoppedWithCheckpoint: Bool { lock.lock(); defer { lock.unlock() }; return saved }
 }
 
 /// A run stopped by a signal, after writing its checkpoint unless checkpoints were off.

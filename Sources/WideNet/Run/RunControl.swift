@@ -34,6 +34,7 @@ public struct RunControl: Sendable {
     /// run and stop it (RunInterrupted).
     func stopIfInterrupted(at step: Int, signal: Int32?, run: RunDirectory, progress: ProgressBar, command: String) throws {
         guard let signal else { return }
+        Interruption.checkpointWritten()
         progress.finish()
         try run.close()
         throw RunInterrupted(signal: signal, step: step, directory: run.url, command: command)

@@ -52,6 +52,7 @@ public enum SignalWatch {
         // In a job, the launcher's signal often means a rank died: say which before its kill comes.
         PeerWatch.checkNow()
         if Interruption.record(sig) { return }
+        if Interruption.stoppedWithCheckpoint { _exit(128 + sig) }
         let removed = Cleanup.run()
         let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "signal \(sig)"
         let what = removed.isEmpty ? "" : "; removed what it had begun: \(removed.joined(separator: ", "))"
