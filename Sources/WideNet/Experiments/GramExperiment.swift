@@ -28,11 +28,13 @@ public enum GramExperiment {
         public var lambda0: Double?, lambdaMax: Double?, conditionNumber: Double?
         /// With --width: the empirical H(0) of one random net against H∞.
         public var width: Int?, gramDeviationFrobenius: Double?, gramDeviationSpectral: Double?, lambdaMinH0: Double?
+        /// λ_i ≈ C·i^(−α) in rank order, with its standard error.
+        public var spectrumDecay: SpectrumDecay?
 
         enum CodingKeys: String, CodingKey {
             case n, d, lambda0, lambdaMax = "lambda_max", conditionNumber = "condition_number", width
             case gramDeviationFrobenius = "gram_deviation_frobenius", gramDeviationSpectral = "gram_deviation_spectral"
-            case lambdaMinH0 = "lambda_min_h0"
+            case lambdaMinH0 = "lambda_min_h0", spectrumDecay = "spectrum_decay"
         }
     }
 
@@ -71,7 +73,10 @@ public enum GramExperiment {
             backendInfo = choice.backend.info
             h0 = try empiricalGram(choice.backend, inputs: inputs, width: m, cfg: cfg, xx: xx)
         }
-        let result = GramResult(cfg: cfg, n: n, d: d, hInf: hInf, eig: eig, h0: h0, backendInfo: backendInfo, notes: notes)
+        let decay = try SpectrumDecay.estimate(eigenvalues: eig, x: inputs.x, n: n, d: d, seed: cfg.seed) { sub, m in
+            try InfiniteWidthKernel(x: sub, n: m, d: d).eigenvalues
+        }
+        let result = GramResult(cfg: cfg, n: n, d: d, hInf: hInf, eig: eig, h0: h0, decay: decay, backendInfo: backendInfo, notes: notes)
         // One observation and no steps: the harness still claims the directory, writes config.json,
         // the summary and the report.
         return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
@@ -96,6 +101,7 @@ final class GramResult: SteppedRun {
     let cfg: GramExperiment.Config
     let n: Int, d: Int
     let hInf: [Double], eig: [Double], h0: [Double]?
+    let decay: SpectrumDecay?
     let backendInfo: BackendInfo?
     let notes: [String]
     var deviation: (fro: Double, spectral: Double, lambdaMin: Double)?
@@ -103,9 +109,9 @@ final class GramResult: SteppedRun {
     var command: String { "gram" }
     var steps: Int { 0 }
 
-    init(cfg: GramExperiment.Config, n: Int, d: Int, hInf: [Double], eig: [Double], h0: [Double]?, backendInfo: BackendInfo?,
-         notes: [String]) {
-        self.cfg = cfg; self.n = n; self.d = d; self.hInf = hInf; self.eig = eig; self.h0 = h0
+    init(cfg: GramExperiment.Config, n: Int, d: Int, hInf: [Double], eig: [Double], h0: [Double]?, decay: SpectrumDecay?,
+         backendInfo: BackendInfo?, notes: [String]) {
+        self.cfg = cfg; self.n = n; self.d = d; self.hInf = hInf; self.eig = eig; self.h0 = h0; self.decay = decay
         self.backendInfo = backendInfo; self.notes = notes
     }
 
@@ -141,6 +147,6 @@ final class GramResult: SteppedRun {
         return try ConfigCoding.object(GramExperiment.Summary(
             n: n, d: d, lambda0: eig.first, lambdaMax: eig.last, conditionNumber: (eig.last ?? .nan) / (eig.first ?? .nan),
             width: deviation == nil ? nil : cfg.width, gramDeviationFrobenius: deviation?.fro,
-            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin))
+            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin, spectrumDecay: decay))
     }
 }
