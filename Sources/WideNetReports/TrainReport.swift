@@ -21,10 +21,15 @@ enum TrainReport {
         for note in notes { r.paragraph(note) }
         var lossSeries = [
             PlotSeries("loss (GD, width \(summary["width"]?.render(pretty: false, indent: 0) ?? "?"))", x: h.steps, y: h.loss),
-            PlotSeries("bound ½(1 − ηλ0/2)^k ‖u(0) − y‖²", x: h.steps, y: h.bound, style: .dashed),
-            PlotSeries("kernel prediction ½‖(I − ηH)^k (u(0) − y)‖²", x: h.steps, y: h.kernel, style: .dotted),
         ]
-        var caption = "The loss must stay under the dashed bound; as m grows it approaches the dotted kernel prediction"
+        // The mean-field scaling logs neither: the NTK's bound and kernel do not describe it.
+        let lazy = h.bound.contains { $0.isFinite }
+        if lazy {
+            lossSeries.append(PlotSeries("bound ½(1 − ηλ0/2)^k ‖u(0) − y‖²", x: h.steps, y: h.bound, style: .dashed))
+            lossSeries.append(PlotSeries("kernel prediction ½‖(I − ηH)^k (u(0) − y)‖²", x: h.steps, y: h.kernel, style: .dotted))
+        }
+        var caption = lazy ? "The loss must stay under the dashed bound; as m grows it approaches the dotted kernel prediction"
+            : "Mean-field scaling: the weights move at O(1), so the NTK bound and kernel prediction are not drawn"
         if let floor = summary["precision_floor"]?.numeric, floor > 0, let first = h.steps.first, let last = h.steps.last {
             let precision = summary["precision"]?.displayText ?? ""
             lossSeries.append(PlotSeries("\(precision) rounding floor (where the loss stopped following the prediction)",
@@ -33,9 +38,9 @@ enum TrainReport {
         }
         r.plot(SVGPlot(title: "Loss ½‖u − y‖² against the theory", xLabel: "step k", yLabel: "loss", yLog: true, series: lossSeries),
                caption: caption + ".")
-        r.plots([
+        r.plots((lazy ? [
             SVGPlot(title: "Distance to the kernel trajectory", xLabel: "step k", yLabel: "‖u(k) − u_ker(k)‖ / ‖u(0) − y‖",
-                    series: [PlotSeries("relative deviation", x: h.steps, y: h.deviation)]),
+                    series: [PlotSeries("relative deviation", x: h.steps, y: h.deviation)])] : []) + [
             SVGPlot(title: "Largest weight movement", xLabel: "step k", yLabel: "max_r ‖w_r(k) − w_r(0)‖",
                     series: [PlotSeries("max movement", x: h.steps, y: h.move)]),
             SVGPlot(title: "Activation patterns flipped", xLabel: "step k", yLabel: "fraction of (i, r)",

@@ -64,7 +64,7 @@ enum WidthSweepReport {
             var series: [PlotSeries] = []
             for (index, c) in curves.enumerated() {
                 series.append(PlotSeries("m = \(c.width)", x: c.history.steps, y: c.history.loss))
-                if index == curves.count - 1 {
+                if index == curves.count - 1, c.history.kernel.contains(where: \.isFinite) {   // not under the mean-field scaling
                     series.append(PlotSeries("kernel prediction (m = ∞)", x: c.history.steps, y: c.history.kernel, style: .dashed))
                 }
             }

@@ -22,6 +22,10 @@ struct NTKProblemOptions: ParsableArguments {
     var labelNoise: Double?
     @Flag(name: .customLong("random-labels"), help: "Replace every label by a random one (--label-noise 1): Arora et al.'s random labels.")
     var randomLabels = false
+    @Option(help: "ntk (output 1/√m: the lazy regime) or mean-field (output 1/m, the weights' step η·m so the function moves at O(η)).")
+    var scaling: OutputScaling?
+    @Option(name: .customLong("init-exponent"), help: "γ: initial hidden weights N(0, κ² m^(−γ)) (Jacot et al.; default 0).")
+    var initExponent: Double?
     @Flag(help: "Decompose H∞ for the fine-grained analysis (spectrum.npy, the complexity) also beyond n = 8192.")
     var spectrum = false
 
@@ -32,6 +36,7 @@ struct NTKProblemOptions: ParsableArguments {
         cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.kappa = kappa
         cfg.trainOutput = trainOutput; cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
         cfg.labelNoise = labelNoise; cfg.randomLabels = randomLabels ? true : nil; cfg.spectrum = spectrum ? true : nil
+        cfg.scaling = scaling; cfg.initExponent = initExponent
         cfg.backend = try device.resolvedBackend(); cfg.device = device.resolvedDevice
         cfg.precision = device.precision; cfg.out = output.out; cfg.quiet = output.quiet
         return cfg

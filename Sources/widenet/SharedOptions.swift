@@ -6,6 +6,7 @@ import WideNet
 extension BackendKind: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 extension DatasetKind: ExpressibleByArgument {}
+extension OutputScaling: ExpressibleByArgument {}
 extension ProgressMode: ExpressibleByArgument {}
 
 /// --backend, --device, --precision, shared by every experiment.

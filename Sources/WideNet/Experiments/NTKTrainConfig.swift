@@ -1,5 +1,9 @@
 import Foundation
 
+/// `--scaling ntk|mean-field`: the output 1/√m (the lazy NTK regime) or 1/m (mean field, the
+/// weights' step η·m so that the function moves at O(η) as in the NTK case, and each neuron at O(η)).
+public enum OutputScaling: String, Sendable, CaseIterable, Codable { case ntk, meanField = "mean-field" }
+
 /// `--dataset sphere|teacher|file`.
 public enum DatasetKind: String, Sendable, CaseIterable, Codable { case sphere, teacher, file }
 
@@ -42,6 +46,14 @@ public struct NTKTrainConfig: Sendable, Codable {
     public var randomLabels: Bool? = nil
     /// The fine-grained analysis (spectrum.npy, the complexity) beyond the default n ≤ 8192.
     public var spectrum: Bool? = nil
+    /// nil: ntk.
+    public var scaling: OutputScaling? = nil
+    /// γ of w ~ N(0, κ² m^(−γ) I) (Jacot et al.: γ < 1 lazy, γ > 1 saddle to saddle); nil: 0.
+    public var initExponent: Double? = nil
+    public var meanField: Bool { scaling == .meanField }
+    /// The standard deviation of the initial hidden weights at width m.
+    public func initialScale(width m: Int) -> Double { kappa * Foundation.pow(Double(m), -(initExponent ?? 0) / 2) }
+
     /// Largest n whose spectrum is decomposed without --spectrum.
     public static let spectrumLimit = 8192
     public var quiet = false
@@ -54,6 +66,7 @@ public struct NTKTrainConfig: Sendable, Codable {
         case initWPath = "init_w", initAPath = "init_a", kappa, trainOutput = "train_output", logEvery = "log_every"
         case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", saveInit = "save_init"
         case blockWidth = "block_width", labelNoise = "label_noise", randomLabels = "random_labels", spectrum
+        case scaling, initExponent = "init_exponent"
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).

@@ -13,6 +13,7 @@ public enum NTKTrainExperiment {
         if let k = cfg.logEvery, k < 1 { throw BackendError("--log-every must be ≥ 1 (got \(k))") }
         guard cfg.gramEvery >= 0 else { throw BackendError("--gram-every must be ≥ 0 (got \(cfg.gramEvery))") }
         guard cfg.kappa > 0, cfg.kappa.isFinite else { throw BackendError("--kappa must be positive (got \(cfg.kappa))") }
+        if let g = cfg.initExponent, !g.isFinite { throw BackendError("--init-exponent must be a finite number (got \(g))") }
         let inputs = try TrainInputs.load(cfg)
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes = inputs.notes
@@ -46,7 +47,8 @@ struct TrainSetup {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
         width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
         try TrainSetup.preflight(cfg, width: width, inputs: inputs, on: backend.info)
-        kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d, outputLayerScale: cfg.trainOutput ? cfg.kappa : nil)
+        kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d,
+                                         outputLayerScale: cfg.trainOutput ? cfg.initialScale(width: width) : nil)
         try kernel.requirePositiveDefinite()
         spectrum = TrainSetup.analysesSpectrum(cfg, n: inputs.n) ? try KernelSpectrum(kernel) : nil
         let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
@@ -54,6 +56,13 @@ struct TrainSetup {
         let h = kernel.name
         if cfg.trainOutput { self.notes.append("the output layer is trained too: the kernel is H = H∞ + K_a (λ0, η and the prediction use it)") }
         if cfg.learningRate == nil { self.notes.append(String(format: "η = 1/λ_max(%@) = %.4g (λ0 = %.4g, λ_max = %.4g)", h, lr, lambda0, lambdaMax)) }
+        if cfg.meanField {
+            self.notes.append(String(format: "mean-field scaling: f = (1/m) Σ a_r relu(w_rᵀx), the weights step η·m = %.4g so that the function "
+                + "moves at O(η) and each neuron at O(η); the NTK bound and kernel prediction do not apply and are not drawn", lr * Double(width)))
+        }
+        if let g = cfg.initExponent, g != 0 {
+            self.notes.append(String(format: "initial hidden weights N(0, κ² m^(−γ)), γ = %g: standard deviation %.4g", g, cfg.initialScale(width: width)))
+        }
         if lr >= 2 / lambdaMax {
             self.notes.append(String(format: "η = %.4g ≥ 2/λ_max(%@) = %.4g: the kernel dynamics diverge at this step size", lr, h, 2 / lambdaMax))
         }
@@ -108,7 +117,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
         logEvery = cfg.logEvery ?? max(1, cfg.steps / 200)
         net = try NTKTwoLayerNet<T>(backend: setup.backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: setup.width,
                                     initialisation: try TrainRun.initialisation(setup), trainOutput: cfg.trainOutput,
-                                    blockWidth: cfg.blockWidth, exchange: Job.exchange)
+                                    blockWidth: cfg.blockWidth, outputScale: cfg.meanField ? 1 / Double(setup.width) : nil,
+                                    exchange: Job.exchange)
         u = try net.forward()
         try net.recordInitialMasks()
         kernelResidual = zip(u, inputs.y).map { $0 - $1 }
@@ -177,7 +187,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
     /// The kernel prediction's step, then one GD step of the net.
     func advance(from k: Int) throws {
         kernelResidual = setup.kernel.predictionStep(kernelResidual, learningRate: setup.lr)
-        try net.update(residual: zip(u, setup.inputs.y).map { $0 - $1 }, learningRate: setup.lr)
+        // Mean field: the weights step η·m, so the function moves at the same O(η) as under the NTK scaling.
+        try net.update(residual: zip(u, setup.inputs.y).map { $0 - $1 }, learningRate: setup.cfg.meanField ? setup.lr * Double(setup.width) : setup.lr)
         u = try net.forward()
     }
 
@@ -188,19 +199,21 @@ final class TrainRun<T: Scalar>: SteppedRun {
         let loss = 0.5 * eSq
         guard loss.isFinite else { return Observation(loss: loss, row: nil) }
         let bound = Foundation.pow(1 - lr * lambda0 / 2, Double(k)) * r0Sq
+        let lazy = !setup.cfg.meanField   // the bound and the kernel prediction are the NTK scaling's
         // Rounding of a converged loss may sit a hair above a bound that decays to 0.
-        if eSq > bound * (1 + 1e-9) + 1e-12 * r0Sq {
+        if lazy, eSq > bound * (1 + 1e-9) + 1e-12 * r0Sq {
             boundViolations += 1
             if firstViolation == nil { firstViolation = k }
         }
         let deviation = zip(e, kernelResidual).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(r0Sq.squareRoot(), 1e-300)
-        maxDeviation = max(maxDeviation, deviation)
+        if lazy { maxDeviation = max(maxDeviation, deviation) }
         guard k % logEvery == 0 || k == steps else { return Observation(loss: loss, row: nil) }
         let dg = try net.diagnostics()
         let kernelLoss = 0.5 * kernelResidual.map { $0 * $0 }.reduce(0, +)
         var row = JSONObject()
-        row.set("step", k); row.set("loss", loss); row.set("bound", 0.5 * bound); row.set("kernel_loss", kernelLoss)
-        row.set("kernel_deviation", deviation); row.set("max_move", dg.maxMove); row.set("flip_fraction", dg.flipFraction)
+        row.set("step", k); row.set("loss", loss)
+        if lazy { row.set("bound", 0.5 * bound); row.set("kernel_loss", kernelLoss); row.set("kernel_deviation", deviation) }
+        row.set("max_move", dg.maxMove); row.set("flip_fraction", dg.flipFraction)
         if k == 0 || k == steps || (setup.cfg.gramEvery > 0 && k % setup.cfg.gramEvery == 0) {
             let h = try net.empiricalGram(inputGram: setup.kernel.inputGram)
             let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
@@ -208,7 +221,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
             row.set("lambda_min_h", lmin); row.set("gram_deviation", diff)
             history.gramSteps.append(Double(k)); history.lambdaMin.append(lmin); history.gramDeviation.append(diff)
         }
-        history.record(k, loss: loss, bound: 0.5 * bound, kernel: kernelLoss, deviation: deviation, move: dg.maxMove,
+        history.record(k, loss: loss, bound: lazy ? 0.5 * bound : .nan, kernel: lazy ? kernelLoss : .nan,
+                       deviation: lazy ? deviation : .nan, move: dg.maxMove,
                        flips: dg.flipFraction)
         return Observation(loss: loss, row: row)
     }
@@ -232,6 +246,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
 
     func finish(in run: RunDirectory) throws -> JSONObject {
         let (n, d, width) = (setup.inputs.n, setup.inputs.d, setup.width)
+        let lazy = !setup.cfg.meanField
         if setup.cfg.saveWeights {
             let (w, a) = try net.weights()
             try run.writeArray(w, shape: [width, d], to: "w.npy")
@@ -240,8 +255,9 @@ final class TrainRun<T: Scalar>: SteppedRun {
         try run.writeArray(u, shape: [n], to: "u.npy")
         return try ConfigCoding.object(TrainSummary(
             precision: T.precision.rawValue, n: n, d: d, width: width, steps: steps, lr: setup.lr, lambda0: setup.lambda0,
-            lambdaMax: setup.lambdaMax, initialLoss: 0.5 * r0Sq, finalLoss: history.loss.last, boundHolds: boundViolations == 0,
-            boundViolations: boundViolations, firstBoundViolation: firstViolation, maxKernelDeviation: maxDeviation,
+            lambdaMax: setup.lambdaMax, initialLoss: 0.5 * r0Sq, finalLoss: history.loss.last,
+            boundHolds: lazy ? boundViolations == 0 : nil, boundViolations: lazy ? boundViolations : nil, firstBoundViolation: firstViolation,
+            maxKernelDeviation: lazy ? maxDeviation : nil,
             finalMaxMove: history.move.last, finalFlipFraction: history.flips.last, lambdaMinHInitial: history.lambdaMin.first,
             lambdaMinHFinal: history.lambdaMin.last, precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil,
             complexity: setup.spectrum?.complexity(setup.inputs.y)))
@@ -249,12 +265,13 @@ final class TrainRun<T: Scalar>: SteppedRun {
 
     static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {
         let cfg = setup.cfg, inputs = setup.inputs
-        guard inputs.initW != nil || inputs.initA != nil else { return .random(seed: cfg.seed, kappa: cfg.kappa) }
+        let kappa = cfg.initialScale(width: setup.width)
+        guard inputs.initW != nil || inputs.initA != nil else { return .random(seed: cfg.seed, kappa: kappa) }
         // A missing array is drawn from the same Philox streams the device would use.
         let g = PhiloxGenerator(seed: cfg.seed)
         let w: [T] = inputs.initW.map { $0.map { T($0) } }
             ?? g.array(count: setup.width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0,
-                       distribution: .normal, scale: T(cfg.kappa))
+                       distribution: .normal, scale: T(kappa))
         let a: [T] = inputs.initA.map { $0.map { T($0) } }
             ?? g.array(count: setup.width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
         return .arrays(w: w, a: a)

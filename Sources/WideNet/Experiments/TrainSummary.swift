@@ -8,9 +8,10 @@ public struct TrainSummary: Codable, Sendable {
     public var initialLoss: Double
     public var finalLoss: Double?
     /// Whether ‖u(k) − y‖² ≤ (1 − ηλ0/2)^k ‖u(0) − y‖² held at every step, and where it first failed.
-    public var boundHolds: Bool, boundViolations: Int, firstBoundViolation: Int?
+    /// nil under the mean-field scaling, where neither the bound nor the kernel prediction applies.
+    public var boundHolds: Bool?, boundViolations: Int?, firstBoundViolation: Int?
     /// The largest ‖u(k) − u_ker(k)‖ / ‖u(0) − y‖ over the run.
-    public var maxKernelDeviation: Double
+    public var maxKernelDeviation: Double?
     public var finalMaxMove: Double?, finalFlipFraction: Double?
     public var lambdaMinHInitial: Double?, lambdaMinHFinal: Double?
     /// Where the loss stopped following the kernel prediction for rounding (f32 only): over the

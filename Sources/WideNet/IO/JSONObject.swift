@@ -80,7 +80,7 @@ public struct JSONObject: Sendable, Equatable {
     public mutating func set(_ key: String, _ v: Double?) { self[key] = v.map { .number($0) } ?? .null }
     public mutating func set(_ key: String, _ v: Int?) { self[key] = v.map { .int($0) } ?? .null }
     public mutating func set(_ key: String, _ v: String?) { self[key] = v.map { .string($0) } ?? .null }
-    public mutating func set(_ key: String, _ v: Bool) { self[key] = .bool(v) }
+    public mutating func set(_ key: String, _ v: Bool?) { self[key] = v.map { .bool($0) } ?? .null }
     public mutating func set(_ key: String, _ v: [Double]) { self[key] = .array(v.map { .number($0) }) }
     public mutating func set(_ key: String, _ v: JSONObject) { self[key] = .object(v) }
 

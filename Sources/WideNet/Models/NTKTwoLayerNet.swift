@@ -10,6 +10,8 @@ import Foundation
 public final class NTKTwoLayerNet<T: Scalar> {
     public let backend: any Backend
     public let exchange: any WidthExchange
+    /// f(x) = outputScale · Σ_r a_r relu(w_rᵀx).
+    public let outputScale: Double
     public let n: Int, d: Int, width: Int
     public let trainOutput: Bool
     let x: any DeviceBuffer
@@ -84,9 +86,11 @@ public final class NTKTwoLayerNet<T: Scalar> {
         WidthPartition.forProblem(width: width, bytesPerUnit: blockBytesPerNeuron(n: n, d: d))
     }
 
+    /// `outputScale`: the factor before Σ_r (1/√m, the NTK's, by default; 1/m in the mean-field scaling).
     public init(backend: any Backend, x xValues: [T], n: Int, d: Int, width: Int, initialisation: Initialisation,
-                trainOutput: Bool = false, blockWidth requestedBlock: Int? = nil,
+                trainOutput: Bool = false, blockWidth requestedBlock: Int? = nil, outputScale: Double? = nil,
                 exchange: any WidthExchange = SingleProcess()) throws {
+        self.outputScale = outputScale ?? 1 / Double(width).squareRoot()
         precondition(xValues.count == n * d, "x must be n×d")
         self.backend = backend
         self.exchange = exchange
@@ -133,7 +137,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
                                    partialU: block.partialU, as: T.self)
             return try backend.download(block.partialU, count: n, as: T.self).map(Double.init)
         }
-        let s = 1 / Double(width).squareRoot()
+        let s = outputScale
         let all = try exchange.blocksInOrder(partials, per: n, partition: partition)
         return WidthPartition.sumInBlockOrder(all, count: n).map { $0 * s }
     }
@@ -146,7 +150,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
     /// One GD step from the masks of the last forward pass and the residual e = u − y.
     public func update(residual e: [Double], learningRate: Double) throws {
         try backend.upload(e.map { T($0) }, to: residual)
-        let scale = T(learningRate / Double(width).squareRoot())
+        let scale = T(learningRate * outputScale)
         for b in blocks {
             try backend.ntkBackwardUpdate(b.shape, x: x, w: b.w, a: b.a, masks: b.masks, residual: residual,
                                           scale: scale, trainOutput: trainOutput)
