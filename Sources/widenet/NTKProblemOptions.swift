@@ -24,6 +24,8 @@ struct NTKProblemOptions: ParsableArguments {
     var randomLabels = false
     @Option(help: "ntk (output 1/√m: the lazy regime) or mean-field (output 1/m, the weights' step η·m so the function moves at O(η)).")
     var scaling: OutputScaling?
+    @Option(name: .customLong("target-loss"), help: "Stop once the loss ½‖u − y‖² is at most this (compare widths or scalings at the same loss).")
+    var targetLoss: Double?
     @Option(name: .customLong("init-exponent"), help: "γ: initial hidden weights N(0, κ² m^(−γ)) (Jacot et al.; default 0).")
     var initExponent: Double?
     @Flag(help: "Decompose H∞ for the fine-grained analysis (spectrum.npy, the complexity) also beyond n = 8192.")
@@ -36,7 +38,7 @@ struct NTKProblemOptions: ParsableArguments {
         cfg.dataset = dataset; cfg.xPath = x; cfg.yPath = y; cfg.kappa = kappa
         cfg.trainOutput = trainOutput; cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
         cfg.labelNoise = labelNoise; cfg.randomLabels = randomLabels ? true : nil; cfg.spectrum = spectrum ? true : nil
-        cfg.scaling = scaling; cfg.initExponent = initExponent
+        cfg.scaling = scaling; cfg.initExponent = initExponent; cfg.targetLoss = targetLoss
         cfg.backend = try device.resolvedBackend(); cfg.device = device.resolvedDevice
         cfg.precision = device.precision; cfg.out = output.out; cfg.quiet = output.quiet
         return cfg

@@ -54,19 +54,53 @@ import Testing
         #expect(zip(w0[0], w0[1]).allSatisfy { abs($0 * scale - $1) <= 1e-15 * abs($0) + 1e-300 })
     }
 
-    /// Across m = 1024…16384 at the same function-space step: max_r ‖w_r(k) − w_r(0)‖ falls with slope
-    /// −½ under the NTK scaling and stays flat under the mean-field one (a neuron moves at O(η)).
+    /// Across m = 1024…16384, both scalings trained to the same loss (--target-loss): max_r ‖w_r(k) −
+    /// w_r(0)‖ falls with slope −½ under the NTK scaling and stays flat under the mean-field one (a
+    /// neuron moves at O(η)); only the mean-field nets turn toward the teacher's units.
     @Test func movementSlopesAreMinusHalfAndZero() throws {
-        var slopes: [String: Double] = [:]
+        var summaries: [String: JSONObject] = [:], rows: [String: [JSONObject]] = [:]
         for scaling in ["ntk", "mean-field"] {
             let out = try CLITests.scratch().appendingPathComponent(scaling)
-            let r = try CLITests.run(["sweep", "--widths", "1024,4096,16384", "--dataset", "teacher", "--n", "16", "--d", "5", "--steps", "100",
-                                      "--scaling", scaling, "--backend", "cpu", "--quiet", "--out", out.path])
+            let r = try CLITests.run(["sweep", "--widths", "1024,4096,16384", "--dataset", "teacher", "--n", "32", "--d", "16", "--steps", "400",
+                                      "--target-loss", "1e-3", "--scaling", scaling, "--backend", "cpu", "--quiet", "--out", out.path])
             try #require(r.status == 0, "\(r.stderr)")
-            slopes[scaling] = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)["slope_max_move"]?.doubleValue
+            summaries[scaling] = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+            rows[scaling] = try RunDirectory.metricsRows(in: out)
         }
-        let ntk = try #require(slopes["ntk"]), meanField = try #require(slopes["mean-field"])
+        for (scaling, members) in rows {
+            for row in members {
+                #expect((row["loss"]?.doubleValue ?? .infinity) <= 1e-3 && row["target_reached_at"]?.doubleValue != nil, "\(scaling): \(row)")
+            }
+        }
+        let ntk = try #require(summaries["ntk"]?["slope_max_move"]?.doubleValue)
+        let meanField = try #require(summaries["mean-field"]?["slope_max_move"]?.doubleValue)
         #expect(abs(ntk + 0.5) < 0.1, "NTK slope \(ntk)")
         #expect(abs(meanField) < 0.1, "mean-field slope \(meanField)")
+        func gain(_ row: JSONObject) -> Double { (row["teacher_alignment"]?.doubleValue ?? .nan) - (row["teacher_alignment_initial"]?.doubleValue ?? .nan) }
+        for row in rows["ntk"]! { #expect(abs(gain(row)) < 0.01, "NTK alignment moved: \(row)") }
+        for row in rows["mean-field"]! { #expect(gain(row) > 0.05, "mean-field alignment did not grow: \(row)") }
+    }
+
+    /// The alignment Σ_r ‖P w_r‖² / Σ_r ‖w_r‖² against numpy's QR of the teacher's units (teacher_w.npy)
+    /// and the run's own final weights.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func alignmentIsNumpysProjection() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let r = try CLITests.run(["train", "--dataset", "teacher", "--n", "20", "--d", "12", "--width", "3000", "--block-width", "1024",
+                                  "--steps", "30", "--scaling", "mean-field", "--precision", "f64", "--backend", "cpu", "--save-weights",
+                                  "--quiet", "--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let script = """
+        import sys, numpy as np
+        d = sys.argv[1]
+        q, _ = np.linalg.qr(np.load(f"{d}/teacher_w.npy").T)
+        w = np.load(f"{d}/w.npy")
+        print(repr(float(np.sum((w @ q) ** 2) / np.sum(w ** 2))))
+        """
+        let py = try NPYTests.python(["-c", script, out.path])
+        try #require(py.status == 0, "\(py.output)")
+        let want = try #require(Double(py.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let got = try #require(try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)["teacher_alignment"]?.doubleValue)
+        #expect(abs(got - want) <= 1e-12, "alignment \(got) against numpy's \(want)")
     }
 }

@@ -38,10 +38,15 @@ public enum SyntheticData {
 
     /// Sphere inputs with labels from a random ReLU teacher of `teacherWidth` units,
     /// y = Σ_j v_j relu(w_jᵀx) / √k scaled to unit root-mean-square.
+    /// The teacher's hidden weights (k×d, its units' directions): what a net that learns features aligns with.
+    public static func teacherWeights(d: Int, seed: UInt64, teacherWidth k: Int = 8) -> [Double] {
+        PhiloxGenerator(seed: seed).array(count: k * d, stream: RandomStream.teacher.rawValue, step: 0, distribution: .normal, scale: 1.0)
+    }
+
     public static func teacher(n: Int, d: Int, seed: UInt64, teacherWidth k: Int = 8) -> (x: [Double], y: [Double]) {
         let x = sphere(n: n, d: d, seed: seed).x
         let g = PhiloxGenerator(seed: seed)
-        let w: [Double] = g.array(count: k * d, stream: RandomStream.teacher.rawValue, step: 0, distribution: .normal, scale: 1.0)
+        let w = teacherWeights(d: d, seed: seed, teacherWidth: k)
         let v: [Double] = g.array(count: k, offset: UInt64(k * d), stream: RandomStream.teacher.rawValue, step: 0,
                                   distribution: .rademacher, scale: 1.0)
         var y = (0..<n).map { i in

@@ -9,6 +9,7 @@ struct TrainInputs {
     var initW: [Double]? = nil     // m×d
     var initA: [Double]? = nil     // m
     var width: Int?                // from the arrays or --width
+    var teacher: [Double]? = nil   // the teacher's hidden weights (k×d), for --dataset teacher
     var notes: [String] = []
 
     static func load(_ cfg: NTKTrainConfig) throws -> TrainInputs {
@@ -35,6 +36,7 @@ struct TrainInputs {
             let data = kind == .sphere ? SyntheticData.sphere(n: n, d: d, seed: seed)
                                        : SyntheticData.teacher(n: n, d: d, seed: seed)
             inputs = TrainInputs(x: data.x, y: data.y, n: n, d: d, width: nil)
+            if kind == .teacher { inputs.teacher = SyntheticData.teacherWeights(d: d, seed: seed) }
         }
         try inputs.corruptLabels(cfg)
         try inputs.loadInitialWeights(cfg)

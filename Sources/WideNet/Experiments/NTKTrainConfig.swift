@@ -46,6 +46,9 @@ public struct NTKTrainConfig: Sendable, Codable {
     public var randomLabels: Bool? = nil
     /// The fine-grained analysis (spectrum.npy, the complexity) beyond the default n ≤ 8192.
     public var spectrum: Bool? = nil
+    /// Stop once the loss ½‖u − y‖² is at most this (nil: run every step): runs of different
+    /// widths or scalings compared at the same loss.
+    public var targetLoss: Double? = nil
     /// nil: ntk.
     public var scaling: OutputScaling? = nil
     /// γ of w ~ N(0, κ² m^(−γ) I) (Jacot et al.: γ < 1 lazy, γ > 1 saddle to saddle); nil: 0.
@@ -66,7 +69,7 @@ public struct NTKTrainConfig: Sendable, Codable {
         case initWPath = "init_w", initAPath = "init_a", kappa, trainOutput = "train_output", logEvery = "log_every"
         case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", saveInit = "save_init"
         case blockWidth = "block_width", labelNoise = "label_noise", randomLabels = "random_labels", spectrum
-        case scaling, initExponent = "init_exponent"
+        case scaling, initExponent = "init_exponent", targetLoss = "target_loss"
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).

@@ -14,6 +14,7 @@ public enum NTKTrainExperiment {
         guard cfg.gramEvery >= 0 else { throw BackendError("--gram-every must be ≥ 0 (got \(cfg.gramEvery))") }
         guard cfg.kappa > 0, cfg.kappa.isFinite else { throw BackendError("--kappa must be positive (got \(cfg.kappa))") }
         if let g = cfg.initExponent, !g.isFinite { throw BackendError("--init-exponent must be a finite number (got \(g))") }
+        if let t = cfg.targetLoss, !(t >= 0 && t.isFinite) { throw BackendError("--target-loss must be a non-negative number (got \(t))") }
         let inputs = try TrainInputs.load(cfg)
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes = inputs.notes
@@ -103,6 +104,11 @@ final class TrainRun<T: Scalar>: SteppedRun {
     let r0Sq: Double
     var history = History()
     var boundViolations = 0, firstViolation: Int? = nil
+    /// The step at which the loss reached --target-loss.
+    var reachedTarget: Int? = nil
+    /// The teacher's span (--dataset teacher) and the weights' alignment with it at the start.
+    let teacherBasis: [[Double]]?
+    var initialAlignment: Double? = nil
     var maxDeviation = 0.0
 
     var command: String { "train" }
@@ -119,8 +125,10 @@ final class TrainRun<T: Scalar>: SteppedRun {
                                     initialisation: try TrainRun.initialisation(setup), trainOutput: cfg.trainOutput,
                                     blockWidth: cfg.blockWidth, outputScale: cfg.meanField ? 1 / Double(setup.width) : nil,
                                     exchange: Job.exchange)
+        teacherBasis = inputs.teacher.map { TeacherAlignment.basis($0, d: inputs.d) }
         u = try net.forward()
         try net.recordInitialMasks()
+        if let teacherBasis { initialAlignment = try net.alignment(basis: teacherBasis) }
         kernelResidual = zip(u, inputs.y).map { $0 - $1 }
         r0Sq = kernelResidual.map { $0 * $0 }.reduce(0, +)
     }
@@ -150,6 +158,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
             try run.writeArray(setup.inputs.x, shape: [n, d], to: "x.npy")
             try run.writeArray(setup.inputs.y, shape: [n], to: "y.npy")
         }
+        if let teacher = setup.inputs.teacher { try run.writeArray(teacher, shape: [teacher.count / d, d], to: "teacher_w.npy") }
         if setup.cfg.saveInit {
             let (w, a) = try net.weights()
             try run.writeArray(w, shape: [setup.width, d], to: "w0.npy")
@@ -207,7 +216,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
         }
         let deviation = zip(e, kernelResidual).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(r0Sq.squareRoot(), 1e-300)
         if lazy { maxDeviation = max(maxDeviation, deviation) }
-        guard k % logEvery == 0 || k == steps else { return Observation(loss: loss, row: nil) }
+        if reachedTarget == nil, let target = setup.cfg.targetLoss, loss <= target { reachedTarget = k }
+        guard k % logEvery == 0 || k == steps || reachedTarget == k else { return Observation(loss: loss, row: nil) }
         let dg = try net.diagnostics()
         let kernelLoss = 0.5 * kernelResidual.map { $0 * $0 }.reduce(0, +)
         var row = JSONObject()
@@ -244,6 +254,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
 
     func synchronize() throws { try setup.backend.synchronize() }
 
+    func reachedEnd(at k: Int) -> Bool { reachedTarget != nil }
+
     func finish(in run: RunDirectory) throws -> JSONObject {
         let (n, d, width) = (setup.inputs.n, setup.inputs.d, setup.width)
         let lazy = !setup.cfg.meanField
@@ -260,7 +272,8 @@ final class TrainRun<T: Scalar>: SteppedRun {
             maxKernelDeviation: lazy ? maxDeviation : nil,
             finalMaxMove: history.move.last, finalFlipFraction: history.flips.last, lambdaMinHInitial: history.lambdaMin.first,
             lambdaMinHFinal: history.lambdaMin.last, precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil,
-            complexity: setup.spectrum?.complexity(setup.inputs.y)))
+            complexity: setup.spectrum?.complexity(setup.inputs.y), targetLoss: setup.cfg.targetLoss, targetReachedAt: reachedTarget,
+            teacherAlignmentInitial: initialAlignment, teacherAlignment: try teacherBasis.map { try net.alignment(basis: $0) }))
     }
 
     static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {

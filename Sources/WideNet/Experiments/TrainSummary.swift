@@ -20,6 +20,10 @@ public struct TrainSummary: Codable, Sendable {
     public var precisionFloor: Double?
     /// √(2yᵀH⁻¹y/n) (Arora et al.'s complexity; nil without the fine-grained analysis).
     public var complexity: Double?
+    /// --target-loss and the step that reached it (the run stopped there; nil: not reached).
+    public var targetLoss: Double?, targetReachedAt: Int?
+    /// With --dataset teacher: Σ_r ‖P w_r‖² / Σ_r ‖w_r‖² (P onto the teacher's units' span) at the start and the end.
+    public var teacherAlignmentInitial: Double?, teacherAlignment: Double?
 
     /// In the order summary.json lists them (a synthesised encoding follows the cases).
     enum CodingKeys: String, CodingKey {
@@ -28,6 +32,7 @@ public struct TrainSummary: Codable, Sendable {
         case boundViolations = "bound_violations", firstBoundViolation = "first_bound_violation"
         case maxKernelDeviation = "max_kernel_deviation", finalMaxMove = "final_max_move", finalFlipFraction = "final_flip_fraction"
         case lambdaMinHInitial = "lambda_min_h_initial", lambdaMinHFinal = "lambda_min_h_final"
-        case precisionFloor = "precision_floor", complexity
+        case precisionFloor = "precision_floor", complexity, targetLoss = "target_loss", targetReachedAt = "target_reached_at"
+        case teacherAlignmentInitial = "teacher_alignment_initial", teacherAlignment = "teacher_alignment"
     }
 }

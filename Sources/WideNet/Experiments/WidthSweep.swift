@@ -56,6 +56,8 @@ public enum WidthSweep {
             row.set("final_flip_fraction", s.finalFlipFraction); row.set("max_kernel_deviation", s.maxKernelDeviation)
             row.set("lambda_min_h_initial", s.lambdaMinHInitial); row.set("lambda_min_h_final", s.lambdaMinHFinal)
             row.set("bound_holds", s.boundHolds); row.set("steps_per_second", times.stepsPerSecond)
+            row.set("teacher_alignment", s.teacherAlignment); row.set("teacher_alignment_initial", s.teacherAlignmentInitial)
+            row.set("target_reached_at", s.targetReachedAt)
             return row
         }, summary: { rows, _ in
             var summary = JSONObject()

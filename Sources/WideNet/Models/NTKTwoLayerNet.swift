@@ -204,6 +204,17 @@ public final class NTKTwoLayerNet<T: Scalar> {
         return (w, a)
     }
 
+    /// Σ_r ‖P w_r‖² / Σ_r ‖w_r‖² for the projection P onto `basis` (TeacherAlignment), every block's
+    /// sums added in block order: the same bits for any split over ranks.
+    public func alignment(basis: [[Double]]) throws -> Double {
+        let own = try blocks.map { b -> [Double] in
+            let e = TeacherAlignment.energy(try backend.download(b.w, count: b.shape.width * d, as: T.self), d: d, basis: basis)
+            return [e.inside, e.total]
+        }
+        let sums = WidthPartition.sumInBlockOrder(try exchange.blocksInOrder(own, per: 2, partition: partition), count: 2)
+        return sums[0] / max(sums[1], 1e-300)
+    }
+
     /// Puts back what ownWeights() returned.
     public func setOwnWeights(w: [T], a: [T]) throws {
         let first = ownUnits.lowerBound

@@ -107,6 +107,7 @@ private struct Loop {
             if let row = observed.row { try run.appendMetrics(row) }
         }
         var lastCheckpoint = resumed?.step
+        var lastStep = first
         if let step = lastCheckpoint { announce(checkpoint: step) }
         let progress = ProgressBar(total: e.steps, label: e.command, quiet: quiet, firstStep: first)
         let loopStart = Date()
@@ -126,6 +127,8 @@ private struct Loop {
             }
             if let row = observed.row { try run.appendMetrics(row) }
             progress.update(step: k + 1, loss: observed.loss)
+            lastStep = k + 1
+            if e.reachedEnd(at: k + 1) { break }   // every rank alike: the loss it looks at is gathered
             guard k + 1 < e.steps else { continue }
             let signal = try Job.agreedSignal(Interruption.pending)
             if control.checkpointDue(after: k + 1, signal: signal), e.canCheckpoint(at: k + 1) {
@@ -143,7 +146,7 @@ private struct Loop {
         let loopSeconds = Date().timeIntervalSince(loopStart)
         try run.close()
 
-        let stepsRun = e.steps - first
+        let stepsRun = lastStep - first
         var summary = try ConfigCoding.object(RunIdentity(command: e.command, status: "complete", backend: e.backendKind,
                                                           device: e.backendInfo?.deviceName))
         for (key, value) in try e.finish(in: run).pairs where summary[key] == nil { summary[key] = value }

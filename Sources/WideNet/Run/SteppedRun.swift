@@ -38,6 +38,8 @@ protocol SteppedRun: AnyObject {
     func observe(_ k: Int) throws -> Observation
     /// The update from state k to state k + 1.
     func advance(from k: Int) throws
+    /// Whether the run ends at state k before `steps` (a target reached); the harness stops there.
+    func reachedEnd(at k: Int) -> Bool
     /// Whether state k can be checkpointed (true unless the continuation would need more than the state).
     func canCheckpoint(at k: Int) -> Bool
     /// The arrays and numbers that restore() needs to continue from state `checkpoint.step`.
@@ -59,6 +61,7 @@ extension SteppedRun {
     var backendKind: String? { backendInfo?.kind }
     var kernelBuildSeconds: Double? { nil }
     func canCheckpoint(at k: Int) -> Bool { true }
+    func reachedEnd(at k: Int) -> Bool { false }
     func synchronize() throws {}
     func writeInputs(in run: RunDirectory) throws {}
     func restore(_ checkpoint: Checkpoint, in run: URL, rows: [JSONObject]) throws {
