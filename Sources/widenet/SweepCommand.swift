@@ -24,6 +24,9 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var problem: NTKProblemOptions
     @Option(help: "Runs per width on the same data (seeds --seed, --seed + 1, … for the weights); with 5 or more the slopes get 95 % intervals.")
     var seeds: Int = 1
+    @Option(help: "Sample counts n, comma-separated: measure how wide is wide enough (the fraction of seeds whose bound and λ_min(H(k)) ≥ λ0/2 held, m*(n) and its exponent).")
+    var ns: String?
+    @Option(help: "With --ns: m*(n) is the smallest width at which a fraction 1 − δ of the seeds held.") var delta: Double = 0.2
     @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
@@ -33,6 +36,8 @@ struct SweepCommand: ParsableCommand {
             var cfg = try problem.config(deviceOptions, output)
             var widthList = try widths.map(parsedWidths)
             var seedCount = seeds
+            var nList = try ns.map(parsedWidths)
+            var deltaValue = delta
             var given = JSONObject()
             if let widthList { given["widths"] = .array(widthList.map { .int($0) }) }
             given.set("seeds", seeds)
@@ -41,7 +46,11 @@ struct SweepCommand: ParsableCommand {
                 guard output.out == nil || output.out == runControl.resume else {
                     throw ValidationError("--resume continues the sweep in its own directory; leave out --out")
                 }
-                guard recorded.command() == "sweep" else {
+                if recorded.command() == "wide-enough" {
+                    nList = recorded.options["ns"]?.numbers.map { Int($0) }
+                    deltaValue = recorded.double("delta") ?? delta
+                }
+                guard recorded.command() == "sweep" || recorded.command() == "wide-enough" else {
                     throw ValidationError("--resume \(recorded.directory.path): a \(recorded.command() ?? "unknown") run, not a sweep")
                 }
                 cfg = try NTKTrainConfig(recorded: recorded)
@@ -50,6 +59,16 @@ struct SweepCommand: ParsableCommand {
                 seedCount = recorded.int("seeds") ?? 1
             }
             guard let widthList else { throw ValidationError("--widths is required (or --resume DIR to continue a sweep)") }
+            if let nList {
+                let result = try reportingInterruption {
+                    try WideEnoughSweep.run(cfg, ns: nList, widths: widthList, seeds: seedCount, delta: deltaValue,
+                                            control: runControl.control(recorded), resume: recorded != nil) { done, total, row, seconds in
+                        if !output.quiet { printProgress(done: done, total: total, row: row, seconds: seconds) }
+                    }
+                }
+                if Job.isLeader { output.finish(result.summary, directory: result.directory, notes: result.notes) { printSummary(result.summary) } }
+                return
+            }
             let result = try reportingInterruption {
                 try WidthSweep.run(cfg, widths: widthList, seeds: seedCount, control: runControl.control(recorded), resume: recorded != nil) { done, total, row, seconds in
                     if !output.quiet { printProgress(done: done, total: total, row: row, seconds: seconds) }
@@ -80,7 +99,7 @@ struct SweepCommand: ParsableCommand {
     func printSummary(_ s: JSONObject) {
         let keys = ["backend", "device", "n", "d", "steps", "lr", "lambda0", "widths", "slope_max_move", "r2_max_move",
                     "slope_flip_fraction", "r2_flip_fraction", "slope_kernel_deviation", "r2_kernel_deviation", "bound_holds",
-                    "wall_seconds"]
+                    "ns", "delta", "m_star", "fit_m_star_exponent", "theorem_exponent", "wall_seconds"]
         for k in keys {
             guard let v = s[k] else { continue }
             print(k.padding(toLength: 24, withPad: " ", startingAt: 0) + v.displayText)

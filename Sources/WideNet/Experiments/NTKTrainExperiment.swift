@@ -271,7 +271,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
             boundHolds: lazy ? boundViolations == 0 : nil, boundViolations: lazy ? boundViolations : nil, firstBoundViolation: firstViolation,
             maxKernelDeviation: lazy ? maxDeviation : nil,
             finalMaxMove: history.move.last, finalFlipFraction: history.flips.last, lambdaMinHInitial: history.lambdaMin.first,
-            lambdaMinHFinal: history.lambdaMin.last, precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil,
+            lambdaMinHFinal: history.lambdaMin.last, lambdaMinHLeast: history.lambdaMin.min(), precisionFloor: T.precision == .f32 ? history.roundingFloor() : nil,
             complexity: setup.spectrum?.complexity(setup.inputs.y), targetLoss: setup.cfg.targetLoss, targetReachedAt: reachedTarget,
             teacherAlignmentInitial: initialAlignment, teacherAlignment: try teacherBasis.map { try net.alignment(basis: $0) }))
     }

@@ -14,6 +14,8 @@ public struct TrainSummary: Codable, Sendable {
     public var maxKernelDeviation: Double?
     public var finalMaxMove: Double?, finalFlipFraction: Double?
     public var lambdaMinHInitial: Double?, lambdaMinHFinal: Double?
+    /// The least λ_min(H(k)) over the steps it was computed at (--gram-every).
+    public var lambdaMinHLeast: Double?
     /// Where the loss stopped following the kernel prediction for rounding (f32 only): over the
     /// last quarter of the logged steps the prediction fell more than 100-fold, the loss less than a
     /// tenth as much, and it ended 100× above the prediction. nil: the run did not reach it.
@@ -31,7 +33,7 @@ public struct TrainSummary: Codable, Sendable {
         case lambdaMax = "lambda_max", initialLoss = "initial_loss", finalLoss = "final_loss", boundHolds = "bound_holds"
         case boundViolations = "bound_violations", firstBoundViolation = "first_bound_violation"
         case maxKernelDeviation = "max_kernel_deviation", finalMaxMove = "final_max_move", finalFlipFraction = "final_flip_fraction"
-        case lambdaMinHInitial = "lambda_min_h_initial", lambdaMinHFinal = "lambda_min_h_final"
+        case lambdaMinHInitial = "lambda_min_h_initial", lambdaMinHFinal = "lambda_min_h_final", lambdaMinHLeast = "lambda_min_h_least"
         case precisionFloor = "precision_floor", complexity, targetLoss = "target_loss", targetReachedAt = "target_reached_at"
         case teacherAlignmentInitial = "teacher_alignment_initial", teacherAlignment = "teacher_alignment"
     }

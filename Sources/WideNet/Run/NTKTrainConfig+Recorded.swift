@@ -5,7 +5,7 @@ extension NTKTrainConfig {
     /// recorded, with the width, block width, log cadence, backend and device pinned to what they
     /// resolved to, since a continuation is bit-identical only on the same blocks of the same device.
     public init(recorded r: RecordedConfig) throws {
-        guard r.command() == "train" || r.command() == "sweep" else {
+        guard ["train", "sweep", "wide-enough"].contains(r.command() ?? "") else {
             throw BackendError("--resume \(r.directory.path): a \(r.command() ?? "unknown") run, not a train run or sweep")
         }
         self = try r.decode(NTKTrainConfig.self)
