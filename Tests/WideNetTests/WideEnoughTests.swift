@@ -54,5 +54,7 @@ import Testing
             }
         }
         #expect(summary["theorem_exponent"]?.doubleValue.map { $0 > 6 } == true, "n⁶/λ0⁴ grows faster than n⁶ as λ0 falls")
+        let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("Seeds whose bound and λ_min(H(k)) ≥ λ0/2 held throughout"), "the sweep's own report")
     }
 }
