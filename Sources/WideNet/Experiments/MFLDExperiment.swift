@@ -38,9 +38,7 @@ public enum MFLDExperiment {
     static func preflight(_ cfg: MFLDConfig, coordinates D: Int, on info: BackendInfo) throws {
         let bytes = cfg.precision == .f32 ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride
         // In a job of ranks the device holds this rank's blocks of particles only.
-        let partition = cfg.precision == .f32
-            ? MeanFieldNet<Float>.partition(particles: cfg.particles, coordinates: D, blockParticles: cfg.blockParticles)
-            : MeanFieldNet<Double>.partition(particles: cfg.particles, coordinates: D, blockParticles: cfg.blockParticles)
+        let partition = WidthPartition.forProblem(width: cfg.particles, bytesPerUnit: D * bytes, requested: cfg.blockParticles)
         let need = Double(Job.share(of: partition) ?? cfg.particles) * Double(D * bytes)
         let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
         // On the host: the entropy sample (points, centred copy, norms and distances, one 32 MiB

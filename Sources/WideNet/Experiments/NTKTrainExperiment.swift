@@ -83,10 +83,10 @@ struct TrainSetup {
         let (n, d) = (inputs.n, inputs.d)
         switch precision {
         case .f32:
-            let p = blockWidth.map { WidthPartition(width: width, blockWidth: $0) } ?? NTKTwoLayerNet<Float>.partition(width: width, n: n, d: d)
+            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Float>.blockBytesPerNeuron(n: n, d: d), requested: blockWidth)
             try NTKTwoLayerNet<Float>.preflight(width: width, share: share(p), n: n, d: d, storesInitialWeights: given, on: info)
         case .f64:
-            let p = blockWidth.map { WidthPartition(width: width, blockWidth: $0) } ?? NTKTwoLayerNet<Double>.partition(width: width, n: n, d: d)
+            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Double>.blockBytesPerNeuron(n: n, d: d), requested: blockWidth)
             try NTKTwoLayerNet<Double>.preflight(width: width, share: share(p), n: n, d: d, storesInitialWeights: given, on: info)
         }
     }

@@ -19,8 +19,7 @@ public final class MeanFieldNet<T: Scalar> {
 
     /// The blocks of `particles` (--block-particles, else the default for their size): the same on every device.
     public static func partition(particles: Int, coordinates: Int, blockParticles: Int?) -> WidthPartition {
-        blockParticles.map { WidthPartition(width: particles, blockWidth: $0) }
-            ?? WidthPartition.forProblem(width: particles, bytesPerUnit: coordinates * MemoryLayout<T>.stride)
+        WidthPartition.forProblem(width: particles, bytesPerUnit: coordinates * MemoryLayout<T>.stride, requested: blockParticles)
     }
 
     /// Particles drawn from N(0, scale² I) (Philox stream `particles` of `seed`), or given: all N×D,

@@ -99,8 +99,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
         x = try backend.allocate(bytes: n * d * MemoryLayout<T>.stride)
         try backend.upload(xValues, to: x)
         residual = try backend.allocate(bytes: n * MemoryLayout<T>.stride)
-        partition = requestedBlock.map { WidthPartition(width: width, blockWidth: $0) }
-            ?? NTKTwoLayerNet.partition(width: width, n: n, d: d)
+        partition = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet.blockBytesPerNeuron(n: n, d: d), requested: requestedBlock)
         try partition.checkFits(backend.info, bytesPerUnit: NTKTwoLayerNet.blockBytesPerNeuron(n: n, d: d), what: "width \(width)")
         for b in partition.blocks(rank: exchange.rank, of: exchange.size) {
             let range = partition.range(b)

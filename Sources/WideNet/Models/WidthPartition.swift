@@ -30,6 +30,11 @@ public struct WidthPartition: Hashable, Sendable, CustomStringConvertible {
         return WidthPartition(width: width, blockWidth: max(32, fit / grain * grain))
     }
 
+    /// The requested block width (a hidden --block-width, a resumed run's), else the default.
+    public static func forProblem(width: Int, bytesPerUnit: Int, requested: Int?) -> WidthPartition {
+        requested.map { WidthPartition(width: width, blockWidth: $0) } ?? forProblem(width: width, bytesPerUnit: bytesPerUnit)
+    }
+
     public var count: Int { (width + blockWidth - 1) / blockWidth }
 
     /// The units of block b.
