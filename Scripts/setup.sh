@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(ocl-icd-opencl-dev opencl-headers libopenblas-dev liblapacke-dev pocl-opencl-icd openmpi-bin libopenmpi-dev)
 # python3 with numpy serves the .npy interop tests and the peer benchmarks; any python3 that has it will do.
 python3 -c "import numpy" >/dev/null 2>&1 || packages+=(python3 python3-numpy)
+# scipy: the quadrature and special functions of the harmonic-target reference (Tests/References).
+python3 -c "import scipy" >/dev/null 2>&1 || packages+=(python3-scipy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

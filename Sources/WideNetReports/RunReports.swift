@@ -10,7 +10,7 @@ public enum RunReports {
     static func html(for run: RunFiles) throws -> String {
         if case .string("diverged")? = run.summary["status"] { return GenericReport.html(run) }
         switch run.command {
-        case "train": return try TrainReport.html(run)
+        case "train": return run.summary["batch"] != nil ? SGDReport.html(run) : try TrainReport.html(run)
         case "sweep":
             // The members' loss curves, from their own directories (width-<m>/metrics.jsonl).
             // With several seeds, the first seed's run of each width.

@@ -9,7 +9,7 @@ struct NTKProblemOptions: ParsableArguments {
     @Option(help: "Gradient-descent steps.") var steps: Int = 300
     @Option(help: "Step size η (default 1/λ_max(H∞)).") var lr: Double?
     @Option(help: "Seed of data, initial weights and everything random.") var seed: UInt64 = 0
-    @Option(help: "sphere (uniform on the unit sphere, labels uniform in (−1,1)), teacher (labels from a random ReLU net) or file.")
+    @Option(help: "sphere (uniform on the unit sphere, labels uniform in (−1,1)), teacher (labels from a random ReLU net), harmonic (a target from H∞'s eigenfunctions of known smoothness; default d = 3) or file.")
     var dataset: DatasetKind?
     @Option(help: "Inputs, n×d .npy (implies --dataset file; rows are scaled to unit norm).") var x: String?
     @Option(help: "Labels, n .npy.") var y: String?
@@ -30,6 +30,10 @@ struct NTKProblemOptions: ParsableArguments {
     var initExponent: Double?
     @Flag(help: "Decompose H∞ for the fine-grained analysis (spectrum.npy, the complexity) also beyond n = 8192.")
     var spectrum = false
+    @Option(help: "Source exponent r of the harmonic target, f* = T^r g (default 1/(2d), where constant-step averaged SGD is minimax-optimal).")
+    var source: Double?
+    @Option(help: "Largest spherical-harmonic degree of the harmonic target (default 40).") var degrees: Int?
+    @Option(help: "Standard deviation of the Gaussian noise on the harmonic target's labels (default 0.1).") var noise: Double?
 
     /// The configuration these options, the device's and the output's describe.
     func config(_ device: DeviceOptions, _ output: OutputOptions) throws -> NTKTrainConfig {
@@ -39,6 +43,7 @@ struct NTKProblemOptions: ParsableArguments {
         cfg.trainOutput = trainOutput; cfg.logEvery = logEvery; cfg.gramEvery = gramEvery
         cfg.labelNoise = labelNoise; cfg.randomLabels = randomLabels ? true : nil; cfg.spectrum = spectrum ? true : nil
         cfg.scaling = scaling; cfg.initExponent = initExponent; cfg.targetLoss = targetLoss
+        cfg.source = source; cfg.degrees = degrees; cfg.noise = noise
         cfg.backend = try device.resolvedBackend(); cfg.device = device.resolvedDevice
         cfg.precision = device.precision; cfg.out = output.out; cfg.quiet = output.quiet
         return cfg

@@ -19,9 +19,11 @@ struct TrainCommand: ParsableCommand {
               widenet train --x X.npy --y y.npy --init-w W.npy --init-a a.npy --steps 100 --lr 0.1
               widenet train --width 1048576 --steps 5000 --checkpoint-every 500 --out runs/long
               widenet train --resume runs/long      # after Ctrl-C, a kill or a crash
+              widenet train --optimizer sgd --stream --average --steps 100000 --width 16384   # Nitanda–Suzuki
             """)
 
     @OptionGroup var problem: NTKProblemOptions
+    @OptionGroup(title: "SGD") var sgd: SGDOptions
     @Option(help: "Width m (default: 2^16 on a CPU, 2^24 on a GPU; from --init-w when given).") var width: Int?
     @Option(name: .customLong("init-w"), help: "Initial hidden weights, m×d .npy (sets the width).") var initW: String?
     @Option(name: .customLong("init-a"), help: "Initial output weights, m .npy.") var initA: String?
@@ -46,6 +48,7 @@ struct TrainCommand: ParsableCommand {
             var cfg = try problem.config(deviceOptions, output)
             cfg.width = width; cfg.initWPath = initW; cfg.initAPath = initA
             cfg.saveWeights = saveWeights; cfg.saveInit = saveInit; cfg.blockWidth = blockWidth
+            sgd.apply(to: &cfg)
             let recorded = try runControl.recorded(checking: cfg, keys: NTKTrainConfig.recordedKeys)
             if let recorded {
                 guard output.out == nil || output.out == runControl.resume else {
@@ -63,12 +66,20 @@ struct TrainCommand: ParsableCommand {
     }
 
     func printSummary(_ s: JSONObject) {
-        let keys = ["backend", "device", "precision", "n", "d", "width", "steps", "lr", "lambda0", "initial_loss",
-                    "final_loss", "bound_holds", "max_kernel_deviation", "final_max_move", "final_flip_fraction",
+        let keys = ["backend", "device", "precision", "n", "d", "width", "steps", "batch", "samples_seen", "lr", "lambda0", "initial_loss",
+                    "final_loss", "bound_holds", "max_kernel_deviation", "final_test_error", "final_test_error_average",
+                    "rate_last", "rate_average", "rate_theory_average", "rate_optimal", "final_max_move", "final_flip_fraction",
                     "lambda_min_h_initial", "lambda_min_h_final", "steps_per_second", "wall_seconds"]
         for k in keys {
             guard let v = s[k] else { continue }
-            print(k.padding(toLength: 22, withPad: " ", startingAt: 0) + v.displayText)
+            var text = v.displayText
+            // A fitted rate reads as its value and interval, or why it is not identified.
+            if case .object(let o) = v, o["identified"] != nil {
+                if o["identified"] == .bool(true), let x = o["value"]?.numeric, let lo = o["low"]?.numeric, let hi = o["high"]?.numeric {
+                    text = String(format: "%.4g [%.4g, %.4g]", x, lo, hi)
+                } else { text = "not identified: \(o["reason"]?.displayText ?? "?")" }
+            }
+            print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + text)
         }
     }
 }

@@ -123,6 +123,10 @@ public protocol BackendCore: AnyObject {
     func fillRandom<T: Scalar>(_ out: any DeviceBuffer, count: Int, offset: UInt64, seed: UInt64,
                                stream: UInt32, step: UInt32, distribution: RandomDistribution, scale: T) throws
 
+    /// mean[q] ← mean[q] + weight·(x[q] − mean[q]) for q < count: one term of a running average
+    /// (weight 1/k at the k-th, so mean = (1/k) Σ_{j≤k} x_j); the rest of `mean` is left alone.
+    func runningMean<T: Scalar>(_ mean: any DeviceBuffer, toward x: any DeviceBuffer, count: Int, weight: T) throws
+
     /// Σ x² over the first `count` values (deterministic).
     func sumSquares<T: Scalar>(_ buffer: any DeviceBuffer, count: Int, as: T.Type) throws -> Double
 

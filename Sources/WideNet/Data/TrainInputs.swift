@@ -10,6 +10,7 @@ struct TrainInputs {
     var initA: [Double]? = nil     // m
     var width: Int?                // from the arrays or --width
     var teacher: [Double]? = nil   // the teacher's hidden weights (k×d), for --dataset teacher
+    var harmonic: HarmonicTarget? = nil   // the target function of --dataset harmonic
     var notes: [String] = []
 
     static func load(_ cfg: NTKTrainConfig) throws -> TrainInputs {
@@ -24,19 +25,35 @@ struct TrainInputs {
             inputs = try fromFiles(x: xp, y: yp)
             if let n = cfg.n, n != inputs.n { throw BackendError("--n \(n) disagrees with \(xp), which has \(inputs.n) rows") }
             if let d = cfg.d, d != inputs.d { throw BackendError("--d \(d) disagrees with \(xp), which has \(inputs.d) columns") }
-        case .sphere, .teacher:
+        case .sphere, .teacher, .harmonic:
             if usesFiles { throw BackendError("--x/--y give file data; they cannot be used with --dataset \(kind.rawValue)") }
-            let n = cfg.n ?? NTKTrainConfig.defaultN, d = cfg.d ?? NTKTrainConfig.defaultD
+            let n = cfg.n ?? NTKTrainConfig.defaultN
+            let d = cfg.d ?? (kind == .harmonic ? NTKTrainConfig.defaultHarmonicD : NTKTrainConfig.defaultD)
             guard n >= 1 else { throw BackendError("--n must be at least 1 (got \(n))") }
             guard d >= 1 else { throw BackendError("--d must be at least 1 (got \(d))") }
             guard n.multipliedReportingOverflow(by: d).overflow == false, n * d <= 1 << 28 else {
                 throw BackendError("--n \(n) × --d \(d) is too large for the data matrix")
             }
             let seed = cfg.dataSeed ?? cfg.seed
-            let data = kind == .sphere ? SyntheticData.sphere(n: n, d: d, seed: seed)
-                                       : SyntheticData.teacher(n: n, d: d, seed: seed)
-            inputs = TrainInputs(x: data.x, y: data.y, n: n, d: d, width: nil)
-            if kind == .teacher { inputs.teacher = SyntheticData.teacherWeights(d: d, seed: seed) }
+            switch kind {
+            case .harmonic:
+                if let sigma = cfg.noise, !(sigma >= 0 && sigma.isFinite) { throw BackendError("--noise must be a non-negative number (got \(sigma))", .usage) }
+                let target = try HarmonicTarget(d: d, source: cfg.source ?? 1 / Double(2 * d),
+                                                maxDegree: cfg.degrees ?? HarmonicTarget.defaultMaxDegree, seed: seed)
+                let x = SyntheticData.sphere(n: n, d: d, seed: seed).x
+                inputs = TrainInputs(x: x, y: target.labels(x, n: n, noise: cfg.noise ?? NTKTrainConfig.defaultNoise, seed: seed, step: 0),
+                                     n: n, d: d, width: nil)
+                inputs.harmonic = target
+            default:
+                let data = kind == .sphere ? SyntheticData.sphere(n: n, d: d, seed: seed) : SyntheticData.teacher(n: n, d: d, seed: seed)
+                inputs = TrainInputs(x: data.x, y: data.y, n: n, d: d, width: nil)
+                if kind == .teacher { inputs.teacher = SyntheticData.teacherWeights(d: d, seed: seed) }
+            }
+        }
+        if kind != .harmonic {
+            for (given, name) in [(cfg.source != nil, "--source"), (cfg.degrees != nil, "--degrees"), (cfg.noise != nil, "--noise")] where given {
+                throw BackendError("\(name) shapes the harmonic target; it needs --dataset harmonic (the data set is \(kind.rawValue))", .usage)
+            }
         }
         try inputs.corruptLabels(cfg)
         try inputs.loadInitialWeights(cfg)

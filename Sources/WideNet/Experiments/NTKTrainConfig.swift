@@ -4,8 +4,12 @@ import Foundation
 /// weights' step η·m so that the function moves at O(η) as in the NTK case, and each neuron at O(η)).
 public enum OutputScaling: String, Sendable, CaseIterable, Codable { case ntk, meanField = "mean-field" }
 
-/// `--dataset sphere|teacher|file`.
-public enum DatasetKind: String, Sendable, CaseIterable, Codable { case sphere, teacher, file }
+/// `--dataset sphere|teacher|harmonic|file`.
+public enum DatasetKind: String, Sendable, CaseIterable, Codable { case sphere, teacher, harmonic, file }
+
+/// `--optimizer gd|sgd` of `widenet train`: full-batch GD, or SGD on batches (with Polyak–Ruppert
+/// averaging under --average).
+public enum TrainOptimizer: String, Sendable, CaseIterable, Codable { case gd, sgd }
 
 /// Everything `widenet train` was asked for (ARCHITECTURE.md §1.1, §3).
 public struct NTKTrainConfig: Sendable, Codable {
@@ -53,7 +57,26 @@ public struct NTKTrainConfig: Sendable, Codable {
     public var scaling: OutputScaling? = nil
     /// γ of w ~ N(0, κ² m^(−γ) I) (Jacot et al.: γ < 1 lazy, γ > 1 saddle to saddle); nil: 0.
     public var initExponent: Double? = nil
+    /// nil: gd.
+    public var optimizer: TrainOptimizer? = nil
+    /// SGD's batch size (nil: 1).
+    public var batch: Int? = nil
+    /// Polyak–Ruppert averaging of the SGD iterates after the first `averageFrom` (nil: 0) updates.
+    public var average: Bool? = nil
+    public var averageFrom: Int? = nil
+    /// One pass over fresh samples of the target (--dataset harmonic) instead of epochs over a data set.
+    public var stream: Bool? = nil
+    /// Standard deviation of the Gaussian noise on the harmonic target's labels (nil: 0.1).
+    public var noise: Double? = nil
+    /// The harmonic target's source exponent r (nil: 1/(2d)) and largest degree (nil: HarmonicTarget.defaultMaxDegree).
+    public var source: Double? = nil
+    public var degrees: Int? = nil
+    /// Samples of the test set on which SGD's test error is measured (nil: 2048).
+    public var testSize: Int? = nil
+    /// Write every sample SGD saw, in order (samples_x.npy, samples_y.npy), for re-analysis and replays.
+    public var saveSamples: Bool? = nil
     public var meanField: Bool { scaling == .meanField }
+    public var usesSGD: Bool { optimizer == .sgd }
     /// The standard deviation of the initial hidden weights at width m.
     public func initialScale(width m: Int) -> Double { kappa * Foundation.pow(Double(m), -(initExponent ?? 0) / 2) }
 
@@ -70,10 +93,15 @@ public struct NTKTrainConfig: Sendable, Codable {
         case gramEvery = "gram_every", backend, device, precision, out, saveWeights = "save_weights", saveInit = "save_init"
         case blockWidth = "block_width", labelNoise = "label_noise", randomLabels = "random_labels", spectrum
         case scaling, initExponent = "init_exponent", targetLoss = "target_loss"
+        case optimizer, batch, average, averageFrom = "average_from", stream, noise, source, degrees, testSize = "test_size"
+        case saveSamples = "save_samples"
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).
     public static let defaultN = 64, defaultD = 16
+    /// The harmonic target's default input dimension: β = d/(d − 1) = 1.5, where rates are steep enough to read.
+    public static let defaultHarmonicD = 3
+    public static let defaultNoise = 0.1, defaultTestSize = 2048
     /// Default widths: about 2^16 on a CPU (within a minute), 2^24 on a GPU.
     public static func defaultWidth(for info: BackendInfo) -> Int { info.isGPU ? 1 << 24 : 1 << 16 }
 

@@ -15,10 +15,22 @@ public enum NTKTrainExperiment {
         guard cfg.kappa > 0, cfg.kappa.isFinite else { throw BackendError("--kappa must be positive (got \(cfg.kappa))") }
         if let g = cfg.initExponent, !g.isFinite { throw BackendError("--init-exponent must be a finite number (got \(g))") }
         if let t = cfg.targetLoss, !(t >= 0 && t.isFinite) { throw BackendError("--target-loss must be a non-negative number (got \(t))") }
+        if cfg.usesSGD { try SGDSetup.validate(cfg) } else { try SGDSetup.validateGD(cfg) }
+        var cfg = cfg
+        if cfg.stream == true, cfg.dataset == nil { cfg.dataset = .harmonic }
         let inputs = try TrainInputs.load(cfg)
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes = inputs.notes
         if let note = choice.note { notes.insert(note, at: 0) }
+        if cfg.usesSGD {
+            let setup = try SGDSetup(cfg, inputs, choice.backend, notes)
+            return try RunHarness.run(command: "train", out: cfg.out, control: control, quiet: cfg.quiet) { _, _ in
+                switch cfg.precision {
+                case .f32: return try SGDTrainRun<Float>(setup, control)
+                case .f64: return try SGDTrainRun<Double>(setup, control)
+                }
+            }
+        }
         let setup = try TrainSetup(cfg, inputs, choice.backend, notes)
         return try RunHarness.run(command: "train", out: cfg.out, control: control, quiet: cfg.quiet) { _, _ in
             switch cfg.precision {

@@ -13,6 +13,9 @@ public final class NTKTwoLayerNet<T: Scalar> {
     /// f(x) = outputScale · Σ_r a_r relu(w_rᵀx).
     public let outputScale: Double
     public let n: Int, d: Int, width: Int
+    /// The samples the next forward pass and update use: n, or fewer after setSamples (SGD's batches
+    /// and a test set pass through the same buffers, n being their capacity).
+    public private(set) var samples: Int
     public let trainOutput: Bool
     let x: any DeviceBuffer
     let residual: any DeviceBuffer
@@ -63,9 +66,10 @@ public final class NTKTwoLayerNet<T: Scalar> {
 
     /// Refuses a width whose parameters cannot fit on the device, naming the largest one that does.
     /// In a job of ranks `share` is the neurons this rank holds, and the figure is the rank's.
+    /// `extraBytesPerNeuron`: what a run keeps beside the net per neuron (an average of iterates).
     public static func preflight(width: Int, share: Int? = nil, n: Int, d: Int, storesInitialWeights stored: Bool,
-                                 on info: BackendInfo) throws {
-        let perNeuron = bytesPerNeuron(n: n, d: d, storesInitialWeights: stored)
+                                 on info: BackendInfo, extraBytesPerNeuron: Double = 0) throws {
+        let perNeuron = bytesPerNeuron(n: n, d: d, storesInitialWeights: stored) + extraBytesPerNeuron
         // Scratch: the forward partials of one block and small reductions; 10 % headroom on a GPU.
         let budget = Double(info.globalMemBytes) * (info.isGPU ? 0.9 : 0.7)
         let need = perNeuron * Double(share ?? width)
@@ -94,7 +98,7 @@ public final class NTKTwoLayerNet<T: Scalar> {
         precondition(xValues.count == n * d, "x must be n×d")
         self.backend = backend
         self.exchange = exchange
-        self.n = n; self.d = d; self.width = width
+        self.n = n; self.d = d; self.width = width; samples = n
         self.trainOutput = trainOutput
         x = try backend.allocate(bytes: n * d * MemoryLayout<T>.stride)
         try backend.upload(xValues, to: x)
@@ -130,28 +134,46 @@ public final class NTKTwoLayerNet<T: Scalar> {
 
     /// u = f(X) for the current weights (recomputing the masks); the first call also records the
     /// initial masks.
-    public func forward() throws -> [Double] {
-        let partials = try blocks.map { block -> [Double] in
-            try backend.ntkForward(block.shape, x: x, w: block.w, a: block.a, masks: block.masks,
+    public func forward() throws -> [Double] { try forward(hidden: blocks.map(\.w), output: blocks.map(\.a)) }
+
+    /// u = f(X) with other weights in the blocks' places (an average of iterates: `hidden[b]`, `output[b]`
+    /// for this process's block b); the masks become theirs until the next forward pass.
+    public func forward(hidden: [any DeviceBuffer], output: [any DeviceBuffer]) throws -> [Double] {
+        precondition(hidden.count == blocks.count && output.count == blocks.count, "one buffer per block")
+        let count = samples
+        let partials = try blocks.indices.map { k -> [Double] in
+            let block = blocks[k]
+            try backend.ntkForward(shape(block), x: x, w: hidden[k], a: output[k], masks: block.masks,
                                    partialU: block.partialU, as: T.self)
-            return try backend.download(block.partialU, count: n, as: T.self).map(Double.init)
+            return try backend.download(block.partialU, count: count, as: T.self).map(Double.init)
         }
         let s = outputScale
-        let all = try exchange.blocksInOrder(partials, per: n, partition: partition)
-        return WidthPartition.sumInBlockOrder(all, count: n).map { $0 * s }
+        let all = try exchange.blocksInOrder(partials, per: count, partition: partition)
+        return WidthPartition.sumInBlockOrder(all, count: count).map { $0 * s }
     }
+
+    /// Puts `count` ≤ n new input rows (count×d) in place of X: the next forward pass and update use them.
+    public func setSamples(_ rows: [T], count: Int) throws {
+        precondition(count >= 1 && count <= n && rows.count == count * d, "setSamples: count×d rows, count ≤ n")
+        try backend.upload(rows, to: x)
+        samples = count
+    }
+
+    /// A block's shape at the current sample count.
+    func shape(_ block: Block) -> NTKBlockShape { NTKBlockShape(n: samples, d: d, width: block.shape.width) }
 
     /// Records the current masks as the initial ones (after the first forward pass).
     public func recordInitialMasks() throws {
         for b in blocks { try backend.copy(b.masks, to: b.masks0, bytes: b.shape.maskWords * 4) }
     }
 
-    /// One GD step from the masks of the last forward pass and the residual e = u − y.
+    /// One GD step from the masks of the last forward pass and the residual e = u − y (one per sample).
     public func update(residual e: [Double], learningRate: Double) throws {
+        precondition(e.count == samples, "one residual per sample")
         try backend.upload(e.map { T($0) }, to: residual)
         let scale = T(learningRate * outputScale)
         for b in blocks {
-            try backend.ntkBackwardUpdate(b.shape, x: x, w: b.w, a: b.a, masks: b.masks, residual: residual,
+            try backend.ntkBackwardUpdate(shape(b), x: x, w: b.w, a: b.a, masks: b.masks, residual: residual,
                                           scale: scale, trainOutput: trainOutput)
         }
     }

@@ -51,6 +51,12 @@ extension KernelChecks {
                     else { try reductionChecks(Double.self, gpu, cpu, &r, &rng) }
                 }
             },
+            KernelCheck("running_mean f32/f64, the tail untouched") { gpu, cpu, r, rng in
+                try bothPrecisions(gpu) { p in
+                    if p == .f32 { try runningMeanChecks(Float.self, gpu, cpu, &r, &rng) }
+                    else { try runningMeanChecks(Double.self, gpu, cpu, &r, &rng) }
+                }
+            },
             KernelCheck("plans: local memory as the compiler reports") { gpu, _, r, _ in
                 try localMemoryCheck(gpu, &r)
             },
@@ -129,6 +135,28 @@ extension KernelChecks {
         // acos near ±1 amplifies rounding of g by 1/√(1−g²); the diagonal sits exactly there.
         let tol = T.precision == .f32 ? 2e-4 : 1e-11
         r.close(out[0], out[1], abs: tol, rel: tol, "\(label)arccos_gram \(T.precision) n=\(n)")
+    }
+
+    /// mean + c·(x − mean) against the formula in f64, on a buffer longer than `count` whose tail is
+    /// poisoned: the tail must come back bit for bit. 40 001 and 70 003 pass the fixed grid (256 × 128).
+    static func runningMeanChecks<T: Scalar>(_: T.Type, _ gpu: OpenCLBackend, _ cpu: CPUBackend,
+                                             _ r: inout CheckRecorder, _ rng: inout CheckRNG) throws {
+        for count in [1, 77, 40_001, 70_003] {
+            let tail = 5
+            let mean0: [T] = rng.normals(count) + [T](repeating: .nan, count: tail), x: [T] = rng.normals(count)
+            let c = T(1) / T(3 + count % 7)
+            let want = (0..<count).map { Double(mean0[$0]) + Double(c) * (Double(x[$0]) - Double(mean0[$0])) }
+            for be in [gpu as any Backend, cpu] {
+                let mean = try CheckBuffers.values(be, mean0)
+                try be.runningMean(mean, toward: try CheckBuffers.values(be, x), count: count, weight: c)
+                let got = try be.download(mean, count: count + tail, as: T.self)
+                // Three roundings of values of order |mean| + |x| (a few units for normals); a fused multiply-add is one fewer.
+                let eps = Double(T.ulpOfOne)
+                r.close(got[0..<count].map(Double.init), want, abs: 4 * eps * 16, rel: 4 * eps,
+                        "running_mean \(be.info.kind) \(T.precision) \(count)")
+                r.identical(Array(got[count...]), Array(mean0[count...]), "running_mean \(be.info.kind) \(T.precision) \(count): tail untouched")
+            }
+        }
     }
 
     static func reductionChecks<T: Scalar>(_: T.Type, _ gpu: OpenCLBackend, _ cpu: CPUBackend,

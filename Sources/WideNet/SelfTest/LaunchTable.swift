@@ -42,7 +42,7 @@ public enum LaunchTable {
                     }
                     out += [LaunchPlans.sumPartials(n: n, scalar: b), LaunchPlans.reduction("max_move_sq", bytesPerItem: b),
                             LaunchPlans.reduction("mask_flips", bytesPerItem: 4),
-                            LaunchPlans.philoxFill(count: block * d)].map { row($0, precision, label, limits) }
+                            LaunchPlans.philoxFill(count: block * d), LaunchPlans.runningMean].map { row($0, precision, label, limits) }
                 }
                 if n <= 65_536 {
                     out += [LaunchPlans.gram("mask_gram", n: n, gramConfig), LaunchPlans.gram("arccos_gram", n: n, gramConfig)]

@@ -33,6 +33,9 @@ public enum LaunchPlans {
         KernelLaunch(kernel: kernel, groups: [reduceGroups], local: [reduceGroup], localBytes: reduceGroup * bytesPerItem)
     }
 
+    /// running_mean (average.cl): the reductions' fixed grid, striding over any count.
+    static var runningMean: KernelLaunch { KernelLaunch(kernel: "running_mean", groups: [reduceGroups], local: [reduceGroup], localBytes: 0) }
+
     // MARK: NTK
 
     static func ntkForward(_ s: NTKBlockShape, _ c: NTKKernelConfig, scalar: Int) -> KernelLaunch {
