@@ -28,6 +28,7 @@ public enum RunReports {
         case "saddle-sweep": return SaddleSweepReport.html(run)
         case "gram": return try GramReport.html(run)
         case "wide-enough": return WideEnoughReport.html(run)
+        case "sgd-rates": return SGDReport.sweepHTML(run)
         default: return GenericReport.html(run)
         }
     }

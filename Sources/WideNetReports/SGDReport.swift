@@ -5,6 +5,39 @@ import WideNet
 /// against samples seen on log-log axes, with the fitted rates and the rate theory gives
 /// (Nitanda–Suzuki; Dieuleveut–Bach), and the weights' movement.
 enum SGDReport {
+    /// `sweep --optimizer sgd --seeds S`: the seed-mean curves and the rates fitted across seeds.
+    static func sweepHTML(_ run: RunFiles) -> String {
+        let s = run.summary
+        var r = HTMLReport(title: "widenet sweep (SGD over seeds)")
+        r.heading("Averaged SGD's rate over seeds")
+        r.keyValues(s.pairs.compactMap { key, value in key == "notes" || key.hasPrefix("curve_") ? nil : (key, value.displayText) })
+        for note in run.notes { r.paragraph(note) }
+        let t = s["curve_samples"]?.numbers ?? []
+        func curve(_ key: String) -> [Double] {
+            guard case .array(let a)? = s[key] else { return [] }
+            return a.map { $0.doubleValue ?? .nan }
+        }
+        var series = [PlotSeries("last iterate, rate \(s["rate_last"]?.displayText ?? "?")", x: t, y: curve("curve_test_error")),
+                      PlotSeries("averaged iterate, rate \(s["rate_average"]?.displayText ?? "?")", x: t, y: curve("curve_test_error_average"))]
+        series += theoryLine(s, t: t, curve: curve("curve_test_error_average"))
+        r.plot(SVGPlot(title: "Seed-mean test error against samples seen", xLabel: "samples seen t", yLabel: "test error", xLog: true, yLog: true,
+                       series: series),
+               caption: "Means over \(s["seeds"]?.displayText ?? "?") seeds (the stream and the initial weights vary, the target stays); "
+                   + "rates ρ of t^(−ρ) fitted to the means over the window, with 95 % intervals over resamples of the seeds.")
+        r.table(headers: ["seed", "final test error", "averaged", "rate (last)", "rate (averaged)"], rows: run.metrics.map { row in
+            ["seed", "final_test_error", "final_test_error_average", "rate_last", "rate_average"].map { row[$0]?.displayText ?? "" }
+        })
+        return r.render()
+    }
+
+    /// The theory's slope for the averaged iterate, through its curve where the fit window begins.
+    static func theoryLine(_ s: JSONObject, t: [Double], curve: [Double]) -> [PlotSeries] {
+        guard let theory = s["rate_theory_average"]?.numeric, case .array(let w)? = s["rate_window"], let t0 = w.first?.numeric,
+              let t1 = w.last?.numeric, let i = t.indices.first(where: { t[$0] >= t0 && curve.indices.contains($0) && curve[$0].isFinite }) else { return [] }
+        return [PlotSeries(String(format: "theory t^(−%.3f) (constant step)", theory), x: [t[i], t1],
+                           y: [curve[i], curve[i] * Foundation.pow(t1 / t[i], -theory)], style: .dashed)]
+    }
+
     static func html(_ run: RunFiles) -> String {
         let s = run.summary, h = SGDHistory(rows: run.metrics)
         var r = HTMLReport(title: "widenet train (SGD)")
@@ -26,14 +59,10 @@ enum SGDReport {
             var caption = "Test error E(f − f*)² over the test set against samples seen; rates ρ of t^(−ρ) with 95 % intervals over "
                 + "resamples of the test set's \(SGDRates.folds) folds, fitted over the window"
             if case .array(let w)? = s["rate_window"], w.count == 2, let t0 = w[0].numeric, let t1 = w[1].numeric { caption += String(format: " %.0f…%.0f", t0, t1) }
-            let curve = h.testErrorAverage.isEmpty ? zip(h.samples, h.testError).map { ($0, $1) } : h.testErrorAverage.map { ($0.samples, $0.value) }
-            if let theory = s["rate_theory_average"]?.numeric, case .array(let w)? = s["rate_window"], let t0 = w.first?.numeric, let t1 = w.last?.numeric,
-               let anchor = curve.first(where: { $0.0 >= t0 }) {
-                series.append(PlotSeries(String(format: "theory t^(−%.3f) (constant step)", theory), x: [anchor.0, t1],
-                                         y: [anchor.1, anchor.1 * Foundation.pow(t1 / anchor.0, -theory)], style: .dashed))
-                if let optimal = s["rate_optimal"]?.numeric {
-                    caption += String(format: ". Dashed: the averaged iterate's rate at a constant step, %.3f; the minimax rate 2rβ/(2rβ+1) is %.3f", theory, optimal)
-                }
+            let (ct, cy) = h.testErrorAverage.isEmpty ? (h.samples, h.testError) : (h.testErrorAverage.map(\.samples), h.testErrorAverage.map(\.value))
+            series += theoryLine(s, t: ct, curve: cy)
+            if let theory = s["rate_theory_average"]?.numeric, let optimal = s["rate_optimal"]?.numeric {
+                caption += String(format: ". Dashed: the averaged iterate's rate at a constant step, %.3f; the minimax rate 2rβ/(2rβ+1) is %.3f", theory, optimal)
             }
             r.plot(SVGPlot(title: "Test error against samples seen", xLabel: "samples seen t", yLabel: "test error", xLog: true, yLog: true,
                            series: series), caption: caption + ".")

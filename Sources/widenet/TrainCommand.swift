@@ -72,14 +72,7 @@ struct TrainCommand: ParsableCommand {
                     "lambda_min_h_initial", "lambda_min_h_final", "steps_per_second", "wall_seconds"]
         for k in keys {
             guard let v = s[k] else { continue }
-            var text = v.displayText
-            // A fitted rate reads as its value and interval, or why it is not identified.
-            if case .object(let o) = v, o["identified"] != nil {
-                if o["identified"] == .bool(true), let x = o["value"]?.numeric, let lo = o["low"]?.numeric, let hi = o["high"]?.numeric {
-                    text = String(format: "%.4g [%.4g, %.4g]", x, lo, hi)
-                } else { text = "not identified: \(o["reason"]?.displayText ?? "?")" }
-            }
-            print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + text)
+            print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
         }
     }
 }

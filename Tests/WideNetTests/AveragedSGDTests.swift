@@ -174,4 +174,42 @@ import Testing
             #expect(same, "\(name) differs from the uninterrupted run's")
         }
     }
+
+    /// sweep --optimizer sgd --seeds 5: the rates fitted to the seed means of the members' own metrics
+    /// over the window, as numpy's polyfit of the log-log means gives them; each member saw its own stream.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func sweepOverSeedsFitsTheSeedMeans() throws {
+        let out = try CLITests.scratch().appendingPathComponent("sweep")
+        let r = try CLITests.run(["sweep", "--optimizer", "sgd", "--stream", "--average", "--seeds", "5", "--width", "256", "--steps", "400",
+                                  "--test-size", "64", "--noise", "0.5", "--backend", "cpu", "--quiet", "--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let s = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+        let script = """
+            import json, sys, numpy as np
+            out = sys.argv[1]
+            window = json.load(open(f"{out}/summary.json"))["rate_window"]
+            runs = [[json.loads(l) for l in open(f"{out}/seed-{j}/metrics.jsonl")] for j in range(5)]
+            t = np.array([r["samples"] for r in runs[0]], float)
+            keep = t >= window[0]
+            fit = {}
+            for key, name in [("test_error", "rate_last"), ("test_error_average", "rate_average")]:
+                mean = np.mean([[r.get(key, np.nan) for r in run] for run in runs], axis=0)
+                fit[name] = -np.polyfit(np.log(t[keep]), np.log(mean[keep]), 1)[0]
+            first = [run[-1]["test_error"] for run in runs]
+            print(json.dumps({"fit": fit, "distinct_streams": len(set(first))}))
+            """
+        let py = try NPYTests.python(["-c", script, out.path])
+        try #require(py.status == 0, "\(py.output)")
+        let ref = try #require(try JSONSerialization.jsonObject(with: Data(py.output.utf8)) as? [String: Any])
+        let fit = try #require(ref["fit"] as? [String: Double])
+        for name in ["rate_last", "rate_average"] {
+            guard case .object(let f)? = s[name], let v = f["value"]?.doubleValue, let lo = f["low"]?.doubleValue, let hi = f["high"]?.doubleValue else {
+                Issue.record("\(name) missing in \(s)"); continue
+            }
+            let want = try #require(fit[name])
+            #expect(abs(v - want) <= 1e-9 * max(1, abs(want)), "\(name) \(v), numpy \(want)")
+            #expect(lo <= v && v <= hi, "\(name) \(v) outside its interval [\(lo), \(hi)]")
+        }
+        #expect(ref["distinct_streams"] as? Int == 5, "the seeds did not see different samples")
+    }
 }

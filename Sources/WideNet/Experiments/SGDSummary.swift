@@ -21,6 +21,9 @@ public struct SGDSummary: Codable, Sendable {
     public var rateTheoryAverage: Double?, rateOptimal: Double?, rateTheoryLast: Double?
     public var finalMaxMove: Double?
     public var targetLoss: Double?, targetReachedAt: Int?
+    /// The logged test errors (samples seen, last iterate, averaged iterate or nil before averaging began):
+    /// what a sweep over seeds fits across runs.
+    public var curveSamples: [Double]?, curveLast: [Double]?, curveAverage: [Double?]?
 
     enum CodingKeys: String, CodingKey {
         case precision, n, d, width, steps, batch, samplesSeen = "samples_seen", lr, averageFrom = "average_from"
@@ -29,6 +32,7 @@ public struct SGDSummary: Codable, Sendable {
         case capacity, source, noise, rateTheoryAverage = "rate_theory_average", rateOptimal = "rate_optimal"
         case rateTheoryLast = "rate_theory_last", finalMaxMove = "final_max_move"
         case targetLoss = "target_loss", targetReachedAt = "target_reached_at"
+        case curveSamples = "curve_samples", curveLast = "curve_test_error", curveAverage = "curve_test_error_average"
     }
 }
 

@@ -127,7 +127,9 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
                                     blockWidth: cfg.blockWidth, outputScale: cfg.meanField ? 1 / Double(setup.width) : nil,
                                     exchange: Job.exchange)
         average = setup.averageFrom == nil ? nil : try IterateAverage(net)
-        samples = SGDSamples(setup.source, d: inputs.d, batch: setup.batch, seed: cfg.dataSeed ?? cfg.seed)
+        // The stream and the epochs' order follow the run's seed; the target and its test set the data seed,
+        // so that runs of several seeds (sweep --seeds) see one target through different samples.
+        samples = SGDSamples(setup.source, d: inputs.d, batch: setup.batch, seed: cfg.seed)
         logged = cfg.logEvery.map { every in Set(stride(from: 0, through: cfg.steps, by: every)) } ?? SGDTrainRun.logSpaced(cfg.steps)
     }
 
@@ -348,7 +350,9 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
             rateTheoryAverage: target.map { SGDRates.averaged(capacity: $0.capacity, source: $0.source, noisy: noise > 0) },
             rateOptimal: target.map { SGDRates.optimal(capacity: $0.capacity, source: $0.source) },
             rateTheoryLast: target != nil && noise > 0 ? 0 : nil,
-            finalMaxMove: h.move.last, targetLoss: setup.cfg.targetLoss, targetReachedAt: reachedTarget))
+            finalMaxMove: h.move.last, targetLoss: setup.cfg.targetLoss, targetReachedAt: reachedTarget,
+            curveSamples: h.testError.isEmpty ? nil : h.samples, curveLast: h.testError.isEmpty ? nil : h.testError,
+            curveAverage: h.testError.isEmpty ? nil : h.samples.map { t in h.testErrorAverage.first { $0.samples == t }?.value }))
     }
 }
 

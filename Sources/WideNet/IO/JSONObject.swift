@@ -40,6 +40,13 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     public var displayText: String {
         if case .string(let s) = self { return s }
+        // A fitted figure (FittedValue) reads as its value and 95 % interval, or why it is not identified.
+        if case .object(let o) = self, case .bool(let identified)? = o["identified"] {
+            if identified, let x = o["value"]?.doubleValue, let lo = o["low"]?.doubleValue, let hi = o["high"]?.doubleValue {
+                return String(format: "%.4g [%.4g, %.4g]", x, lo, hi)
+            }
+            return "not identified: \(o["reason"]?.displayText ?? "no reason given")"
+        }
         return render()
     }
 
