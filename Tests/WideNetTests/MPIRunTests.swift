@@ -51,6 +51,15 @@ struct MPIRunTests {
         try Self.expectSameBytes(args, on: [1, 2, 3], files: ["metrics.jsonl", "w.npy", "a.npy", "u.npy"])
     }
 
+    /// Averaged SGD on a stream, output layer trained, over 2 and 3 ranks: every rank draws the same
+    /// batches, and the average of every rank's blocks is gathered for w_average.npy.
+    @Test func averagedSGDIsTheSameBytesOnEveryRankCount() throws {
+        let args = ["train", "--optimizer", "sgd", "--stream", "--average", "--average-from", "3", "--batch", "2", "--width", "1000",
+                    "--block-width", "64", "--steps", "40", "--log-every", "4", "--test-size", "24", "--train-output", "--save-weights",
+                    "--backend", "cpu", "--quiet"]
+        try Self.expectSameBytes(args, on: [2, 3], files: ["metrics.jsonl", "w.npy", "a.npy", "w_average.npy", "a_average.npy"])
+    }
+
     /// The empirical Gram matrix at m = 2.5·10^6, three blocks of 2^20, over 1, 2 and 3 ranks (the counts summed exactly).
     @Test func gramIsTheSameBytesOnEveryRankCount() throws {
         let args = ["gram", "--n", "40", "--d", "6", "--width", "2500000", "--seed", "9", "--backend", "cpu", "--quiet"]

@@ -314,11 +314,9 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
             try run.writeArray(w, shape: [width, d], to: "w.npy")
             try run.writeArray(a, shape: [width], to: "a.npy")
             if let average {
-                let wa = try average.ownValues()   // every neuron in a single process
-                if Job.exchange.size == 1 {
-                    try run.writeArray(wa.w, shape: [width, d], to: "w_average.npy")
-                    try run.writeArray(wa.a, shape: [width], to: "a_average.npy")
-                }
+                let (wa, aa) = try average.values()
+                try run.writeArray(wa, shape: [width, d], to: "w_average.npy")
+                try run.writeArray(aa, shape: [width], to: "a_average.npy")
             }
         }
         if setup.cfg.saveSamples == true {

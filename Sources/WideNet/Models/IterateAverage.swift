@@ -41,6 +41,9 @@ final class IterateAverage<T: Scalar> {
     /// f̄(X) on the net's current samples.
     func forward() throws -> [Double] { try net.forward(hidden: hidden, output: output) }
 
+    /// The averaged weights of every neuron, m×d and m (gathered from every rank).
+    func values() throws -> (w: [T], a: [T]) { try net.gathered(hidden: hidden, output: output) }
+
     /// This process's averaged weights (own neurons in order) and the term count, for a checkpoint.
     func ownValues() throws -> (w: [T], a: [T]) {
         var w: [T] = [], a: [T] = []

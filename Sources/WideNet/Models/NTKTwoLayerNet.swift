@@ -248,13 +248,17 @@ public final class NTKTwoLayerNet<T: Scalar> {
     }
 
     /// The current weights, m×d and m (every rank's blocks, on every rank).
-    public func weights() throws -> (w: [T], a: [T]) {
+    public func weights() throws -> (w: [T], a: [T]) { try gathered(hidden: blocks.map(\.w), output: blocks.map(\.a)) }
+
+    /// Per-block weights in the blocks' shapes (the current ones, or an average's), gathered from every
+    /// rank into m×d and m in neuron order.
+    func gathered(hidden: [any DeviceBuffer], output: [any DeviceBuffer]) throws -> (w: [T], a: [T]) {
         // Blocks padded to the full block width, so that every rank sends the same count.
         let full = partition.blockWidth
         var ownW: [[T]] = [], ownA: [[T]] = []
-        for b in blocks {
-            var wb = try backend.download(b.w, count: b.shape.width * d, as: T.self)
-            var ab = try backend.download(b.a, count: b.shape.width, as: T.self)
+        for (k, b) in blocks.enumerated() {
+            var wb = try backend.download(hidden[k], count: b.shape.width * d, as: T.self)
+            var ab = try backend.download(output[k], count: b.shape.width, as: T.self)
             wb += [T](repeating: 0, count: (full - b.shape.width) * d); ab += [T](repeating: 0, count: full - b.shape.width)
             ownW.append(wb); ownA.append(ab)
         }
