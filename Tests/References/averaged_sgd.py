@@ -1,9 +1,10 @@
 """Averaged SGD of a widenet train run (--optimizer sgd --save-init --save-samples --save-weights),
 replayed with numpy alone in float64 from the run's own files: the samples in the order seen
 (samples_x.npy, samples_y.npy), w(0) and a(0), the test set (test_x.npy, test_y.npy) and
-config.json's lr, batch and average_from.
+config.json's lr, batch, average_from and ridge λ.
 
-    u = relu(X_B Wᵀ) a / √m,  e = (u − y_B) / B,  W ← W − η diag(a) 1{X_B Wᵀ ≥ 0}ᵀ diag(e) X_B / √m,
+    u = relu(X_B Wᵀ) a / √m,  e = (u − y_B) / B,
+    W ← W − η (diag(a) 1{X_B Wᵀ ≥ 0}ᵀ diag(e) X_B / √m + λ (W − W(0))),
     w̄ ← w̄ + (W − w̄)/j for the j-th iterate after average_from updates.
 
 At every logged step: the test error mean((f − y_test)²) on each of 8 folds (test point i in fold
@@ -18,9 +19,10 @@ import numpy as np
 run, out = sys.argv[1], sys.argv[2]
 cfg = json.load(open(f"{run}/config.json"))
 res = cfg["resolved"]
-lr, batch, start = res["lr"], res["batch"], res["average_from"]
+lr, batch, start, ridge = res["lr"], res["batch"], res["average_from"], res.get("ridge", 0.0)
 xs, ys = np.load(f"{run}/samples_x.npy"), np.load(f"{run}/samples_y.npy")
 w, a = np.load(f"{run}/w0.npy").astype(np.float64), np.load(f"{run}/a0.npy").astype(np.float64)
+w0 = w.copy()
 tx, ty = np.load(f"{run}/test_x.npy"), np.load(f"{run}/test_y.npy")
 m = w.shape[0]
 rows = [json.loads(line) for line in open(f"{run}/metrics.jsonl")]
@@ -43,7 +45,7 @@ for k in range(steps + 1):
     xb, yb = xs[k * batch:(k + 1) * batch], ys[k * batch:(k + 1) * batch]
     z = xb @ w.T
     e = (np.maximum(z, 0.0) @ a / np.sqrt(m) - yb) / batch
-    w = w - lr * (a[:, None] * ((z >= 0).T * e[None, :]) @ xb) / np.sqrt(m)
+    w = w - lr * ((a[:, None] * ((z >= 0).T * e[None, :]) @ xb) / np.sqrt(m) + ridge * (w - w0))
     if start is not None and k + 1 > start:
         terms += 1
         mean = w.copy() if terms == 1 else mean + (w - mean) / terms

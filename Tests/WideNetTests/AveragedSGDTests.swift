@@ -22,7 +22,7 @@ import Testing
         return try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
     }
 
-    /// A stream with batches of 3, averaging after a burn-in of 5 updates, in f64: every logged fold
+    /// A stream with batches of 3, a ridge toward w(0), averaging after a burn-in of 5 updates, in f64: every logged fold
     /// error of both iterates and the final weights equal numpy's replay of the saved samples to rounding.
     @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["cpu"] + (TestDevices.hasOpenCL ? ["opencl"] : []))
     func streamReplaysInNumpy(backend: String) throws {
@@ -30,7 +30,7 @@ import Testing
         let precision = backend == "cpu" || (TestDevices.openCL?.info.hasFP64 ?? false) ? "f64" : "f32"
         _ = try Self.train(["--stream", "--average", "--average-from", "5", "--batch", "3", "--steps", "61", "--width", "203",
                             "--precision", precision, "--save-init", "--save-samples", "--save-weights", "--log-every", "6",
-                            "--test-size", "77", "--seed", "4", "--noise", "0.3"], in: out, backend: backend)
+                            "--test-size", "77", "--seed", "4", "--noise", "0.3", "--ridge", "0.07"], in: out, backend: backend)
         let ref = try Self.reference("averaged_sgd", out)
         let tol = precision == "f64" ? 1e-12 : 1e-4
         let rows = try RunDirectory.metricsRows(in: out), want = try #require(ref["rows"] as? [String: [String: Any]])
@@ -104,6 +104,16 @@ import Testing
         #expect(eAverage < 0.5 * eLast, "final test errors: average \(eAverage), last \(eLast)")
     }
 
+    /// --ridge auto: λ = T^(−β/(2rβ+1)) for the run's T = steps × batch samples, as config.json and summary.json record it.
+    @Test func automaticRidgeFollowsTheHorizon() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let s = try Self.train(["--stream", "--average", "--ridge", "auto", "--source", "0.5", "--steps", "250", "--batch", "4",
+                                "--width", "128", "--test-size", "16"], in: out)
+        let beta = 1.5, r = 0.5
+        let want = Foundation.pow(1000.0, -beta / (2 * r * beta + 1))
+        #expect(s["ridge"]?.doubleValue.map { abs($0 - want) <= 1e-12 * want } == true, "ridge \(String(describing: s["ridge"])), want \(want)")
+    }
+
     /// Epochs over a data set: batches without replacement, each epoch a permutation; with the batch the
     /// whole set, an epoch is one GD step on the mean loss whatever the order, which numpy checks.
     @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
@@ -143,6 +153,9 @@ import Testing
             (["train", "--optimizer", "sgd", "--batch", "100"], "larger than the data set's 64 samples"),
             (["train", "--optimizer", "sgd", "--stream", "--save-samples", "--steps", "4000000"], "--save-samples would write"),
             (["train", "--dataset", "harmonic", "--noise", "-1"], "--noise must be a non-negative number"),
+            (["train", "--optimizer", "sgd", "--ridge", "auto"], "--ridge auto takes β and r from the target"),
+            (["train", "--optimizer", "sgd", "--ridge", "-0.5"], "--ridge must be a non-negative number"),
+            (["train", "--ridge", "0.1"], "--ridge applies to SGD"),
         ]
         for (i, (args, message)) in cases.enumerated() {
             let out = dir.appendingPathComponent("r\(i)")

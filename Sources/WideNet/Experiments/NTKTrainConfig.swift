@@ -73,6 +73,10 @@ public struct NTKTrainConfig: Sendable, Codable {
     public var degrees: Int? = nil
     /// Samples of the test set on which SGD's test error is measured (nil: 2048).
     public var testSize: Int? = nil
+    /// SGD's ridge λ toward the initial weights, (λ/2)‖w − w(0)‖² (Nitanda–Suzuki); `ridgeAuto`:
+    /// λ = T^(−β/(2rβ+1)) for the run's T samples and the harmonic target's β and r.
+    public var ridge: Double? = nil
+    public var ridgeAuto: Bool? = nil
     /// Write every sample SGD saw, in order (samples_x.npy, samples_y.npy), for re-analysis and replays.
     public var saveSamples: Bool? = nil
     public var meanField: Bool { scaling == .meanField }
@@ -94,7 +98,7 @@ public struct NTKTrainConfig: Sendable, Codable {
         case blockWidth = "block_width", labelNoise = "label_noise", randomLabels = "random_labels", spectrum
         case scaling, initExponent = "init_exponent", targetLoss = "target_loss"
         case optimizer, batch, average, averageFrom = "average_from", stream, noise, source, degrees, testSize = "test_size"
-        case saveSamples = "save_samples"
+        case saveSamples = "save_samples", ridge, ridgeAuto = "ridge_auto"
     }
 
     /// Default synthetic sizes of the default experiment (n = 64, d = 16).

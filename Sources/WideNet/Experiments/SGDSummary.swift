@@ -9,6 +9,8 @@ public struct SGDSummary: Codable, Sendable {
     public var samplesSeen: Int
     public var lr: Double
     public var averageFrom: Int?
+    /// The ridge λ toward w(0) (0: none).
+    public var ridge: Double
     public var finalLoss: Double?
     /// Mean (f(x) − f*(x))² over the test set of the last iterate and of the averaged one.
     public var finalTestError: Double?, finalTestErrorAverage: Double?
@@ -26,7 +28,7 @@ public struct SGDSummary: Codable, Sendable {
     public var curveSamples: [Double]?, curveLast: [Double]?, curveAverage: [Double?]?
 
     enum CodingKeys: String, CodingKey {
-        case precision, n, d, width, steps, batch, samplesSeen = "samples_seen", lr, averageFrom = "average_from"
+        case precision, n, d, width, steps, batch, samplesSeen = "samples_seen", lr, averageFrom = "average_from", ridge
         case finalLoss = "final_loss", finalTestError = "final_test_error", finalTestErrorAverage = "final_test_error_average"
         case rateLast = "rate_last", rateAverage = "rate_average", rateWindow = "rate_window"
         case capacity, source, noise, rateTheoryAverage = "rate_theory_average", rateOptimal = "rate_optimal"

@@ -13,6 +13,8 @@ struct SGDSetup {
     let source: SGDSamples.Source
     /// The harmonic target's test set (noise-free values); nil on data without a target function.
     let test: (x: [Double], y: [Double], count: Int)?
+    /// The ridge λ (0: none).
+    let ridge: Double
     /// Rows of the net's input buffer: a batch, or a chunk of the test set or data set.
     let capacity: Int
     var stream: Bool { cfg.stream == true }
@@ -39,6 +41,12 @@ struct SGDSetup {
             let t = SGDSamples.testSet(target, count: count, seed: cfg.dataSeed ?? cfg.seed)
             test = (t.x, t.y, count)
         } else { test = nil }
+        if cfg.ridgeAuto == true {
+            guard let target = inputs.harmonic else { throw BackendError("--ridge auto takes β and r from the target; it needs --dataset harmonic", .usage) }
+            let (beta, r) = (target.capacity, target.source)
+            ridge = Foundation.pow(Double(max(cfg.steps * batch, 1)), -beta / (2 * r * beta + 1))
+            self.notes.append(String(format: "ridge λ = T^(−β/(2rβ+1)) = %.4g for T = %d samples (Nitanda–Suzuki)", ridge, cfg.steps * batch))
+        } else { ridge = cfg.ridge ?? 0 }
         capacity = max(batch, min(SGDSetup.chunk, max(test?.count ?? 0, cfg.stream == true ? 0 : inputs.n)))
         try SGDSetup.preflight(cfg, width: width, capacity: capacity, inputs: inputs, on: backend.info)
         let seen = cfg.steps.multipliedReportingOverflow(by: batch)
@@ -62,6 +70,7 @@ struct SGDSetup {
                 throw BackendError(String(format: "--save-samples would write %.3g values for %d steps; at most %d are kept", values, cfg.steps, RunHarness.keptInputValues), .usage)
             }
         }
+        if let l = cfg.ridge, !(l >= 0 && l.isFinite) { throw BackendError("--ridge must be a non-negative number or auto (got \(l))", .usage) }
         if let t = cfg.testSize, t < SGDRates.folds { throw BackendError("--test-size must be at least \(SGDRates.folds) (one sample per fold; got \(t))", .usage) }
         guard cfg.steps < Int(UInt32.max) else { throw BackendError("--steps must be below 2^32 − 1 for SGD (each step has its own Philox step)", .usage) }
         if cfg.stream == true {
@@ -78,10 +87,14 @@ struct SGDSetup {
     static func validateGD(_ cfg: NTKTrainConfig) throws {
         for (given, name) in [(cfg.batch != nil, "--batch"), (cfg.average != nil, "--average"), (cfg.averageFrom != nil, "--average-from"),
                               (cfg.stream != nil, "--stream"), (cfg.testSize != nil, "--test-size"),
-                              (cfg.saveSamples != nil, "--save-samples")] where given {
+                              (cfg.saveSamples != nil, "--save-samples"),
+                              (cfg.ridge != nil || cfg.ridgeAuto != nil, "--ridge")] where given {
             throw BackendError("\(name) applies to SGD; add --optimizer sgd", .usage)
         }
     }
+
+    /// Whether the run keeps w(0) for a ridge (a copy on the device unless the weights were given).
+    static func ridges(_ cfg: NTKTrainConfig) -> Bool { cfg.ridgeAuto == true || (cfg.ridge ?? 0) > 0 }
 
     static func preflight(_ cfg: NTKTrainConfig, width: Int, capacity: Int, inputs: TrainInputs, on info: BackendInfo) throws {
         let given = inputs.initW != nil || inputs.initA != nil, d = inputs.d, share = Job.share(of:)
@@ -89,11 +102,13 @@ struct SGDSetup {
         case .f32:
             let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Float>.blockBytesPerNeuron(n: capacity, d: d), requested: cfg.blockWidth)
             try NTKTwoLayerNet<Float>.preflight(width: width, share: share(p), n: capacity, d: d, storesInitialWeights: given, on: info,
-                                                extraBytesPerNeuron: cfg.average == true ? IterateAverage<Float>.bytesPerNeuron(d: d, trainOutput: cfg.trainOutput) : 0)
+                                                extraBytesPerNeuron: (cfg.average == true ? IterateAverage<Float>.bytesPerNeuron(d: d, trainOutput: cfg.trainOutput) : 0)
+                                                    + (ridges(cfg) && !given ? Double(d * 4) : 0))
         case .f64:
             let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Double>.blockBytesPerNeuron(n: capacity, d: d), requested: cfg.blockWidth)
             try NTKTwoLayerNet<Double>.preflight(width: width, share: share(p), n: capacity, d: d, storesInitialWeights: given, on: info,
-                                                 extraBytesPerNeuron: cfg.average == true ? IterateAverage<Double>.bytesPerNeuron(d: d, trainOutput: cfg.trainOutput) : 0)
+                                                 extraBytesPerNeuron: (cfg.average == true ? IterateAverage<Double>.bytesPerNeuron(d: d, trainOutput: cfg.trainOutput) : 0)
+                                                     + (ridges(cfg) && !given ? Double(d * 8) : 0))
         }
     }
 }
@@ -162,7 +177,7 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
             ("driver", .string(s.backend.info.driver)), ("n", s.stream ? .null : .int(s.inputs.n)), ("d", .int(s.inputs.d)),
             ("width", .int(s.width)), ("blocks", .int(net.partition.count)), ("block_width", .int(net.partition.blockWidth)),
             ("optimizer", .string("sgd")), ("batch", .int(s.batch)), ("lr", .number(s.lr)),
-            ("average_from", s.averageFrom.map { .int($0) } ?? .null), ("test_size", s.test.map { .int($0.count) } ?? .null),
+            ("average_from", s.averageFrom.map { .int($0) } ?? .null), ("ridge", .number(s.ridge)), ("test_size", s.test.map { .int($0.count) } ?? .null),
             ("source", s.inputs.harmonic.map { .number($0.source) } ?? .null), ("noise", s.inputs.harmonic == nil ? .null : .number(s.cfg.noise ?? NTKTrainConfig.defaultNoise)),
             ("precision", .string(T.precision.rawValue)), ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null),
             ("notes", .array(s.notes.map { .string($0) })),
@@ -199,9 +214,9 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
         let b = samples.batch(k)
         try net.setSamples(b.x.map { T($0) }, count: setup.batch)
         let u = try net.forward()
-        let scale = 1 / Double(setup.batch)
-        try net.update(residual: zip(u, b.y).map { ($0 - $1) * scale },
-                       learningRate: setup.cfg.meanField ? setup.lr * Double(setup.width) : setup.lr)
+        let scale = 1 / Double(setup.batch), step = setup.cfg.meanField ? setup.lr * Double(setup.width) : setup.lr
+        if setup.ridge > 0 { try net.pullTowardInitial(step * setup.ridge) }
+        try net.update(residual: zip(u, b.y).map { ($0 - $1) * scale }, learningRate: step)
         if let average, let from = setup.averageFrom, k + 1 > from { try average.add() }
     }
 
@@ -339,7 +354,7 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
         let h = history
         return try ConfigCoding.object(SGDSummary(
             precision: T.precision.rawValue, n: setup.stream ? nil : setup.inputs.n, d: d, width: width, steps: steps, batch: setup.batch,
-            samplesSeen: total, lr: setup.lr, averageFrom: setup.averageFrom, finalLoss: h.loss.last,
+            samplesSeen: total, lr: setup.lr, averageFrom: setup.averageFrom, ridge: setup.ridge, finalLoss: h.loss.last,
             finalTestError: h.testError.last, finalTestErrorAverage: h.testErrorAverage.last?.value,
             rateLast: h.testFolds.isEmpty ? nil : rate(h.testFolds, h.samples),
             rateAverage: h.testFoldsAverage.isEmpty ? nil : rate(h.testFoldsAverage.map(\.folds), h.testErrorAverage.map(\.samples)),

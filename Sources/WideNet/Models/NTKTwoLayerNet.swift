@@ -21,6 +21,8 @@ public final class NTKTwoLayerNet<T: Scalar> {
     let residual: any DeviceBuffer
     public let partition: WidthPartition
     public private(set) var blocks: [Block] = []
+    /// w(0) of each block for a ridge toward it: the stored copy, or Philox's regenerated once on first use.
+    private var anchors: [any DeviceBuffer]? = nil
 
     public final class Block {
         public let start: Int
@@ -176,6 +178,24 @@ public final class NTKTwoLayerNet<T: Scalar> {
             try backend.ntkBackwardUpdate(shape(b), x: x, w: b.w, a: b.a, masks: b.masks, residual: residual,
                                           scale: scale, trainOutput: trainOutput)
         }
+    }
+
+    /// w ← w + c·(w(0) − w) in every block: a ridge (λ/2)‖w − w(0)‖² at step η pulls by c = ηλ. Called
+    /// between a forward pass and update(), the ridge and the gradient act at the same iterate.
+    public func pullTowardInitial(_ c: Double) throws {
+        if anchors == nil {
+            anchors = try blocks.map { b -> any DeviceBuffer in
+                switch b.initial {
+                case .stored(let w0): return w0
+                case .philox(let seed, let offset, let scale):
+                    let w0 = try backend.allocate(bytes: b.shape.width * d * MemoryLayout<T>.stride)
+                    try backend.fillRandom(w0, count: b.shape.width * d, offset: offset, seed: seed, stream: RandomStream.hiddenWeights.rawValue,
+                                           step: 0, distribution: .normal, scale: T(scale))
+                    return w0
+                }
+            }
+        }
+        for (k, b) in blocks.enumerated() { try backend.runningMean(b.w, toward: anchors![k], count: b.shape.width * d, weight: T(c)) }
     }
 
     /// max_r ‖w_r − w_r(0)‖ and the fraction of activation patterns flipped since initialisation.
