@@ -134,7 +134,7 @@ final class TrainRun<T: Scalar>: SteppedRun {
         let cfg = setup.cfg, inputs = setup.inputs
         logEvery = cfg.logEvery ?? max(1, cfg.steps / 200)
         net = try NTKTwoLayerNet<T>(backend: setup.backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: setup.width,
-                                    initialisation: try TrainRun.initialisation(setup), trainOutput: cfg.trainOutput,
+                                    initialisation: NTKTwoLayerNet<T>.initialisation(cfg, inputs, width: setup.width), trainOutput: cfg.trainOutput,
                                     blockWidth: cfg.blockWidth, outputScale: cfg.meanField ? 1 / Double(setup.width) : nil,
                                     exchange: Job.exchange)
         teacherBasis = inputs.teacher.map { TeacherAlignment.basis($0, d: inputs.d) }
@@ -287,18 +287,19 @@ final class TrainRun<T: Scalar>: SteppedRun {
             complexity: setup.spectrum?.complexity(setup.inputs.y), targetLoss: setup.cfg.targetLoss, targetReachedAt: reachedTarget,
             teacherAlignmentInitial: initialAlignment, teacherAlignment: try teacherBasis.map { try net.alignment(basis: $0) }))
     }
+}
 
-    static func initialisation(_ setup: TrainSetup) throws -> NTKTwoLayerNet<T>.Initialisation {
-        let cfg = setup.cfg, inputs = setup.inputs
-        let kappa = cfg.initialScale(width: setup.width)
+extension NTKTwoLayerNet {
+    /// The initial weights of a train run: Philox's (w ~ N(0, κ²m^(−γ)), a = ±1), or the arrays given, a
+    /// missing one drawn from the same Philox streams the device would use.
+    static func initialisation(_ cfg: NTKTrainConfig, _ inputs: TrainInputs, width: Int) -> Initialisation {
+        let kappa = cfg.initialScale(width: width)
         guard inputs.initW != nil || inputs.initA != nil else { return .random(seed: cfg.seed, kappa: kappa) }
-        // A missing array is drawn from the same Philox streams the device would use.
         let g = PhiloxGenerator(seed: cfg.seed)
         let w: [T] = inputs.initW.map { $0.map { T($0) } }
-            ?? g.array(count: setup.width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0,
-                       distribution: .normal, scale: T(kappa))
+            ?? g.array(count: width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0, distribution: .normal, scale: T(kappa))
         let a: [T] = inputs.initA.map { $0.map { T($0) } }
-            ?? g.array(count: setup.width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
+            ?? g.array(count: width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
         return .arrays(w: w, a: a)
     }
 }

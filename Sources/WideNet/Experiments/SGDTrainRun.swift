@@ -138,7 +138,7 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
         let firstRows = Array(inputs.x.prefix(min(setup.capacity, inputs.n) * inputs.d))
         net = try NTKTwoLayerNet<T>(backend: setup.backend, x: (firstRows + [Double](repeating: 0, count: setup.capacity * inputs.d - firstRows.count)).map { T($0) },
                                     n: setup.capacity, d: inputs.d, width: setup.width,
-                                    initialisation: try SGDTrainRun.initialisation(setup), trainOutput: cfg.trainOutput,
+                                    initialisation: NTKTwoLayerNet<T>.initialisation(cfg, inputs, width: setup.width), trainOutput: cfg.trainOutput,
                                     blockWidth: cfg.blockWidth, outputScale: cfg.meanField ? 1 / Double(setup.width) : nil,
                                     exchange: Job.exchange)
         average = setup.averageFrom == nil ? nil : try IterateAverage(net)
@@ -157,17 +157,6 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
             out.insert(k); j += 1
         }
         return out
-    }
-
-    static func initialisation(_ setup: SGDSetup) throws -> NTKTwoLayerNet<T>.Initialisation {
-        let cfg = setup.cfg, inputs = setup.inputs, kappa = cfg.initialScale(width: setup.width)
-        guard inputs.initW != nil || inputs.initA != nil else { return .random(seed: cfg.seed, kappa: kappa) }
-        let g = PhiloxGenerator(seed: cfg.seed)
-        let w: [T] = inputs.initW.map { $0.map { T($0) } }
-            ?? g.array(count: setup.width * inputs.d, stream: RandomStream.hiddenWeights.rawValue, step: 0, distribution: .normal, scale: T(kappa))
-        let a: [T] = inputs.initA.map { $0.map { T($0) } }
-            ?? g.array(count: setup.width, stream: RandomStream.outputWeights.rawValue, step: 0, distribution: .rademacher, scale: T(1))
-        return .arrays(w: w, a: a)
     }
 
     func config() -> JSONObject {
