@@ -164,6 +164,14 @@ import Testing
             #expect(r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
             #expect(!FileManager.default.fileExists(atPath: out.path), "\(args) left a directory")
         }
+        // A sweep over widths (GD) refuses SGD's options too, and an SGD sweep the GD sweep's.
+        for (args, message) in [(["sweep", "--widths", "64,128", "--batch", "4"], "--batch applies to SGD"),
+                                (["sweep", "--optimizer", "sgd", "--stream", "--widths", "64,128"], "an SGD sweep runs one width over seeds")] {
+            let out = dir.appendingPathComponent("sweep")
+            let r = try CLITests.run(args + ["--backend", "cpu", "--out", out.path, "--quiet"])
+            #expect(r.status != 0 && r.stderr.contains(message), "\(args): exit \(r.status), \(r.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out.path), "\(args) left a directory")
+        }
     }
 
     /// A stream run killed after a checkpoint and resumed writes the same metrics, weights and averages

@@ -115,6 +115,7 @@ public enum WidthSweep {
     /// fails before its directory exists and not after hours at smaller widths; the largest width
     /// stands for all since the memory needed grows with m.
     static func preflight(_ base: NTKTrainConfig, largest: Int) throws -> Plan {
+        try SGDSetup.validateGD(base)
         guard base.steps >= 0 else { throw BackendError("--steps must be ≥ 0 (got \(base.steps))") }
         if let lr = base.learningRate, !(lr > 0 && lr.isFinite) { throw BackendError("--lr must be a positive number (got \(lr))") }
         if let k = base.logEvery, k < 1 { throw BackendError("--log-every must be ≥ 1 (got \(k))") }
