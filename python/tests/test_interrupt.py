@@ -37,3 +37,29 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path):
     whole = widenet.train(out=tmp_path / "whole", progress="none", **OPTIONS)
     assert (resumed.path / "metrics.jsonl").read_bytes() == (whole.path / "metrics.jsonl").read_bytes()
     assert (resumed.arrays["u"] == whole.arrays["u"]).all()
+
+
+def test_sweep_interrupted_between_steps_resumes_to_the_same_rows(tmp_path):
+    # A sweep reports progress per finished member; Ctrl-C a little after the first lands in the second.
+    opts = dict(widths=[2048, 4096], n=16, d=4, steps=3000, checkpoint_every=500, backend="cpu")
+    timers, seen = [], []
+
+    def ctrl_c_soon(p):
+        seen.append(p)
+        if not timers:
+            timers.append(threading.Timer(0.3, _thread.interrupt_main))
+            timers[0].start()
+
+    with pytest.raises(widenet.Interrupted) as e:
+        widenet.sweep(out=tmp_path / "stopped", progress=ctrl_c_soon, **opts)
+    assert seen[0]["member"] == "width 2048" and seen[0]["step"] == 1 and seen[0]["total"] == 2
+    run = e.value.run
+    assert run.resumable and run.summary is None
+    resumed = run.resume(progress="none")
+    whole = widenet.sweep(out=tmp_path / "whole", progress="none", **opts)
+    assert resumed.status == "complete" and [m.path.name for m in resumed.members] == ["width-2048", "width-4096"]
+    for a, b in zip(resumed.members, whole.members):
+        assert (a.path / "metrics.jsonl").read_bytes() == (b.path / "metrics.jsonl").read_bytes()
+    timing = {"steps_per_second"}
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in timing} for r in rows]
+    assert strip(resumed.rows) == strip(whole.rows)

@@ -44,3 +44,22 @@ def test_later_experiments_by_name():
     assert callable(widenet.gram)
     with pytest.raises(AttributeError):
         widenet.no_such_experiment
+
+
+def test_a_new_cli_option_needs_no_python_edit(binary):
+    import json, subprocess
+    from widenet._options import parse_dump
+    dump = json.loads(subprocess.run([str(binary), "--experimental-dump-help"], capture_output=True, text=True).stdout)
+    train = next(s for s in dump["command"]["subcommands"] if s["commandName"] == "train")
+    train["arguments"].append({"kind": "option", "abstract": "A future knob.", "isOptional": True, "isRepeating": False,
+                               "names": [{"kind": "long", "name": "future-knob"}]})
+    opts = parse_dump(dump)["train"]
+    assert build_arguments("train", opts, dict(future_knob=[1, 2], steps=3), None) == ["--future-knob=1,2", "--steps=3"]
+
+
+def test_sweep_member_lines_parse_as_progress():
+    from widenet._runner import member_progress
+    p = member_progress("width 2048 (1/2): loss 1.685e-11, max movement 0.5172, 0.7 s\n", "sweep")
+    assert p == {"progress": "sweep", "step": 1, "total": 2, "member": "width 2048",
+                 "text": "loss 1.685e-11, max movement 0.5172, 0.7 s", "loss": 1.685e-11, "final": False}
+    assert member_progress("note: something (1/2) else", "sweep") is None

@@ -51,13 +51,16 @@ class _Lines:
 
     def __call__(self, p: dict) -> None:
         step, total = p.get("step", 0), max(p.get("total", 1), 1)
-        line = f"{p.get('progress', '')}: {step}/{total} ({100 * step // total}%)  {p.get('steps_per_second', 0):.4g} steps/s"
+        if "member" in p:
+            line = f"{p.get('progress', '')}: {step}/{total} members ({100 * step // total}%)  last {p['member']}: {p.get('text', '')}"
+        else:
+            line = f"{p.get('progress', '')}: {step}/{total} ({100 * step // total}%)  {p.get('steps_per_second', 0):.4g} steps/s"
         eta = p.get("eta_s")
-        if p.get("final"):
-            line += f"  {p.get('elapsed_s', 0):.1f}s in all"
+        if p.get("final") and "elapsed_s" in p:
+            line += f"  {p['elapsed_s']:.1f}s in all"
         elif eta is not None:
             line += f"  ETA {eta:.0f}s"
-        if p.get("loss") is not None:
+        if p.get("loss") is not None and "member" not in p:
             line += f"  loss {p['loss']:.4e}"
         pad = " " * max(self.width - len(line), 0)
         self.width = len(line)
@@ -82,7 +85,8 @@ class _Tqdm:
         if bar is None or bar.total != p.get("total"):
             if bar is not None:
                 bar.close()
-            bar = self.bars[label] = self.tqdm(total=p.get("total"), desc=label, unit="step")
+            bar = self.bars[label] = self.tqdm(total=p.get("total"), desc=label,
+                                               unit="member" if "member" in p else "step")
         bar.update(p.get("step", 0) - bar.n)
         if p.get("loss") is not None:
             bar.set_postfix(loss=f"{p['loss']:.3e}", refresh=False)
@@ -168,13 +172,30 @@ def run_command(command: str, kwargs: dict, *, progress: ProgressArg = None, bin
         argv.append("--json")
     if "progress" in options:
         argv.append("--progress=json" if handler else "--progress=none")
-    return _execute(argv, handler, kwargs.get("out") or kwargs.get("resume"), exe)
+    return _execute(argv, handler, kwargs.get("out") or kwargs.get("resume"), exe, command)
 
 
 _RESUME_HINT = re.compile(r"--resume (\S+?)`")
+# A sweep's line per finished member (its members run quietly, so it has no JSON progress):
+# "width 2048 (1/2): loss 1.685e-11, max movement 0.5172, …, 0.7 s".
+_MEMBER_LINE = re.compile(r"^(?P<member>[^()\n]+?) \((?P<done>\d+)/(?P<total>\d+)\): (?P<text>.*)$")
+_LOSS = re.compile(r"\bloss (?P<loss>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
-def _execute(argv: List[str], handler, directory: Optional[str], exe: Path) -> Run:
+def member_progress(line: str, command: str) -> Optional[dict]:
+    """A sweep's plain-text member line as a progress object like the JSON ones, else None."""
+    if line.startswith(("note:", "error:", "warning:")):
+        return None
+    m = _MEMBER_LINE.match(line.rstrip("\n"))
+    if not m:
+        return None
+    done, total = int(m["done"]), int(m["total"])
+    loss = _LOSS.search(m["text"])
+    return {"progress": command, "step": done, "total": total, "member": m["member"].strip(),
+            "text": m["text"], "loss": float(loss["loss"]) if loss else None, "final": done == total}
+
+
+def _execute(argv: List[str], handler, directory: Optional[str], exe: Path, command: str = "") -> Run:
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             encoding="utf-8", errors="replace",
                             start_new_session=True)  # Ctrl-C reaches Python only; it forwards one SIGINT
@@ -189,6 +210,11 @@ def _execute(argv: List[str], handler, directory: Optional[str], exe: Path) -> R
                     continue
                 except ValueError:
                     pass
+            if handler is not None:
+                p = member_progress(line, command)
+                if p is not None:
+                    handler(p)
+                    continue
             err_lines.append(line)
             if not line.startswith(("error:", "note:")):
                 sys.stderr.write(line)
