@@ -17,6 +17,7 @@ bash Scripts/bundle/test_launcher.sh
 if [ "${WIDENET_SKIP_PYTHON:-0}" != 1 ]; then
   if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
   fi
   python3 -m venv --clear .build/python-venv
