@@ -134,3 +134,12 @@ def test_sweep_members_and_tidy_table(tmp_path, monkeypatch):
     pd = pytest.importorskip("pandas", reason="pandas is installed by Scripts/test.sh; run there")
     df = run.member_table()
     assert isinstance(df, pd.DataFrame) and df.groupby("width")["member"].nunique().tolist() == [2, 2]
+
+
+def test_mfld_with_numpy_initial_particles(tmp_path):
+    init = np.random.default_rng(3).standard_normal((64, 5)) * 0.5
+    run = widenet.mfld(init_particles=init, n=40, d=3, steps=10, backend="cpu", save_particles=True,
+                       out=tmp_path / "m", progress="none")
+    assert run.summary["status"] == "complete" and run.config["init_particles"].endswith("inputs/init-particles.npy")
+    assert run.arrays["particles"].shape == (64, 5)
+    assert run.metrics_arrays["step"][-1] == 10
