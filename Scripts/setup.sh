@@ -9,6 +9,8 @@ packages=(ocl-icd-opencl-dev opencl-headers libopenblas-dev liblapacke-dev pocl-
 python3 -c "import numpy" >/dev/null 2>&1 || packages+=(python3 python3-numpy)
 # scipy: the quadrature and special functions of the harmonic-target reference (Tests/References).
 python3 -c "import scipy" >/dev/null 2>&1 || packages+=(python3-scipy)
+# venv: the Python front end's tests install ./python into a fresh virtual environment.
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || packages+=(python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

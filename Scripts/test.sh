@@ -15,11 +15,6 @@ bash Scripts/bundle/test_launcher.sh
 # The Python front end (python/): a fresh virtual environment, `pip install ./python` with pandas,
 # and its pytest suite against the debug binary (WIDENET_SKIP_PYTHON=1 skips it).
 if [ "${WIDENET_SKIP_PYTHON:-0}" != 1 ]; then
-  if ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-  fi
   python3 -m venv --clear .build/python-venv
   .build/python-venv/bin/pip install -q --disable-pip-version-check "./python[pandas]" pytest
   rm -rf python/build python/widenet.egg-info
