@@ -11,10 +11,10 @@ import Foundation
 ///     │              │       (H·V)[I] = H_I V: one GEMM of the tile with the b vectors
 ///     └──────────────┘
 ///
-/// The angle is θ = 2·atan2(‖x̂_i − x̂_j‖, ‖x̂_i + x̂_j‖), as InfiniteWidthKernel computes it. Where
-/// |c_ij| ≤ ½ the two norms are √(2 − 2c) and √(2 + 2c), both ≥ 1 and free of cancellation; beyond,
-/// the differences are summed coordinate by coordinate, so near-parallel and near-antipodal rows keep
-/// full accuracy and the diagonal is exactly ½‖x_i‖².
+/// Where |c_ij| > ½ the angle is θ = 2·atan2(‖x̂_i − x̂_j‖, ‖x̂_i + x̂_j‖) with the differences summed
+/// coordinate by coordinate, as InfiniteWidthKernel computes it, so near-parallel and near-antipodal
+/// rows keep full accuracy and the diagonal is exactly ½‖x_i‖²; where |c_ij| ≤ ½ (most pairs) θ =
+/// arccos(c_ij), well conditioned there and half the cost.
 ///
 /// Tiles are fixed by the problem (`tileRows` rows each) and each is computed by one thread with
 /// single-threaded BLAS, so the result does not depend on the number of threads.
@@ -85,18 +85,19 @@ public struct ArcCosineTiles: Sendable {
                     let ui = U + i * d, o = out + r * stride, cr = c + r * n
                     for j in 0..<n {
                         let cij = cr[j]
-                        var minus: Double, plus: Double
+                        let theta: Double
                         if cij.magnitude <= 0.5 {
-                            minus = 2 - 2 * cij; plus = 2 + 2 * cij
+                            // acos is well conditioned here (|c·acos′(c)/acos(c)| ≤ 0.55) and half the cost of atan2.
+                            theta = Foundation.acos(cij)
                         } else {
-                            minus = 0; plus = 0
+                            var minus = 0.0, plus = 0.0
                             let uj = U + j * d
                             for k in 0..<d {
                                 let a = ui[k], b = uj[k]
                                 minus += (a - b) * (a - b); plus += (a + b) * (a + b)
                             }
+                            theta = 2 * Foundation.atan2(minus.squareRoot(), plus.squareRoot())
                         }
-                        let theta = 2 * Foundation.atan2(minus.squareRoot(), plus.squareRoot())
                         o[j] = o[j] * (0.5 - theta / twoPi)
                     }
                 }

@@ -172,6 +172,7 @@ final class GramResult: SteppedRun {
         return try ConfigCoding.object(GramExperiment.Summary(
             n: n, d: d, lambda0: eig.first, lambdaMax: eig.last, conditionNumber: (eig.last ?? .nan) / (eig.first ?? .nan),
             width: deviation == nil ? nil : cfg.width, gramDeviationFrobenius: deviation?.fro,
-            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin, spectrumDecay: decay))
+            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin, spectrumDecay: decay,
+            eigensolver: "full", matrix: "stored", method: "LAPACK dsyevd (every eigenvalue)"))
     }
 }
