@@ -44,6 +44,7 @@ struct GramCommand: ParsableCommand {
     @Option(help: "Lanczos: how many of the smallest eigenvalues to compute (default 6).") var eigenvalues: Int?
     @Option(help: "Lanczos: stop when every residual ‖Hy − θy‖ is at most this times θ (default 1e-10).") var tolerance: Double?
     @Option(name: .customLong("max-dimension"), help: "Lanczos: the largest Krylov space (default 1024 vectors).") var maxDimension: Int?
+    @Option(help: "Lanczos: vectors per block (default 8 stored, 16 matrix-free: each pass over the tiles serves the block).") var block: Int?
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
@@ -51,11 +52,13 @@ struct GramCommand: ParsableCommand {
         if !(kappa > 0 && kappa.isFinite) { throw ValidationError("--kappa must be a positive number (got \(kappa))") }
         if eigensolver == .full {
             if matrix == .free { throw ValidationError("--matrix free conflicts with --eigensolver full: a full decomposition needs the stored matrix") }
-            for (name, given) in [("--eigenvalues", eigenvalues != nil), ("--tolerance", tolerance != nil), ("--max-dimension", maxDimension != nil)] where given {
+            for (name, given) in [("--eigenvalues", eigenvalues != nil), ("--tolerance", tolerance != nil), ("--max-dimension", maxDimension != nil),
+                                  ("--block", block != nil)] where given {
                 throw ValidationError("\(name) conflicts with --eigensolver full: it sets the Lanczos eigensolver")
             }
         }
         if let k = eigenvalues, k < 1 { throw ValidationError("--eigenvalues must be at least 1 (got \(k))") }
+        if let b = block, b < 1 { throw ValidationError("--block must be at least 1 (got \(b))") }
         if let t = tolerance, !(t > 0 && t < 1) { throw ValidationError("--tolerance must be in (0, 1) (got \(t))") }
         if let m = maxDimension, m < max(eigenvalues ?? 6, 2) {
             throw ValidationError("--max-dimension \(m) must be at least --eigenvalues (\(eigenvalues ?? 6)) and 2")
@@ -67,7 +70,7 @@ struct GramCommand: ParsableCommand {
             var cfg = GramExperiment.Config()
             cfg.xPath = x; cfg.n = n; cfg.d = d; cfg.width = width; cfg.seed = seed; cfg.kappa = kappa
             cfg.eigensolver = eigensolver; cfg.matrix = matrix; cfg.eigenvalues = eigenvalues; cfg.tolerance = tolerance
-            cfg.maxDimension = maxDimension
+            cfg.maxDimension = maxDimension; cfg.block = block
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out
             let result = try GramExperiment.run(cfg)

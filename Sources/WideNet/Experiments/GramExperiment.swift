@@ -22,11 +22,13 @@ public enum GramExperiment {
         /// Lanczos: how many of the smallest eigenvalues (default 6), the relative residual to stop at
         /// (default 1e-10) and the largest Krylov dimension (default 1024).
         public var eigenvalues: Int? = nil, tolerance: Double? = nil, maxDimension: Int? = nil
+        /// Lanczos: vectors per block (default 8 stored, 16 matrix-free, where each pass over the tiles serves the whole block).
+        public var block: Int? = nil
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case xPath = "x", n, d, width, seedBits = "seed", kappa, backend, device, precision, out
-            case eigensolver, matrix, eigenvalues, tolerance, maxDimension = "max_dimension"
+            case eigensolver, matrix, eigenvalues, tolerance, maxDimension = "max_dimension", block
         }
     }
 

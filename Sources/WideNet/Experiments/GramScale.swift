@@ -70,7 +70,7 @@ enum GramScale {
         options.count = min(cfg.eigenvalues ?? 6, n)
         options.tolerance = cfg.tolerance ?? 1e-10
         options.maxDimension = maxDimension
-        options.block = mode == .stored ? 8 : 16
+        options.block = cfg.block ?? (mode == .stored ? 8 : 16)
         options.seed = cfg.seed
         let bar = ProgressBar(total: min(maxDimension, n), label: "gram \(mode == .stored ? "shift-invert" : "matrix-free") Lanczos, dimension")
         let started = Date()
@@ -117,7 +117,7 @@ enum GramScale {
             backendInfo = choice.backend.info
             let masks = try MaskTiles.of(choice.backend, inputs: inputs, width: m, cfg: cfg)
             var o = options
-            o.block = 16
+            o.block = cfg.block ?? 16
             h0 = try KernelEigensolver.free(n: n, options: o, storageBound: 0, trace: tiles.trace) { v, b in masks.product(v, vectors: b) }
             h0Frobenius = masks.deviation(from: tiles)
             notes.append("λ_min(H(0)) by block Lanczos on H(0), each product from tiles of the packed masks (no n×n counts); "
