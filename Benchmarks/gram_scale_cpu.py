@@ -3,9 +3,10 @@
 preflight's largest n in each mode. Writes Benchmarks/results/gram_scale_cpu.{json,md}.
 
     swift build -c release --product widenet
-    python3 Benchmarks/gram_scale_cpu.py [--quick]
+    python3 Benchmarks/gram_scale_cpu.py [--quick] [--rows=NAME,…]
 
---quick skips the n = 20 000 and matrix-free n = 20 000 / 50 000 runs.
+--quick skips the n = 20 000 and 50 000 runs; --rows=NAME,… reruns only those rows and keeps the rest
+of the existing JSON.
 """
 import json, os, platform, re, subprocess, sys, tempfile, time
 
@@ -46,21 +47,29 @@ def largest(mode):
             "stored": int(m.group(1)) if m else None, "free": int(m.group(2)) if m else None}
 
 
-rows = []
 sphere = lambda n: ["--n", str(n), "--d", "16", "--seed", "1"]
-rows.append(run(sphere(4000) + ["--eigensolver", "full"], "n4000_full"))
-rows.append(run(sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "stored"], "n4000_lanczos_stored"))
-rows.append(run(sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "free"], "n4000_lanczos_free"))
-if not quick:
-    rows.append(run(sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "stored"], "n20000_lanczos_stored"))
-    rows.append(run(sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2"], "n20000_lanczos_free"))
-    rows.append(run(sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "1", "--max-dimension", "512"],
-                    "n50000_lanczos_free"))
-limits = {"stored": largest("stored")}
+plan = [
+    ("n4000_full", sphere(4000) + ["--eigensolver", "full"]),
+    ("n4000_lanczos_stored", sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "stored"]),
+    ("n4000_lanczos_free", sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "free"]),
+    ("n20000_lanczos_stored", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "stored"]),
+    ("n20000_lanczos_free", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2"]),
+    ("n50000_lanczos_free", sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "1", "--max-dimension", "512"]),
+]
+if quick:
+    plan = plan[:3]
+# --rows a,b: rerun only those rows and keep the others from the existing JSON.
+only = next((a.split("=", 1)[1].split(",") for a in sys.argv if a.startswith("--rows=")), None)
+previous = {}
+path = os.path.join(OUT, "gram_scale_cpu.json")
+if only and os.path.exists(path):
+    previous = {r["name"]: r for r in json.load(open(path))["rows"]}
+rows = [run(args, name) if not only or name in only else previous[name] for name, args in plan if not only or name in only or name in previous]
+limits = largest("stored")
 try:
     cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")][0]
 except Exception:
     cpu = platform.processor()
 result = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu, "threads": os.cpu_count(), "rows": rows, "preflight": limits}
-json.dump(result, open(os.path.join(OUT, "gram_scale_cpu.json"), "w"), indent=1)
+json.dump(result, open(path, "w"), indent=1)
 print(json.dumps(limits))

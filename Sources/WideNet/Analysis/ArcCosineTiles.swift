@@ -132,6 +132,13 @@ public struct ArcCosineTiles: Sendable {
     /// The stored H∞ (n×n, row-major), filled tile by tile.
     public func matrix() -> [Double] {
         var h = [Double](repeating: 0, count: n * n)
+        fill(&h)
+        return h
+    }
+
+    /// Writes H∞ into `h` (n×n values, row-major), tile by tile.
+    public func fill(_ h: inout [Double]) {
+        precondition(h.count == n * n)
         h.withUnsafeMutableBufferPointer { hp in
             let base = TileOutput(hp.baseAddress!), n = self.n
             forEachTile { tile, scratch in
@@ -139,7 +146,6 @@ public struct ArcCosineTiles: Sendable {
                 self.fill(rows: rows, into: base.pointer + rows.lowerBound * n, stride: n, scratch: scratch)
             }
         }
-        return h
     }
 
     /// Y = H∞·V for b vectors (V and Y b×n, one vector a row), each tile of H∞ recomputed.

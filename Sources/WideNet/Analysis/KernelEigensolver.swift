@@ -6,7 +6,7 @@ import Foundation
 ///
 /// The smallest eigenvalues of H∞ sit in a dense cluster at the bottom of a power-law spectrum
 /// (relative gaps ~1e-5 of the spread at n = 4000), where Lanczos on H converges slowly. So:
-/// - stored: Cholesky of H, then block Lanczos on H⁻¹, whose largest eigenvalues 1/λ_i are the
+/// - stored (one n×n buffer): Cholesky of H, then block Lanczos on H⁻¹, whose largest eigenvalues 1/λ_i are the
 ///   smallest of H with relative gaps ~1e-2; then a second Cholesky of H − σI just below the
 ///   smallest Ritz value certifies that no eigenvalue lies below σ (inertia: H − σI is positive
 ///   definite);
@@ -46,11 +46,16 @@ public enum KernelEigensolver {
         public init() {}
     }
 
-    /// Stored mode: `h` the n×n matrix (row-major, symmetric), left unchanged. Needs n×n more doubles.
-    public static func stored(_ h: [Double], n: Int, options o: Options, storageBound: Double, trace: Double,
-                              progress: ((String, Int, Double) -> Void)? = nil) throws -> Result {
-        var factor = h
-        let diagonal = (0..<n).map { h[$0 * n + $0] }
+    /// Stored mode in one n×n buffer: `fill(&buffer)` writes H (row-major, symmetric) into it, and
+    /// `apply(V, b)` = H·V without it (ArcCosineTiles.product, the same bits as the stored product).
+    /// The buffer holds H, then its Cholesky factor for the Lanczos solves, then H − σI and its
+    /// factor for the certificate; the products of the Ritz vectors recompute H's tiles meanwhile.
+    public static func stored(n: Int, options o: Options, storageBound: Double, trace: Double,
+                              progress: ((String, Int, Double) -> Void)? = nil,
+                              fill: (inout [Double]) -> Void, apply: @escaping ([Double], Int) throws -> [Double]) throws -> Result {
+        var factor = [Double](repeating: 0, count: n * n)
+        fill(&factor)
+        let diagonal = (0..<n).map { factor[$0 * n + $0] }
         let traceH = diagonal.reduce(0, +)
         guard try cholesky(&factor, n: n) else {
             throw BackendError("H∞ is not positive definite to rounding (its Cholesky factorisation broke down): some inputs are parallel or repeated")
@@ -64,15 +69,13 @@ public enum KernelEigensolver {
             guard info == 0 else { throw BackendError("LAPACKE_dpotrs failed (info \(info))") }
             return y
         }
-        factor = []
-        var result = try refine(lanczos, n: n, trace: trace, storageBound: storageBound, method: "shift-invert block Lanczos on H⁻¹ (Cholesky)") { v, b in
-            h.withUnsafeBufferPointer { ArcCosineTiles.storedProduct($0.baseAddress!, n: n, v, vectors: b) }
-        }
+        var result = try refine(lanczos, n: n, trace: trace, storageBound: storageBound, method: "shift-invert block Lanczos on H⁻¹ (Cholesky)",
+                                apply: apply)
         // The certificate: H − σI positive definite just below the interval the residual leaves for λ0.
         let rho = result.values[0], spread = result.residualBound + result.productBound
         let choleskyAt = { (s: Double) in 1.01 * ArcCosineTiles.gamma(n + 1) * (traceH - Double(n) * s) + Double.ulpOfOne * (diagonal.max() ?? 0) }
         let sigma = rho - spread - 2 * choleskyAt(rho)
-        factor = h
+        fill(&factor)
         for i in 0..<n { factor[i * n + i] -= sigma }
         let definite = try cholesky(&factor, n: n)
         factor = []

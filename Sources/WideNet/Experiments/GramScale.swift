@@ -16,13 +16,13 @@ enum GramScale {
     /// `--eigensolver auto` decomposes fully up to this n, by Lanczos above.
     static let fullLimit = 4096
 
-    /// The memory of the Lanczos eigensolver at n in each mode: stored H∞ and its Cholesky factor,
-    /// or X with the tiles' scratch; both hold the Krylov basis.
+    /// The memory of the Lanczos eigensolver at n in each mode: one n×n buffer (H∞, then its Cholesky
+    /// factor) or none, X with the tiles' scratch, and the Krylov basis.
     static func bytes(n: Int, d: Int, mode: GramMatrixMode, maxDimension: Int, workers: Int) -> Double {
         let nn = Double(n)
         let basis = Double(min(maxDimension, n) + 64) * nn * 8 * 2
         let common = basis + ArcCosineTiles.scratchBytes(n: n, workers: workers) * 1.5 + nn * Double(d) * 8 * 3
-        return mode == .stored ? common + 2 * nn * nn * 8 : common
+        return mode == .stored ? common + nn * nn * 8 : common
     }
 
     /// The largest n whose `bytes` fit in `have`.
@@ -77,10 +77,9 @@ enum GramScale {
         var result: KernelEigensolver.Result
         switch mode {
         case .stored:
-            let h = tiles.matrix()
-            result = try KernelEigensolver.stored(h, n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace) { _, dim, _ in
+            result = try KernelEigensolver.stored(n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace, progress: { _, dim, _ in
                 bar.update(step: dim, loss: nil)
-            }
+            }, fill: { tiles.fill(&$0) }, apply: { v, b in tiles.product(v, vectors: b) })
         case .free, .auto:
             result = try KernelEigensolver.free(n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace, progress: { _, dim, _ in
                 bar.update(step: dim, loss: nil)
