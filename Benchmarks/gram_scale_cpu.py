@@ -39,7 +39,7 @@ def run(args, name):
 
 
 def largest(mode):
-    p = subprocess.run([BIN, "gram", "--quiet", "--n", "100000000", "--d", "16", "--eigensolver", "lanczos", "--matrix", mode],
+    p = subprocess.run([BIN, "gram", "--quiet", "--n", "10000000", "--d", "16", "--eigensolver", "lanczos", "--matrix", mode],
                        capture_output=True, text=True)
     line = [l for l in p.stderr.splitlines() if l.startswith("error:")]
     m = re.search(r"largest n that fits is (\d+) with --matrix stored, (\d+) with --matrix free", line[0] if line else "")
@@ -54,7 +54,7 @@ plan = [
     ("n4000_lanczos_free", sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "free"]),
     ("n20000_lanczos_stored", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "stored"]),
     ("n20000_lanczos_free", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2"]),
-    ("n50000_lanczos_free", sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "1", "--max-dimension", "512"]),
+    ("n50000_lanczos_free", sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "1", "--max-dimension", "512", "--block", "32"]),
 ]
 if quick:
     plan = plan[:3]

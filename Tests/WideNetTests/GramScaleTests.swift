@@ -186,4 +186,19 @@ import Testing
         let (a, b) = (try #require(full["lambda0"]?.doubleValue), try #require(free["lambda0"]?.doubleValue))
         #expect(abs(a - b) <= 1e-12, "full \(a), Lanczos \(b)")
     }
+
+    /// With --width, Lanczos on H(0) from the mask tiles agrees with the full path's LAPACK on the
+    /// stored counts (λ_min(H(0)) within its error, ‖H(0) − H∞‖_F to rounding).
+    @Test func widthFromMaskTilesAgreesWithTheStoredCounts() throws {
+        let dir = try CLITests.scratch()
+        let common = ["--n", "200", "--d", "6", "--width", "2000", "--seed", "2"]
+        let full = try Self.gram(common + ["--eigensolver", "full"], in: dir.appendingPathComponent("full"))
+        let tiled = try Self.gram(common + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2"],
+                                  in: dir.appendingPathComponent("tiled"))
+        let (a, b) = (try #require(full["lambda_min_h0"]?.doubleValue), try #require(tiled["lambda_min_h0"]?.doubleValue))
+        let err = try #require(tiled["lambda_min_h0_error"]?.doubleValue)
+        #expect(abs(a - b) <= max(err, 1e-13), "λ_min(H(0)): full \(a), tiles \(b) ± \(err)")
+        let (fa, fb) = (try #require(full["gram_deviation_frobenius"]?.doubleValue), try #require(tiled["gram_deviation_frobenius"]?.doubleValue))
+        #expect(abs(fa - fb) <= 1e-12 * fa, "‖H(0) − H∞‖_F: full \(fa), tiles \(fb)")
+    }
 }

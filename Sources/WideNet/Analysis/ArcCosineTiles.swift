@@ -116,15 +116,18 @@ public struct ArcCosineTiles: Sendable {
     }
 
     /// Runs `body(tile, scratch)` for every tile, the tiles split into contiguous runs over the threads,
-    /// with OpenBLAS single-threaded. `scratch` holds tileRows × n values per thread.
-    func forEachTile(_ body: @escaping @Sendable (Int, UnsafeMutablePointer<Double>) -> Void) {
+    /// with OpenBLAS single-threaded. `scratch` and the tile buffer hold tileRows × n values each, per thread.
+    func forEachTile(_ body: @escaping @Sendable (Int, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) {
         let count = tiles, parts = min(workers, count), n = self.n
         guard count > 0 else { return }
         BLAS.singleThreaded {
             DispatchQueue.concurrentPerform(iterations: parts) { p in
+                // Allocated once per thread: a T×n tile is tens of MB at large n, and fresh pages each tile
+                // would be faulted in serially by the kernel.
                 let scratch = UnsafeMutablePointer<Double>.allocate(capacity: Self.tileRows * n)
-                defer { scratch.deallocate() }
-                for tile in (count * p / parts)..<(count * (p + 1) / parts) { body(tile, scratch) }
+                let tileBuffer = UnsafeMutablePointer<Double>.allocate(capacity: Self.tileRows * n)
+                defer { scratch.deallocate(); tileBuffer.deallocate() }
+                for tile in (count * p / parts)..<(count * (p + 1) / parts) { body(tile, scratch, tileBuffer) }
             }
         }
     }
@@ -141,7 +144,7 @@ public struct ArcCosineTiles: Sendable {
         precondition(h.count == n * n)
         h.withUnsafeMutableBufferPointer { hp in
             let base = TileOutput(hp.baseAddress!), n = self.n
-            forEachTile { tile, scratch in
+            forEachTile { tile, scratch, _ in
                 let rows = self.rows(ofTile: tile)
                 self.fill(rows: rows, into: base.pointer + rows.lowerBound * n, stride: n, scratch: scratch)
             }
@@ -156,10 +159,8 @@ public struct ArcCosineTiles: Sendable {
         v.withUnsafeBufferPointer { vp in
             y.withUnsafeMutableBufferPointer { yp in
                 let (V, Y) = (TileOutput(UnsafeMutablePointer(mutating: vp.baseAddress!)), TileOutput(yp.baseAddress!))
-                forEachTile { tile, scratch in
+                forEachTile { tile, scratch, k in
                     let rows = self.rows(ofTile: tile)
-                    let k = UnsafeMutablePointer<Double>.allocate(capacity: rows.count * n)
-                    defer { k.deallocate() }
                     self.fill(rows: rows, into: k, stride: n, scratch: scratch)
                     Self.tileProduct(k, rows: rows, n: n, v: V.pointer, vectors: b, into: Y.pointer)
                 }
