@@ -3,8 +3,12 @@ import WideNet
 
 /// report.html of `widenet gram`: the spectrum of H∞.
 enum GramReport {
-    /// report.html from summary.json and gram_inf_eigenvalues.npy.
+    /// report.html from summary.json and gram_inf_eigenvalues.npy (or, after Lanczos, the smallest
+    /// eigenvalues alone).
     static func html(_ run: RunFiles) throws -> String {
+        guard FileManager.default.fileExists(atPath: run.url.appendingPathComponent("gram_inf_eigenvalues.npy").path) else {
+            return try smallest(run)
+        }
         let eig = try run.array("gram_inf_eigenvalues.npy").values
         var r = HTMLReport(title: "widenet gram")
         r.heading("Infinite-width NTK Gram matrix H∞")
@@ -25,6 +29,21 @@ enum GramReport {
         }
         r.plot(SVGPlot(title: "Spectrum of H∞", xLabel: "rank i (largest first)", yLabel: "eigenvalue λ_i", xLog: true, yLog: true,
                        series: series), caption: caption)
+        return r.render()
+    }
+
+    /// The report of a Lanczos run: its figures, notes and the smallest eigenvalues against their rank.
+    static func smallest(_ run: RunFiles) throws -> String {
+        let eig = try run.array("gram_inf_smallest_eigenvalues.npy").values
+        var r = HTMLReport(title: "widenet gram")
+        r.heading("The smallest eigenvalues of H∞ (Lanczos)")
+        r.keyValues(run.summary.pairs.filter { $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
+        for note in run.notes { r.paragraph(note) }
+        let n = run.summary["n"]?.numeric ?? Double(eig.count)
+        let ranks = eig.indices.map { n - Double($0) }
+        r.plot(SVGPlot(title: "Smallest eigenvalues of H∞", xLabel: "rank i (largest first)", yLabel: "eigenvalue λ_i", xLog: false, yLog: false,
+                       series: [PlotSeries("Rayleigh quotients of the Ritz vectors", x: ranks, y: eig, style: .points)]),
+               caption: "λ0, the smallest, sets the linear convergence rate of gradient descent; summary.json gives its certified error.")
         return r.render()
     }
 }

@@ -15,10 +15,20 @@ public enum GramExperiment {
         public var device: String? = nil
         public var precision: Precision = .f32
         public var out: String? = nil
+        /// full (LAPACK, every eigenvalue), lanczos (the few smallest, certified) or auto (full up to n = 4096).
+        public var eigensolver: GramEigensolver = .auto
+        /// Where H∞ lives for Lanczos: stored n×n, free (tiles recomputed in each product) or auto (stored if it fits).
+        public var matrix: GramMatrixMode = .auto
+        /// Lanczos: how many of the smallest eigenvalues (default 6), the relative residual to stop at
+        /// (default 1e-10) and the largest Krylov dimension (default 1024).
+        public var eigenvalues: Int? = nil, tolerance: Double? = nil, maxDimension: Int? = nil
+        /// Lanczos: vectors per block (default 8 stored, 16 matrix-free, where each pass over the tiles serves the whole block).
+        public var block: Int? = nil
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case xPath = "x", n, d, width, seedBits = "seed", kappa, backend, device, precision, out
+            case eigensolver, matrix, eigenvalues, tolerance, maxDimension = "max_dimension", block
         }
     }
 
@@ -30,11 +40,23 @@ public enum GramExperiment {
         public var width: Int?, gramDeviationFrobenius: Double?, gramDeviationSpectral: Double?, lambdaMinH0: Double?
         /// λ_i ≈ C·i^(−α) in rank order, with its standard error.
         public var spectrumDecay: SpectrumDecay?
+        /// The Lanczos eigensolver (absent after a full decomposition): λ0's certified error and interval
+        /// ("interval": no eigenvalue below lambda0_lower; "nearest": only an eigenvalue within the error),
+        /// the few smallest eigenvalues with their residuals, the work done and its time (the harness adds peak_resident_bytes).
+        public var eigensolver: String? = nil, matrix: String? = nil, method: String? = nil
+        public var lambda0Error: Double? = nil, lambda0Lower: Double? = nil, lambda0Upper: Double? = nil, certificate: String? = nil
+        public var smallestEigenvalues: [Double]? = nil, residuals: [Double]? = nil
+        public var krylovDimension: Int? = nil, blockProducts: Int? = nil, vectorProducts: Int? = nil, factorisations: Int? = nil
+        public var converged: Bool? = nil, seconds: Double? = nil, lambdaMinH0Error: Double? = nil
 
         enum CodingKeys: String, CodingKey {
             case n, d, lambda0, lambdaMax = "lambda_max", conditionNumber = "condition_number", width
             case gramDeviationFrobenius = "gram_deviation_frobenius", gramDeviationSpectral = "gram_deviation_spectral"
             case lambdaMinH0 = "lambda_min_h0", spectrumDecay = "spectrum_decay"
+            case eigensolver, matrix, method, lambda0Error = "lambda0_error", lambda0Lower = "lambda0_lower", lambda0Upper = "lambda0_upper"
+            case certificate, smallestEigenvalues = "smallest_eigenvalues", residuals, krylovDimension = "krylov_dimension"
+            case blockProducts = "block_products", vectorProducts = "vector_products", factorisations, converged, seconds
+            case lambdaMinH0Error = "lambda_min_h0_error"
         }
     }
 
@@ -60,6 +82,11 @@ public enum GramExperiment {
         if let w = cfg.width, w < 1 { throw BackendError("--width must be at least 1 (got \(w))") }
         let (n, d) = (inputs.n, inputs.d)
         var notes = inputs.notes
+        let eigensolver = cfg.eigensolver == .auto ? (n <= GramScale.fullLimit && cfg.matrix != .free ? .full : .lanczos) : cfg.eigensolver
+        if eigensolver == .full && cfg.matrix == .free {
+            throw BackendError("--matrix free conflicts with --eigensolver full: a full decomposition needs the stored matrix")
+        }
+        if eigensolver == .lanczos { return try GramScale.run(cfg, inputs: inputs, notes: notes) }
         // The input Gram, H∞ and the eigen-solver's copy; with --width also H(0), its counts and H(0) − H∞.
         try MemoryPreflight.requireSquare(cfg.width == nil ? 3 : 7, n: n, for: "gram")
         let kernel = try InfiniteWidthKernel(x: inputs.x, n: n, d: d)
@@ -147,6 +174,7 @@ final class GramResult: SteppedRun {
         return try ConfigCoding.object(GramExperiment.Summary(
             n: n, d: d, lambda0: eig.first, lambdaMax: eig.last, conditionNumber: (eig.last ?? .nan) / (eig.first ?? .nan),
             width: deviation == nil ? nil : cfg.width, gramDeviationFrobenius: deviation?.fro,
-            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin, spectrumDecay: decay))
+            gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin, spectrumDecay: decay,
+            eigensolver: "full", matrix: "stored", method: "LAPACK dsyevd (every eigenvalue)"))
     }
 }

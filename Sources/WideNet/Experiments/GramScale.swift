@@ -1,0 +1,289 @@
+import Foundation
+
+/// `widenet gram` at dataset scale (ARCHITECTURE.md §5, the gram section): λ0 and the few smallest
+/// eigenvalues of H∞ by Lanczos (KernelEigensolver) from the stored matrix or matrix-free tiles, and
+/// with a width λ_min(H(0)) from tiles of the packed masks, never an n×n count matrix.
+public enum GramEigensolver: String, Sendable, Codable, CaseIterable {
+    case full, lanczos, auto
+}
+
+/// Where H∞ lives during the eigensolver: an n×n array, or tiles recomputed in each product.
+public enum GramMatrixMode: String, Sendable, Codable, CaseIterable {
+    case stored, free, auto
+}
+
+enum GramScale {
+    /// `--eigensolver auto` decomposes fully up to this n, by Lanczos above.
+    static let fullLimit = 4096
+
+    /// The memory of the Lanczos eigensolver at n in each mode: one n×n buffer (H∞, then its Cholesky
+    /// factor) or none, X with the tiles' scratch, and the Krylov basis.
+    static func bytes(n: Int, d: Int, mode: GramMatrixMode, maxDimension: Int, workers: Int) -> Double {
+        let nn = Double(n)
+        let basis = Double(min(maxDimension, n) + 64) * nn * 8 * 2
+        let common = basis + ArcCosineTiles.scratchBytes(n: n, workers: workers) * 1.5 + nn * Double(d) * 8 * 3
+        return mode == .stored ? common + nn * nn * 8 : common
+    }
+
+    /// The largest n whose `bytes` fit in `have`.
+    static func largest(have: Double, d: Int, mode: GramMatrixMode, maxDimension: Int, workers: Int) -> Int {
+        var (lo, hi) = (0, 1 << 34)
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if bytes(n: mid, d: d, mode: mode, maxDimension: maxDimension, workers: workers) <= have { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
+    /// The mode the run uses, after the preflight: refuses, naming the largest n of both modes, a size
+    /// that does not fit the mode asked for (auto: stored if it fits, else free).
+    static func resolveMode(_ asked: GramMatrixMode, n: Int, d: Int, maxDimension: Int, workers: Int) throws -> GramMatrixMode {
+        let (have, source) = MemoryPreflight.available()
+        let fits = { (m: GramMatrixMode) in bytes(n: n, d: d, mode: m, maxDimension: maxDimension, workers: workers) <= have }
+        let mode: GramMatrixMode = asked == .auto ? (fits(.stored) ? .stored : .free) : asked
+        guard !fits(mode) else { return mode }
+        let need = bytes(n: n, d: d, mode: mode, maxDimension: maxDimension, workers: workers)
+        let stored = largest(have: have, d: d, mode: .stored, maxDimension: maxDimension, workers: workers)
+        let free = largest(have: have, d: d, mode: .free, maxDimension: maxDimension, workers: workers)
+        throw BackendError.resources("gram at n = \(n) needs \(MemoryPreflight.gb(need)) of host memory with --matrix \(mode.rawValue) but "
+            + "\(MemoryPreflight.gb(have)) is available (\(source)); the largest n that fits is \(stored) with --matrix stored, "
+            + "\(free) with --matrix free")
+    }
+
+    /// The peak resident memory of this process (VmHWM), in bytes.
+    static func peakMemory() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            return Double(line.split(separator: " ").dropFirst().first ?? "").map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    static func run(_ cfg: GramExperiment.Config, inputs: TrainInputs, notes inputNotes: [String]) throws -> RunOutcome {
+        let (n, d) = (inputs.n, inputs.d)
+        var notes = inputNotes
+        let workers = ProcessInfo.processInfo.activeProcessorCount
+        let maxDimension = cfg.maxDimension ?? 1024
+        let mode = try resolveMode(cfg.matrix, n: n, d: d, maxDimension: maxDimension, workers: workers)
+        let tiles = ArcCosineTiles(x: inputs.x, n: n, d: d)
+        var options = KernelEigensolver.Options()
+        options.count = min(cfg.eigenvalues ?? 6, n)
+        options.tolerance = cfg.tolerance ?? 1e-10
+        options.maxDimension = maxDimension
+        options.block = cfg.block ?? (mode == .stored ? 8 : 16)
+        options.seed = cfg.seed
+        let bar = ProgressBar(total: min(maxDimension, n), label: "gram \(mode == .stored ? "shift-invert" : "matrix-free") Lanczos, dimension")
+        let started = Date()
+        var result: KernelEigensolver.Result
+        switch mode {
+        case .stored:
+            result = try KernelEigensolver.stored(n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace, progress: { _, dim, _ in
+                bar.update(step: dim, loss: nil)
+            }, fill: { tiles.fill(&$0) }, apply: { v, b in tiles.product(v, vectors: b) })
+        case .free, .auto:
+            result = try KernelEigensolver.free(n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace, progress: { _, dim, _ in
+                bar.update(step: dim, loss: nil)
+            }) { v, b in tiles.product(v, vectors: b) }
+        }
+        bar.finish()
+        let seconds = Date().timeIntervalSince(started)
+        notes.append("λ0 by \(result.method): Krylov dimension \(result.dimension), \(result.blockProducts) block products "
+            + "(\(result.vectorProducts) vectors)\(result.factorisations > 0 ? ", \(result.factorisations) Cholesky factorisations" : "")"
+            + (result.converged ? "" : ", stopped at --max-dimension \(maxDimension) before the residuals reached --tolerance"))
+        switch result.certificate {
+        case "interval":
+            notes.append(String(format: "λ0 certified in [%.12g, %.12g]: H∞ − σI is positive definite (Cholesky) at σ below the residual's interval, "
+                + "so no eigenvalue lies below; error = residual %.2e + product rounding %.2e + factorisation %.2e + storage %.2e",
+                result.lower ?? .nan, result.upper, result.residualBound, result.productBound, result.choleskyBound, result.storageBound))
+        case "failed":
+            notes.append("the certificate failed: Cholesky of H∞ − σI broke down below the smallest Ritz value, so an eigenvalue Lanczos did not find "
+                + "may lie lower; lambda0_error is the distance to the nearest eigenvalue only")
+        default:
+            notes.append(String(format: "matrix-free: an eigenvalue lies within %.2e of λ0 (residual %.2e + rounding); without a factorisation "
+                + "nothing proves that none lies below it (λ0 ≤ %.12g is proven)", result.error, result.residualBound, result.upper))
+        }
+        notes.append(mode == .stored
+            ? String(format: "gram_inf.npy is not written by the Lanczos eigensolver (n×n = %@); --eigensolver full keeps it up to the memory", MemoryPreflight.gb(Double(n) * Double(n) * 8))
+            : "H∞ was never stored: each product recomputed its \(tiles.tiles) tiles of \(ArcCosineTiles.tileRows) rows from X; gram_inf.npy is not written")
+        notes.append("no spectrum-decay fit: it needs the whole spectrum (--eigensolver full)")
+
+        var backendInfo: BackendInfo? = nil
+        var h0: KernelEigensolver.Result? = nil
+        var h0Frobenius: Double? = nil
+        if let m = cfg.width {
+            let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+            if let note = choice.note { notes.insert(note, at: 0) }
+            backendInfo = choice.backend.info
+            let masks = try MaskTiles.of(choice.backend, inputs: inputs, width: m, cfg: cfg)
+            var o = options
+            o.block = cfg.block ?? 16
+            h0 = try KernelEigensolver.free(n: n, options: o, storageBound: 0, trace: tiles.trace) { v, b in masks.product(v, vectors: b) }
+            h0Frobenius = masks.deviation(from: tiles)
+            notes.append("λ_min(H(0)) by block Lanczos on H(0), each product from tiles of the packed masks (no n×n counts); "
+                + "its error is the distance to the nearest eigenvalue; gram_deviation_spectral needs --eigensolver full")
+        }
+        let scale = GramScaleResult(cfg: cfg, n: n, d: d, mode: mode, result: result, seconds: seconds, peak: peakMemory(),
+                                    h0: h0, h0Frobenius: h0Frobenius, backendInfo: backendInfo, notes: notes)
+        return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in scale }
+    }
+}
+
+/// The empirical H(0)_ij = x_iᵀx_j·#{r : S_ir = S_jr = 1}/m of a random net as tiles from its packed
+/// masks (n × words per block, on the host): the counts of a tile of rows by popcount, never n×n.
+struct MaskTiles: @unchecked Sendable {
+    let n: Int, d: Int, width: Int
+    /// Per block, its masks (n rows of `words` UInt32).
+    let masks: [(words: Int, bits: [UInt32])]
+    let x: [Double]
+
+    static func of(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: GramExperiment.Config) throws -> MaskTiles {
+        func build<T: Scalar>(_: T.Type) throws -> MaskTiles {
+            guard Job.ranks == 1 else {
+                throw BackendError("gram --eigensolver lanczos --width runs in one process (its mask tiles are not split over ranks)")
+            }
+            let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: m, n: inputs.n, d: inputs.d))
+            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: false, on: backend.info)
+            let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
+                                            initialisation: .random(seed: cfg.seed, kappa: cfg.kappa), exchange: Job.exchange)
+            _ = try net.forward()
+            let masks = try net.blocks.map { b in (b.shape.words, try backend.download(b.masks, count: b.shape.maskWords, as: UInt32.self)) }
+            return MaskTiles(n: inputs.n, d: inputs.d, width: m, masks: masks, x: inputs.x)
+        }
+        return cfg.precision == .f32 ? try build(Float.self) : try build(Double.self)
+    }
+
+    /// counts[r·n + j] = Σ_blocks popcount(S_i ∧ S_j) for the rows i of `rows`.
+    func counts(rows: Range<Int>, into c: UnsafeMutablePointer<UInt32>) {
+        let n = self.n
+        for r in 0..<(rows.count * n) { c[r] = 0 }
+        for (words, bits) in masks {
+            bits.withUnsafeBufferPointer { bp in
+                let M = bp.baseAddress!
+                for (r, i) in rows.enumerated() {
+                    let mi = M + i * words
+                    for j in 0..<n {
+                        let mj = M + j * words
+                        var s = 0
+                        for q in 0..<words { s += (mi[q] & mj[q]).nonzeroBitCount }
+                        c[r * n + j] &+= UInt32(truncatingIfNeeded: s)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows `rows` of H(0) (rows.count × n).
+    func fill(rows: Range<Int>, into out: UnsafeMutablePointer<Double>, counts c: UnsafeMutablePointer<UInt32>) {
+        counts(rows: rows, into: c)
+        let (n, d, m) = (self.n, self.d, Double(width))
+        x.withUnsafeBufferPointer { xp in
+            let X = xp.baseAddress!
+            for (r, i) in rows.enumerated() {
+                for j in 0..<n {
+                    var g = 0.0
+                    for k in 0..<d { g += X[i * d + k] * X[j * d + k] }
+                    out[r * n + j] = g * Double(c[r * n + j]) / m
+                }
+            }
+        }
+    }
+
+    /// Y = H(0)·V for b vectors (b×n), by row tiles over the cores (each tile by one thread).
+    func product(_ v: [Double], vectors b: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: b * n)
+        let n = self.n, count = (n + ArcCosineTiles.tileRows - 1) / ArcCosineTiles.tileRows
+        let parts = min(ProcessInfo.processInfo.activeProcessorCount, count)
+        v.withUnsafeBufferPointer { vp in
+            y.withUnsafeMutableBufferPointer { yp in
+                let (V, Y) = (TileOutput(UnsafeMutablePointer(mutating: vp.baseAddress!)), TileOutput(yp.baseAddress!))
+                BLAS.singleThreaded {
+                    DispatchQueue.concurrentPerform(iterations: parts) { p in
+                        let k = UnsafeMutablePointer<Double>.allocate(capacity: ArcCosineTiles.tileRows * n)
+                        let c = UnsafeMutablePointer<UInt32>.allocate(capacity: ArcCosineTiles.tileRows * n)
+                        defer { k.deallocate(); c.deallocate() }
+                        for tile in (count * p / parts)..<(count * (p + 1) / parts) {
+                            let rows = (tile * ArcCosineTiles.tileRows)..<min(n, (tile + 1) * ArcCosineTiles.tileRows)
+                            self.fill(rows: rows, into: k, counts: c)
+                            ArcCosineTiles.tileProduct(k, rows: rows, n: n, v: V.pointer, vectors: b, into: Y.pointer)
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// ‖H(0) − H∞‖_F, summed over the same tiles (in tile order).
+    func deviation(from tiles: ArcCosineTiles) -> Double {
+        let t = ArcCosineTiles.tileRows, count = (n + t - 1) / t
+        var total = 0.0
+        let k = UnsafeMutablePointer<Double>.allocate(capacity: t * n), h = UnsafeMutablePointer<Double>.allocate(capacity: t * n)
+        let c = UnsafeMutablePointer<UInt32>.allocate(capacity: t * n), s = UnsafeMutablePointer<Double>.allocate(capacity: t * n)
+        defer { k.deallocate(); h.deallocate(); c.deallocate(); s.deallocate() }
+        BLAS.singleThreaded {
+            for tile in 0..<count {
+                let rows = (tile * t)..<min(n, (tile + 1) * t)
+                fill(rows: rows, into: k, counts: c)
+                tiles.fill(rows: rows, into: h, stride: n, scratch: s)
+                for q in 0..<(rows.count * n) { total += (k[q] - h[q]) * (k[q] - h[q]) }
+            }
+        }
+        return total.squareRoot()
+    }
+}
+
+/// The figures of a Lanczos run of `widenet gram`, as a run of no steps.
+final class GramScaleResult: SteppedRun {
+    let cfg: GramExperiment.Config
+    let n: Int, d: Int, mode: GramMatrixMode
+    let result: KernelEigensolver.Result
+    let seconds: Double, peak: Double?
+    let h0: KernelEigensolver.Result?, h0Frobenius: Double?
+    let backendInfo: BackendInfo?
+    let notes: [String]
+
+    var command: String { "gram" }
+    var steps: Int { 0 }
+
+    init(cfg: GramExperiment.Config, n: Int, d: Int, mode: GramMatrixMode, result: KernelEigensolver.Result, seconds: Double, peak: Double?,
+         h0: KernelEigensolver.Result?, h0Frobenius: Double?, backendInfo: BackendInfo?, notes: [String]) {
+        self.cfg = cfg; self.n = n; self.d = d; self.mode = mode; self.result = result; self.seconds = seconds; self.peak = peak
+        self.h0 = h0; self.h0Frobenius = h0Frobenius; self.backendInfo = backendInfo; self.notes = notes
+    }
+
+    func config() -> JSONObject {
+        RecordedConfig.json(command: "gram", options: cfg, resolved: [
+            ("n", .int(n)), ("d", .int(d)), ("eigensolver", .string("lanczos")), ("matrix", .string(mode.rawValue)),
+            ("backend", backendInfo.map { .string($0.kind) } ?? .null),
+            ("device", backendInfo.map { .string($0.deviceName) } ?? .null), ("notes", .array(notes.map { .string($0) })),
+        ])
+    }
+
+    func observe(_ k: Int) throws -> Observation {
+        var row = JSONObject()
+        row.set("step", 0)
+        row["loss"] = .null
+        row.set("lambda0", result.values.first ?? .nan)
+        row.set("lambda0_error", result.error)
+        if let h0, let m = cfg.width { row.set("width", m); row.set("lambda_min_h0", h0.values.first ?? .nan) }
+        return Observation(loss: nil, row: row)
+    }
+
+    func advance(from k: Int) throws {}
+
+    func finish(in run: RunDirectory) throws -> JSONObject {
+        let k = result.values.count
+        try run.writeArray(result.values, shape: [k], to: "gram_inf_smallest_eigenvalues.npy")
+        try run.writeArray(result.vectors.flatMap { $0 }, shape: [k, n], to: "gram_inf_smallest_eigenvectors.npy")
+        var s = GramExperiment.Summary(n: n, d: d, lambda0: result.values.first, lambdaMax: nil, conditionNumber: nil,
+                                       width: h0 == nil ? nil : cfg.width, gramDeviationFrobenius: h0Frobenius, gramDeviationSpectral: nil,
+                                       lambdaMinH0: h0?.values.first, spectrumDecay: nil)
+        s.eigensolver = "lanczos"; s.matrix = mode.rawValue; s.method = result.method
+        s.lambda0Error = result.error; s.lambda0Lower = result.lower; s.lambda0Upper = result.upper; s.certificate = result.certificate
+        s.smallestEigenvalues = result.values; s.residuals = result.residuals
+        s.krylovDimension = result.dimension; s.blockProducts = result.blockProducts; s.vectorProducts = result.vectorProducts
+        s.factorisations = result.factorisations; s.converged = result.converged; s.seconds = seconds
+        s.lambdaMinH0Error = h0?.error
+        return try ConfigCoding.object(s)
+    }
+}
