@@ -37,6 +37,8 @@ public enum RandomDistribution: Int32, Sendable { case normal = 0, uniform = 1, 
 public enum RandomStream: UInt32, Sendable {
     case hiddenWeights = 1, outputWeights = 2, langevinNoise = 3, data = 4, labels = 5, teacher = 6, shuffle = 7
     case particles = 8, testData = 9, entropyReference = 10, labelNoise = 11
+    /// `widenet resnet`: the residual vector field θ(t) and its input points; the Brownian increments of Euler–Maruyama.
+    case residualField = 21, residualNoise = 22
 }
 
 public struct Philox4x32: Sendable {
