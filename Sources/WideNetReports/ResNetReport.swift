@@ -25,7 +25,7 @@ enum ResNetReport {
                 series.append(PlotSeries(String(format: "%@ fit: order %.2f", name, p), x: [lo, hi],
                                          y: [Foundation.exp(c) * Foundation.pow(lo, p), Foundation.exp(c) * Foundation.pow(hi, p)], style: .dashed))
             }
-            if let u = s["errors_against_unmodified"]?.numbers {
+            if let u = s["errors_against_unmodified"]?.numbers, !u.isEmpty {
                 series.append(PlotSeries("\(name) against x' = F", x: h, y: u, style: .dotted))
             }
             rows.append([name, s["limit"]?.displayText ?? "", fitted, interval, s["theory_order"]?.displayText ?? "",
