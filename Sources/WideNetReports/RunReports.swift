@@ -27,6 +27,7 @@ public enum RunReports {
         case "saddle": return try SaddleReport.html(run)
         case "saddle-sweep": return SaddleSweepReport.html(run)
         case "gram": return try GramReport.html(run)
+        case "resnet": return try ResNetReport.html(run)
         case "wide-enough": return WideEnoughReport.html(run)
         case "sgd-rates": return SGDReport.sweepHTML(run)
         default: return GenericReport.html(run)

@@ -25,11 +25,13 @@ struct WideNetCommand: ParsableCommand {
               widenet gram --x X.npy --width 65536 --seed 1
               widenet mfld --task parity --d 20 --particles 2048 --anneal-every 500 --anneal-factor 0.3
               widenet saddle --lr 0.005 --skip-plateaus
+              widenet resnet --scheme euler,heun --depths 8,16,32,64,128
               widenet sweep --widths 1024,4096,16384,65536 --steps 200
               widenet report runs/train-20261123-132439 runs/sweep-20261123-140210
             """,
         version: widenetVersion,
         subcommands: [DevicesCommand.self, TrainCommand.self, SweepCommand.self, GramCommand.self, MFLDCommand.self, SaddleCommand.self,
+                      ResNetCommand.self,
                       BenchCommand.self, TuneCommand.self, SelftestCommand.self, ReportCommand.self])
 
     /// An unknown subcommand is an error even with --help (the parser would print the root help

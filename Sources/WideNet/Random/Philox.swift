@@ -39,6 +39,8 @@ public enum RandomStream: UInt32, Sendable {
     case particles = 8, testData = 9, entropyReference = 10, labelNoise = 11
     /// The start block of the Lanczos eigensolver (`widenet gram --eigensolver lanczos`).
     case krylovStart = 12
+    /// `widenet resnet`: the residual vector field θ(t) and its input points; the Brownian increments of Euler–Maruyama.
+    case residualField = 21, residualNoise = 22
 }
 
 public struct Philox4x32: Sendable {

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import WideNet
+
+/// `widenet resnet --experiment depth-limit`: each scheme converges to its limit at its order, against
+/// references rebuilt independently (Tests/References/resnet_depth_limit.py: scipy's solve_ivp at
+/// rtol = atol = 1e-12 on the field the run wrote), and bad options are refused cleanly.
+@Suite struct ResNetDepthLimitTests {
+    static let small = ["--points", "16", "--width", "12", "--seed", "3"]
+
+    static func resnet(_ args: [String], in out: URL) throws -> JSONObject {
+        let r = try CLITests.run(["resnet", "--quiet", "--out", out.path] + small + args)
+        try #require(r.status == 0, "\(r.stderr)")
+        return try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+    }
+
+    /// summary.json's entry of one scheme.
+    static func entry(_ summary: JSONObject, _ scheme: String) throws -> JSONObject {
+        guard case .array(let all)? = summary["schemes"] else { throw BackendError("summary.json has no schemes") }
+        for case .object(let s) in all where s["scheme"]?.displayText == scheme { return s }
+        throw BackendError("summary.json has no entry for \(scheme)")
+    }
+
+    static func order(_ summary: JSONObject, _ scheme: String) throws -> Double {
+        guard case .object(let o)? = try entry(summary, scheme)["order"], let p = o["order"]?.numeric else {
+            throw BackendError("\(scheme) has no fitted order")
+        }
+        return p
+    }
+
+    /// The run's RK4 references agree with scipy's for x' = F, the LM modified equation and the
+    /// RevNet's coupled field; and the metrics hold one row per (scheme, depth) with step and loss.
+    @Test(.enabled(if: AveragedSGDTests.hasScipy, "python3 with numpy and scipy is not available"))
+    func referencesMatchScipy() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        _ = try Self.resnet(["--scheme", "euler,lm,revnet", "--depth", "4", "--steps", "2", "--horizon", "1.5"], in: out)
+        let script = PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/resnet_depth_limit.py").path
+        let json = out.appendingPathComponent("scipy.json")
+        let py = try NPYTests.python([script, out.path, json.path])
+        try #require(py.status == 0, "\(py.output)")
+        let ref = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: [[Double]]])
+        for (file, key) in [("reference_field.npy", "field"), ("reference_lm.npy", "lm"), ("reference_revnet.npy", "revnet")] {
+            let mine = try NPY.read(out.appendingPathComponent(file))
+            let want = try #require(ref[key]).flatMap { $0 }
+            try #require(mine.shape == [16, 2])
+            let worst = zip(mine.values, want).map { abs($0 - $1) }.max() ?? .nan
+            #expect(worst <= 1e-9, "\(file) is off scipy's \(key) by \(worst)")
+        }
+        let rows = try RunDirectory.metricsRows(in: out)
+        #expect(rows.count == 9)
+        #expect(rows.allSatisfy { $0["step"] != nil && $0["loss"]?.numeric != nil })
+        #expect(rows.map { $0["step"]?.numeric ?? -1 } == [0, 1, 2, 0, 1, 2, 0, 1, 2])
+    }
+
+    /// Fitted orders: Euler, backward Euler, RevNet and LM-ResNet (k = ½) 1, Heun 2, and LM-ResNet
+    /// with k = 1 (leapfrog on x' = F/2) 2; LM-ResNet does not converge to x' = F itself.
+    @Test func deterministicSchemesConvergeAtTheirOrders() throws {
+        let dir = try CLITests.scratch()
+        let summary = try Self.resnet(["--scheme", "euler,heun,backward-euler,lm,revnet", "--depths", "16,32,64,128,256"],
+                                      in: dir.appendingPathComponent("half"))
+        for (scheme, lo, hi) in [("euler", 0.9, 1.1), ("heun", 1.9, 2.1), ("backward-euler", 0.9, 1.1), ("lm", 0.9, 1.1), ("revnet", 0.9, 1.1)] {
+            let p = try Self.order(summary, scheme)
+            #expect(p >= lo && p <= hi, "\(scheme): fitted order \(p), expected [\(lo), \(hi)]")
+        }
+        let lm = try Self.entry(summary, "lm")
+        let errors = try #require(lm["errors"]?.numbers), unmodified = try #require(lm["errors_against_unmodified"]?.numbers)
+        #expect(errors.last! < 1e-2 * unmodified.last!, "lm: \(errors.last!) from x' = F/(1 + k), \(unmodified.last!) from x' = F")
+        #expect(unmodified.last! > 0.8 * unmodified.first!, "lm's distance to x' = F shrinks: \(unmodified)")
+        let leapfrog = try Self.resnet(["--scheme", "lm", "--lm-k", "1", "--depths", "16,32,64,128,256"], in: dir.appendingPathComponent("one"))
+        let p = try Self.order(leapfrog, "lm")
+        #expect(p >= 1.85 && p <= 2.15, "lm with k = 1: fitted order \(p), expected 2")
+    }
+
+    /// Euler–Maruyama against the same scheme on a 16× finer path with the same Brownian increments:
+    /// strong order 1 with additive noise, ½ with noise on the residual branch.
+    @Test func eulerMaruyamaStrongOrders() throws {
+        let dir = try CLITests.scratch()
+        let common = ["--scheme", "euler-maruyama", "--depths", "4,8,16,32,64", "--paths", "16", "--noise", "0.5"]
+        let additive = try Self.resnet(common + ["--diffusion", "additive"], in: dir.appendingPathComponent("a"))
+        let multiplicative = try Self.resnet(common + ["--diffusion", "multiplicative", "--noise", "1"], in: dir.appendingPathComponent("m"))
+        let (pa, pm) = (try Self.order(additive, "euler-maruyama"), try Self.order(multiplicative, "euler-maruyama"))
+        #expect(pa >= 0.85 && pa <= 1.15, "additive noise: strong order \(pa), expected 1")
+        #expect(pm >= 0.35 && pm <= 0.65, "multiplicative noise: strong order \(pm), expected ½")
+        let ends = try NPY.read(dir.appendingPathComponent("m/end_points_euler_maruyama.npy"))
+        #expect(ends.shape == [5, 16, 16, 2])
+    }
+
+    /// A step too large for the fixed-point iteration is an error naming the block; nothing is written.
+    @Test func backwardEulerRefusesAStepItCannotSolve() throws {
+        try CLITests().expectCleanFailure(["resnet", "--scheme", "backward-euler", "--horizon", "60", "--depth", "2", "--steps", "0"],
+                                          mentions: "did not converge", "block")
+    }
+
+    @Test func badOptionsAreRefused() throws {
+        let t = CLITests()
+        try t.expectCleanFailure(["resnet", "--depth", "0"], mentions: "--depth")
+        try t.expectCleanFailure(["resnet", "--depths", "8,0"], mentions: "at least 1")
+        try t.expectCleanFailure(["resnet", "--depths", "8,16", "--depth", "8"], mentions: "--depths")
+        try t.expectCleanFailure(["resnet", "--scheme", "lm", "--lm-k", "1.5"], mentions: "--lm-k")
+        try t.expectCleanFailure(["resnet", "--scheme", "lm", "--lm-k", "-1"], mentions: "--lm-k")
+        try t.expectCleanFailure(["resnet", "--scheme", "euler", "--noise", "0.1"], mentions: "--noise", "euler-maruyama")
+        try t.expectCleanFailure(["resnet", "--scheme", "rk45"], mentions: "--scheme")
+        try t.expectCleanFailure(["resnet", "--scheme", "revnet", "--dim", "3"], mentions: "even")
+        try t.expectCleanFailure(["resnet", "--scheme", "euler-maruyama", "--depths", "8,12,16"], mentions: "divide")
+        try t.expectCleanFailure(["resnet", "--experiment", "train"], mentions: "depth-limit")
+        try t.expectCleanFailure(["resnet", "--backend", "opencl"], mentions: "host")
+    }
+}
