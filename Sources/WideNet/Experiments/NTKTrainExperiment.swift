@@ -88,19 +88,21 @@ struct TrainSetup {
     static func preflight(_ cfg: NTKTrainConfig, width: Int, inputs: TrainInputs, on info: BackendInfo) throws {
         // The eigenvectors and the solver's copy add two.
         try MemoryPreflight.requireSquare(analysesSpectrum(cfg, n: inputs.n) ? 8 : 6, n: inputs.n, for: "train")
-        let (precision, blockWidth) = (cfg.precision, cfg.blockWidth)
-        let given = inputs.initW != nil || inputs.initA != nil
-        // In a job of ranks, the device holds this rank's blocks only.
-        let share = Job.share(of:)
-        let (n, d) = (inputs.n, inputs.d)
-        switch precision {
-        case .f32:
-            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Float>.blockBytesPerNeuron(n: n, d: d), requested: blockWidth)
-            try NTKTwoLayerNet<Float>.preflight(width: width, share: share(p), n: n, d: d, storesInitialWeights: given, on: info)
-        case .f64:
-            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Double>.blockBytesPerNeuron(n: n, d: d), requested: blockWidth)
-            try NTKTwoLayerNet<Double>.preflight(width: width, share: share(p), n: n, d: d, storesInitialWeights: given, on: info)
+        try netPreflight(cfg, width: width, samples: inputs.n, inputs: inputs, on: info) { _ in 0 }
+    }
+
+    /// The net's device memory at `samples` input rows, in the run's precision, for this rank's share of
+    /// the blocks; `extra(bytesPerValue)` is what the run keeps beside the net per neuron.
+    static func netPreflight(_ cfg: NTKTrainConfig, width: Int, samples n: Int, inputs: TrainInputs, on info: BackendInfo,
+                             extra: (Int) -> Double) throws {
+        func check<T: Scalar>(_: T.Type) throws {
+            let given = inputs.initW != nil || inputs.initA != nil, d = inputs.d
+            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<T>.blockBytesPerNeuron(n: n, d: d), requested: cfg.blockWidth)
+            // In a job of ranks, the device holds this rank's blocks only.
+            try NTKTwoLayerNet<T>.preflight(width: width, share: Job.share(of: p), n: n, d: d, storesInitialWeights: given, on: info,
+                                            extraBytesPerNeuron: extra(MemoryLayout<T>.stride))
         }
+        cfg.precision == .f32 ? try check(Float.self) : try check(Double.self)
     }
 }
 

@@ -97,18 +97,10 @@ struct SGDSetup {
     static func ridges(_ cfg: NTKTrainConfig) -> Bool { cfg.ridgeAuto == true || (cfg.ridge ?? 0) > 0 }
 
     static func preflight(_ cfg: NTKTrainConfig, width: Int, capacity: Int, inputs: TrainInputs, on info: BackendInfo) throws {
-        let given = inputs.initW != nil || inputs.initA != nil, d = inputs.d, share = Job.share(of:)
-        switch cfg.precision {
-        case .f32:
-            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Float>.blockBytesPerNeuron(n: capacity, d: d), requested: cfg.blockWidth)
-            try NTKTwoLayerNet<Float>.preflight(width: width, share: share(p), n: capacity, d: d, storesInitialWeights: given, on: info,
-                                                extraBytesPerNeuron: (cfg.average == true ? IterateAverage<Float>.bytesPerNeuron(d: d, trainOutput: cfg.trainOutput) : 0)
-                                                    + (ridges(cfg) && !given ? Double(d * 4) : 0))
-        case .f64:
-            let p = WidthPartition.forProblem(width: width, bytesPerUnit: NTKTwoLayerNet<Double>.blockBytesPerNeuron(n: capacity, d: d), requested: cfg.blockWidth)
-            try NTKTwoLayerNet<Double>.preflight(width: width, share: share(p), n: capacity, d: d, storesInitialWeights: given, on: info,
-                                                 extraBytesPerNeuron: (cfg.average == true ? IterateAverage<Double>.bytesPerNeuron(d: d, trainOutput: cfg.trainOutput) : 0)
-                                                     + (ridges(cfg) && !given ? Double(d * 8) : 0))
+        let given = inputs.initW != nil || inputs.initA != nil, d = inputs.d
+        // The average's d (+ 1) values per neuron, and w(0) for a ridge unless the weights were given (and so stored).
+        try TrainSetup.netPreflight(cfg, width: width, samples: capacity, inputs: inputs, on: info) { bytes in
+            Double(((cfg.average == true ? d + (cfg.trainOutput ? 1 : 0) : 0) + (ridges(cfg) && !given ? d : 0)) * bytes)
         }
     }
 }

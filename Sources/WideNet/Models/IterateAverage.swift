@@ -19,9 +19,6 @@ final class IterateAverage<T: Scalar> {
         output = try net.blocks.map { net.trainOutput ? try b.allocate(bytes: $0.shape.width * stride) : $0.a }
     }
 
-    /// Device bytes per neuron that an average adds (the preflight counts them).
-    static func bytesPerNeuron(d: Int, trainOutput: Bool) -> Double { Double((d + (trainOutput ? 1 : 0)) * MemoryLayout<T>.stride) }
-
     /// Adds the net's current weights as the next term.
     func add() throws {
         terms += 1
