@@ -392,10 +392,10 @@ struct CLITests {
         try expectOneLineError(["selftest", "--check", "no-such-kernel"], mentions: ["--check no-such-kernel"])
     }
 
-    /// n×n matrices (train, gram) and saddle's n×m activations are checked against the memory
+    /// n×n matrices (train, gram's stored H∞: matrix-free it fits, Benchmarks/results/gram_scale_cpu.md) and saddle's n×m activations are checked against the memory
     /// this process may use before they are allocated: one line with the bytes needed, the bytes
     /// available and the largest size that fits, instead of a crash in the allocator.
-    @Test(arguments: [["gram", "--n", "100000", "--d", "8"], ["train", "--n", "100000", "--steps", "1"],
+    @Test(arguments: [["gram", "--n", "100000", "--d", "8", "--matrix", "stored"], ["train", "--n", "100000", "--steps", "1"],
                       ["saddle", "--n", "100000000", "--hidden", "1000"], ["saddle", "--n", "10", "--hidden", "1000000000"]])
     func sizesBeyondMemoryAreRefusedBeforeAllocating(args: [String]) throws {
         try expectCleanFailure(args, mentions: "of host memory but", "is available")

@@ -45,7 +45,7 @@ enum GramScale {
         let need = bytes(n: n, d: d, mode: mode, maxDimension: maxDimension, workers: workers)
         let stored = largest(have: have, d: d, mode: .stored, maxDimension: maxDimension, workers: workers)
         let free = largest(have: have, d: d, mode: .free, maxDimension: maxDimension, workers: workers)
-        throw BackendError.resources("gram at n = \(n) needs \(MemoryPreflight.gb(need)) of host memory with --matrix \(mode.rawValue) but "
+        throw BackendError.resources("gram at n = \(n) with --matrix \(mode.rawValue) needs \(MemoryPreflight.gb(need)) of host memory but "
             + "\(MemoryPreflight.gb(have)) is available (\(source)); the largest n that fits is \(stored) with --matrix stored, "
             + "\(free) with --matrix free")
     }
