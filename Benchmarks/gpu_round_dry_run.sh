@@ -22,7 +22,7 @@ if [ ! -x "$bin" ]; then echo "dry run: no widenet binary at $bin (swift build, 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/widenet-round-dry.XXXXXX") || exit 2
 if [ "${KEEP:-0}" = 1 ]; then echo "dry run: files kept in $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
 out="$tmp/out"
-stages=${STAGES:-"probe selftest bench peers widest science tuning"}
+stages=${STAGES:-"probe selftest bench peers widest science tuning gram"}
 
 t0=$(date +%s)
 env OUT="$out" TMPDIR="$tmp" ROUND=full ROUND_SIZE=tiny WIDENET_BIN="$bin" DEVICE="${DEVICE:-0}" PEERS_DEVICE=cpu \
@@ -41,6 +41,7 @@ key_file() {
     widest) echo "widest/widest.json" ;;
     science) echo "science/science.txt" ;;
     tuning) echo "tuning/tune.txt" ;;
+    gram) echo "gram/gram.txt gram/run/summary.json" ;;
   esac
 }
 

@@ -57,6 +57,7 @@ struct GramCommand: ParsableCommand {
                 throw ValidationError("\(name) conflicts with --eigensolver full: it sets the Lanczos eigensolver")
             }
         }
+        if matrix == .stored && deviceOptions.backend == .opencl && width == nil { throw ValidationError(GramMatrixMode.storedOnOpenCL) }
         if let k = eigenvalues, k < 1 { throw ValidationError("--eigenvalues must be at least 1 (got \(k))") }
         if let b = block, b < 1 { throw ValidationError("--block must be at least 1 (got \(b))") }
         if let t = tolerance, !(t > 0 && t < 1) { throw ValidationError("--tolerance must be in (0, 1) (got \(t))") }

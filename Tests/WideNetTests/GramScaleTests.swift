@@ -75,6 +75,29 @@ import Testing
         try Self.expectAgreement(summary, try Self.reference(x: x, k: 3), k: 3, certificate: "nearest")
     }
 
+    /// The matrix-free products on the OpenCL device (gram.cl's arccos_product, PoCL in CI): numpy's
+    /// eigenvalues of rows of several norms, within the certified error, and the host's products'.
+    @Test(.enabled(if: NPYTests.hasNumpy && TestDevices.hasOpenCL, "needs numpy and an OpenCL device"))
+    func deviceProductsMatchNumpyAndTheHost() throws {
+        let dir = try CLITests.scratch()
+        var rng = TestRNG()
+        let (n, d) = (333, 6)
+        let x = dir.appendingPathComponent("X.npy")
+        try NPY.write(rng.normals(n * d, as: Double.self).map { 2 * $0 }, shape: [n, d], to: x)
+        let common = ["--x", x.path, "--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "3", "--tolerance", "1e-9"]
+        let device = try Self.gram(common + ["--backend", "opencl"] + (TestDevices.openCL.map { ["--device", $0.info.name] } ?? []),
+                                   in: dir.appendingPathComponent("device"))
+        let host = try Self.gram(common + ["--backend", "cpu"], in: dir.appendingPathComponent("host"))
+        #expect(device["converged"] == .bool(true))
+        try Self.expectAgreement(device, try Self.reference(x: x, k: 3), k: 3, certificate: "nearest")
+        let (a, b) = (try #require(device["lambda0"]?.doubleValue), try #require(host["lambda0"]?.doubleValue))
+        let error = try #require(device["lambda0_error"]?.doubleValue)
+        #expect(abs(a - b) <= error, "device λ0 \(a), host \(b)")
+        let config = try RunFiles.object(in: dir.appendingPathComponent("device/config.json"), shown: "config.json")
+        guard case .object(let resolved)? = config["resolved"] else { Issue.record("no resolved config"); return }
+        #expect(resolved["backend"] == .string("opencl"))
+    }
+
     /// The matrix-free product equals the stored one bit for bit (the same tiles and GEMMs), and both
     /// equal InfiniteWidthKernel's H∞ times V to rounding, at a size that is not a multiple of the tile.
     @Test func matrixFreeProductEqualsTheStoredOne() throws {
@@ -170,6 +193,7 @@ import Testing
         try cli.expectCleanFailure(["gram", "--n", "50", "--matrix", "free", "--eigensolver", "full"], mentions: "--matrix free", "--eigensolver full")
         try cli.expectCleanFailure(["gram", "--n", "50", "--eigensolver", "full", "--tolerance", "1e-8"], mentions: "--tolerance", "--eigensolver full")
         try cli.expectCleanFailure(["gram", "--n", "50", "--eigenvalues", "0"], mentions: "--eigenvalues")
+        try cli.expectCleanFailure(["gram", "--n", "50", "--matrix", "stored", "--backend", "opencl"], mentions: "--backend opencl", "--matrix stored")
         let r = try CLITests.run(["gram", "--n", "50", "--matrix", "free", "--eigensolver", "full", "--quiet"])
         #expect(r.status == 64, "exit \(r.status)")
     }

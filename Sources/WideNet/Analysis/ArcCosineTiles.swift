@@ -23,24 +23,34 @@ public struct ArcCosineTiles: Sendable {
     public let n: Int, d: Int
     /// X (n×d) and its rows scaled to unit norm.
     let x: [Double], unit: [Double]
-    /// Σ_i ‖x_i‖², the trace of X Xᵀ: the scale of the rounding bounds.
-    public let trace: Double
+    /// ‖x_i‖, and Σ_i ‖x_i‖², the trace of X Xᵀ: the scale of the rounding bounds.
+    public let norms: [Double], trace: Double
     public static let tileRows = 64
     let workers: Int
 
     public init(x: [Double], n: Int, d: Int, workers: Int? = nil) {
         precondition(x.count == n * d)
         self.n = n; self.d = d; self.x = x
-        var u = x, t = 0.0
+        var u = x, t = 0.0, r = [Double](repeating: 0, count: n)
         for i in 0..<n {
             var s = 0.0
             for k in 0..<d { s += x[i * d + k] * x[i * d + k] }
             t += s
-            let norm = s.squareRoot()
-            guard norm > 0 else { continue }
-            for k in 0..<d { u[i * d + k] = x[i * d + k] / norm }
+            r[i] = s.squareRoot()
+            guard r[i] > 0 else { continue }
+            for k in 0..<d { u[i * d + k] = x[i * d + k] / r[i] }
         }
-        unit = u; trace = t
+        unit = u; norms = r; trace = t
+        self.workers = max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// From unit rows and norms as a device holds them (the CPU reference of arccos_product):
+    /// X = r_i·û_i, the unit rows kept as given.
+    public init(unit: [Double], norms: [Double], n: Int, d: Int, workers: Int? = nil) {
+        precondition(unit.count == n * d && norms.count == n)
+        self.n = n; self.d = d; self.unit = unit; self.norms = norms
+        x = (0..<(n * d)).map { unit[$0] * norms[$0 / max(d, 1)] }
+        trace = norms.reduce(0) { $0 + $1 * $1 }
         self.workers = max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
@@ -56,6 +66,11 @@ public struct ArcCosineTiles: Sendable {
     /// |ΔH_ij| ≤ (d + 6)·u·‖x_i‖‖x_j‖ to first order. That matrix is non-negative and of rank one, so
     /// ‖ΔH‖₂ ≤ (d + 6)·u·Σ‖x_i‖² (Weyl: every eigenvalue moves by at most this).
     public var storageBound: Double { Double(d + 6) * Double.ulpOfOne / 2 * trace }
+
+    /// The same bound for entries a device recomputes (gram.cl's arccos_product): its asin and atan2
+    /// are within 4 and 6 ulp (OpenCL's f64 limits) against Cephes' 1, and g = r_i r_j c rounds twice more,
+    /// which (d + 12)·u·Σ‖x_i‖² covers.
+    public var deviceStorageBound: Double { Double(d + 12) * Double.ulpOfOne / 2 * trace }
 
     /// A bound on the rounding of one computed product H·v against the exact product of the computed H,
     /// for ‖v‖ = 1: |fl(Hv) − Hv| ≤ γ_n|H||v| entrywise and |H_ij| ≤ ½‖x_i‖‖x_j‖, so the error is at most

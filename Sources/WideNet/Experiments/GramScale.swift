@@ -10,6 +10,10 @@ public enum GramEigensolver: String, Sendable, Codable, CaseIterable {
 /// Where H∞ lives during the eigensolver: an n×n array, or tiles recomputed in each product.
 public enum GramMatrixMode: String, Sendable, Codable, CaseIterable {
     case stored, free, auto
+
+    /// The refusal of --matrix stored with --backend opencl (and no --width, which uses the device).
+    public static let storedOnOpenCL = "--backend opencl conflicts with --matrix stored: the stored eigensolver factorises H∞ on the host "
+        + "(LAPACK); use --matrix free for products on the device, or --backend cpu"
 }
 
 enum GramScale {
@@ -64,8 +68,33 @@ enum GramScale {
         var notes = inputNotes
         let workers = ProcessInfo.processInfo.activeProcessorCount
         let maxDimension = cfg.maxDimension ?? 1024
-        let mode = try resolveMode(cfg.matrix, n: n, d: d, maxDimension: maxDimension, workers: workers)
+        // --backend opencl asks for the device's products, which only the matrix-free mode has.
+        let asked: GramMatrixMode = cfg.backend == .opencl && cfg.matrix == .auto ? .free : cfg.matrix
+        if asked == .stored && cfg.backend == .opencl && cfg.width == nil {
+            throw BackendError(GramMatrixMode.storedOnOpenCL)
+        }
+        let mode = try resolveMode(asked, n: n, d: d, maxDimension: maxDimension, workers: workers)
         let tiles = ArcCosineTiles(x: inputs.x, n: n, d: d)
+        var backendInfo: BackendInfo? = nil
+        var choice: BackendSelection.Choice? = nil
+        if mode == .free || cfg.width != nil {
+            let made = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+            if let note = made.note { notes.insert(note, at: 0) }
+            choice = made
+            backendInfo = made.backend.info
+        }
+        // The matrix-free products on an OpenCL device (f64), else on the host's cores.
+        var device: DeviceArcCosineProduct? = nil
+        if mode == .free, let backend = choice?.backend as? OpenCLBackend {
+            if backend.info.supportsF64 || cfg.backend == .opencl {
+                device = try DeviceArcCosineProduct(backend: backend, tiles: tiles)
+                notes.append("H∞ products on \(backend.info.deviceName) (gram.cl arccos_product, f64); the Krylov basis on the host")
+            } else {
+                notes.append("\(backend.info.deviceName) has no f64, so H∞'s products run on the host's cores")
+            }
+        }
+        let storageBound = device == nil ? tiles.storageBound : tiles.deviceStorageBound
+        let apply: ([Double], Int) throws -> [Double] = { v, b in try device?.apply(v, vectors: b) ?? tiles.product(v, vectors: b) }
         var options = KernelEigensolver.Options()
         options.count = min(cfg.eigenvalues ?? 6, n)
         options.tolerance = cfg.tolerance ?? 1e-10
@@ -77,13 +106,13 @@ enum GramScale {
         var result: KernelEigensolver.Result
         switch mode {
         case .stored:
-            result = try KernelEigensolver.stored(n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace, progress: { _, dim, _ in
+            result = try KernelEigensolver.stored(n: n, options: options, storageBound: storageBound, trace: tiles.trace, progress: { _, dim, _ in
                 bar.update(step: dim, loss: nil)
             }, fill: { tiles.fill(&$0) }, apply: { v, b in tiles.product(v, vectors: b) })
         case .free, .auto:
-            result = try KernelEigensolver.free(n: n, options: options, storageBound: tiles.storageBound, trace: tiles.trace, progress: { _, dim, _ in
+            result = try KernelEigensolver.free(n: n, options: options, storageBound: storageBound, trace: tiles.trace, progress: { _, dim, _ in
                 bar.update(step: dim, loss: nil)
-            }) { v, b in tiles.product(v, vectors: b) }
+            }, apply: apply)
         }
         bar.finish()
         let seconds = Date().timeIntervalSince(started)
@@ -104,16 +133,13 @@ enum GramScale {
         }
         notes.append(mode == .stored
             ? String(format: "gram_inf.npy is not written by the Lanczos eigensolver (n×n = %@); --eigensolver full keeps it up to the memory", MemoryPreflight.gb(Double(n) * Double(n) * 8))
+            : device != nil ? "H∞ was never stored: the device recomputed every entry in each product; gram_inf.npy is not written"
             : "H∞ was never stored: each product recomputed its \(tiles.tiles) tiles of \(ArcCosineTiles.tileRows) rows from X; gram_inf.npy is not written")
         notes.append("no spectrum-decay fit: it needs the whole spectrum (--eigensolver full)")
 
-        var backendInfo: BackendInfo? = nil
         var h0: KernelEigensolver.Result? = nil
         var h0Frobenius: Double? = nil
-        if let m = cfg.width {
-            let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
-            if let note = choice.note { notes.insert(note, at: 0) }
-            backendInfo = choice.backend.info
+        if let m = cfg.width, let choice {
             let masks = try MaskTiles.of(choice.backend, inputs: inputs, width: m, cfg: cfg)
             var o = options
             o.block = cfg.block ?? 16

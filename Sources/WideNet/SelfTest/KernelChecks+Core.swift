@@ -45,6 +45,14 @@ extension KernelChecks {
                     }
                 }
             },
+            KernelCheck("arccos_product (matrix-free H∞·V) f32/f64") { gpu, cpu, r, rng in
+                try bothPrecisions(gpu) { p in
+                    for (n, d, b) in [(1, 3, 1), (67, 11, 5), (203, 4, 16)] {
+                        if p == .f32 { try arcCosineProductCheck(Float.self, gpu, cpu, n: n, d: d, vectors: b, &r, &rng) }
+                        else { try arcCosineProductCheck(Double.self, gpu, cpu, n: n, d: d, vectors: b, &r, &rng) }
+                    }
+                }
+            },
             KernelCheck("reductions: sum_squares, max_move, flips") { gpu, cpu, r, rng in
                 try bothPrecisions(gpu) { p in
                     if p == .f32 { try reductionChecks(Float.self, gpu, cpu, &r, &rng) }
@@ -137,6 +145,38 @@ extension KernelChecks {
         r.close(out[0], out[1], abs: tol, rel: tol, "\(label)arccos_gram \(T.precision) n=\(n)")
     }
 
+    /// H∞·V recomputed on the device against the CPU reference (ArcCosineTiles) and, in f64, against
+    /// InfiniteWidthKernel's stored H∞ times V; rows of several norms, one repeated and one antipodal
+    /// (both of the kernel's forms), n not a multiple of the group or the staged columns, Y poisoned.
+    static func arcCosineProductCheck<T: Scalar>(_: T.Type, _ gpu: OpenCLBackend, _ cpu: CPUBackend, n: Int, d: Int, vectors b: Int,
+                                                 _ r: inout CheckRecorder, _ rng: inout CheckRNG) throws {
+        var x = rng.normals(n * d, as: Double.self)
+        for i in 0..<n {
+            let scale = Double.random(in: 0.3...2, using: &rng)
+            for k in 0..<d { x[i * d + k] *= scale }
+        }
+        if n > 2 {
+            for k in 0..<d { x[(n - 1) * d + k] = x[k]; x[(n - 2) * d + k] = -0.5 * x[d + k] }
+        }
+        let tiles = ArcCosineTiles(x: x, n: n, d: d)
+        let unit = tiles.unit.map { T($0) }, norms = tiles.norms.map { T($0) }, v: [T] = rng.normals(b * n)
+        var got: [[T]] = []
+        for be in [gpu as any Backend, cpu] {
+            let y = try CheckBuffers.poisoned(be, count: b * n, as: T.self)
+            try be.arcCosineProduct(unit: try CheckBuffers.values(be, unit), norms: try CheckBuffers.values(be, norms), n: n, d: d,
+                                    v: try CheckBuffers.values(be, v), vectors: b, out: y, as: T.self)
+            got.append(try be.download(y, count: b * n, as: T.self))
+        }
+        // Sums of n terms of size ‖x_i‖‖x_j‖|v_j| ≲ 4·|v|: the reductions' tolerance over n, scaled.
+        let tol = reductionTolerance(T.self, length: max(n, d)) * 8
+        r.close(got[0], got[1], abs: tol * Double(n).squareRoot(), rel: tol, "arccos_product \(T.precision) n=\(n) d=\(d) b=\(b)")
+        if T.precision == .f64 {
+            let h = try InfiniteWidthKernel(x: x, n: n, d: d).matrix
+            let want = (0..<(b * n)).map { q in (0..<n).reduce(0.0) { $0 + h[(q % n) * n + $1] * Double(v[(q / n) * n + $1]) } }
+            r.close(got[1].map { Double($0) }, want, abs: 1e-13 * Double(n), rel: 1e-12, "arccos_product CPU reference n=\(n) against H∞·V")
+        }
+    }
+
     /// mean + c·(x − mean) against the formula in f64, on a buffer longer than `count` whose tail is
     /// poisoned: the tail must come back bit for bit. 40 001 and 70 003 pass the fixed grid (256 × 128).
     static func runningMeanChecks<T: Scalar>(_: T.Type, _ gpu: OpenCLBackend, _ cpu: CPUBackend,
@@ -216,6 +256,10 @@ extension KernelChecks {
                 (LaunchPlans.sumPartials(n: s.n, scalar: b), [.reduce], try opts(["-DRWG=\(LaunchPlans.reduceGroup)"])),
                 (LaunchPlans.reduction("mask_flips", bytesPerItem: 4), [.reduce], try opts(["-DRWG=\(LaunchPlans.reduceGroup)"])),
             ]
+            for (d, vectors) in [(16, 16), (784, 8)] {
+                let plan = LaunchPlans.arcCosineProduct(n: 100, d: d, vectors: vectors, scalar: b, limits: gpu.cl.limits)
+                cases.append((plan.launch, [.gram], try opts(plan.defines)))
+            }
             let sc = LaunchPlans.updateSamples(d: p.d, scalar: b, limits: gpu.cl.limits, gpu.mfldConfig)
             cases.append((LaunchPlans.mfldUpdate("mfld_gradient", p, scalar: b, limits: gpu.cl.limits, gpu.mfldConfig), [.mfld],
                           try opts(["-DUPD_WG=\(gpu.mfldConfig.updateGroup)", "-DUPD_SC=\(sc)", "-DDIM=\(p.d)"])))

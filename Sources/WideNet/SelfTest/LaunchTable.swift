@@ -48,6 +48,8 @@ public enum LaunchTable {
                     out += [LaunchPlans.gram("mask_gram", n: n, gramConfig), LaunchPlans.gram("arccos_gram", n: n, gramConfig)]
                         .map { row($0, precision, "n=\(n)", limits) }
                 }
+                out.append(row(LaunchPlans.arcCosineProduct(n: n, d: d, vectors: 16, scalar: b, limits: limits).launch, precision,
+                               "n=\(n) d=\(d) b=16", limits))
             }
             for (batch, d) in [(256, 20), (3_000_000, 20), (256, OpenCLBackend.maxParticleDimension)] {
                 for particles in [1 << 24, 400_000_000] {

@@ -32,6 +32,18 @@ extension CPUBackend {
     }
 }
 
+extension CPUBackend {
+    /// The reference of arccos_product: ArcCosineTiles' product in f64 on X rebuilt as r_i·û_i.
+    public func arcCosineProduct<T: Scalar>(unit: any DeviceBuffer, norms: any DeviceBuffer, n: Int, d: Int, v: any DeviceBuffer, vectors b: Int,
+                                            out: any DeviceBuffer, as: T.Type) throws {
+        guard n > 0, b > 0 else { return }
+        let U = host(unit).pointer(T.self), R = host(norms).pointer(T.self), V = host(v).pointer(T.self), Y = host(out).pointer(T.self)
+        let tiles = ArcCosineTiles(unit: (0..<(n * d)).map { Double(U[$0]) }, norms: (0..<n).map { Double(R[$0]) }, n: n, d: d)
+        let y = tiles.product((0..<(b * n)).map { Double(V[$0]) }, vectors: b)
+        for q in 0..<(b * n) { Y[q] = T(y[q]) }
+    }
+}
+
 /// The order-1 arc-cosine kernel of a ReLU layer on unit vectors.
 public enum ArcCosine {
     /// g (π − arccos g) / (2π), with g clamped to [−1, 1] against rounding.

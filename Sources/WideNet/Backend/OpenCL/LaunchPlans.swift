@@ -65,6 +65,17 @@ public enum LaunchPlans {
                      slicesDimension1: true)
     }
 
+    /// arccos_product (gram.cl): 64 rows a group; the staged columns (APT_J of them, each d unit
+    /// coordinates, a norm and b vector entries) halve from 32 until they fit half the local memory.
+    /// Compiled per d and b (the private sums and the staged rows are sized by them).
+    static func arcCosineProduct(n: Int, d: Int, vectors b: Int, scalar: Int, limits: LaunchLimits) -> (launch: KernelLaunch, defines: [String]) {
+        let group = 64
+        var j = 32
+        while j > 1 && j * (d + 1 + b) * scalar > limits.localMemBytes / 2 { j /= 2 }
+        return (.items("arccos_product", n, group: group, localBytes: j * (d + 1 + b) * scalar),
+                ["-DAPT_WG=\(group)", "-DAPT_J=\(j)", "-DAPT_B=\(b)", "-DAPT_D=\(max(d, 1))"])
+    }
+
     // MARK: GEMM, random numbers
 
     static func gemm(_ s: GEMMShape, _ c: GEMMKernelConfig, scalar: Int) -> KernelLaunch {
