@@ -224,5 +224,8 @@ import Testing
         #expect(abs(a - b) <= max(err, 1e-13), "λ_min(H(0)): full \(a), tiles \(b) ± \(err)")
         let (fa, fb) = (try #require(full["gram_deviation_frobenius"]?.doubleValue), try #require(tiled["gram_deviation_frobenius"]?.doubleValue))
         #expect(abs(fa - fb) <= 1e-12 * fa, "‖H(0) − H∞‖_F: full \(fa), tiles \(fb)")
+        // ‖H(0) − H∞‖₂: LAPACK on the stored difference against Lanczos on its square.
+        let (sa, sb) = (try #require(full["gram_deviation_spectral"]?.doubleValue), try #require(tiled["gram_deviation_spectral"]?.doubleValue))
+        #expect(abs(sa - sb) <= 1e-6 * sa && sb <= sa * (1 + 1e-12), "‖H(0) − H∞‖₂: full \(sa), Lanczos \(sb)")
     }
 }

@@ -60,6 +60,24 @@ public enum GramExperiment {
         }
     }
 
+    /// The eigensolver at n×d inputs, after the memory preflight of the path it takes.
+    static func eigensolver(_ cfg: Config, n: Int, d: Int) throws -> GramEigensolver {
+        if let w = cfg.width, w < 1 { throw BackendError("--width must be at least 1 (got \(w))") }
+        let eigensolver: GramEigensolver = cfg.eigensolver == .auto
+            ? (n <= GramScale.fullLimit && cfg.matrix != .free ? .full : .lanczos) : cfg.eigensolver
+        if eigensolver == .full && cfg.matrix == .free {
+            throw BackendError("--matrix free conflicts with --eigensolver full: a full decomposition needs the stored matrix")
+        }
+        if eigensolver == .lanczos {
+            _ = try GramScale.resolveMode(try GramScale.askedMode(cfg), n: n, d: d, maxDimension: cfg.maxDimension ?? 1024,
+                                          workers: ProcessInfo.processInfo.activeProcessorCount)
+        } else {
+            // The input Gram, H∞ and the eigen-solver's copy; with --width also H(0), its counts and H(0) − H∞.
+            try MemoryPreflight.requireSquare(cfg.width == nil ? 3 : 7, n: n, for: "gram")
+        }
+        return eigensolver
+    }
+
     public static func run(_ cfg: Config) throws -> RunOutcome {
         var train = NTKTrainConfig()
         train.xPath = cfg.xPath
@@ -76,19 +94,14 @@ public enum GramExperiment {
             if let n = cfg.n, n != inputs.n { throw BackendError("--n \(n) disagrees with \(xp), which has \(inputs.n) rows") }
             if let d = cfg.d, d != inputs.d { throw BackendError("--d \(d) disagrees with \(xp), which has \(inputs.d) columns") }
         } else {
+            // The size is known before the points are drawn: a size that does not fit is refused first.
+            _ = try eigensolver(cfg, n: cfg.n ?? NTKTrainConfig.defaultN, d: cfg.d ?? NTKTrainConfig.defaultD)
             train.dataset = .sphere
             inputs = try TrainInputs.load(train)
         }
-        if let w = cfg.width, w < 1 { throw BackendError("--width must be at least 1 (got \(w))") }
         let (n, d) = (inputs.n, inputs.d)
         var notes = inputs.notes
-        let eigensolver = cfg.eigensolver == .auto ? (n <= GramScale.fullLimit && cfg.matrix != .free ? .full : .lanczos) : cfg.eigensolver
-        if eigensolver == .full && cfg.matrix == .free {
-            throw BackendError("--matrix free conflicts with --eigensolver full: a full decomposition needs the stored matrix")
-        }
-        if eigensolver == .lanczos { return try GramScale.run(cfg, inputs: inputs, notes: notes) }
-        // The input Gram, H∞ and the eigen-solver's copy; with --width also H(0), its counts and H(0) − H∞.
-        try MemoryPreflight.requireSquare(cfg.width == nil ? 3 : 7, n: n, for: "gram")
+        if try eigensolver(cfg, n: n, d: d) == .lanczos { return try GramScale.run(cfg, inputs: inputs, notes: notes) }
         let kernel = try InfiniteWidthKernel(x: inputs.x, n: n, d: d)
         let (xx, hInf, eig) = (kernel.inputGram, kernel.matrix, kernel.eigenvalues)
 
