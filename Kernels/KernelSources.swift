@@ -1,7 +1,7 @@
 /// The OpenCL C sources under `cl/`, embedded at build time (SwiftPM `.embedInCode`), by file.
 /// A new kernel file needs a case here: the embedded arrays are named after the files.
 public enum KernelSource: String, CaseIterable, Sendable {
-    case common, philox, gemm, rowtile, ntk, ntkTiled = "ntk_tiled", gram, reduce, mfld, average
+    case common, philox, gemm, rowtile, ntk, ntkTiled = "ntk_tiled", gram, reduce, mfld, average, resnet
 
     /// Files whose functions this one calls; a program is built with them in front.
     public var prerequisites: [KernelSource] {
@@ -24,6 +24,7 @@ public enum KernelSource: String, CaseIterable, Sendable {
         case .reduce: bytes = PackageResources.reduce_cl
         case .mfld: bytes = PackageResources.mfld_cl
         case .average: bytes = PackageResources.average_cl
+        case .resnet: bytes = PackageResources.resnet_cl
         }
         return String(decoding: bytes, as: UTF8.self)
     }

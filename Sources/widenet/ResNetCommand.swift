@@ -4,15 +4,15 @@ import WideNet
 
 extension ResNetExperiment.Kind: ExpressibleByArgument {}
 extension ResidualDiffusion: ExpressibleByArgument {}
+extension ResidualTask: ExpressibleByArgument {}
 
 struct ResNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resnet",
-        abstract: "ResNets as ODE discretisations: the depth limit of a fixed vector field, per scheme.",
+        abstract: "ResNets as ODE discretisations: the depth limit of a fixed vector field per scheme, and training by backpropagation.",
         discussion: """
             Blocks x_{l+1} = x_l + h F(x_l, t_l), F(x, t) = V(t) tanh(U(t) x + c(t)) with U, V, c linear in t \
-            (a smooth θ(t) drawn from --seed), L blocks, h = T/L. --experiment depth-limit (the only one \
-            so far) runs each scheme at each depth on --points inputs and measures the RMS end-point error \
+            (a smooth θ(t) drawn from --seed), L blocks, h = T/L. --experiment depth-limit runs each scheme at each depth on --points inputs and measures the RMS end-point error \
             against the scheme's limit (RK4 of euler/heun/backward-euler: x' = F; lm: x' = F/(1 + k); \
             revnet: y' = F_y(0, z), z' = F_z(y, 0); euler-maruyama: the same scheme at 16 × the largest \
             depth on the same Brownian path), and fits the order: the log-log slope of error against h \
@@ -20,22 +20,31 @@ struct ResNetCommand: ParsableCommand {
             L, 2L, …, 2^S·L (each depth is one step of the run). Writes the field (field_U/V/c.npy), the \
             points, end points and references per scheme, and trajectories.
 
+            --experiment train: x_0 = E x, the forward-Euler blocks above with σ = --activation and their \
+            own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
+            updates by --optimizer (gd, momentum, adam) with backpropagation on the chosen backend \
+            (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
+            --depth L (default 16), --width m (32), --dim D of the state (3; 2 cannot separate circles). \
+            Logs train and test loss and accuracy; checkpoints and --resume as every run; writes the \
+            parameters, each block's Lipschitz bound h‖V_l‖‖U_l‖ and the flow of the test points.
+
             Examples:
               widenet resnet
               widenet resnet --scheme euler,heun --depths 8,16,32,64,128,256
               widenet resnet --scheme lm --lm-k 0.5 --depth 16 --steps 5
               widenet resnet --scheme euler-maruyama --noise 0.5 --diffusion multiplicative --paths 64
+              widenet resnet --experiment train --task circles --dim 3 --depth 32 --steps 1000
             """)
 
-    @Option(help: "The experiment: depth-limit (the only one so far).") var experiment: ResNetExperiment.Kind = .depthLimit
+    @Option(help: "The experiment: depth-limit or train (default depth-limit; train with --resume).") var experiment: ResNetExperiment.Kind?
     @Option(help: "Depths L, comma-separated (default 8,16,…,1024).") var depths: String?
-    @Option(help: "The first depth of a doubling ladder (with --steps; default 8).") var depth: Int?
-    @Option(help: "With --depth L: the depths L, 2L, …, 2^S·L (default 7).") var steps: Int?
+    @Option(help: "depth-limit: the first depth of a doubling ladder (with --steps; default 8). train: the depth L (default 16).") var depth: Int?
+    @Option(help: "depth-limit: with --depth L the depths L, 2L, …, 2^S·L (default 7). train: the updates (default 500).") var steps: Int?
     @Option(help: "Schemes, comma-separated, or all: euler, heun, backward-euler, lm, revnet, euler-maruyama.")
     var scheme: String = "all"
-    @Option(help: "Hidden width m of each block's F.") var width = 16
-    @Option(help: "Dimension d of the state x (2 for the pictures).") var dim = 2
-    @Option(help: "Input points (on the unit circle for --dim 2, the unit sphere otherwise).") var points = 64
+    @Option(help: "Hidden width m of each block's F (default 16, train 32).") var width: Int?
+    @Option(help: "Dimension d of the state x (default 2 for the pictures, train 3).") var dim: Int?
+    @Option(help: "depth-limit: input points (on the unit circle for --dim 2, the unit sphere otherwise; default 64).") var points: Int?
     @Option(help: "Horizon T; h = T/L.") var horizon = 1.0
     @Option(name: .customLong("lm-k"), help: "lm: the fixed k of x_{n+1} = (1 − k)x_n + k x_{n−1} + hF(x_n), −1 < k ≤ 1.")
     var lmK: Double?
@@ -47,11 +56,41 @@ struct ResNetCommand: ParsableCommand {
     var diffusion: ResidualDiffusion?
     @Option(help: "euler-maruyama: Brownian paths averaged over (default 32).") var paths: Int?
     @Option(help: "Seed of the field, the points and the noise.") var seed: UInt64 = 0
-    @Option(help: "auto or cpu: the experiment runs on the host in f64.") var backend: BackendKind?
+    @Option(help: "train: spirals, circles, teacher or file (default spirals).") var task: ResidualTask?
+    @Option(help: "train --task file: inputs, n×d (.npy).") var x: String?
+    @Option(help: "train --task file: labels, n (.npy); ±1 labels get accuracies.") var y: String?
+    @Option(help: "train: training points of a synthetic task (default 512).") var n: Int?
+    @Option(name: .customLong("test-size"), help: "train: test points (default 512; with --task file the rows held out, default a fifth).")
+    var testSize: Int?
+    @Option(name: .customLong("input-dim"), help: "train --task teacher: the input dimension (default 4).") var inputDim: Int?
+    @Option(name: .customLong("task-noise"), help: "train: the task's noise (default 0.05 planar, 0.1 teacher).") var taskNoise: Double?
+    @Option(help: "train: σ of the blocks, tanh, relu or linear (default tanh).") var activation: Activation?
+    @Option(help: "train: gd, momentum or adam (default adam).") var optimizer: Optimizer?
+    @Option(help: "train: the step size (default 0.01).") var lr: Double?
+    @Option(name: .customLong("log-every"), help: "train: a metrics row every K updates (default 10).") var logEvery: Int?
+    @OptionGroup var runControl: RunControlOptions
+    @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
+    /// The experiment: --experiment, else train when resuming (depth-limit runs have no checkpoints).
+    var kind: ResNetExperiment.Kind { experiment ?? (runControl.resume != nil ? .train : .depthLimit) }
+
+    static let trainOnly = ["--task", "--x", "--y", "--n", "--test-size", "--input-dim", "--task-noise", "--activation", "--optimizer",
+                            "--lr", "--log-every", "--resume", "--checkpoint-every", "--no-checkpoint", "--device", "--precision"]
+    static let depthLimitOnly = ["--depths", "--scheme", "--points", "--lm-k", "--tolerance", "--max-iterations", "--noise", "--diffusion", "--paths"]
+
     func validate() throws {
-        if backend == .opencl { throw ValidationError("resnet --experiment depth-limit runs on the host in f64; --backend opencl has nothing to run") }
+        let given = RunControlOptions.onCommandLine
+        if kind == .train {
+            if let flag = Self.depthLimitOnly.first(where: given), !(flag == "--scheme" && scheme == "euler") {
+                throw ValidationError("\(flag) applies to --experiment depth-limit; train uses forward-Euler blocks (--scheme euler)")
+            }
+            return
+        }
+        if let flag = Self.trainOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment train, not depth-limit") }
+        if deviceOptions.backend == .opencl {
+            throw ValidationError("resnet --experiment depth-limit runs on the host in f64; --backend opencl has nothing to run")
+        }
         if depths != nil && (depth != nil || steps != nil) {
             throw ValidationError("--depths lists the depths; --depth and --steps build a ladder instead: give one or the other")
         }
@@ -104,11 +143,12 @@ struct ResNetCommand: ParsableCommand {
     }
 
     func run() throws {
+        if kind == .train { return try runTrain() }
         try reportingErrors {
             var cfg = ResNetExperiment.Config()
-            cfg.experiment = experiment
+            cfg.experiment = kind
             cfg.depths = try depthList(); cfg.schemes = try schemes()
-            cfg.width = width; cfg.dim = dim; cfg.points = points; cfg.horizon = horizon; cfg.seed = seed
+            cfg.width = width ?? 16; cfg.dim = dim ?? 2; cfg.points = points ?? 64; cfg.horizon = horizon; cfg.seed = seed
             if let lmK { cfg.settings.lmK = lmK }
             if let tolerance { cfg.settings.tolerance = tolerance }
             if let maxIterations { cfg.settings.maxIterations = maxIterations }
@@ -132,6 +172,52 @@ struct ResNetCommand: ParsableCommand {
                     if case .array(let e)? = s["errors"], let v = e.last?.numeric { last = String(format: "%.3e", v) }
                     print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + order.padding(toLength: 8, withPad: " ", startingAt: 0)
                           + se.padding(toLength: 9, withPad: " ", startingAt: 0) + theory.padding(toLength: 8, withPad: " ", startingAt: 0) + last)
+                }
+            }
+        }
+    }
+
+    func runTrain() throws {
+        try reportingErrors {
+            var c = ResNetTrain.Config()
+            if let task { c.task = task }
+            if x != nil || y != nil { c.task = .file }
+            c.xPath = x; c.yPath = y
+            if let n { c.n = n }
+            if let testSize { c.testSize = testSize } else if c.task == .file, let rows = try? NPY.read(URL(fileURLWithPath: x ?? "")).shape.first {
+                c.testSize = rows / 5
+            }
+            if let inputDim { c.inputDim = inputDim }
+            c.taskNoise = taskNoise
+            if let depth { c.depth = depth }
+            if let width { c.width = width }
+            if let dim { c.dim = dim }
+            c.horizon = horizon
+            if let activation { c.activation = activation }
+            if let optimizer { c.optimizer = optimizer }
+            if let lr { c.learningRate = lr }
+            if let steps { c.steps = steps }
+            if let logEvery { c.logEvery = logEvery }
+            c.backend = try deviceOptions.resolvedBackend(); c.device = deviceOptions.resolvedDevice; c.precision = deviceOptions.precision
+            c.seed = seed; c.out = output.out; c.quiet = output.quiet
+            var recorded: RecordedConfig? = nil
+            if let dir = runControl.resume {
+                guard output.out == nil || output.out == dir else { throw ValidationError("--resume continues the run in its own directory; leave out --out") }
+                let r = try RecordedConfig(directory: URL(fileURLWithPath: dir))
+                guard r.command() == "resnet", r.options["task"] != nil else {
+                    throw ValidationError("--resume \(dir): not a resnet --experiment train run")
+                }
+                try r.refuseChanges(from: c, keys: ResNetTrain.Config.recordedKeys, renamed: ["--lr": "lr", "--x": "x", "--y": "y"])
+                c = try ConfigCoding.decode(ResNetTrain.Config.self, from: r.options, shown: r.directory.path + "/config.json")
+                c.out = r.directory.path; c.quiet = output.quiet
+                recorded = r
+            }
+            let control = runControl.control(recorded)
+            let config = c
+            let result = try reportingInterruption { try ResNetTrain.run(config, control: control) }
+            output.finish(result.summary, directory: result.directory, notes: result.notes) {
+                for (key, v) in result.summary.pairs where key != "notes" {
+                    print(key.padding(toLength: 22, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }
         }

@@ -100,10 +100,10 @@ public struct NTKBlockDiagnostics: Sendable {
 }
 
 /// The operations every model is written against: the core (memory, GEMM, random numbers,
-/// reductions) and one protocol per kernel family (NTKKernels, GramKernels, MFLDKernels), each
+/// reductions) and one protocol per kernel family (NTKKernels, GramKernels, MFLDKernels, ResidualKernels), each
 /// operation with the CPU implementation as the reference and an OpenCL twin (the same file names
 /// under CPU/ and OpenCL/).
-public protocol Backend: BackendCore, NTKKernels, GramKernels, MFLDKernels {}
+public protocol Backend: BackendCore, NTKKernels, GramKernels, MFLDKernels, ResidualKernels {}
 
 /// Memory, GEMM, random numbers and reductions: what every kernel family builds on.
 public protocol BackendCore: AnyObject {

@@ -41,6 +41,8 @@ public enum RandomStream: UInt32, Sendable {
     case krylovStart = 12
     /// `widenet resnet`: the residual vector field θ(t) and its input points; the Brownian increments of Euler–Maruyama.
     case residualField = 21, residualNoise = 22
+    /// `widenet resnet --experiment train`: the task's points and labels, and the read-out's initial weights.
+    case residualTask = 23, residualReadout = 24
 }
 
 public struct Philox4x32: Sendable {

@@ -35,7 +35,7 @@ public struct KernelCheckResult: Codable, Sendable {
 
 public enum KernelChecks {
     /// Every check, in the order the self-test runs them.
-    public static var all: [KernelCheck] { core + ntk + mfld + runs }
+    public static var all: [KernelCheck] { core + ntk + mfld + resnet + runs }
 
     public static var names: [String] { all.map(\.name) }
 

@@ -36,6 +36,9 @@ public enum LaunchPlans {
     /// running_mean (average.cl): the reductions' fixed grid, striding over any count.
     static var runningMean: KernelLaunch { KernelLaunch(kernel: "running_mean", groups: [reduceGroups], local: [reduceGroup], localBytes: 0) }
 
+    /// resnet.cl's element-wise kernels: the same fixed grid, striding over any count.
+    static func elementwise(_ kernel: String) -> KernelLaunch { KernelLaunch(kernel: kernel, groups: [reduceGroups], local: [reduceGroup], localBytes: 0) }
+
     // MARK: NTK
 
     static func ntkForward(_ s: NTKBlockShape, _ c: NTKKernelConfig, scalar: Int) -> KernelLaunch {

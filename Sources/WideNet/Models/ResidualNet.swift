@@ -1,0 +1,216 @@
+import Foundation
+
+/// The trainable residual network of `widenet resnet --experiment train` (ARCHITECTURE.md §1.4):
+///
+///     x_0 = E x                                  (D×d₀ embedding)
+///     x_{l+1} = x_l + h·V_l σ(U_l x_l + c_l)      (L blocks of width m, h = T/L: forward Euler)
+///     f(x) = wᵀx_L + b,   loss ½·mean_p (f(x_p) − y_p)²
+///
+/// Points are rows (the batch X is P×d₀, the states P×D), so each block is two GEMMs and the fused
+/// bias-and-activation forward, four GEMMs and the fused σ′ backward; the updates are one
+/// parameter_step per tensor. Everything stays on the backend; only the P outputs come to the host
+/// for the loss and its residual goes back. Parameters are tensors in a fixed order: E, then
+/// (U_l, c_l, V_l) per block, then w and b.
+public final class ResidualNet<T: Scalar> {
+    public struct Shape: Sendable, Hashable, Codable {
+        public var inputs: Int, dim: Int, width: Int, depth: Int
+        public init(inputs: Int, dim: Int, width: Int, depth: Int) {
+            self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth
+        }
+
+        /// Values per tensor, in the parameters' order.
+        public var counts: [Int] {
+            [dim * inputs] + (0..<depth).flatMap { _ in [width * dim, width, dim * width] } + [dim, 1]
+        }
+        public var parameterCount: Int { counts.reduce(0, +) }
+        /// Names of the tensors, for arrays and messages.
+        public var names: [String] {
+            ["E"] + (0..<depth).flatMap { ["U\($0)", "c\($0)", "V\($0)"] } + ["w", "b"]
+        }
+        /// Values a batch of P points keeps on the device: X, the L + 1 states, the L pre-activations and
+        /// hidden values, and the backward's scratch.
+        public func batchValues(points p: Int) -> Int {
+            p * inputs + (depth + 1) * p * dim + 2 * depth * p * width + p * dim + p * width + 3 * p
+        }
+    }
+
+    /// Device buffers of one batch: inputs, every state and block activation (kept for the backward).
+    final class Batch {
+        let points: Int
+        let x: any DeviceBuffer
+        let states: [any DeviceBuffer], z: [any DeviceBuffer], a: [any DeviceBuffer]
+        let out: any DeviceBuffer
+        init(_ backend: any Backend, shape s: Shape, x values: [Double], points p: Int) throws {
+            let size = MemoryLayout<T>.stride
+            points = p
+            x = try backend.allocate(bytes: max(1, p * s.inputs) * size)
+            try backend.upload(values.map { T($0) }, to: x)
+            states = try (0...s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
+            z = try (0..<s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
+            a = try (0..<s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
+            out = try backend.allocate(bytes: max(1, p) * size)
+        }
+    }
+
+    public let shape: Shape, backend: any Backend, activation: Activation
+    /// The step h = T/L.
+    public let h: Double
+    var theta: [any DeviceBuffer], grad: [any DeviceBuffer], first: [any DeviceBuffer], second: [any DeviceBuffer]
+    /// Updates made so far (Adam's t).
+    public internal(set) var updates = 0
+    let train: Batch
+    // The backward's scratch: ∂loss/∂x_l (P×D), the block's δ (P×m), the residual (P) and ones (P).
+    let g: any DeviceBuffer, delta: any DeviceBuffer, residual: any DeviceBuffer, ones: any DeviceBuffer
+
+    public init(backend: any Backend, shape s: Shape, horizon: Double, activation: Activation, x: [Double], points p: Int,
+                parameters: [[Double]]) throws {
+        precondition(x.count == p * s.inputs && parameters.map(\.count) == s.counts, "ResidualNet: shapes differ")
+        self.backend = backend; shape = s; self.activation = activation
+        h = horizon / Double(s.depth)
+        let size = MemoryLayout<T>.stride
+        func buffers(_ values: [[Double]]?) throws -> [any DeviceBuffer] {
+            try s.counts.enumerated().map { i, c in
+                let b = try backend.allocate(bytes: c * size)
+                try backend.upload(values?[i].map { T($0) } ?? [T](repeating: 0, count: c), to: b)
+                return b
+            }
+        }
+        theta = try buffers(parameters); grad = try buffers(nil); first = try buffers(nil); second = try buffers(nil)
+        train = try Batch(backend, shape: s, x: x, points: p)
+        g = try backend.allocate(bytes: max(1, p * s.dim) * size)
+        delta = try backend.allocate(bytes: max(1, p * s.width) * size)
+        residual = try backend.allocate(bytes: max(1, p) * size)
+        ones = try backend.allocate(bytes: max(1, p) * size)
+        try backend.upload([T](repeating: 1, count: p), to: ones)
+    }
+
+    func index(_ block: Int, _ part: Int) -> Int { 1 + 3 * block + part }
+    var readout: Int { 1 + 3 * shape.depth }
+
+    /// A batch of other points (the test set, a probe grid) for `outputs(of:)`.
+    func batch(_ x: [Double], points p: Int) throws -> Batch { try Batch(backend, shape: shape, x: x, points: p) }
+
+    /// The forward pass over a batch; returns f(x_p) for its points.
+    func forward(_ b: Batch) throws -> [Double] {
+        let s = shape, P = b.points
+        guard P > 0 else { return [] }
+        try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.inputs), b.x, theta[0], b.states[0], alpha: T(1), beta: T(0))
+        for l in 0..<s.depth {
+            try backend.gemm(GEMMShape(transB: true, m: P, n: s.width, k: s.dim), b.states[l], theta[index(l, 0)], b.z[l], alpha: T(1), beta: T(0))
+            try backend.biasActivation(b.z[l], bias: theta[index(l, 1)], activations: b.a[l], rows: P, columns: s.width, activation: activation,
+                                       as: T.self)
+            try backend.copy(b.states[l], to: b.states[l + 1], bytes: P * s.dim * MemoryLayout<T>.stride)
+            try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], theta[index(l, 2)], b.states[l + 1],
+                             alpha: T(h), beta: T(1))
+        }
+        try backend.gemm(GEMMShape(m: P, n: 1, k: s.dim), b.states[s.depth], theta[readout], b.out, alpha: T(1), beta: T(0))
+        let bias = Double(try backend.download(theta[readout + 1], count: 1, as: T.self)[0])
+        return try backend.download(b.out, count: P, as: T.self).map { Double($0) + bias }
+    }
+
+    /// The outputs on the training points, after a forward pass.
+    public func outputs() throws -> [Double] { try forward(train) }
+
+    /// ½·mean (f − y)² of outputs f.
+    public static func loss(_ f: [Double], _ y: [Double]) -> Double {
+        guard !f.isEmpty else { return 0 }
+        return zip(f, y).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / (2 * Double(f.count))
+    }
+
+    /// The gradient of the loss on the training batch into `grad`, from the forward pass that gave `f`.
+    func backward(outputs f: [Double], labels y: [Double]) throws {
+        let s = shape, P = train.points, b = train
+        let r = (0..<P).map { (f[$0] - y[$0]) / Double(P) }
+        try backend.upload(r.map { T($0) }, to: residual)
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: 1, k: P), b.states[s.depth], residual, grad[readout], alpha: T(1), beta: T(0))
+        try backend.upload([T(r.reduce(0, +))], to: grad[readout + 1])
+        try backend.gemm(GEMMShape(m: P, n: s.dim, k: 1), residual, theta[readout], g, alpha: T(1), beta: T(0))
+        for l in stride(from: s.depth - 1, through: 0, by: -1) {
+            let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
+            try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), g, b.a[l], grad[v], alpha: T(h), beta: T(0))
+            try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), g, theta[v], delta, alpha: T(1), beta: T(0))
+            try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
+            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[u], g, alpha: T(1), beta: T(1))
+        }
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.inputs, k: P), g, b.x, grad[0], alpha: T(1), beta: T(0))
+    }
+
+    /// One update of every tensor by `rule` (its step is set from the updates made).
+    public func step(_ rule: ParameterRule, labels y: [Double]) throws {
+        let f = try outputs()
+        try backward(outputs: f, labels: y)
+        try apply(rule)
+    }
+
+    /// Moves every tensor by the gradient in `grad`.
+    func apply(_ rule: ParameterRule) throws {
+        updates += 1
+        var r = rule
+        r.step = updates
+        for (i, c) in shape.counts.enumerated() {
+            try backend.parameterStep(theta[i], gradient: grad[i], first: first[i], second: second[i], count: c, rule: r, as: T.self)
+        }
+    }
+
+    /// The gradient on the training points at the current parameters, per tensor.
+    public func gradient(labels y: [Double]) throws -> [[Double]] {
+        try backward(outputs: try outputs(), labels: y)
+        return try download(grad)
+    }
+
+    func download(_ buffers: [any DeviceBuffer]) throws -> [[Double]] {
+        try zip(buffers, shape.counts).map { try backend.download($0, count: $1, as: T.self).map(Double.init) }
+    }
+
+    /// The parameters per tensor (host f64 copies).
+    public func parameters() throws -> [[Double]] { try download(theta) }
+
+    /// Everything a continuation needs: the parameters, the optimiser's moments and the update count.
+    public struct State: Sendable {
+        public var theta: [[Double]], first: [[Double]], second: [[Double]], updates: Int
+    }
+
+    public func state() throws -> State { State(theta: try download(theta), first: try download(first), second: try download(second), updates: updates) }
+
+    public func restore(_ st: State) throws {
+        guard [st.theta, st.first, st.second].allSatisfy({ $0.map(\.count) == shape.counts }) else {
+            throw WideNetIOError("the checkpoint's tensors do not match the net's shape")
+        }
+        for i in shape.counts.indices {
+            try backend.upload(st.theta[i].map { T($0) }, to: theta[i])
+            try backend.upload(st.first[i].map { T($0) }, to: first[i])
+            try backend.upload(st.second[i].map { T($0) }, to: second[i])
+        }
+        updates = st.updates
+    }
+
+    /// The states x_0 … x_L of a batch after its forward pass ((L + 1) × P × D).
+    func states(of b: Batch) throws -> [Double] {
+        try b.states.flatMap { try backend.download($0, count: b.points * shape.dim, as: T.self).map(Double.init) }
+    }
+
+    /// Initial parameters: E = [I; 0] (the inputs in the first coordinates of the state, the rest 0)
+    /// when D ≥ d₀, else Philox normals/√d₀; block l from the smooth field θ(t_l) of ResidualFlow
+    /// (U, c, V linear in t, so that the depth limit starts as an ODE); w normals/√D, b = 0.
+    public static func initialParameters(_ s: Shape, horizon: Double, seed: UInt64) -> [[Double]] {
+        var e = [Double](repeating: 0, count: s.dim * s.inputs)
+        if s.dim >= s.inputs {
+            for k in 0..<s.inputs { e[k * s.inputs + k] = 1 }
+        } else {
+            e = PhiloxGenerator(seed: seed).array(count: s.dim * s.inputs, stream: RandomStream.residualReadout.rawValue, step: 1,
+                                                  distribution: .normal, scale: 1 / Double(s.inputs).squareRoot())
+        }
+        let field = ResidualFlow(dim: s.dim, width: s.width, seed: seed)
+        var out = [e]
+        for l in 0..<s.depth {
+            let b = field.block(at: Double(l) * horizon / Double(s.depth))
+            out += [b.u, b.c, b.v]
+        }
+        out.append(PhiloxGenerator(seed: seed).array(count: s.dim, stream: RandomStream.residualReadout.rawValue, step: 0,
+                                                     distribution: .normal, scale: 1 / Double(s.dim).squareRoot()))
+        out.append([0])
+        return out
+    }
+}
