@@ -8,7 +8,8 @@
 // arccos_product: Y = H∞·V for APT_B vectors (V, Y: APT_B × n, one vector a row) without storing H∞
 //   (the matrix-free mode of `widenet gram`). Work-item i owns row i and its APT_B sums in
 //   registers; the group stages APT_J columns at a time in local memory (unit rows û_j, norms r_j
-//   and V[:, j]) and every item adds h_ij·V[b, j] for them:
+//   and V[:, j]; at large d the rows are read from global memory instead) and every item adds
+//   h_ij·V[b, j] for them:
 //       h_ij = r_i r_j c (½ − θ_ij/2π), c = û_iᵀû_j = cos θ_ij,
 //       |c| ≤ ½: ½ − θ/2π = ¼ + asin(c)/2π (well conditioned there, most pairs);
 //       else θ = 2·atan2(‖û_i − û_j‖, ‖û_i + û_j‖) from the differences, exact near ±1 and on the diagonal.
@@ -40,6 +41,9 @@
 #ifndef APT_D
 #define APT_D 16     // arccos_product: input dimension (compiled per d)
 #endif
+#ifndef APT_STAGE_U
+#define APT_STAGE_U 1  // arccos_product: stage the unit rows too (0 where one row of d does not fit local memory)
+#endif
 
 __kernel __attribute__((reqd_work_group_size(TILE, TILE, 1)))
 void mask_gram(const int n, const int words, __global const uint *masks, __global uint *counts, const int group1_base)
@@ -68,7 +72,9 @@ void arccos_gram(const int n, const int d, __global const REAL *X, __global REAL
 __kernel __attribute__((reqd_work_group_size(APT_WG, 1, 1)))
 void arccos_product(const int n, __global const REAL *U, __global const REAL *r, __global const REAL *V, __global REAL *Y)
 {
+#if APT_STAGE_U
     __local REAL Uj[APT_J * APT_D];
+#endif
     __local REAL Rj[APT_J];
     __local REAL Vj[APT_B * APT_J];
     const int lid = get_local_id(0), i = (int)get_group_id(0) * APT_WG + lid;
@@ -80,7 +86,9 @@ void arccos_product(const int n, __global const REAL *U, __global const REAL *r,
     for (int j0 = 0; j0 < n; j0 += APT_J) {
         const int jn = min(APT_J, n - j0);
         barrier(CLK_LOCAL_MEM_FENCE);
+#if APT_STAGE_U
         for (int q = lid; q < jn * APT_D; q += APT_WG) Uj[q] = U[(size_t)j0 * APT_D + q];
+#endif
         for (int q = lid; q < jn; q += APT_WG) Rj[q] = r[j0 + q];
         for (int q = lid; q < APT_B * APT_J; q += APT_WG) {
             const int b = q / APT_J, jj = q % APT_J;
@@ -88,7 +96,11 @@ void arccos_product(const int n, __global const REAL *U, __global const REAL *r,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int jj = 0; jj < jn; ++jj) {
+#if APT_STAGE_U
             __local const REAL *uj = Uj + jj * APT_D;
+#else
+            __global const REAL *uj = U + (size_t)(j0 + jj) * APT_D;
+#endif
             REAL c = 0;
             for (int k = 0; k < APT_D; ++k) c += ui[k] * uj[k];
             REAL f;

@@ -6,6 +6,8 @@ import WideNet
 /// state's first two coordinates, one colour per label.
 enum ResNetTrainReport {
     static func html(_ run: RunFiles) throws -> String {
+        if run.summary["sweep"]?.displayText == "depth" { return depthSweep(run) }
+        if run.summary["experiment"]?.displayText == "boost" { return boost(run) }
         var r = HTMLReport(title: "widenet resnet --experiment train")
         r.heading("A ResNet of depth \(run.summary["depth"]?.displayText ?? "?") trained by backpropagation")
         r.keyValues(run.summary.pairs.filter { $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
@@ -63,5 +65,69 @@ enum ResNetTrainReport {
         }
         return SVGPlot(title: "Flow of the test points through depth (L = \(steps - 1))", xLabel: "x₁", yLabel: "x₂", xLog: false, yLog: false,
                        series: series)
+    }
+
+    /// A depth sweep: the final losses against L, and the gap between the learned maps of successive
+    /// depths against h on log-log axes with its fitted order.
+    static func depthSweep(_ run: RunFiles) -> String {
+        var r = HTMLReport(title: "widenet resnet --experiment train --depths")
+        r.heading("Training at growing depth: the learned map's depth limit")
+        r.keyValues(run.summary.pairs.filter { !["notes", "map_gap_order"].contains($0.0) }.map { ($0.0, $0.1.displayText) })
+        for note in run.notes { r.paragraph(note) }
+        let depths = run.summary["depths"]?.numbers ?? []
+        let losses = run.summary["final_losses"]?.numbers ?? [], tests = run.summary["final_test_losses"]?.numbers ?? []
+        r.plot(SVGPlot(title: "Final loss against depth", xLabel: "depth L", yLabel: "½·mean (f − y)²", xLog: true, yLog: true,
+                       series: [PlotSeries("training", x: depths, y: losses, style: .points), PlotSeries("test", x: depths, y: tests, style: .points)]),
+               caption: "The same training (task, seed, updates, optimiser) at each depth, h = T/L.")
+        let h = run.summary["map_gap_h"]?.numbers ?? [], gaps = run.summary["map_gaps"]?.numbers ?? []
+        var series = [PlotSeries("‖f_L − f_next‖", x: h, y: gaps, style: .points)]
+        var caption = "RMS difference of the learned outputs on the first test points between each depth and the next of the list."
+        if case .object(let o)? = run.summary["map_gap_order"], let p = o["order"]?.numeric, let c = o["intercept"]?.numeric,
+           let lo = h.min(), let hi = h.max() {
+            series.append(PlotSeries(String(format: "fit: order %.2f", p), x: [lo, hi],
+                                     y: [Foundation.exp(c) * Foundation.pow(lo, p), Foundation.exp(c) * Foundation.pow(hi, p)], style: .dashed))
+            if let i = o["interval"]?.numbers, i.count == 2 { caption += String(format: " Fitted order %.3f, ± 2 s.e. [%.3f, %.3f].", p, i[0], i[1]) }
+        }
+        r.plot(SVGPlot(title: "Learned maps of successive depths against h", xLabel: "h = T/L", yLabel: "RMS gap", xLog: true, yLog: true,
+                       series: series), caption: caption)
+        return r.render()
+    }
+
+    /// Boosting against layer-by-layer GD: the loss against the number of blocks on log-log axes,
+    /// with each fitted rate, and boosting's line-searched steps.
+    static func boost(_ run: RunFiles) -> String {
+        var r = HTMLReport(title: "widenet resnet --experiment boost")
+        r.heading("Residual blocks one at a time: functional-gradient boosting and layer-by-layer GD")
+        r.keyValues(run.summary.pairs.filter { !["notes", "boost_rate", "layerwise_rate"].contains($0.0) }.map { ($0.0, $0.1.displayText) })
+        for note in run.notes { r.paragraph(note) }
+        func column(_ key: String) -> (x: [Double], y: [Double]) {
+            var xs: [Double] = [], ys: [Double] = []
+            for row in run.metrics {
+                if let k = row["step"]?.numeric, k >= 1, let v = row[key]?.numeric, v.isFinite, v > 0 { xs.append(k); ys.append(v) }
+            }
+            return (xs, ys)
+        }
+        var rates: [String] = []
+        for (key, name) in [("boost_rate", "boosting"), ("layerwise_rate", "layer by layer")] {
+            if case .object(let o)? = run.summary[key], let a = o["rate"]?.numeric {
+                var t = String(format: "%@: loss ∝ k^−α with α = %.3f", name, a)
+                if let i = o["interval"]?.numbers, i.count == 2 { t += String(format: " [%.3f, %.3f]", i[0], i[1]) }
+                rates.append(t)
+            }
+        }
+        let b = column("loss"), bt = column("test_loss"), l = column("layerwise_loss"), lt = column("layerwise_test_loss")
+        r.plot(SVGPlot(title: "Loss against the number of blocks", xLabel: "blocks k", yLabel: "½·mean (f − y)²", xLog: true, yLog: true,
+                       series: [PlotSeries("boosting, training", x: b.x, y: b.y), PlotSeries("boosting, test", x: bt.x, y: bt.y, style: .dashed),
+                                PlotSeries("layer by layer, training", x: l.x, y: l.y), PlotSeries("layer by layer, test", x: lt.x, y: lt.y, style: .dashed)]),
+               caption: "Each step adds one block with the same random hidden weights to both. Boosting fits the block's V to the negative "
+                   + "functional gradient by least squares and takes the loss-minimising step; layer by layer trains the new block and the "
+                   + "read-out by GD with the earlier blocks frozen. Fitted (± 2 s.e.): " + (rates.isEmpty ? "-" : rates.joined(separator: "; ")) + ".")
+        let e = column("eta")
+        if !e.x.isEmpty {
+            r.plot(SVGPlot(title: "Boosting's line-searched step", xLabel: "block k", yLabel: "η_k", xLog: false, yLog: false,
+                           series: [PlotSeries("η_k", x: e.x, y: e.y, style: .points)]),
+                   caption: "The step of the least-squares direction that minimises the loss (a Frank–Wolfe step with exact line search).")
+        }
+        return r.render()
     }
 }

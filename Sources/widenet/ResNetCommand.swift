@@ -36,7 +36,7 @@ struct ResNetCommand: ParsableCommand {
               widenet resnet --experiment train --task circles --dim 3 --depth 32 --steps 1000
             """)
 
-    @Option(help: "The experiment: depth-limit or train (default depth-limit; train with --resume).") var experiment: ResNetExperiment.Kind?
+    @Option(help: "The experiment: depth-limit, train or boost (default depth-limit; train with --resume).") var experiment: ResNetExperiment.Kind?
     @Option(help: "Depths L, comma-separated (default 8,16,…,1024).") var depths: String?
     @Option(help: "depth-limit: the first depth of a doubling ladder (with --steps; default 8). train: the depth L (default 16).") var depth: Int?
     @Option(help: "depth-limit: with --depth L the depths L, 2L, …, 2^S·L (default 7). train: the updates (default 500).") var steps: Int?
@@ -68,6 +68,9 @@ struct ResNetCommand: ParsableCommand {
     @Option(help: "train: gd, momentum or adam (default adam).") var optimizer: Optimizer?
     @Option(help: "train: the step size (default 0.01).") var lr: Double?
     @Option(name: .customLong("log-every"), help: "train: a metrics row every K updates (default 10).") var logEvery: Int?
+    @Option(name: .customLong("boost-steps"), help: "boost: GD steps per block of the layer-by-layer baseline (default 200; its step is --lr, default 0.1).")
+    var boostSteps: Int?
+    @Option(help: "boost: the ridge of the least-squares fits, times the points (default 1e-6).") var ridge: Double?
     @OptionGroup var runControl: RunControlOptions
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
@@ -77,17 +80,26 @@ struct ResNetCommand: ParsableCommand {
 
     static let trainOnly = ["--task", "--x", "--y", "--n", "--test-size", "--input-dim", "--task-noise", "--activation", "--optimizer",
                             "--lr", "--log-every", "--resume", "--checkpoint-every", "--no-checkpoint", "--device", "--precision"]
-    static let depthLimitOnly = ["--depths", "--scheme", "--points", "--lm-k", "--tolerance", "--max-iterations", "--noise", "--diffusion", "--paths"]
+    static let boostOnly = ["--boost-steps", "--ridge"]
+    /// What boost does not use: its blocks are tanh, fitted on the host in f64, one per step.
+    static let notBoost = ["--depth", "--depths", "--activation", "--optimizer", "--backend", "--device", "--precision", "--horizon"]
+    static let depthLimitOnly = ["--scheme", "--points", "--lm-k", "--tolerance", "--max-iterations", "--noise", "--diffusion", "--paths"]
 
     func validate() throws {
         let given = RunControlOptions.onCommandLine
-        if kind == .train {
+        if kind == .boost, let flag = (Self.notBoost + Self.depthLimitOnly).first(where: given) {
+            throw ValidationError("\(flag) does not apply to --experiment boost (tanh blocks fitted on the host in f64, one per --steps)")
+        }
+        if kind == .train, let flag = Self.boostOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment boost") }
+        if kind != .depthLimit {
             if let flag = Self.depthLimitOnly.first(where: given), !(flag == "--scheme" && scheme == "euler") {
                 throw ValidationError("\(flag) applies to --experiment depth-limit; train uses forward-Euler blocks (--scheme euler)")
             }
             return
         }
-        if let flag = Self.trainOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment train, not depth-limit") }
+        if let flag = (Self.trainOnly + Self.boostOnly).first(where: given) {
+            throw ValidationError("\(flag) applies to --experiment train or boost, not depth-limit")
+        }
         if deviceOptions.backend == .opencl {
             throw ValidationError("resnet --experiment depth-limit runs on the host in f64; --backend opencl has nothing to run")
         }
@@ -143,7 +155,7 @@ struct ResNetCommand: ParsableCommand {
     }
 
     func run() throws {
-        if kind == .train { return try runTrain() }
+        if kind != .depthLimit { return try runTrain() }
         try reportingErrors {
             var cfg = ResNetExperiment.Config()
             cfg.experiment = kind
@@ -198,15 +210,20 @@ struct ResNetCommand: ParsableCommand {
             if let lr { c.learningRate = lr }
             if let steps { c.steps = steps }
             if let logEvery { c.logEvery = logEvery }
+            if kind == .boost { c.steps = steps ?? 32; c.learningRate = lr ?? 0.1; c.logEvery = logEvery ?? 1; c.width = width ?? 32 }
+            if let boostSteps { c.boostSteps = boostSteps }
+            if let ridge { c.ridge = ridge }
             c.backend = try deviceOptions.resolvedBackend(); c.device = deviceOptions.resolvedDevice; c.precision = deviceOptions.precision
             c.seed = seed; c.out = output.out; c.quiet = output.quiet
             var recorded: RecordedConfig? = nil
+            var boosting = kind == .boost
             if let dir = runControl.resume {
                 guard output.out == nil || output.out == dir else { throw ValidationError("--resume continues the run in its own directory; leave out --out") }
                 let r = try RecordedConfig(directory: URL(fileURLWithPath: dir))
                 guard r.command() == "resnet", r.options["task"] != nil else {
-                    throw ValidationError("--resume \(dir): not a resnet --experiment train run")
+                    throw ValidationError("--resume \(dir): not a resnet --experiment train or boost run")
                 }
+                if case .object(let resolved)? = r.options["resolved"], resolved["experiment"] == .string("boost") { boosting = true }
                 try r.refuseChanges(from: c, keys: ResNetTrain.Config.recordedKeys, renamed: ["--lr": "lr", "--x": "x", "--y": "y"])
                 c = try ConfigCoding.decode(ResNetTrain.Config.self, from: r.options, shown: r.directory.path + "/config.json")
                 c.out = r.directory.path; c.quiet = output.quiet
@@ -214,9 +231,17 @@ struct ResNetCommand: ParsableCommand {
             }
             let control = runControl.control(recorded)
             let config = c
-            let result = try reportingInterruption { try ResNetTrain.run(config, control: control) }
+            // --depths: the same training at each depth, a sweep of member runs.
+            if depths != nil && depth != nil { throw ValidationError("--depths lists the depths of a sweep; --depth sets one: give one or the other") }
+            var sweepDepths: [Int]? = depths != nil ? try depthList() : nil
+            if let r = recorded { sweepDepths = r.options["depths"]?.numbers.map { Int($0) } }
+            let result = try reportingInterruption {
+                if boosting { return try ResNetTrain.boost(config, control: control) }
+                if let sweepDepths { return try ResNetDepthSweep.run(config, depths: sweepDepths, control: control, resume: recorded != nil) }
+                return try ResNetTrain.run(config, control: control)
+            }
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
-                for (key, v) in result.summary.pairs where key != "notes" {
+                for (key, v) in result.summary.pairs where !["notes", "probe_outputs"].contains(key) {
                     print(key.padding(toLength: 22, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }

@@ -102,7 +102,7 @@ import Testing
         try t.expectCleanFailure(["resnet", "--scheme", "rk45"], mentions: "--scheme")
         try t.expectCleanFailure(["resnet", "--scheme", "revnet", "--dim", "3"], mentions: "even")
         try t.expectCleanFailure(["resnet", "--scheme", "euler-maruyama", "--depths", "8,12,16"], mentions: "divide")
-        try t.expectCleanFailure(["resnet", "--experiment", "train"], mentions: "depth-limit")
+        try t.expectCleanFailure(["resnet", "--task", "spirals"], mentions: "--task", "--experiment train")
         try t.expectCleanFailure(["resnet", "--backend", "opencl"], mentions: "host")
     }
 }

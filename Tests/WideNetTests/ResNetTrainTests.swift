@@ -65,4 +65,111 @@ import Testing
         }
         if precision == .f32 { try compare(Float.self) } else { try compare(Double.self) }
     }
+
+    static func train(_ args: [String], in out: URL) throws -> JSONObject {
+        let r = try CLITests.run(["resnet", "--experiment", "train", "--quiet", "--out", out.path] + args)
+        try #require(r.status == 0, "\(r.stderr)")
+        return try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+    }
+
+    /// Every logged loss and the final parameters of short f64 runs equal numpy's replay from the run's
+    /// own inputs and initial parameters, with gradients by finite differences (Tests/References/resnet_train.py).
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam"])
+    func trainingMatchesNumpysReplay(_ optimizer: String) throws {
+        let dir = try CLITests.scratch(), run = dir.appendingPathComponent("run")
+        _ = try Self.train(["--task", optimizer == "gd" ? "spirals" : "teacher", "--n", "23", "--test-size", "5", "--dim", "3", "--depth", "3",
+                            "--width", "5", "--steps", "6", "--log-every", "1", "--optimizer", optimizer, "--lr", optimizer == "adam" ? "0.02" : "0.3",
+                            "--activation", optimizer == "momentum" ? "relu" : "tanh", "--backend", "cpu", "--precision", "f64", "--seed", "4"], in: run)
+        let out = dir.appendingPathComponent("reference.json")
+        let py = try NPYTests.python([PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/resnet_train.py").path,
+                                      run.path, out.path])
+        try #require(py.status == 0, "\(py.output)")
+        let ref = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let losses = try #require(ref["losses"] as? [Double]), want = try #require(ref["parameters"] as? [Double])
+        let rows = try RunFiles.rows(in: run.appendingPathComponent("metrics.jsonl"), shown: run.path)
+        try #require(rows.count == losses.count)
+        for (k, row) in rows.enumerated() {
+            let got = try #require(row["loss"]?.numeric)
+            #expect(abs(got - losses[k]) <= 1e-8 * losses[k], "\(optimizer) step \(k): loss \(got), numpy \(losses[k])")
+        }
+        let got = try NPY.read(run.appendingPathComponent("parameters.npy")).values
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? .nan
+        #expect(got.count == want.count && worst <= 1e-6, "\(optimizer): parameters off numpy's by \(worst)")
+    }
+
+    /// A run killed after a checkpoint and resumed writes the same metrics and parameters as one never stopped.
+    @Test func resumedRunEqualsAnUninterruptedOne() throws {
+        let dir = try CLITests.scratch()
+        let plain = dir.appendingPathComponent("plain"), killed = dir.appendingPathComponent("killed")
+        let args = ["--task", "circles", "--n", "200", "--test-size", "50", "--depth", "8", "--width", "16", "--steps", "1000",
+                    "--log-every", "5", "--backend", "cpu", "--seed", "2", "--checkpoint-every", "50"]
+        _ = try Self.train(args, in: plain)
+        let p = try ResumeCLITests.start(["resnet", "--experiment", "train", "--quiet", "--out", killed.path] + args)
+        let caught = ResumeCLITests.wait(for: p) { (ResumeCLITests.checkpointStep(killed) ?? 0) >= 100 }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try #require(caught, "the run finished before it could be killed")
+        let resumed = try CLITests.run(["resnet", "--resume", killed.path, "--quiet"])
+        try #require(resumed.status == 0, "\(resumed.stderr)")
+        for name in ["metrics.jsonl", "parameters.npy", "flow.npy", "lipschitz.npy"] {
+            let a = try Data(contentsOf: plain.appendingPathComponent(name)), b = try Data(contentsOf: killed.appendingPathComponent(name))
+            let same = a == b
+            #expect(same, "\(name) differs from the uninterrupted run's")
+        }
+    }
+
+    /// Circles: a state of dimension 3 separates them (test accuracy 1 and a small loss); the OpenCL
+    /// backend runs the same experiment; options of the other experiment and bad values are refused.
+    @Test func circlesTrainAndOptionsAreChecked() throws {
+        let dir = try CLITests.scratch()
+        let s = try Self.train(["--task", "circles", "--dim", "3", "--depth", "8", "--steps", "300", "--backend", "cpu", "--n", "256",
+                                "--test-size", "256"], in: dir.appendingPathComponent("cpu"))
+        let accuracy = try #require(s["final_test_accuracy"]?.numeric), loss = try #require(s["final_loss"]?.numeric)
+        #expect(accuracy >= 0.98 && loss < 0.02, "circles in 3-D: test accuracy \(accuracy), loss \(loss)")
+        let report = try String(contentsOf: dir.appendingPathComponent("cpu/report.html"), encoding: .utf8)
+        #expect(report.contains("Flow of the test points"))
+        if TestDevices.hasOpenCL {
+            let g = try Self.train(["--task", "circles", "--dim", "3", "--depth", "8", "--steps", "30", "--backend", "opencl", "--n", "64",
+                                    "--test-size", "16"], in: dir.appendingPathComponent("opencl"))
+            #expect(g["final_loss"]?.numeric.map { $0.isFinite } == true)
+        }
+        let cli = CLITests()
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--points", "5"], mentions: "--points", "depth-limit")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "heun"], mentions: "--scheme", "depth-limit")
+        try cli.expectCleanFailure(["resnet", "--task", "circles"], mentions: "--task", "--experiment train")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--lr", "-1"], mentions: "--lr")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--task", "file"], mentions: "--task file", "--x")
+    }
+
+    /// --depths: a sweep of member runs. Untrained (--steps 0) the nets are forward Euler on one smooth
+    /// field, so the gap between the maps of successive depths falls like h (order ≈ 1); trained, the
+    /// gaps are the RMS of the members' own probe outputs, recomputed here.
+    @Test func depthSweepMeasuresTheMapsDepthLimit() throws {
+        let dir = try CLITests.scratch()
+        let common = ["--experiment", "train", "--task", "spirals", "--n", "48", "--test-size", "40", "--backend", "cpu", "--quiet"]
+        let untrained = try CLITests.run(["resnet", "--depths", "8,16,32,64,128", "--steps", "0", "--out", dir.appendingPathComponent("init").path]
+                                         + common)
+        try #require(untrained.status == 0, "\(untrained.stderr)")
+        let s0 = try RunFiles.object(in: dir.appendingPathComponent("init/summary.json"), shown: "init")
+        guard case .object(let order)? = s0["map_gap_order"] else { Issue.record("no map_gap_order"); return }
+        let p = try #require(order["order"]?.numeric)
+        #expect(p > 0.85 && p < 1.1, "untrained maps: order \(p) in h, forward Euler's is 1")
+        let out = dir.appendingPathComponent("trained")
+        let r = try CLITests.run(["resnet", "--depths", "4,8,16", "--steps", "15", "--log-every", "5", "--out", out.path] + common)
+        try #require(r.status == 0, "\(r.stderr)")
+        let s = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: "trained")
+        let gaps = s["map_gaps"]?.numbers ?? []
+        try #require(gaps.count == 2)
+        var probes: [[Double]] = []
+        for L in [4, 8, 16] {
+            let m = try RunFiles.object(in: out.appendingPathComponent("depth-\(L)/summary.json"), shown: "depth-\(L)")
+            probes.append(m["probe_outputs"]?.numbers ?? [])
+            #expect(m["depth"]?.numeric == Double(L))
+        }
+        for i in 0..<2 {
+            let want = (zip(probes[i], probes[i + 1]).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / Double(probes[i].count)).squareRoot()
+            #expect(abs(gaps[i] - want) <= 1e-12 * want, "gap \(i): \(gaps[i]) against \(want)")
+        }
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+    }
 }

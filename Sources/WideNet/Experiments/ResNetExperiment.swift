@@ -8,7 +8,7 @@ import Foundation
 /// same scheme at 16·L_max steps on the same Brownian path (the coarse increments are sums of the
 /// fine ones), per path.
 public enum ResNetExperiment {
-    public enum Kind: String, CaseIterable, Codable, Sendable { case depthLimit = "depth-limit", train }
+    public enum Kind: String, CaseIterable, Codable, Sendable { case depthLimit = "depth-limit", train, boost }
 
     public struct Config: Sendable, Codable {
         public var experiment: Kind = .depthLimit

@@ -19,6 +19,9 @@ public enum ResNetTrain {
         public var learningRate = 0.01
         public var steps = 500
         public var logEvery = 10
+        /// boost: GD steps per block of the layer-by-layer baseline, and the least-squares fits' ridge.
+        public var boostSteps = 200
+        public var ridge = 1e-6
         public var backend: BackendKind = .auto
         public var device: String? = nil
         public var precision: Precision = .f32
@@ -34,6 +37,7 @@ public enum ResNetTrain {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case task, xPath = "x", yPath = "y", n, testSize = "test_size", inputDim = "input_dim", taskNoise = "task_noise"
             case depth, width, dim, horizon, activation, optimizer, learningRate = "lr", steps, logEvery = "log_every"
+            case boostSteps = "boost_steps", ridge
             case backend, device, precision, seedBits = "seed", out, quiet
         }
 
@@ -45,6 +49,8 @@ public enum ResNetTrain {
             guard steps >= 0 else { throw BackendError("--steps must be at least 0 (got \(steps))") }
             guard testSize >= 0 else { throw BackendError("--test-size must be at least 0 (got \(testSize))") }
             guard horizon > 0 && horizon.isFinite else { throw BackendError("--horizon must be a positive number (got \(horizon))") }
+            guard boostSteps >= 0 else { throw BackendError("--boost-steps must be at least 0 (got \(boostSteps))") }
+            guard ridge > 0 && ridge.isFinite else { throw BackendError("--ridge must be a positive number (got \(ridge))") }
             guard learningRate > 0 && learningRate.isFinite else { throw BackendError("--lr must be a positive number (got \(learningRate))") }
             if let taskNoise, !(taskNoise >= 0 && taskNoise.isFinite) { throw BackendError("--task-noise must be a non-negative number (got \(taskNoise))") }
             if task == .file && (xPath == nil || yPath == nil) { throw BackendError("--task file needs both --x and --y") }
@@ -54,10 +60,7 @@ public enum ResNetTrain {
 
     public static func run(_ cfg: Config, control: RunControl = RunControl()) throws -> RunOutcome {
         try cfg.validate()
-        var data = cfg.task == .file
-            ? try ResidualData.files(x: cfg.xPath ?? "", y: cfg.yPath ?? "", testSize: cfg.testSize, seed: cfg.seed)
-            : try ResidualData.synthetic(cfg.task, n: cfg.n, testSize: cfg.testSize, inputDim: cfg.inputDim,
-                                         noise: cfg.taskNoise ?? (cfg.task == .teacher ? 0.1 : 0.05), seed: cfg.seed)
+        var data = try inputs(cfg)
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         if let note = choice.note { data.notes.append(note) }
         if cfg.dim < data.d {
@@ -68,5 +71,20 @@ public enum ResNetTrain {
             if cfg.precision == .f32 { return try ResNetTrainRun<Float>(cfg, data: made, backend: choice.backend, control: control) }
             return try ResNetTrainRun<Double>(cfg, data: made, backend: choice.backend, control: control)
         }
+    }
+
+    /// The task's training and test points.
+    static func inputs(_ cfg: Config) throws -> ResidualData {
+        cfg.task == .file
+            ? try ResidualData.files(x: cfg.xPath ?? "", y: cfg.yPath ?? "", testSize: cfg.testSize, seed: cfg.seed)
+            : try ResidualData.synthetic(cfg.task, n: cfg.n, testSize: cfg.testSize, inputDim: cfg.inputDim,
+                                         noise: cfg.taskNoise ?? (cfg.task == .teacher ? 0.1 : 0.05), seed: cfg.seed)
+    }
+
+    /// `--experiment boost`: --steps blocks added one at a time, boosted and layer by layer (ResNetBoostRun).
+    public static func boost(_ cfg: Config, control: RunControl = RunControl()) throws -> RunOutcome {
+        try cfg.validate()
+        let data = try inputs(cfg)
+        return try RunHarness.run(command: "resnet", out: cfg.out, control: control, quiet: cfg.quiet) { _, _ in ResNetBoostRun(cfg, data: data) }
     }
 }

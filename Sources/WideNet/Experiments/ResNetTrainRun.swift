@@ -88,6 +88,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
     }
 
     func advance(from k: Int) throws {
+        if outputs.count != data.n { outputs = try net.outputs() }
         try net.backward(outputs: outputs, labels: data.y)
         lastGradientNorm = try net.grad.enumerated().reduce(0.0) { $0 + (try net.backend.sumSquares($1.1, count: net.shape.counts[$1.0], as: T.self)) }
             .squareRoot()
@@ -120,6 +121,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
         try net.restore(.init(theta: try tensors("theta"), first: try tensors("first"), second: try tensors("second"),
                               updates: cp.integers["updates"] ?? cp.step))
         lastGradientNorm = cp.number("gradient_norm")
+        outputs = try net.outputs()   // the forward pass the next update's backward starts from
     }
 
     func initialFailure() -> String { "the initial parameters or the data overflow (large inputs with --precision f32?)" }
@@ -137,7 +139,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
             bounds.append(net.h * u * v)
         }
         try run.writeArray(bounds, shape: [s.depth], to: "lipschitz.npy")
-        var flowPoints = 0
+        var flowPoints = 0, probeOutputs: [Double]? = nil
         if let test {
             let q = min(256, data.testN)
             let probe = try net.batch(Array(data.testX.prefix(q * data.d)), points: q)
@@ -145,7 +147,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
             try run.writeArray(try net.states(of: probe), shape: [s.depth + 1, q, s.dim], to: "flow.npy")
             try run.writeArray(Array(data.testY.prefix(q)), shape: [q], to: "flow_labels.npy")
             try run.writeArray(f, shape: [q], to: "flow_outputs.npy")
-            flowPoints = q
+            flowPoints = q; probeOutputs = f
         }
         var o = JSONObject()
         o.set("experiment", "train"); o.set("task", cfg.task.rawValue)
@@ -160,6 +162,8 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
         o.set("lipschitz_max", bounds.max() ?? 0)
         o.set("lipschitz_product", bounds.reduce(1) { $0 * (1 + $1) })
         o.set("flow_points", flowPoints)
+        // The learned map on the flow's points, which a depth sweep compares across depths.
+        if let f = probeOutputs { o.set("probe_outputs", f) }
         return o
     }
 }

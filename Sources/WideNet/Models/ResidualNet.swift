@@ -144,13 +144,18 @@ public final class ResidualNet<T: Scalar> {
         try apply(rule)
     }
 
-    /// Moves every tensor by the gradient in `grad`.
+    /// Moves every tensor by the gradient in `grad`. Under gd and momentum the blocks' step is η/h:
+    /// a block's gradient carries a factor h, so a step of η would move f by O(η·h) and freeze the
+    /// blocks as L grows; η/h moves it by O(η) at every depth (the depth limit of the training
+    /// dynamics). Adam's steps do not scale with the gradient, so it keeps η throughout.
     func apply(_ rule: ParameterRule) throws {
         updates += 1
         var r = rule
         r.step = updates
         for (i, c) in shape.counts.enumerated() {
-            try backend.parameterStep(theta[i], gradient: grad[i], first: first[i], second: second[i], count: c, rule: r, as: T.self)
+            var ri = r
+            if rule.optimizer != .adam && i > 0 && i < readout { ri.learningRate = rule.learningRate / h }
+            try backend.parameterStep(theta[i], gradient: grad[i], first: first[i], second: second[i], count: c, rule: ri, as: T.self)
         }
     }
 

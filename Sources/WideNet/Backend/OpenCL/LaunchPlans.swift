@@ -72,11 +72,14 @@ public enum LaunchPlans {
     /// coordinates, a norm and b vector entries) halve from 32 until they fit half the local memory.
     /// Compiled per d and b (the private sums and the staged rows are sized by them).
     static func arcCosineProduct(n: Int, d: Int, vectors b: Int, scalar: Int, limits: LaunchLimits) -> (launch: KernelLaunch, defines: [String]) {
-        let group = 64
+        let group = 64, budget = limits.localMemBytes / 2
+        // Where even one staged row of d does not fit, only the norms and V are staged.
+        let stageRows = (d + 1 + b) * scalar <= budget
+        let perColumn = (stageRows ? d : 0) + 1 + b
         var j = 32
-        while j > 1 && j * (d + 1 + b) * scalar > limits.localMemBytes / 2 { j /= 2 }
-        return (.items("arccos_product", n, group: group, localBytes: j * (d + 1 + b) * scalar),
-                ["-DAPT_WG=\(group)", "-DAPT_J=\(j)", "-DAPT_B=\(b)", "-DAPT_D=\(max(d, 1))"])
+        while j > 1 && j * perColumn * scalar > budget { j /= 2 }
+        return (.items("arccos_product", n, group: group, localBytes: j * perColumn * scalar),
+                ["-DAPT_WG=\(group)", "-DAPT_J=\(j)", "-DAPT_B=\(b)", "-DAPT_D=\(max(d, 1))", "-DAPT_STAGE_U=\(stageRows ? 1 : 0)"])
     }
 
     // MARK: GEMM, random numbers

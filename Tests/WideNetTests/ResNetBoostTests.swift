@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+@testable import WideNet
+
+/// `resnet --experiment boost`: every step's losses and boosting's steps against numpy's replay
+/// (Tests/References/resnet_boost.py: least squares, line search and read-out by numpy's solve; the
+/// layer-by-layer GD by finite differences), a killed run resumed to the same files, and its options.
+@Suite struct ResNetBoostTests {
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func boostingAndLayerwiseMatchNumpysReplay() throws {
+        let dir = try CLITests.scratch(), run = dir.appendingPathComponent("run")
+        let r = try CLITests.run(["resnet", "--experiment", "boost", "--task", "teacher", "--input-dim", "2", "--steps", "5", "--n", "21",
+                                  "--test-size", "7", "--dim", "3", "--width", "5", "--boost-steps", "4", "--lr", "0.3", "--seed", "6",
+                                  "--quiet", "--out", run.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let out = dir.appendingPathComponent("reference.json")
+        let py = try NPYTests.python([PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/resnet_boost.py").path,
+                                      run.path, out.path])
+        try #require(py.status == 0, "\(py.output)")
+        let ref = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        let rows = try RunFiles.rows(in: run.appendingPathComponent("metrics.jsonl"), shown: run.path)
+        for (key, tol) in [("loss", 1e-10), ("layerwise_loss", 1e-8)] {
+            let want = try #require(ref[key] as? [Double])
+            try #require(want.count == rows.count)
+            for (k, row) in rows.enumerated() {
+                let got = try #require(row[key]?.numeric)
+                #expect(abs(got - want[k]) <= tol * want[k], "\(key) after \(k) blocks: \(got), numpy \(want[k])")
+            }
+        }
+        let etas = try #require(ref["eta"] as? [Double])
+        for k in 1..<rows.count {
+            let got = try #require(rows[k]["eta"]?.numeric)
+            #expect(abs(got - etas[k - 1]) <= 1e-9 * abs(etas[k - 1]), "η_\(k): \(got), numpy \(etas[k - 1])")
+        }
+    }
+
+    /// Killed after a checkpoint and resumed: the same metrics and blocks as a run never stopped;
+    /// boosting lowers the training loss at every block and fits a positive rate.
+    @Test func resumedBoostEqualsAnUninterruptedOne() throws {
+        let dir = try CLITests.scratch()
+        let plain = dir.appendingPathComponent("plain"), killed = dir.appendingPathComponent("killed")
+        let args = ["--experiment", "boost", "--task", "circles", "--steps", "40", "--n", "64", "--test-size", "16", "--width", "16",
+                    "--boost-steps", "60", "--checkpoint-every", "2", "--quiet"]
+        let a = try CLITests.run(["resnet", "--out", plain.path] + args)
+        try #require(a.status == 0, "\(a.stderr)")
+        let p = try ResumeCLITests.start(["resnet", "--out", killed.path] + args)
+        let caught = ResumeCLITests.wait(for: p) { (ResumeCLITests.checkpointStep(killed) ?? 0) >= 6 }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try #require(caught, "the run finished before it could be killed")
+        let resumed = try CLITests.run(["resnet", "--resume", killed.path, "--quiet"])
+        try #require(resumed.status == 0, "\(resumed.stderr)")
+        for name in ["metrics.jsonl", "boost_blocks.npy", "layerwise_blocks.npy", "boost_steps.npy"] {
+            let x = try Data(contentsOf: plain.appendingPathComponent(name)), y = try Data(contentsOf: killed.appendingPathComponent(name))
+            let same = x == y
+            #expect(same, "\(name) differs from the uninterrupted run's")
+        }
+        let rows = try RunFiles.rows(in: plain.appendingPathComponent("metrics.jsonl"), shown: "plain")
+        let losses = rows.compactMap { $0["loss"]?.numeric }
+        #expect(zip(losses, losses.dropFirst()).allSatisfy { $1 <= $0 * (1 + 1e-12) }, "boosting raised the training loss: \(losses)")
+        let s = try RunFiles.object(in: plain.appendingPathComponent("summary.json"), shown: "plain")
+        guard case .object(let rate)? = s["boost_rate"] else { Issue.record("no boost_rate"); return }
+        #expect((rate["rate"]?.numeric ?? 0) > 0)
+    }
+
+    @Test func optionsOfOtherExperimentsAreRefused() throws {
+        let cli = CLITests()
+        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--depth", "8"], mentions: "--depth", "boost")
+        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--backend", "opencl"], mentions: "--backend", "boost")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--boost-steps", "3"], mentions: "--boost-steps", "boost")
+        try cli.expectCleanFailure(["resnet", "--ridge", "1"], mentions: "--ridge", "depth-limit")
+        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--ridge", "-1"], mentions: "--ridge")
+    }
+}
