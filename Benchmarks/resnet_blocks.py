@@ -6,7 +6,7 @@ The network (ARCHITECTURE.md §1.4): x_0 = E x, x_{l+1} = x_l + h V_l tanh(U_l x
 loss ½·mean (f − y)², one Adam step per update, f32, P points of a tanh teacher (d₀ = 16), state D,
 block width m = 4096. Per block and update the GEMMs do 12·P·m·D flops (forward x Uᵀ and A Vᵀ,
 backward ∂V, δ = G V, ∂U, G ← G + δU; 2·P·m·D each) plus O(P·m) element-wise work; the block keeps
-P·(D + 2m) activation values and 3·(2mD + m) values of parameters and moments.
+2·P·m activation values (Z, A), P·D of state and 4·(2mD + m) of parameters, gradient and moments.
 
 Per-block figures are slopes: each tool runs at two depths (L_lo, L_hi) and the time per update
 and the peak resident memory are differenced, (X(L_hi) − X(L_lo)) / (L_hi − L_lo), so start-up, the
@@ -160,14 +160,15 @@ def main():
     raw["rows"] = rows
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     json.dump(raw, open(args.json, "w"), indent=1)
-    kept = P * (D + 2 * m) * 4 + 3 * (2 * m * D + m) * 4
+    kept = P * 2 * m * 4 + 4 * (2 * m * D + m) * 4
     lines = [f"# Time and memory per residual block, width {m}, on this CPU", "",
              f"`python3 Benchmarks/resnet_blocks.py` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} threads): one Adam update of "
              f"x_{{l+1}} = x_l + h V_l tanh(U_l x_l + c_l), P = {P} points, state D = {D}, m = {m}, f32; per block = the slope of the "
              f"time per update (and of the peak RSS) between depths {lo} and {hi}, medians of {args.rounds} interleaved rounds of "
              f"{args.steps} updates. A block's update is 12·P·m·D = {flops_block / 1e9:.2f} GFLOP; the ceiling is numpy's f32 matmul "
-             f"({P}×{D})·({D}×{m}) in the same round; a block keeps {kept / 2**20:.1f} MiB (activations P·(D + 2m) and "
-             f"parameters with Adam's moments, f32).", "",
+             f"({P}×{D})·({D}×{m}) in the same round. A block's buffers in widenet are {kept / 2**20:.1f} MiB (Z and A, P×m each, and "
+             f"θ, its gradient and Adam's two moments, f32; the state x_l adds P·D); the peak-RSS slope also counts the host's "
+             f"f64 copies of the initial parameters made at the start (drawn, uploaded, written to parameters_init.npy).", "",
              "| tool | ms per block | GFLOP/s | of sgemm | MiB per block (peak RSS slope) | sgemm GFLOP/s |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['tool']} | {1e3 * r['seconds_per_block']:.2f} | {r['gflops']:.1f} | {100 * r['of_sgemm']:.0f} % | "

@@ -5,6 +5,7 @@ import WideNet
 /// log-log axes with the fitted orders, and for --dim 2 the flow of the points through depth.
 enum ResNetReport {
     static func html(_ run: RunFiles) throws -> String {
+        if run.summary["experiment"]?.displayText == "non-lipschitz" { return ResNetNonLipschitzReport.html(run) }
         if ["train", "boost"].contains(run.summary["experiment"]?.displayText) || run.summary["sweep"] != nil { return try ResNetTrainReport.html(run) }
         var r = HTMLReport(title: "widenet resnet")
         r.heading("ResNets as ODE discretisations: the depth limit")

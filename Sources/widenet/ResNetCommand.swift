@@ -34,9 +34,11 @@ struct ResNetCommand: ParsableCommand {
               widenet resnet --scheme lm --lm-k 0.5 --depth 16 --steps 5
               widenet resnet --scheme euler-maruyama --noise 0.5 --diffusion multiplicative --paths 64
               widenet resnet --experiment train --task circles --dim 3 --depth 32 --steps 1000
+              widenet resnet --experiment boost --task spirals --steps 64
+              widenet resnet --experiment non-lipschitz --depths 8,16,32,64,128,256,512,1024
             """)
 
-    @Option(help: "The experiment: depth-limit, train or boost (default depth-limit; train with --resume).") var experiment: ResNetExperiment.Kind?
+    @Option(help: "The experiment: depth-limit, train, boost or non-lipschitz (default depth-limit; train with --resume).") var experiment: ResNetExperiment.Kind?
     @Option(help: "Depths L, comma-separated (default 8,16,…,1024).") var depths: String?
     @Option(help: "depth-limit: the first depth of a doubling ladder (with --steps; default 8). train: the depth L (default 16).") var depth: Int?
     @Option(help: "depth-limit: with --depth L the depths L, 2L, …, 2^S·L (default 7). train: the updates (default 500).") var steps: Int?
@@ -91,7 +93,10 @@ struct ResNetCommand: ParsableCommand {
             throw ValidationError("\(flag) does not apply to --experiment boost (tanh blocks fitted on the host in f64, one per --steps)")
         }
         if kind == .train, let flag = Self.boostOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment boost") }
-        if kind != .depthLimit {
+        if kind == .nonLipschitz, let flag = ["--scheme", "--points", "--lm-k", "--noise", "--diffusion", "--paths", "--width", "--dim"].first(where: given) {
+            throw ValidationError("\(flag) does not apply to --experiment non-lipschitz (Euler and backward Euler on sign(x)|x|^(1/2) in one dimension)")
+        }
+        if kind == .train || kind == .boost {
             if let flag = Self.depthLimitOnly.first(where: given), !(flag == "--scheme" && scheme == "euler") {
                 throw ValidationError("\(flag) applies to --experiment depth-limit; train uses forward-Euler blocks (--scheme euler)")
             }
@@ -155,11 +160,12 @@ struct ResNetCommand: ParsableCommand {
     }
 
     func run() throws {
-        if kind != .depthLimit { return try runTrain() }
+        if kind == .train || kind == .boost { return try runTrain() }
         try reportingErrors {
             var cfg = ResNetExperiment.Config()
             cfg.experiment = kind
             cfg.depths = try depthList(); cfg.schemes = try schemes()
+            if kind == .nonLipschitz { cfg.schemes = [.euler, .backwardEuler] }
             cfg.width = width ?? 16; cfg.dim = dim ?? 2; cfg.points = points ?? 64; cfg.horizon = horizon; cfg.seed = seed
             if let lmK { cfg.settings.lmK = lmK }
             if let tolerance { cfg.settings.tolerance = tolerance }

@@ -8,7 +8,7 @@ import Foundation
 /// same scheme at 16·L_max steps on the same Brownian path (the coarse increments are sums of the
 /// fine ones), per path.
 public enum ResNetExperiment {
-    public enum Kind: String, CaseIterable, Codable, Sendable { case depthLimit = "depth-limit", train, boost }
+    public enum Kind: String, CaseIterable, Codable, Sendable { case depthLimit = "depth-limit", train, boost, nonLipschitz = "non-lipschitz" }
 
     public struct Config: Sendable, Codable {
         public var experiment: Kind = .depthLimit
@@ -105,6 +105,10 @@ public enum ResNetExperiment {
 
     public static func run(_ cfg: Config) throws -> RunOutcome {
         try cfg.validate()
+        if cfg.experiment == .nonLipschitz {
+            let result = try ResNetNonLipschitz(cfg: cfg)
+            return try RunHarness.run(command: "resnet", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
+        }
         let result = try compute(cfg)
         // Everything is computed before the directory exists: an error leaves nothing behind.
         return try RunHarness.run(command: "resnet", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }

@@ -73,10 +73,36 @@ public struct ResidualPass: Sendable {
     public var trajectory: [Double]?
 }
 
+/// A vector field x′ = F(x, t) on P points of dimension `dim` (rows of a P×d array), as the schemes step it.
+public protocol VectorField: Sendable {
+    var dim: Int { get }
+    func callAsFunction(_ x: [Double], at t: Double) -> [Double]
+}
+
+extension ResidualFlow: VectorField {}
+
+/// F(x) = a·x: a linear drift, whose Euler–Maruyama mean is exact, E[x_L] = (1 + ah)^L x_0
+/// (the noise has mean zero), against the SDE's e^{aT} x_0.
+public struct LinearDrift: VectorField {
+    public let dim: Int, rate: Double
+    public init(dim: Int, rate: Double) { self.dim = dim; self.rate = rate }
+    public func callAsFunction(_ x: [Double], at t: Double) -> [Double] { x.map { rate * $0 } }
+}
+
+/// F(x) = sign(x)|x|^{1/2} per coordinate: continuous but not Lipschitz at 0, where x′ = F has the
+/// solutions 0 and ±t²/4 from x_0 = 0, and (√|x_0| + t/2)² sign(x_0) from any other start.
+public struct SquareRootField: VectorField {
+    public let dim: Int
+    public init(dim: Int) { self.dim = dim }
+    public func callAsFunction(_ x: [Double], at t: Double) -> [Double] {
+        x.map { $0 == 0 ? 0 : ($0 > 0 ? 1 : -1) * $0.magnitude.squareRoot() }
+    }
+}
+
 public enum ResidualSchemes {
     /// Runs `scheme` with L = depth blocks over [0, horizon]. `increments`: euler-maruyama's Brownian
     /// increments ΔW_l, L×P×d (each N(0, h)); nil for the deterministic schemes.
-    public static func pass(_ scheme: ResidualScheme, flow F: ResidualFlow, points x0: [Double], depth L: Int, horizon T: Double,
+    public static func pass(_ scheme: ResidualScheme, flow F: some VectorField, points x0: [Double], depth L: Int, horizon T: Double,
                             settings s: ResidualSchemeSettings, increments: [Double]? = nil, keepTrajectory: Bool = false) throws -> ResidualPass {
         let h = T / Double(L), n = x0.count
         var x = x0, previous = x0
@@ -131,16 +157,21 @@ public enum ResidualSchemes {
 
     /// x_{l+1} = x_l + h F(x_{l+1}, t_{l+1}) by fixed-point iteration from the Euler predictor; it
     /// converges when h·Lip(F) < 1. An error names the block and the last change when it does not.
-    static func implicitStep(_ F: ResidualFlow, _ x: [Double], t: Double, h: Double, block l: Int,
+    static func implicitStep(_ F: some VectorField, _ x: [Double], t: Double, h: Double, block l: Int,
                              settings s: ResidualSchemeSettings) throws -> [Double] {
-        let b = F.block(at: t)
-        var y = axpy(h, F.apply(F.block(at: t - h), to: x), x)
+        try implicitStepCounted(F, x, t: t, h: h, block: l, settings: s).next
+    }
+
+    /// implicitStep with the iterations it took.
+    static func implicitStepCounted(_ F: some VectorField, _ x: [Double], t: Double, h: Double, block l: Int,
+                                    settings s: ResidualSchemeSettings) throws -> (next: [Double], iterations: Int) {
+        var y = axpy(h, F(x, at: t - h), x)
         var change = Double.infinity
-        for _ in 0..<s.maxIterations {
-            let z = axpy(h, F.apply(b, to: y), x)
+        for i in 0..<s.maxIterations {
+            let z = axpy(h, F(y, at: t), x)
             change = zip(z, y).map { abs($0 - $1) }.max() ?? 0
             y = z
-            if change <= s.tolerance { return y }
+            if change <= s.tolerance { return (y, i + 1) }
             if !change.isFinite { break }
         }
         throw BackendError("backward-euler: the fixed-point iteration of block \(l) (h = \(h)) did not converge in "
