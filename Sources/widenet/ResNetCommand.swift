@@ -24,7 +24,7 @@ struct ResNetCommand: ParsableCommand {
             own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
             updates by --optimizer (gd, momentum, adam) with backpropagation on the chosen backend \
             (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
-            --depth L (default 16), --width m (32), --dim D of the state (3; 2 cannot separate circles). \
+            --depth L (default 16), --width m (32), --dim D of the state (3; in 2-D only blocks that fold the plane separate circles). \
             Logs train and test loss and accuracy; checkpoints and --resume as every run; writes the \
             parameters, each block's Lipschitz bound h‖V_l‖‖U_l‖ and the flow of the test points.
 

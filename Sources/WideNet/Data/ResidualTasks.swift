@@ -5,9 +5,10 @@ import Foundation
 public enum ResidualTask: String, CaseIterable, Codable, Sendable {
     /// Two interleaved spirals of 1.5 turns, radius 0.1…1, Gaussian noise of --task-noise (default 0.05).
     case spirals
-    /// Two concentric circles of radii 0.5 (label −1) and 1 (+1), noise as above: no flow of the
-    /// plane separates them (a homeomorphism keeps the inner one enclosed), so --dim 2 cannot and
-    /// --dim 3 can.
+    /// Two concentric circles of radii 0.5 (label −1) and 1 (+1), noise as above: no homeomorphism of
+    /// the plane makes them linearly separable (the inner one stays enclosed), so an ODE flow in 2-D
+    /// cannot, nor blocks with h‖V‖‖U‖ < 1 (each then invertible); in 3-D a flow can. Trained
+    /// blocks of larger h‖V‖‖U‖ fold the plane and escape the argument (lipschitz_max says which).
     case circles
     /// y = Σ_j a_j tanh(w_jᵀx)/√8 of 8 random units on x ~ N(0, I/d₀), d₀ = --input-dim (default 4), plus noise.
     case teacher
