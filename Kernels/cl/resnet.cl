@@ -5,6 +5,8 @@
 // resnet_bias_activation: Z[p·m + j] += c[j], then A = σ(Z): the block's pre-activations and hidden
 //   values, both kept for the backward pass.
 // resnet_activation_backward: D[q] ← s·D[q]·σ′(Z[q]) (tanh: 1 − A², relu: 1{Z > 0}, linear: 1), s = h.
+// resnet_axpby: Y[q] ← a·X[q] + b·Y[q], the LM-ResNet's two-step combination (1 − k)x_l + k x_{l−1}
+//   and its backward.
 // parameter_step: θ ← θ − η·u over count values, u by OPT: 0 gd (u = g); 1 momentum (M ← βM + g, u = M);
 //   2 adam (M ← β₁M + (1 − β₁)g, S ← β₂S + (1 − β₂)g², u = (M/c₁)/(√(S/c₂) + ε), c = bias corrections).
 //
@@ -81,4 +83,12 @@ void parameter_step(const long count, const REAL lr, const REAL beta1, const REA
 #endif
         theta[q] = theta[q] - lr * u;
     }
+}
+
+__kernel __attribute__((reqd_work_group_size(EWG, 1, 1)))
+void resnet_axpby(const long count, const REAL a, __global const REAL *X, const REAL b, __global REAL *Y)
+{
+    const long G = get_num_groups(0);
+    for (long q = (long)get_group_id(0) * EWG + get_local_id(0); q < count; q += G * EWG)
+        Y[q] = a * X[q] + b * Y[q];
 }

@@ -97,9 +97,14 @@ struct ResNetCommand: ParsableCommand {
             throw ValidationError("\(flag) does not apply to --experiment non-lipschitz (Euler and backward Euler on sign(x)|x|^(1/2) in one dimension)")
         }
         if kind == .train || kind == .boost {
-            if let flag = Self.depthLimitOnly.first(where: given), !(flag == "--scheme" && scheme == "euler") {
-                throw ValidationError("\(flag) applies to --experiment depth-limit; train uses forward-Euler blocks (--scheme euler)")
+            let trainScheme = ["--scheme", "--lm-k"]
+            if let flag = Self.depthLimitOnly.first(where: { given($0) && !(kind == .train && trainScheme.contains($0)) }) {
+                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler or lm")
             }
+            if kind == .train, given("--scheme"), !["euler", "lm"].contains(scheme) {
+                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by euler or lm (the other schemes run in depth-limit)")
+            }
+            if kind == .train, given("--lm-k"), scheme != "lm" { throw ValidationError("--lm-k applies to --scheme lm") }
             return
         }
         if let flag = (Self.trainOnly + Self.boostOnly).first(where: given) {
@@ -212,6 +217,8 @@ struct ResNetCommand: ParsableCommand {
             if let dim { c.dim = dim }
             c.horizon = horizon
             if let activation { c.activation = activation }
+            if kind == .train, RunControlOptions.onCommandLine("--scheme"), let chosen = ResidualScheme(rawValue: scheme) { c.scheme = chosen }
+            if let lmK { c.lmK = lmK }
             if let optimizer { c.optimizer = optimizer }
             if let lr { c.learningRate = lr }
             if let steps { c.steps = steps }

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 
-def unpack(theta, d0, D, m, L):
+def unpack(theta, d0, D, m, L, lm=False):
     at = 0
 
     def take(count, shape):
@@ -23,15 +23,21 @@ def unpack(theta, d0, D, m, L):
     blocks = [(take(m * D, (m, D)), take(m, (m,)), take(D * m, (D, m))) for _ in range(L)]
     w = take(D, (D,))
     b = take(1, ())
-    return E, blocks, w, b
+    k = take(L, (L,)) if lm else None
+    return E, blocks, w, b, k
 
 
-def loss(theta, x, y, d0, D, m, L, h, act):
-    E, blocks, w, b = unpack(theta, d0, D, m, L)
+def loss(theta, x, y, d0, D, m, L, h, act, lm=False):
+    E, blocks, w, b, k = unpack(theta, d0, D, m, L, lm)
     sigma = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "linear": lambda z: z}[act]
     s = x @ E.T
-    for U, c, V in blocks:
-        s = s + h * sigma(s @ U.T + c) @ V.T
+    prev = None
+    for l, (U, c, V) in enumerate(blocks):
+        step = h * sigma(s @ U.T + c) @ V.T
+        if lm and l >= 1:
+            s, prev = (1 - k[l]) * s + k[l] * prev + step, s
+        else:
+            s, prev = s + step, s
     f = s @ w + b
     return 0.5 * np.mean((f - y) ** 2)
 
@@ -44,22 +50,26 @@ def main():
     d0, D, m, L = x.shape[1], cfg["dim"], cfg["width"], cfg["depth"]
     h, act, lr, steps = cfg["horizon"] / L, cfg["activation"], cfg["lr"], cfg["steps"]
     opt = cfg["optimizer"]
+    lm = cfg.get("scheme") == "lm"
+    args = (x, y, d0, D, m, L, h, act, lm)
     first, second = np.zeros_like(theta), np.zeros_like(theta)
     # gd and momentum step the blocks' tensors by lr/h (everything between E and w, b).
     rate = np.full_like(theta, lr)
     if opt != "adam":
-        rate[D * d0:theta.size - D - 1] = lr / h
+        rate[D * d0:theta.size - D - 1 - (L if lm else 0)] = lr / h
+        if lm:
+            rate[theta.size - L:] = lr / h
     losses = []
     eps = 1e-6
     for k in range(steps + 1):
-        losses.append(loss(theta, x, y, d0, D, m, L, h, act))
+        losses.append(loss(theta, *args))
         if k == steps:
             break
         g = np.zeros_like(theta)
         for q in range(theta.size):
             e = np.zeros_like(theta)
             e[q] = eps
-            g[q] = (loss(theta + e, x, y, d0, D, m, L, h, act) - loss(theta - e, x, y, d0, D, m, L, h, act)) / (2 * eps)
+            g[q] = (loss(theta + e, *args) - loss(theta - e, *args)) / (2 * eps)
         if opt == "gd":
             theta = theta - rate * g
         elif opt == "momentum":
@@ -70,6 +80,8 @@ def main():
             first = 0.9 * first + 0.1 * g
             second = 0.999 * second + 0.001 * g * g
             theta = theta - lr * (first / (1 - 0.9 ** t)) / (np.sqrt(second / (1 - 0.999 ** t)) + 1e-8)
+        if lm:
+            theta[theta.size - L:] = np.clip(theta[theta.size - L:], -0.99, 1)
     json.dump({"losses": losses, "parameters": theta.tolist()}, open(out, "w"))
 
 

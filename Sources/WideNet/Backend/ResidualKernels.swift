@@ -28,6 +28,8 @@ public protocol ResidualKernels: AnyObject {
     /// D ← s·D ⊙ σ′(Z) for count values (σ′ of tanh from A = tanh Z).
     func activationBackward<T: Scalar>(_ d: any DeviceBuffer, preactivations z: any DeviceBuffer, activations a: any DeviceBuffer, count: Int,
                                        scale s: T, activation: Activation) throws
+    /// Y ← a·X + b·Y for count values.
+    func axpby<T: Scalar>(_ a: T, _ x: any DeviceBuffer, _ b: T, _ y: any DeviceBuffer, count: Int) throws
     /// θ ← θ − η·u(g) for count values; `first` and `second` are the rule's moments (unused by gd,
     /// `second` unused by momentum, but always buffers of count values).
     func parameterStep<T: Scalar>(_ theta: any DeviceBuffer, gradient g: any DeviceBuffer, first: any DeviceBuffer, second: any DeviceBuffer,

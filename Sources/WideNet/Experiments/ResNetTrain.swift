@@ -15,6 +15,9 @@ public enum ResNetTrain {
         public var depth = 16, width = 32, dim = 3
         public var horizon = 1.0
         public var activation: Activation = .tanh
+        /// euler, or lm (the LM-ResNet two-step with trained k_l, started at lmK).
+        public var scheme: ResidualScheme = .euler
+        public var lmK = 0.5
         public var optimizer: Optimizer = .adam
         public var learningRate = 0.01
         public var steps = 500
@@ -37,7 +40,7 @@ public enum ResNetTrain {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case task, xPath = "x", yPath = "y", n, testSize = "test_size", inputDim = "input_dim", taskNoise = "task_noise"
             case depth, width, dim, horizon, activation, optimizer, learningRate = "lr", steps, logEvery = "log_every"
-            case boostSteps = "boost_steps", ridge
+            case boostSteps = "boost_steps", ridge, scheme, lmK = "lm_k"
             case backend, device, precision, seedBits = "seed", out, quiet
         }
 
@@ -49,6 +52,10 @@ public enum ResNetTrain {
             guard steps >= 0 else { throw BackendError("--steps must be at least 0 (got \(steps))") }
             guard testSize >= 0 else { throw BackendError("--test-size must be at least 0 (got \(testSize))") }
             guard horizon > 0 && horizon.isFinite else { throw BackendError("--horizon must be a positive number (got \(horizon))") }
+            guard scheme == .euler || scheme == .lm else {
+                throw BackendError("--experiment train steps its blocks by euler or lm (got --scheme \(scheme.rawValue)); the other schemes run in depth-limit")
+            }
+            guard lmK >= -0.99 && lmK <= 1 else { throw BackendError("--lm-k must lie in [−0.99, 1] (got \(lmK))") }
             guard boostSteps >= 0 else { throw BackendError("--boost-steps must be at least 0 (got \(boostSteps))") }
             guard ridge > 0 && ridge.isFinite else { throw BackendError("--ridge must be a positive number (got \(ridge))") }
             guard learningRate > 0 && learningRate.isFinite else { throw BackendError("--lr must be a positive number (got \(learningRate))") }

@@ -24,7 +24,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
 
     init(_ cfg: ResNetTrain.Config, data: ResidualData, backend: any Backend, control: RunControl) throws {
         self.cfg = cfg; self.data = data; self.control = control
-        let shape = ResidualNet<T>.Shape(inputs: data.d, dim: cfg.dim, width: cfg.width, depth: cfg.depth)
+        let shape = ResidualNet<T>.Shape(inputs: data.d, dim: cfg.dim, width: cfg.width, depth: cfg.depth, lm: cfg.scheme == .lm)
         let values = Double(shape.batchValues(points: data.n) + shape.batchValues(points: data.testN) + 4 * shape.parameterCount)
         let bytes = values * Double(MemoryLayout<T>.stride)
         if backend.info.kind == "opencl" {
@@ -38,7 +38,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
             }
         }
         net = try ResidualNet<T>(backend: backend, shape: shape, horizon: cfg.horizon, activation: cfg.activation, x: data.x, points: data.n,
-                                 parameters: ResidualNet<T>.initialParameters(shape, horizon: cfg.horizon, seed: cfg.seed))
+                                 parameters: ResidualNet<T>.initialParameters(shape, horizon: cfg.horizon, seed: cfg.seed, lmK: cfg.lmK))
         test = data.testN > 0 ? try net.batch(data.testX, points: data.testN) : nil
     }
 
@@ -159,6 +159,8 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
             if let a = last.accuracy { o.set("final_accuracy", a) }
             if let a = last.testAccuracy { o.set("final_test_accuracy", a) }
         }
+        o.set("scheme", cfg.scheme.rawValue)
+        if s.lm { o.set("lm_k", theta[net.kIndex]) }
         o.set("lipschitz_max", bounds.max() ?? 0)
         o.set("lipschitz_product", bounds.reduce(1) { $0 * (1 + $1) })
         o.set("flow_points", flowPoints)

@@ -4,28 +4,32 @@ import Foundation
 ///
 ///     x_0 = E x                                  (D×d₀ embedding)
 ///     x_{l+1} = x_l + h·V_l σ(U_l x_l + c_l)      (L blocks of width m, h = T/L: forward Euler)
+///     or, LM-ResNet (`lm`), x_{l+1} = (1 − k_l)x_l + k_l x_{l−1} + h·V_l σ(U_l x_l + c_l) for l ≥ 1
+///     with trained k_l ∈ [−0.99, 1] (x_1 by Euler)
 ///     f(x) = wᵀx_L + b,   loss ½·mean_p (f(x_p) − y_p)²
 ///
 /// Points are rows (the batch X is P×d₀, the states P×D), so each block is two GEMMs and the fused
 /// bias-and-activation forward, four GEMMs and the fused σ′ backward; the updates are one
 /// parameter_step per tensor. Everything stays on the backend; only the P outputs come to the host
 /// for the loss and its residual goes back. Parameters are tensors in a fixed order: E, then
-/// (U_l, c_l, V_l) per block, then w and b.
+/// (U_l, c_l, V_l) per block, then w and b, and for lm the L values k_l (k_0 unused).
 public final class ResidualNet<T: Scalar> {
     public struct Shape: Sendable, Hashable, Codable {
         public var inputs: Int, dim: Int, width: Int, depth: Int
-        public init(inputs: Int, dim: Int, width: Int, depth: Int) {
-            self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth
+        /// The LM-ResNet two-step with trained k_l instead of forward Euler.
+        public var lm: Bool
+        public init(inputs: Int, dim: Int, width: Int, depth: Int, lm: Bool = false) {
+            self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth; self.lm = lm
         }
 
         /// Values per tensor, in the parameters' order.
         public var counts: [Int] {
-            [dim * inputs] + (0..<depth).flatMap { _ in [width * dim, width, dim * width] } + [dim, 1]
+            [dim * inputs] + (0..<depth).flatMap { _ in [width * dim, width, dim * width] } + [dim, 1] + (lm ? [depth] : [])
         }
         public var parameterCount: Int { counts.reduce(0, +) }
         /// Names of the tensors, for arrays and messages.
         public var names: [String] {
-            ["E"] + (0..<depth).flatMap { ["U\($0)", "c\($0)", "V\($0)"] } + ["w", "b"]
+            ["E"] + (0..<depth).flatMap { ["U\($0)", "c\($0)", "V\($0)"] } + ["w", "b"] + (lm ? ["k"] : [])
         }
         /// Values a batch of P points keeps on the device: X, the L + 1 states, the L pre-activations and
         /// hidden values, and the backward's scratch.
@@ -61,6 +65,10 @@ public final class ResidualNet<T: Scalar> {
     let train: Batch
     // The backward's scratch: ∂loss/∂x_l (P×D), the block's δ (P×m), the residual (P) and ones (P).
     let g: any DeviceBuffer, delta: any DeviceBuffer, residual: any DeviceBuffer, ones: any DeviceBuffer
+    // lm: two more gradients of states (g_{l+2} and the next g_l) and a scalar for dot products.
+    let gPrevious: (any DeviceBuffer)?, gNext: (any DeviceBuffer)?, scalar: any DeviceBuffer
+    /// lm: the k_l of the current parameters (read once per forward pass).
+    var k: [Double] = []
 
     public init(backend: any Backend, shape s: Shape, horizon: Double, activation: Activation, x: [Double], points p: Int,
                 parameters: [[Double]]) throws {
@@ -82,6 +90,19 @@ public final class ResidualNet<T: Scalar> {
         residual = try backend.allocate(bytes: max(1, p) * size)
         ones = try backend.allocate(bytes: max(1, p) * size)
         try backend.upload([T](repeating: 1, count: p), to: ones)
+        gPrevious = s.lm ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gNext = s.lm ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        scalar = try backend.allocate(bytes: size)
+    }
+
+    var kIndex: Int { readout + 2 }
+    /// Tensors that belong to the blocks (their gd step is η/h).
+    func isBlockTensor(_ i: Int) -> Bool { (i > 0 && i < readout) || (shape.lm && i == kIndex) }
+
+    /// ⟨a, b⟩ over count values, by a 1×1 GEMM.
+    func dot(_ a: any DeviceBuffer, _ b: any DeviceBuffer, count: Int) throws -> Double {
+        try backend.gemm(GEMMShape(m: 1, n: 1, k: count), a, b, scalar, alpha: T(1), beta: T(0))
+        return Double(try backend.download(scalar, count: 1, as: T.self)[0])
     }
 
     func index(_ block: Int, _ part: Int) -> Int { 1 + 3 * block + part }
@@ -95,11 +116,13 @@ public final class ResidualNet<T: Scalar> {
         let s = shape, P = b.points
         guard P > 0 else { return [] }
         try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.inputs), b.x, theta[0], b.states[0], alpha: T(1), beta: T(0))
+        if s.lm { k = try backend.download(theta[kIndex], count: s.depth, as: T.self).map(Double.init) }
         for l in 0..<s.depth {
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.width, k: s.dim), b.states[l], theta[index(l, 0)], b.z[l], alpha: T(1), beta: T(0))
             try backend.biasActivation(b.z[l], bias: theta[index(l, 1)], activations: b.a[l], rows: P, columns: s.width, activation: activation,
                                        as: T.self)
             try backend.copy(b.states[l], to: b.states[l + 1], bytes: P * s.dim * MemoryLayout<T>.stride)
+            if s.lm && l >= 1 { try backend.axpby(T(k[l]), b.states[l - 1], T(1 - k[l]), b.states[l + 1], count: P * s.dim) }
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], theta[index(l, 2)], b.states[l + 1],
                              alpha: T(h), beta: T(1))
         }
@@ -125,6 +148,7 @@ public final class ResidualNet<T: Scalar> {
         try backend.gemm(GEMMShape(transA: true, m: s.dim, n: 1, k: P), b.states[s.depth], residual, grad[readout], alpha: T(1), beta: T(0))
         try backend.upload([T(r.reduce(0, +))], to: grad[readout + 1])
         try backend.gemm(GEMMShape(m: P, n: s.dim, k: 1), residual, theta[readout], g, alpha: T(1), beta: T(0))
+        if s.lm { return try backwardLM() }
         for l in stride(from: s.depth - 1, through: 0, by: -1) {
             let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
             try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), g, b.a[l], grad[v], alpha: T(h), beta: T(0))
@@ -135,6 +159,32 @@ public final class ResidualNet<T: Scalar> {
             try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[u], g, alpha: T(1), beta: T(1))
         }
         try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.inputs, k: P), g, b.x, grad[0], alpha: T(1), beta: T(0))
+    }
+
+    /// The LM-ResNet's backward pass: g_l = c_l·g_{l+1} + δ_l U_l + k_{l+1}·g_{l+2}, with c_l = 1 − k_l
+    /// (1 for the Euler step l = 0) and ∂k_l = ⟨x_{l−1} − x_l, g_{l+1}⟩; the state gradients rotate
+    /// through three buffers (g starts as g_L).
+    func backwardLM() throws {
+        let s = shape, P = train.points, b = train, count = P * s.dim
+        guard var gPrev = gPrevious, var gNew = gNext else { preconditionFailure("lm buffers missing") }
+        var gCur = g
+        var dk = [Double](repeating: 0, count: s.depth)
+        for l in stride(from: s.depth - 1, through: 0, by: -1) {
+            let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
+            try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), gCur, b.a[l], grad[v], alpha: T(h), beta: T(0))
+            try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), gCur, theta[v], delta, alpha: T(1), beta: T(0))
+            try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
+            if l >= 1 { dk[l] = try dot(b.states[l - 1], gCur, count: count) - dot(b.states[l], gCur, count: count) }
+            try backend.copy(gCur, to: gNew, bytes: count * MemoryLayout<T>.stride)
+            if l >= 1 { try backend.axpby(T(0), gCur, T(1 - k[l]), gNew, count: count) }
+            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[u], gNew, alpha: T(1), beta: T(1))
+            if l + 1 <= s.depth - 1 && l + 1 >= 1 { try backend.axpby(T(k[l + 1]), gPrev, T(1), gNew, count: count) }
+            (gPrev, gCur, gNew) = (gCur, gNew, gPrev)
+        }
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.inputs, k: P), gCur, b.x, grad[0], alpha: T(1), beta: T(0))
+        try backend.upload(dk.map { T($0) }, to: grad[kIndex])
     }
 
     /// One update of every tensor by `rule` (its step is set from the updates made).
@@ -154,8 +204,14 @@ public final class ResidualNet<T: Scalar> {
         r.step = updates
         for (i, c) in shape.counts.enumerated() {
             var ri = r
-            if rule.optimizer != .adam && i > 0 && i < readout { ri.learningRate = rule.learningRate / h }
+            if rule.optimizer != .adam && isBlockTensor(i) { ri.learningRate = rule.learningRate / h }
             try backend.parameterStep(theta[i], gradient: grad[i], first: first[i], second: second[i], count: c, rule: ri, as: T.self)
+        }
+        // lm: k_l stays in [−0.99, 1], where the two-step is zero-stable.
+        if shape.lm {
+            let ks = try backend.download(theta[kIndex], count: shape.depth, as: T.self)
+            let clamped = ks.map { min(max($0, T(-0.99)), T(1)) }
+            if clamped != ks { try backend.upload(clamped, to: theta[kIndex]) }
         }
     }
 
@@ -199,7 +255,7 @@ public final class ResidualNet<T: Scalar> {
     /// Initial parameters: E = [I; 0] (the inputs in the first coordinates of the state, the rest 0)
     /// when D ≥ d₀, else Philox normals/√d₀; block l from the smooth field θ(t_l) of ResidualFlow
     /// (U, c, V linear in t, so that the depth limit starts as an ODE); w normals/√D, b = 0.
-    public static func initialParameters(_ s: Shape, horizon: Double, seed: UInt64) -> [[Double]] {
+    public static func initialParameters(_ s: Shape, horizon: Double, seed: UInt64, lmK: Double = 0.5) -> [[Double]] {
         var e = [Double](repeating: 0, count: s.dim * s.inputs)
         if s.dim >= s.inputs {
             for k in 0..<s.inputs { e[k * s.inputs + k] = 1 }
@@ -216,6 +272,7 @@ public final class ResidualNet<T: Scalar> {
         out.append(PhiloxGenerator(seed: seed).array(count: s.dim, stream: RandomStream.residualReadout.rawValue, step: 0,
                                                      distribution: .normal, scale: 1 / Double(s.dim).squareRoot()))
         out.append([0])
+        if s.lm { out.append([Double](repeating: lmK, count: s.depth)) }
         return out
     }
 }

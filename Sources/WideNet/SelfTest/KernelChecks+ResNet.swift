@@ -6,7 +6,7 @@ import Foundation
 extension KernelChecks {
     static var resnet: [KernelCheck] {
         [
-            KernelCheck("resnet_bias_activation, resnet_activation_backward f32/f64, every σ") { gpu, cpu, r, rng in
+            KernelCheck("resnet_bias_activation, _activation_backward, _axpby f32/f64, every σ") { gpu, cpu, r, rng in
                 try bothPrecisions(gpu) { p in
                     for activation in Activation.allCases {
                         for (rows, m) in [(1, 1), (1081, 37)] {
@@ -40,14 +40,19 @@ extension KernelChecks {
             try be.biasActivation(z, bias: try CheckBuffers.values(be, c), activations: a, rows: rows, columns: m, activation: activation, as: T.self)
             let d = try CheckBuffers.values(be, d0)
             try be.activationBackward(d, preactivations: z, activations: a, count: count, scale: s, activation: activation)
+            let y = try CheckBuffers.values(be, z0)
+            try be.axpby(s, d, T(1) - s, y, count: count)
             got.append([try be.download(z, count: count, as: T.self), try be.download(a, count: count, as: T.self),
-                        try be.download(d, count: count, as: T.self)])
+                        try be.download(d, count: count, as: T.self), try be.download(y, count: count, as: T.self)])
         }
         let eps = Double(T.ulpOfOne)
         // tanh within a few ulp on a device; the bias add is exact-rounded on both.
         r.identical(got[0][0], got[1][0], "resnet_bias_activation \(T.precision) \(activation) \(rows)×\(m): Z")
         r.close(got[0][1], got[1][1], abs: 8 * eps, rel: 8 * eps, "resnet_bias_activation \(T.precision) \(activation) \(rows)×\(m): A")
         r.close(got[0][2], got[1][2], abs: 32 * eps, rel: 16 * eps, "resnet_activation_backward \(T.precision) \(activation) \(rows)×\(m)")
+        r.close(got[0][3], got[1][3], abs: 16 * eps, rel: 8 * eps, "resnet_axpby \(T.precision) \(rows)×\(m)")
+        let want3 = Double(s) * Double(got[1][2][0]) + (1 - Double(s)) * Double(z0[0])
+        r.close([Double(got[1][3][0])], [want3], abs: 8 * eps, rel: 8 * eps, "resnet_axpby CPU: against the formula")
         // The reference against the formula, in f64.
         let q = count - 1, zq = Double(z0[q]) + Double(c[q % m])
         let want = activation == .tanh ? Foundation.tanh(zq) : activation == .relu ? max(zq, 0) : zq

@@ -38,6 +38,13 @@ extension CPUBackend {
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
+    public func axpby<T: Scalar>(_ a: T, _ x: any DeviceBuffer, _ b: T, _ y: any DeviceBuffer, count: Int) throws {
+        let X = host(x).pointer(T.self), Y = host(y).pointer(T.self)
+        for q in 0..<count { Y[q] = a * X[q] + b * Y[q] }
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func parameterStep<T: Scalar>(_ theta: any DeviceBuffer, gradient g: any DeviceBuffer, first: any DeviceBuffer, second: any DeviceBuffer,
                                          count: Int, rule: ParameterRule, as: T.Type) throws {
         let W = host(theta).pointer(T.self), G = host(g).pointer(T.self), M = host(first).pointer(T.self), S = host(second).pointer(T.self)

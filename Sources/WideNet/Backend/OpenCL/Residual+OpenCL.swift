@@ -16,6 +16,13 @@ extension OpenCLBackend {
         try cl.launch(k, plan, args: [.int64(Int64(count)), .real(s), .buffer(buffer(d)), .buffer(buffer(z)), .buffer(buffer(a))])
     }
 
+    public func axpby<T: Scalar>(_ a: T, _ x: any DeviceBuffer, _ b: T, _ y: any DeviceBuffer, count: Int) throws {
+        guard count > 0 else { return }
+        let plan = LaunchPlans.elementwise("resnet_axpby")
+        let k = try kernel([.resnet], plan.kernel, options: try options(T.self, ["-DEWG=\(plan.local[0])"]))
+        try cl.launch(k, plan, args: [.int64(Int64(count)), .real(a), .buffer(buffer(x)), .real(b), .buffer(buffer(y))])
+    }
+
     public func parameterStep<T: Scalar>(_ theta: any DeviceBuffer, gradient g: any DeviceBuffer, first: any DeviceBuffer, second: any DeviceBuffer,
                                          count: Int, rule: ParameterRule, as: T.Type) throws {
         guard count > 0 else { return }
