@@ -63,3 +63,31 @@ def test_sweep_interrupted_between_steps_resumes_to_the_same_rows(tmp_path):
     timing = {"steps_per_second"}
     strip = lambda rows: [{k: v for k, v in r.items() if k not in timing} for r in rows]
     assert strip(resumed.rows) == strip(whole.rows)
+
+
+def test_sigterm_is_forwarded_and_the_run_resumes(tmp_path):
+    # A scheduler's SIGTERM to the Python process reaches the binary, which checkpoints and exits 143;
+    # the call raises Interrupted, and the run resumes to an uninterrupted run's bytes.
+    import os, signal, subprocess, sys, time
+    script = f"""
+import sys, widenet
+def started(p):
+    print("progress", flush=True)
+try:
+    widenet.train(out={str(tmp_path / 'stopped')!r}, progress=started, **{OPTIONS!r})
+except widenet.Interrupted as e:
+    print("interrupted", e.exit_code, e.run.path if e.run else None, flush=True)
+    sys.exit(3)
+"""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    assert child.stdout.readline().strip() == "progress"
+    time.sleep(0.3)
+    child.send_signal(signal.SIGTERM)
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 3, out
+    assert "interrupted 143" in out
+    run = Run(tmp_path / "stopped")
+    assert run.resumable and run.summary is None
+    resumed = run.resume(progress="none")
+    whole = widenet.train(out=tmp_path / "whole", progress="none", **OPTIONS)
+    assert (resumed.path / "metrics.jsonl").read_bytes() == (whole.path / "metrics.jsonl").read_bytes()

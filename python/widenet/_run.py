@@ -179,6 +179,8 @@ class Run:
 
     def _rows_with_member(self) -> List[dict]:
         rows = self.rows
+        if rows and all("member" in r for r in rows):   # the sweep names each row's member directory
+            return rows
         if self.is_sweep:
             names = [m.path.name for m in self.members]
             if len(names) >= len(rows):
@@ -210,6 +212,10 @@ class Run:
     def members(self) -> List["Run"]:
         """A sweep's member runs, in the order the sweep ran them (that of its metrics rows)."""
         dirs = sorted(self._member_dirs(), key=lambda p: ((p / "config.json").stat().st_mtime_ns, _natural(p.name)))
+        named = [r.get("member") for r in self.rows]
+        if named and all(named):   # the order the sweep's rows give, then any member not finished
+            by_name = {p.name: p for p in dirs}
+            dirs = [by_name[n] for n in named if n in by_name] + [p for p in dirs if p.name not in named]
         return [Run(p, binary=self._binary) for p in dirs]
 
     def member_table(self):

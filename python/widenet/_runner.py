@@ -226,6 +226,16 @@ def _execute(argv: List[str], handler, directory: Optional[str], exe: Path, comm
     for t in threads:
         t.start()
     interrupted = False
+    # SIGTERM to this process (a job scheduler, `kill`) goes to the binary too, which checkpoints
+    # and exits 143; the call then raises Interrupted like Ctrl-C. Handlers live in the main thread only.
+    terminated = []
+    previous_term = None
+    if threading.current_thread() is threading.main_thread():
+        def forward_term(signum, frame):
+            terminated.append(signum)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        previous_term = signal.signal(signal.SIGTERM, forward_term)
     try:
         while True:
             try:
@@ -239,6 +249,8 @@ def _execute(argv: List[str], handler, directory: Optional[str], exe: Path, comm
                     proc.send_signal(signal.SIGINT)
                 interrupted = True
     finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
@@ -252,15 +264,15 @@ def _execute(argv: List[str], handler, directory: Optional[str], exe: Path, comm
     stdout = "".join(stdout_parts)
     notes = [l[len("note: "):].strip() for l in err_lines if l.startswith("note: ")]
     errors = [l[len("error: "):].strip() for l in err_lines if l.startswith("error: ")]
-    if interrupted or code == 128 + signal.SIGINT:
+    stopped = interrupted or bool(terminated) or code in (128 + signal.SIGINT, 128 + signal.SIGTERM)
+    if stopped:
         hint = next((m.group(1) for n in notes for m in [_RESUME_HINT.search(n)] if m), None)
         where = hint or directory
         run = None
         if where and (Path(where) / "config.json").exists():
             run = Run(where, binary=exe)
         message = (errors or [n for n in notes if "interrupt" in n] or [f"widenet exited with code {code}"])[-1]
-        if interrupted or code == 128 + signal.SIGINT:
-            raise Interrupted(run, message, code)
+        raise Interrupted(run, message, code)
     if code != 0:
         message = errors[-1] if errors else (stderr.strip().splitlines() or [f"widenet exited with code {code}"])[-1]
         raise WideNetError(message, code, argv, stderr)

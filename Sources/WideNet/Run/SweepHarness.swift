@@ -51,8 +51,10 @@ enum SweepHarness {
             SignalWatch.resumeHint = hint
             for note in RunFiles.notes(config: nil, summary: summary) where !notes.contains(note) { notes.append(note) }
             let shown = directory.appendingPathComponent("summary.json").path
-            let r = try row(index, try ConfigCoding.decode(S.self, from: summary, shown: shown),
+            var r = try row(index, try ConfigCoding.decode(S.self, from: summary, shown: shown),
                             try ConfigCoding.decode(RunTimes.self, from: summary, shown: shown))
+            // Each row names its member's directory, so that readers need not infer it from order.
+            if r["member"] == nil { r.set("member", member.name) }
             try root.appendMetrics(r)
             rows.append(r); summaries.append(summary)
             finished(index + 1, members.count, r, Date().timeIntervalSince(memberStart))
