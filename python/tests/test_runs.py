@@ -143,3 +143,14 @@ def test_mfld_with_numpy_initial_particles(tmp_path):
     assert run.summary["status"] == "complete" and run.config["init_particles"].endswith("inputs/init-particles.npy")
     assert run.arrays["particles"].shape == (64, 5)
     assert run.metrics_arrays["step"][-1] == 10
+
+
+def test_later_experiments_come_the_same_way(tmp_path):
+    # widenet.resnet was never written by hand: the option table comes from the binary's help dump.
+    run = widenet.resnet(experiment="boost", task="circles", steps=3, n=16, test_size=4, width=4, out=tmp_path / "boost",
+                         progress="none")
+    arrays = run.metrics_arrays
+    assert list(arrays["blocks"]) == [0, 1, 2, 3] and arrays["layerwise_loss"].shape == (4,)
+    assert run.summary["experiment"] == "boost" and run.arrays["boost_steps"].shape == (3,)
+    with pytest.raises(TypeError, match="depth"):
+        widenet.resnet(experiment="boost", dpeth=3)
