@@ -22,7 +22,8 @@ import argparse, json, os, platform, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+sys.path.insert(0, HERE)
+from cpu_ceiling import env_for  # the OpenBLAS variables as set, or unset in that command alone
 
 TORCH_SCRIPT = r"""
 import json, sys, time, resource, torch
@@ -76,14 +77,6 @@ print(json.dumps({"seconds": t, "gflops": 2 * P * D * m / t / 1e9, "numpy": np._
 
 def log(msg):
     print(f"[resnet_blocks {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def env_for(setting):
-    env = dict(os.environ)
-    if setting == "unset":
-        for v in OPENBLAS_VARS:
-            env.pop(v, None)
-    return env
 
 
 def peak_rss(cmd, env):

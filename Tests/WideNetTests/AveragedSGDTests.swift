@@ -182,18 +182,9 @@ import Testing
         let args = ["--stream", "--average", "--average-from", "10", "--batch", "2", "--steps", "1200", "--width", "512",
                     "--log-every", "1", "--save-weights", "--test-size", "16", "--seed", "3", "--checkpoint-every", "50"]
         _ = try Self.train(args, in: plain)
-        let p = try ResumeCLITests.start(["train", "--optimizer", "sgd", "--backend", "cpu", "--quiet", "--out", killed.path] + args)
-        let caught = ResumeCLITests.wait(for: p) { (ResumeCLITests.checkpointStep(killed) ?? 0) >= 200 }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        try #require(caught, "the run finished before it could be killed")
-        let resumed = try CLITests.run(["train", "--resume", killed.path, "--quiet"])
-        try #require(resumed.status == 0, "\(resumed.stderr)")
-        for name in ["metrics.jsonl", "w.npy", "a.npy", "w_average.npy", "a_average.npy"] {
-            let a = try Data(contentsOf: plain.appendingPathComponent(name)), b = try Data(contentsOf: killed.appendingPathComponent(name))
-            let same = a == b   // a Bool, so that a failure does not diff megabytes
-            #expect(same, "\(name) differs from the uninterrupted run's")
-        }
+        try ResumeCLITests.killAndResume(["train", "--optimizer", "sgd", "--backend", "cpu", "--quiet", "--out", killed.path] + args, in: killed,
+                                         afterCheckpoint: 200)
+        try ResumeCLITests.expectSame(["metrics.jsonl", "w.npy", "a.npy", "w_average.npy", "a_average.npy"], plain, killed)
     }
 
     /// sweep --optimizer sgd --seeds 5: the rates fitted to the seed means of the members' own metrics

@@ -43,18 +43,8 @@ import Testing
                     "--boost-steps", "60", "--checkpoint-every", "2", "--quiet"]
         let a = try CLITests.run(["resnet", "--out", plain.path] + args)
         try #require(a.status == 0, "\(a.stderr)")
-        let p = try ResumeCLITests.start(["resnet", "--out", killed.path] + args)
-        let caught = ResumeCLITests.wait(for: p) { (ResumeCLITests.checkpointStep(killed) ?? 0) >= 6 }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        try #require(caught, "the run finished before it could be killed")
-        let resumed = try CLITests.run(["resnet", "--resume", killed.path, "--quiet"])
-        try #require(resumed.status == 0, "\(resumed.stderr)")
-        for name in ["metrics.jsonl", "boost_blocks.npy", "layerwise_blocks.npy", "boost_steps.npy"] {
-            let x = try Data(contentsOf: plain.appendingPathComponent(name)), y = try Data(contentsOf: killed.appendingPathComponent(name))
-            let same = x == y
-            #expect(same, "\(name) differs from the uninterrupted run's")
-        }
+        try ResumeCLITests.killAndResume(["resnet", "--out", killed.path] + args, in: killed, afterCheckpoint: 6)
+        try ResumeCLITests.expectSame(["metrics.jsonl", "boost_blocks.npy", "layerwise_blocks.npy", "boost_steps.npy"], plain, killed)
         let rows = try RunFiles.rows(in: plain.appendingPathComponent("metrics.jsonl"), shown: "plain")
         let losses = rows.compactMap { $0["loss"]?.numeric }
         #expect(zip(losses, losses.dropFirst()).allSatisfy { $1 <= $0 * (1 + 1e-12) }, "boosting raised the training loss: \(losses)")

@@ -107,18 +107,8 @@ import Testing
         let args = ["--task", "circles", "--n", "200", "--test-size", "50", "--depth", "8", "--width", "16", "--steps", "1000",
                     "--log-every", "5", "--backend", "cpu", "--seed", "2", "--checkpoint-every", "50"]
         _ = try Self.train(args, in: plain)
-        let p = try ResumeCLITests.start(["resnet", "--experiment", "train", "--quiet", "--out", killed.path] + args)
-        let caught = ResumeCLITests.wait(for: p) { (ResumeCLITests.checkpointStep(killed) ?? 0) >= 100 }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        try #require(caught, "the run finished before it could be killed")
-        let resumed = try CLITests.run(["resnet", "--resume", killed.path, "--quiet"])
-        try #require(resumed.status == 0, "\(resumed.stderr)")
-        for name in ["metrics.jsonl", "parameters.npy", "flow.npy", "lipschitz.npy"] {
-            let a = try Data(contentsOf: plain.appendingPathComponent(name)), b = try Data(contentsOf: killed.appendingPathComponent(name))
-            let same = a == b
-            #expect(same, "\(name) differs from the uninterrupted run's")
-        }
+        try ResumeCLITests.killAndResume(["resnet", "--experiment", "train", "--quiet", "--out", killed.path] + args, in: killed, afterCheckpoint: 100)
+        try ResumeCLITests.expectSame(["metrics.jsonl", "parameters.npy", "flow.npy", "lipschitz.npy"], plain, killed)
     }
 
     /// Circles: a state of dimension 3 separates them (test accuracy 1 and a small loss); the OpenCL

@@ -27,6 +27,27 @@ struct ResumeCLITests {
 
     static func checkpointStep(_ dir: URL) -> Int? { (try? Checkpoint.load(from: dir))?.step }
 
+    /// Runs `args` (writing to `dir`), kills it with SIGKILL once its checkpoint has reached `step`,
+    /// and continues it with `<command> --resume dir --quiet`.
+    static func killAndResume(_ args: [String], in dir: URL, afterCheckpoint step: Int) throws {
+        let p = try start(args)
+        let caught = wait(for: p) { (checkpointStep(dir) ?? 0) >= step }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try #require(caught, "the run finished before it could be killed")
+        let resumed = try CLITests.run([args[0], "--resume", dir.path, "--quiet"])
+        try #require(resumed.status == 0, "\(resumed.stderr)")
+    }
+
+    /// The files `names` of two run directories are the same bytes.
+    static func expectSame(_ names: [String], _ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        for name in names {
+            let x = try Data(contentsOf: a.appendingPathComponent(name)), y = try Data(contentsOf: b.appendingPathComponent(name))
+            let same = x == y   // a Bool, so that a failure does not diff megabytes
+            #expect(same, "\(name) differs from the uninterrupted run's", sourceLocation: sourceLocation)
+        }
+    }
+
     static func rows(_ dir: URL) -> Int {
         ((try? String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").count
     }

@@ -94,3 +94,14 @@ public struct ResidualData: Sendable {
                             testY: testRows.map { ya.values[$0] }, testN: testRows.count, classification: classification)
     }
 }
+
+extension ResidualData {
+    /// x.npy, y.npy, x_test.npy and y_test.npy in a run directory, unless they are too large to keep.
+    func write(in run: RunDirectory) throws {
+        guard (n + testN) * (d + 1) <= RunHarness.keptInputValues else { return }
+        try run.writeArray(x, shape: [n, d], to: "x.npy")
+        try run.writeArray(y, shape: [n], to: "y.npy")
+        try run.writeArray(testX, shape: [testN, d], to: "x_test.npy")
+        try run.writeArray(testY, shape: [testN], to: "y_test.npy")
+    }
+}

@@ -52,11 +52,8 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
     }
 
     func writeInputs(in run: RunDirectory) throws {
+        try data.write(in: run)
         guard (data.n + data.testN) * (data.d + 1) <= RunHarness.keptInputValues else { return }
-        try run.writeArray(data.x, shape: [data.n, data.d], to: "x.npy")
-        try run.writeArray(data.y, shape: [data.n], to: "y.npy")
-        try run.writeArray(data.testX, shape: [data.testN, data.d], to: "x_test.npy")
-        try run.writeArray(data.testY, shape: [data.testN], to: "y_test.npy")
         try run.writeArray(try net.parameters().flatMap { $0 }, shape: [net.shape.parameterCount], to: "parameters_init.npy")
     }
 

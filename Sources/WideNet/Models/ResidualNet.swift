@@ -150,15 +150,22 @@ public final class ResidualNet<T: Scalar> {
         try backend.gemm(GEMMShape(m: P, n: s.dim, k: 1), residual, theta[readout], g, alpha: T(1), beta: T(0))
         if s.lm { return try backwardLM() }
         for l in stride(from: s.depth - 1, through: 0, by: -1) {
-            let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
-            try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), g, b.a[l], grad[v], alpha: T(h), beta: T(0))
-            try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), g, theta[v], delta, alpha: T(1), beta: T(0))
-            try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
-            try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
-            try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
-            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[u], g, alpha: T(1), beta: T(1))
+            try blockGradients(l, from: g)
+            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[index(l, 0)], g, alpha: T(1), beta: T(1))
         }
         try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.inputs, k: P), g, b.x, grad[0], alpha: T(1), beta: T(0))
+    }
+
+    /// Block l's gradients from G = ∂loss/∂x_{l+1}: ∂V_l = h·GᵀA_l, δ = h·(GV_l) ⊙ σ′(Z_l) (left in
+    /// `delta` for the state's gradient), ∂c_l = δᵀ1, ∂U_l = δᵀx_l.
+    func blockGradients(_ l: Int, from gradient: any DeviceBuffer) throws {
+        let s = shape, P = train.points, b = train
+        let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), gradient, b.a[l], grad[v], alpha: T(h), beta: T(0))
+        try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), gradient, theta[v], delta, alpha: T(1), beta: T(0))
+        try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
+        try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
+        try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
     }
 
     /// The LM-ResNet's backward pass: g_l = c_l·g_{l+1} + δ_l U_l + k_{l+1}·g_{l+2}, with c_l = 1 − k_l
@@ -170,16 +177,11 @@ public final class ResidualNet<T: Scalar> {
         var gCur = g
         var dk = [Double](repeating: 0, count: s.depth)
         for l in stride(from: s.depth - 1, through: 0, by: -1) {
-            let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
-            try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), gCur, b.a[l], grad[v], alpha: T(h), beta: T(0))
-            try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), gCur, theta[v], delta, alpha: T(1), beta: T(0))
-            try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
-            try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
-            try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
+            try blockGradients(l, from: gCur)
             if l >= 1 { dk[l] = try dot(b.states[l - 1], gCur, count: count) - dot(b.states[l], gCur, count: count) }
             try backend.copy(gCur, to: gNew, bytes: count * MemoryLayout<T>.stride)
             if l >= 1 { try backend.axpby(T(0), gCur, T(1 - k[l]), gNew, count: count) }
-            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[u], gNew, alpha: T(1), beta: T(1))
+            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[index(l, 0)], gNew, alpha: T(1), beta: T(1))
             if l + 1 <= s.depth - 1 && l + 1 >= 1 { try backend.axpby(T(k[l + 1]), gPrev, T(1), gNew, count: count) }
             (gPrev, gCur, gNew) = (gCur, gNew, gPrev)
         }
