@@ -20,10 +20,13 @@
 #   gram      λ0 of H∞ at n = 50 000 (d = 16) by matrix-free Lanczos, every product on the device
 #             (gram.cl arccos_product, f64), past neural-tangents' out-of-memory size
 #                                                                      -> gram/run/summary.json
+#   resnet    widenet resnet --experiment train on the device: width 4096, state 64, depth 16, 50 Adam
+#             updates, f32 (time per update against the CPU's in Benchmarks/results/resnet_blocks.md)
+#                                                                      -> resnet/run/summary.json
 #
 # Before the call, here (the bundle travels as ONE compressed file; the carry limit is 64 MiB):
 #   Scripts/bundle.sh                    # writes bundle/widenet/ and bundle/widenet.tar.xz (<= 64 MiB)
-# The call:   bash Benchmarks/gpu_round.sh                     (carry: bundle/widenet.tar.xz; <= 460 s)
+# The call:   bash Benchmarks/gpu_round.sh                     (carry: bundle/widenet.tar.xz; <= 490 s)
 # A rerun:    ROUND=rerun STAGES="selftest widest" bash Benchmarks/gpu_round.sh          (<= 180 s)
 # Here, in CI: bash Benchmarks/gpu_round_dry_run.sh   (every stage on PoCL at tiny sizes)
 #
@@ -40,7 +43,7 @@
 # "timed_out", "limit_s", "leftover_processes", "files", "note"}, ...], "device", "finished", ...}.
 #
 # Budgets in seconds (a stage's `timeout`; the deadline cuts the later ones if earlier ones ran long):
-#   stage      full  rerun  tiny        full: ROUND_SECONDS=440 (setup + 8 stages = 410)
+#   stage      full  rerun  tiny        full: ROUND_SECONDS=470 (setup + 9 stages = 435)
 #   setup        20     15    30        rerun: ROUND_SECONDS=170, default STAGES="probe bench peers"
 #   probe        15     15    20               (setup + those = 165)
 #   selftest     60     45    60        tiny: ROUND_SECONDS=420 (caps only; the dry run takes < 1 min)
@@ -50,11 +53,12 @@
 #   science      40     35    40
 #   tuning       25     25    60
 #   gram         40     35    40
+#   resnet       25     25    40
 #
 # Environment:
 #   STAGES="probe selftest ..."   stages to run (always in the order above)
 #   ROUND=full|rerun              budget table and deadline (default full)
-#   ROUND_SECONDS=S               the deadline of the whole script (default 440 / 170 / 420)
+#   ROUND_SECONDS=S               the deadline of the whole script (default 470 / 170 / 420)
 #   ROUND_BUDGETS="peers=90 ..."  per-stage limits instead of the table's
 #   WIDE_WIDTHS="m1 m2 ..."       the widths the widest stage tries, largest first
 #   ROUND_SIZE=full|tiny          tiny: small shapes everywhere (GEMM 64,96, widths 2^12, N = 4096, 5 steps)
@@ -68,7 +72,7 @@
 #   OUT=folder                    where results go (default /tmp/widenet-gpu-round)
 set -u
 
-ALL_STAGES="probe selftest bench peers widest science tuning gram"
+ALL_STAGES="probe selftest bench peers widest science tuning gram resnet"
 now() { date +%s; }
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 ROOT=$(cd "$(dirname "$SELF")/.." && pwd)
@@ -315,6 +319,21 @@ EOF
     return "$rc"
   }
 
+  stage_resnet() {
+    limited "$(left)" "$W" resnet --experiment train --backend opencl --device "$DEVICE" --task teacher --input-dim 16 --n 256 \
+      --test-size 64 --dim 64 --width "$RESNET_WIDTH" --depth 16 --steps "$RESNET_STEPS" --no-checkpoint --quiet --out "$RUNS/resnet" \
+      > "$D/resnet.txt" 2>&1
+    local rc=$?
+    keep_small "$RUNS/resnet" "$D/run"
+    tail -n 3 "$D/resnet.txt"
+    if [ -s "$D/run/summary.json" ]; then
+      note "rc $rc; width $RESNET_WIDTH, depth 16: final loss $(summary_value "$D/run/summary.json" final_loss), $(summary_value "$D/run/summary.json" seconds_per_step) s/update"
+    else
+      note "rc $rc, no summary: $(tail -n1 "$D/resnet.txt")"
+    fi
+    return "$rc"
+  }
+
   case " $ALL_STAGES " in *" $STAGE_NAME "*) ;; *) echo "unknown stage $STAGE_NAME"; exit 2 ;; esac
   "stage_$STAGE_NAME"
   exit $?
@@ -335,13 +354,13 @@ budget_of() { # stage: its limit in seconds (columns full, rerun, tiny; ROUND_BU
   done
   case "$1" in
     setup) row="20 15 30" ;; probe) row="15 15 20" ;; selftest) row="60 45 60" ;; bench) row="55 50 60" ;;
-    peers) row="100 85 45" ;; widest) row="55 50 40" ;; science) row="40 35 40" ;; tuning) row="25 25 60" ;; gram) row="40 35 40" ;;
+    peers) row="100 85 45" ;; widest) row="55 50 40" ;; science) row="40 35 40" ;; tuning) row="25 25 60" ;; gram) row="40 35 40" ;; resnet) row="25 25 40" ;;
   esac
   # shellcheck disable=SC2086 # split on purpose
   set -- $row
   case "$table" in full) echo "$1" ;; rerun) echo "$2" ;; tiny) echo "$3" ;; esac
 }
-case "$table" in full) dflt_secs=440 ;; rerun) dflt_secs=170 ;; tiny) dflt_secs=420 ;; esac
+case "$table" in full) dflt_secs=470 ;; rerun) dflt_secs=170 ;; tiny) dflt_secs=420 ;; esac
 ROUND_SECONDS=${ROUND_SECONDS:-$dflt_secs}
 DEADLINE=$((T0 + ROUND_SECONDS))
 RESERVE=8   # what the end of a stage needs after its limit: the -k 5 grace, the sweep, the copies
@@ -355,7 +374,7 @@ if [ "$ROUND_SIZE" = tiny ]; then
   GEMM_SIZES=64,96 NTK_WIDTH=4096 PARTICLES=4096 SELFTEST_WIDTH=4096 BENCH_REPEATS=2
   SELFTEST_CHECKS="philox_fill slices fused train:"
   WIDE_N=256 WIDE_D=64 WIDE_STEPS=5 WIDE_WIDTHS=${WIDE_WIDTHS:-"16384 8192 4096"} SCI_WIDTH=4096 SCI_STEPS=50
-  GRAM_N=1500 GRAM_DIMENSION=256
+  GRAM_N=1500 GRAM_DIMENSION=256 RESNET_WIDTH=64 RESNET_STEPS=5
   TUNE_SIZE=64 TUNE_REPEATS=1 PROBE_FIND_S=5 PEERS_MARGIN=${PEERS_MARGIN:-15} PEERS_WORKER_S=25 PEERS_COMPILE_S=20
   PEERS_EXTRA="--repeats 3 --warmup 1 --check-width 1024 --gemm-check-size 64 --copy-mib 16 --peak-size 128 --mfld-check-particles 1024 --mfld-check-batch 32"
 else
@@ -364,10 +383,10 @@ else
   # 2^29 first: the preflight refuses it at once and names the largest width that fits (tried next)
   WIDE_N=256 WIDE_D=64 WIDE_STEPS=10 WIDE_WIDTHS=${WIDE_WIDTHS:-"536870912 402653184 335544320 268435456 201326592 134217728"}
   SCI_WIDTH=16777216 SCI_STEPS=300
-  GRAM_N=50000 GRAM_DIMENSION=1024
+  GRAM_N=50000 GRAM_DIMENSION=1024 RESNET_WIDTH=4096 RESNET_STEPS=50
   TUNE_SIZE=4096 TUNE_REPEATS=3 PROBE_FIND_S=8 PEERS_MARGIN=${PEERS_MARGIN:-20} PEERS_WORKER_S=50 PEERS_COMPILE_S=40 PEERS_EXTRA=""
 fi
-export GRAM_N GRAM_DIMENSION GEMM_SIZES NTK_WIDTH PARTICLES SELFTEST_WIDTH SELFTEST_CHECKS BENCH_REPEATS WIDE_N WIDE_D WIDE_STEPS WIDE_WIDTHS SCI_WIDTH \
+export GRAM_N GRAM_DIMENSION RESNET_WIDTH RESNET_STEPS GEMM_SIZES NTK_WIDTH PARTICLES SELFTEST_WIDTH SELFTEST_CHECKS BENCH_REPEATS WIDE_N WIDE_D WIDE_STEPS WIDE_WIDTHS SCI_WIDTH \
   SCI_STEPS TUNE_SIZE TUNE_REPEATS PROBE_FIND_S PEERS_MARGIN PEERS_WORKER_S PEERS_COMPILE_S PEERS_EXTRA
 export PEERS_DEVICE=${PEERS_DEVICE:-cuda}
 

@@ -22,7 +22,7 @@ if [ ! -x "$bin" ]; then echo "dry run: no widenet binary at $bin (swift build, 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/widenet-round-dry.XXXXXX") || exit 2
 if [ "${KEEP:-0}" = 1 ]; then echo "dry run: files kept in $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
 out="$tmp/out"
-stages=${STAGES:-"probe selftest bench peers widest science tuning gram"}
+stages=${STAGES:-"probe selftest bench peers widest science tuning gram resnet"}
 
 t0=$(date +%s)
 env OUT="$out" TMPDIR="$tmp" ROUND=full ROUND_SIZE=tiny WIDENET_BIN="$bin" DEVICE="${DEVICE:-0}" PEERS_DEVICE=cpu \
@@ -42,6 +42,7 @@ key_file() {
     science) echo "science/science.txt" ;;
     tuning) echo "tuning/tune.txt" ;;
     gram) echo "gram/gram.txt gram/run/summary.json" ;;
+    resnet) echo "resnet/resnet.txt resnet/run/summary.json" ;;
   esac
 }
 
