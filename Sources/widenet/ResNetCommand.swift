@@ -20,8 +20,8 @@ struct ResNetCommand: ParsableCommand {
             L, 2L, …, 2^S·L (each depth is one step of the run). Writes the field (field_U/V/c.npy), the \
             points, end points and references per scheme, and trajectories.
 
-            --experiment train: x_0 = E x, the forward-Euler blocks above with σ = --activation and their \
-            own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
+            --experiment train: x_0 = E x, the blocks above (--scheme euler, lm with trained k_l, or heun) \
+            with σ = --activation and their own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
             updates by --optimizer (gd, momentum, adam) with backpropagation on the chosen backend \
             (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
             --depth L (default 16), --width m (32), --dim D of the state (3; in 2-D only blocks that fold the plane separate circles). \
@@ -99,10 +99,10 @@ struct ResNetCommand: ParsableCommand {
         if kind == .train || kind == .boost {
             let trainScheme = ["--scheme", "--lm-k"]
             if let flag = Self.depthLimitOnly.first(where: { given($0) && !(kind == .train && trainScheme.contains($0)) }) {
-                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler or lm")
+                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler, lm or heun")
             }
-            if kind == .train, given("--scheme"), !["euler", "lm"].contains(scheme) {
-                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by euler or lm (the other schemes run in depth-limit)")
+            if kind == .train, given("--scheme"), !["euler", "lm", "heun"].contains(scheme) {
+                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by euler, lm or heun (the other schemes run in depth-limit)")
             }
             if kind == .train, given("--lm-k"), scheme != "lm" { throw ValidationError("--lm-k applies to --scheme lm") }
             return

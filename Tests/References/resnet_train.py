@@ -27,12 +27,16 @@ def unpack(theta, d0, D, m, L, lm=False):
     return E, blocks, w, b, k
 
 
-def loss(theta, x, y, d0, D, m, L, h, act, lm=False):
+def loss(theta, x, y, d0, D, m, L, h, act, lm=False, heun=False):
     E, blocks, w, b, k = unpack(theta, d0, D, m, L, lm)
     sigma = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "linear": lambda z: z}[act]
     s = x @ E.T
     prev = None
     for l, (U, c, V) in enumerate(blocks):
+        if heun:
+            F = lambda z: sigma(z @ U.T + c) @ V.T
+            s = s + h / 2 * (F(s) + F(s + h * F(s)))
+            continue
         step = h * sigma(s @ U.T + c) @ V.T
         if lm and l >= 1:
             s, prev = (1 - k[l]) * s + k[l] * prev + step, s
@@ -51,7 +55,7 @@ def main():
     h, act, lr, steps = cfg["horizon"] / L, cfg["activation"], cfg["lr"], cfg["steps"]
     opt = cfg["optimizer"]
     lm = cfg.get("scheme") == "lm"
-    args = (x, y, d0, D, m, L, h, act, lm)
+    args = (x, y, d0, D, m, L, h, act, lm, cfg.get("scheme") == "heun")
     first, second = np.zeros_like(theta), np.zeros_like(theta)
     # gd and momentum step the blocks' tensors by lr/h (everything between E and w, b).
     rate = np.full_like(theta, lr)

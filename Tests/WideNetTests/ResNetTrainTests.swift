@@ -14,9 +14,10 @@ import Testing
         return (try ResidualNet<T>(backend: backend, shape: s, horizon: 1.5, activation: activation, x: x, points: p, parameters: theta), y)
     }
 
-    @Test(arguments: [(Activation.tanh, false), (.relu, false), (.linear, false), (.tanh, true), (.relu, true)])
-    func backpropagationMatchesFiniteDifferences(_ activation: Activation, _ lm: Bool) throws {
-        let s = ResidualNet<Double>.Shape(inputs: 2, dim: 3, width: 5, depth: 4, lm: lm)
+    @Test(arguments: [(Activation.tanh, ResidualScheme.euler), (.relu, .euler), (.linear, .euler), (.tanh, .lm), (.relu, .lm),
+                      (.tanh, .heun), (.relu, .heun)])
+    func backpropagationMatchesFiniteDifferences(_ activation: Activation, _ scheme: ResidualScheme) throws {
+        let s = ResidualNet<Double>.Shape(inputs: 2, dim: 3, width: 5, depth: 4, scheme: scheme)
         let (net, y) = try Self.net(Double.self, CPUBackend(), shape: s, points: 7, activation: activation, seed: 11)
         let grad = try net.gradient(labels: y)
         let theta = try net.parameters()
@@ -33,7 +34,7 @@ import Testing
                 let fd = (try loss(eps) - loss(-eps)) / (2 * eps)
                 let err = abs(fd - grad[i][q]) / max(1e-3, abs(fd))
                 worst = max(worst, err)
-                #expect(err < 1e-5, "\(activation)\(lm ? " lm" : "") ∂loss/∂\(s.names[i])[\(q)]: backprop \(grad[i][q]), differences \(fd)")
+                #expect(err < 1e-5, "\(activation) \(scheme.rawValue) ∂loss/∂\(s.names[i])[\(q)]: backprop \(grad[i][q]), differences \(fd)")
             }
         }
         #expect(worst > 0, "no gradient was compared")
@@ -46,8 +47,8 @@ import Testing
         let gpu = try TestDevices.backend()
         if precision == .f64 && !gpu.info.supportsF64 { return }
         func compare<T: Scalar>(_: T.Type) throws {
-            for (optimizer, lm) in [(Optimizer.adam, false), (.gd, false), (.adam, true)] {
-                let s = ResidualNet<T>.Shape(inputs: 2, dim: 3, width: 37, depth: 6, lm: lm)
+            for (optimizer, scheme) in [(Optimizer.adam, ResidualScheme.euler), (.gd, .euler), (.adam, .lm), (.adam, .heun)] {
+                let s = ResidualNet<T>.Shape(inputs: 2, dim: 3, width: 37, depth: 6, scheme: scheme)
                 let (a, y) = try Self.net(T.self, CPUBackend(), shape: s, points: 45, activation: .tanh, seed: 5)
                 let (b, _) = try Self.net(T.self, gpu, shape: s, points: 45, activation: .tanh, seed: 5)
                 let tol = T.precision == .f32 ? 2e-4 : 1e-11
@@ -74,15 +75,15 @@ import Testing
 
     /// Every logged loss and the final parameters of short f64 runs equal numpy's replay from the run's
     /// own inputs and initial parameters, with gradients by finite differences (Tests/References/resnet_train.py).
-    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam", "lm"])
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam", "lm", "heun"])
     func trainingMatchesNumpysReplay(_ variant: String) throws {
         // lm: the LM-ResNet two-step with trained k_l under GD.
-        let optimizer = variant == "lm" ? "gd" : variant
+        let optimizer = ["lm", "heun"].contains(variant) ? "gd" : variant
         let dir = try CLITests.scratch(), run = dir.appendingPathComponent("run")
         _ = try Self.train(["--task", optimizer == "gd" ? "spirals" : "teacher", "--n", "23", "--test-size", "5", "--dim", "3", "--depth", "3",
                             "--width", "5", "--steps", "6", "--log-every", "1", "--optimizer", optimizer, "--lr", optimizer == "adam" ? "0.02" : "0.3",
                             "--activation", optimizer == "momentum" ? "relu" : "tanh", "--backend", "cpu", "--precision", "f64", "--seed", "4"]
-                            + (variant == "lm" ? ["--scheme", "lm", "--lm-k", "0.3"] : []), in: run)
+                            + (variant == "lm" ? ["--scheme", "lm", "--lm-k", "0.3"] : variant == "heun" ? ["--scheme", "heun"] : []), in: run)
         let out = dir.appendingPathComponent("reference.json")
         let py = try NPYTests.python([PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/resnet_train.py").path,
                                       run.path, out.path])
@@ -128,7 +129,7 @@ import Testing
         }
         let cli = CLITests()
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--points", "5"], mentions: "--points", "depth-limit")
-        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "heun"], mentions: "--scheme", "depth-limit")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "revnet"], mentions: "--scheme", "depth-limit")
         try cli.expectCleanFailure(["resnet", "--task", "circles"], mentions: "--task", "--experiment train")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--lr", "-1"], mentions: "--lr")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--task", "file"], mentions: "--task file", "--x")

@@ -15,7 +15,7 @@ public enum ResNetTrain {
         public var depth = 16, width = 32, dim = 3
         public var horizon = 1.0
         public var activation: Activation = .tanh
-        /// euler, or lm (the LM-ResNet two-step with trained k_l, started at lmK).
+        /// euler, lm (the LM-ResNet two-step with trained k_l, started at lmK) or heun.
         public var scheme: ResidualScheme = .euler
         public var lmK = 0.5
         public var optimizer: Optimizer = .adam
@@ -52,8 +52,8 @@ public enum ResNetTrain {
             guard steps >= 0 else { throw BackendError("--steps must be at least 0 (got \(steps))") }
             guard testSize >= 0 else { throw BackendError("--test-size must be at least 0 (got \(testSize))") }
             guard horizon > 0 && horizon.isFinite else { throw BackendError("--horizon must be a positive number (got \(horizon))") }
-            guard scheme == .euler || scheme == .lm else {
-                throw BackendError("--experiment train steps its blocks by euler or lm (got --scheme \(scheme.rawValue)); the other schemes run in depth-limit")
+            guard [.euler, .lm, .heun].contains(scheme) else {
+                throw BackendError("--experiment train steps its blocks by euler, lm or heun (got --scheme \(scheme.rawValue)); the other schemes run in depth-limit")
             }
             guard lmK >= -0.99 && lmK <= 1 else { throw BackendError("--lm-k must lie in [−0.99, 1] (got \(lmK))") }
             guard boostSteps >= 0 else { throw BackendError("--boost-steps must be at least 0 (got \(boostSteps))") }

@@ -24,7 +24,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
 
     init(_ cfg: ResNetTrain.Config, data: ResidualData, backend: any Backend, control: RunControl) throws {
         self.cfg = cfg; self.data = data; self.control = control
-        let shape = ResidualNet<T>.Shape(inputs: data.d, dim: cfg.dim, width: cfg.width, depth: cfg.depth, lm: cfg.scheme == .lm)
+        let shape = ResidualNet<T>.Shape(inputs: data.d, dim: cfg.dim, width: cfg.width, depth: cfg.depth, scheme: cfg.scheme)
         let values = Double(shape.batchValues(points: data.n) + shape.batchValues(points: data.testN) + 4 * shape.parameterCount)
         let bytes = values * Double(MemoryLayout<T>.stride)
         if backend.info.kind == "opencl" {

@@ -5,7 +5,8 @@ import Foundation
 ///     x_0 = E x                                  (D×d₀ embedding)
 ///     x_{l+1} = x_l + h·V_l σ(U_l x_l + c_l)      (L blocks of width m, h = T/L: forward Euler)
 ///     or, LM-ResNet (`lm`), x_{l+1} = (1 − k_l)x_l + k_l x_{l−1} + h·V_l σ(U_l x_l + c_l) for l ≥ 1
-///     with trained k_l ∈ [−0.99, 1] (x_1 by Euler)
+///     with trained k_l ∈ [−0.99, 1] (x_1 by Euler), or Heun (`heun`, RK2/FractalNet):
+///     x̃ = x_l + hF_l(x_l), x_{l+1} = x_l + (h/2)(F_l(x_l) + F_l(x̃)) with the block's one F_l
 ///     f(x) = wᵀx_L + b,   loss ½·mean_p (f(x_p) − y_p)²
 ///
 /// Points are rows (the batch X is P×d₀, the states P×D), so each block is two GEMMs and the fused
@@ -17,9 +18,13 @@ public final class ResidualNet<T: Scalar> {
     public struct Shape: Sendable, Hashable, Codable {
         public var inputs: Int, dim: Int, width: Int, depth: Int
         /// The LM-ResNet two-step with trained k_l instead of forward Euler.
-        public var lm: Bool
-        public init(inputs: Int, dim: Int, width: Int, depth: Int, lm: Bool = false) {
-            self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth; self.lm = lm
+        /// euler, lm (the LM-ResNet two-step with trained k_l) or heun.
+        public var scheme: ResidualScheme
+        public var lm: Bool { scheme == .lm }
+        public var heun: Bool { scheme == .heun }
+        public init(inputs: Int, dim: Int, width: Int, depth: Int, scheme: ResidualScheme = .euler) {
+            precondition([.euler, .lm, .heun].contains(scheme), "ResidualNet trains euler, lm or heun blocks")
+            self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth; self.scheme = scheme
         }
 
         /// Values per tensor, in the parameters' order.
@@ -35,6 +40,7 @@ public final class ResidualNet<T: Scalar> {
         /// hidden values, and the backward's scratch.
         public func batchValues(points p: Int) -> Int {
             p * inputs + (depth + 1) * p * dim + 2 * depth * p * width + p * dim + p * width + 3 * p
+                + (heun ? depth * p * (dim + 2 * width) : 0) + (lm || heun ? 2 * p * dim : 0)
         }
     }
 
@@ -43,6 +49,8 @@ public final class ResidualNet<T: Scalar> {
         let points: Int
         let x: any DeviceBuffer
         let states: [any DeviceBuffer], z: [any DeviceBuffer], a: [any DeviceBuffer]
+        /// heun: each block's predictor x̃ and its pre-activations and hidden values there.
+        let tilde: [any DeviceBuffer], z2: [any DeviceBuffer], a2: [any DeviceBuffer]
         let out: any DeviceBuffer
         init(_ backend: any Backend, shape s: Shape, x values: [Double], points p: Int) throws {
             let size = MemoryLayout<T>.stride
@@ -52,6 +60,10 @@ public final class ResidualNet<T: Scalar> {
             states = try (0...s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
             z = try (0..<s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
             a = try (0..<s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
+            let blocks = s.heun ? s.depth : 0
+            tilde = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
+            z2 = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
+            a2 = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
             out = try backend.allocate(bytes: max(1, p) * size)
         }
     }
@@ -90,8 +102,8 @@ public final class ResidualNet<T: Scalar> {
         residual = try backend.allocate(bytes: max(1, p) * size)
         ones = try backend.allocate(bytes: max(1, p) * size)
         try backend.upload([T](repeating: 1, count: p), to: ones)
-        gPrevious = s.lm ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
-        gNext = s.lm ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gPrevious = s.lm || s.heun ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gNext = s.lm || s.heun ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
         scalar = try backend.allocate(bytes: size)
     }
 
@@ -121,6 +133,18 @@ public final class ResidualNet<T: Scalar> {
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.width, k: s.dim), b.states[l], theta[index(l, 0)], b.z[l], alpha: T(1), beta: T(0))
             try backend.biasActivation(b.z[l], bias: theta[index(l, 1)], activations: b.a[l], rows: P, columns: s.width, activation: activation,
                                        as: T.self)
+            if s.heun {
+                let (u, v, bytes) = (theta[index(l, 0)], theta[index(l, 2)], P * s.dim * MemoryLayout<T>.stride)
+                try backend.copy(b.states[l], to: b.tilde[l], bytes: bytes)
+                try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], v, b.tilde[l], alpha: T(h), beta: T(1))
+                try backend.gemm(GEMMShape(transB: true, m: P, n: s.width, k: s.dim), b.tilde[l], u, b.z2[l], alpha: T(1), beta: T(0))
+                try backend.biasActivation(b.z2[l], bias: theta[index(l, 1)], activations: b.a2[l], rows: P, columns: s.width,
+                                           activation: activation, as: T.self)
+                try backend.copy(b.states[l], to: b.states[l + 1], bytes: bytes)
+                try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], v, b.states[l + 1], alpha: T(h / 2), beta: T(1))
+                try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a2[l], v, b.states[l + 1], alpha: T(h / 2), beta: T(1))
+                continue
+            }
             try backend.copy(b.states[l], to: b.states[l + 1], bytes: P * s.dim * MemoryLayout<T>.stride)
             if s.lm && l >= 1 { try backend.axpby(T(k[l]), b.states[l - 1], T(1 - k[l]), b.states[l + 1], count: P * s.dim) }
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], theta[index(l, 2)], b.states[l + 1],
@@ -149,6 +173,7 @@ public final class ResidualNet<T: Scalar> {
         try backend.upload([T(r.reduce(0, +))], to: grad[readout + 1])
         try backend.gemm(GEMMShape(m: P, n: s.dim, k: 1), residual, theta[readout], g, alpha: T(1), beta: T(0))
         if s.lm { return try backwardLM() }
+        if s.heun { return try backwardHeun() }
         for l in stride(from: s.depth - 1, through: 0, by: -1) {
             try blockGradients(l, from: g)
             try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[index(l, 0)], g, alpha: T(1), beta: T(1))
@@ -166,6 +191,34 @@ public final class ResidualNet<T: Scalar> {
         try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
         try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
         try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
+    }
+
+    /// Heun's backward pass, with G = g_{l+1} and w = h/2: through F(x̃), δ₂ = w·(GV) ⊙ σ′(Z₂) and
+    /// g̃ = δ₂U; through F(x), G₁ = w·G + h·g̃ and δ₁ = (G₁V) ⊙ σ′(Z₁); then ∂V = w·GᵀA₂ + G₁ᵀA₁,
+    /// ∂U = δ₂ᵀx̃ + δ₁ᵀx, ∂c = δ₂ᵀ1 + δ₁ᵀ1 and g_l = G + g̃ + δ₁U.
+    func backwardHeun() throws {
+        let s = shape, P = train.points, b = train, count = P * s.dim, w = h / 2
+        guard let gt = gPrevious, let g1 = gNext else { preconditionFailure("heun buffers missing") }
+        for l in stride(from: s.depth - 1, through: 0, by: -1) {
+            let (u, c, v) = (theta[index(l, 0)], grad[index(l, 1)], theta[index(l, 2)])
+            let (du, dv) = (grad[index(l, 0)], grad[index(l, 2)])
+            try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), g, b.a2[l], dv, alpha: T(w), beta: T(0))
+            try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), g, v, delta, alpha: T(1), beta: T(0))
+            try backend.activationBackward(delta, preactivations: b.z2[l], activations: b.a2[l], count: P * s.width, scale: T(w), activation: activation)
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, c, alpha: T(1), beta: T(0))
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.tilde[l], du, alpha: T(1), beta: T(0))
+            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, u, gt, alpha: T(1), beta: T(0))
+            try backend.copy(g, to: g1, bytes: count * MemoryLayout<T>.stride)
+            try backend.axpby(T(h), gt, T(w), g1, count: count)
+            try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), g1, b.a[l], dv, alpha: T(1), beta: T(1))
+            try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), g1, v, delta, alpha: T(1), beta: T(0))
+            try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(1), activation: activation)
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, c, alpha: T(1), beta: T(1))
+            try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], du, alpha: T(1), beta: T(1))
+            try backend.axpby(T(1), gt, T(1), g, count: count)
+            try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, u, g, alpha: T(1), beta: T(1))
+        }
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.inputs, k: P), g, b.x, grad[0], alpha: T(1), beta: T(0))
     }
 
     /// The LM-ResNet's backward pass: g_l = c_l·g_{l+1} + δ_l U_l + k_{l+1}·g_{l+2}, with c_l = 1 − k_l
