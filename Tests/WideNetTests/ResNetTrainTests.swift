@@ -15,11 +15,18 @@ import Testing
     }
 
     @Test(arguments: [(Activation.tanh, ResidualScheme.euler), (.relu, .euler), (.linear, .euler), (.tanh, .lm), (.relu, .lm),
-                      (.tanh, .heun), (.relu, .heun)])
+                      (.tanh, .heun), (.relu, .heun), (.tanh, .eulerMaruyama)])
     func backpropagationMatchesFiniteDifferences(_ activation: Activation, _ scheme: ResidualScheme) throws {
         let s = ResidualNet<Double>.Shape(inputs: 2, dim: 3, width: 5, depth: 4, scheme: scheme)
         let (net, y) = try Self.net(Double.self, CPUBackend(), shape: s, points: 7, activation: activation, seed: 11)
-        let grad = try net.gradient(labels: y)
+        // euler-maruyama: the gradient of the noisy pass the update uses (its increments fixed by the update's number).
+        let noisy = scheme == .eulerMaruyama
+        if noisy {
+            net.noise = 0.7; net.noiseSeed = 3
+            let (clean, rough) = (try net.outputs(), try net.outputs(noisy: true))
+            #expect(zip(clean, rough).contains { abs($0 - $1) > 1e-3 }, "the increments do not reach the outputs")
+        }
+        let grad = try net.gradient(labels: y, noisy: noisy)
         let theta = try net.parameters()
         let eps = 1e-6
         var worst = 0.0
@@ -29,7 +36,7 @@ import Testing
                     var t = theta
                     t[i][q] += delta
                     try net.restore(.init(theta: t, first: theta.map { $0.map { _ in 0 } }, second: theta.map { $0.map { _ in 0 } }, updates: 0))
-                    return ResidualNet<Double>.loss(try net.outputs(), y)
+                    return ResidualNet<Double>.loss(try net.outputs(noisy: noisy), y)
                 }
                 let fd = (try loss(eps) - loss(-eps)) / (2 * eps)
                 let err = abs(fd - grad[i][q]) / max(1e-3, abs(fd))
@@ -47,10 +54,11 @@ import Testing
         let gpu = try TestDevices.backend()
         if precision == .f64 && !gpu.info.supportsF64 { return }
         func compare<T: Scalar>(_: T.Type) throws {
-            for (optimizer, scheme) in [(Optimizer.adam, ResidualScheme.euler), (.gd, .euler), (.adam, .lm), (.adam, .heun)] {
+            for (optimizer, scheme) in [(Optimizer.adam, ResidualScheme.euler), (.gd, .euler), (.adam, .lm), (.adam, .heun), (.adam, .eulerMaruyama)] {
                 let s = ResidualNet<T>.Shape(inputs: 2, dim: 3, width: 37, depth: 6, scheme: scheme)
                 let (a, y) = try Self.net(T.self, CPUBackend(), shape: s, points: 45, activation: .tanh, seed: 5)
                 let (b, _) = try Self.net(T.self, gpu, shape: s, points: 45, activation: .tanh, seed: 5)
+                for net in [a, b] { net.noise = 0.4; net.noiseSeed = 9 }   // euler-maruyama only; the same Philox increments on both
                 let tol = T.precision == .f32 ? 2e-4 : 1e-11
                 for k in 0..<5 {
                     let (la, lb) = (ResidualNet<T>.loss(try a.outputs(), y), ResidualNet<T>.loss(try b.outputs(), y))

@@ -18,6 +18,8 @@ public enum ResNetTrain {
         /// euler, lm (the LM-ResNet two-step with trained k_l, started at lmK) or heun.
         public var scheme: ResidualScheme = .euler
         public var lmK = 0.5
+        /// euler-maruyama: σ of the additive noise in training passes.
+        public var noise = 0.5
         public var optimizer: Optimizer = .adam
         public var learningRate = 0.01
         public var steps = 500
@@ -40,7 +42,7 @@ public enum ResNetTrain {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case task, xPath = "x", yPath = "y", n, testSize = "test_size", inputDim = "input_dim", taskNoise = "task_noise"
             case depth, width, dim, horizon, activation, optimizer, learningRate = "lr", steps, logEvery = "log_every"
-            case boostSteps = "boost_steps", ridge, scheme, lmK = "lm_k"
+            case boostSteps = "boost_steps", ridge, scheme, lmK = "lm_k", noise
             case backend, device, precision, seedBits = "seed", out, quiet
         }
 
@@ -52,9 +54,11 @@ public enum ResNetTrain {
             guard steps >= 0 else { throw BackendError("--steps must be at least 0 (got \(steps))") }
             guard testSize >= 0 else { throw BackendError("--test-size must be at least 0 (got \(testSize))") }
             guard horizon > 0 && horizon.isFinite else { throw BackendError("--horizon must be a positive number (got \(horizon))") }
-            guard [.euler, .lm, .heun].contains(scheme) else {
-                throw BackendError("--experiment train steps its blocks by euler, lm or heun (got --scheme \(scheme.rawValue)); the other schemes run in depth-limit")
+            guard [.euler, .lm, .heun, .eulerMaruyama].contains(scheme) else {
+                throw BackendError("--experiment train steps its blocks by euler, lm, heun or euler-maruyama (got --scheme \(scheme.rawValue)); "
+                    + "the other schemes run in depth-limit")
             }
+            guard noise >= 0 && noise.isFinite else { throw BackendError("--noise must be a non-negative number (got \(noise))") }
             guard lmK >= -0.99 && lmK <= 1 else { throw BackendError("--lm-k must lie in [−0.99, 1] (got \(lmK))") }
             guard boostSteps >= 0 else { throw BackendError("--boost-steps must be at least 0 (got \(boostSteps))") }
             guard ridge > 0 && ridge.isFinite else { throw BackendError("--ridge must be a positive number (got \(ridge))") }

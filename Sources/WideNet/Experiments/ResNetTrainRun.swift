@@ -40,6 +40,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
         net = try ResidualNet<T>(backend: backend, shape: shape, horizon: cfg.horizon, activation: cfg.activation, x: data.x, points: data.n,
                                  parameters: ResidualNet<T>.initialParameters(shape, horizon: cfg.horizon, seed: cfg.seed, lmK: cfg.lmK))
         test = data.testN > 0 ? try net.batch(data.testX, points: data.testN) : nil
+        net.noise = cfg.noise; net.noiseSeed = cfg.seed
     }
 
     func config() -> JSONObject {
@@ -85,6 +86,8 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
     }
 
     func advance(from k: Int) throws {
+        // euler-maruyama trains on noisy passes and reports the noise-free map's loss.
+        if cfg.scheme == .eulerMaruyama { outputs = try net.outputs(noisy: true) }
         if outputs.count != data.n { outputs = try net.outputs() }
         try net.backward(outputs: outputs, labels: data.y)
         lastGradientNorm = try net.grad.enumerated().reduce(0.0) { $0 + (try net.backend.sumSquares($1.1, count: net.shape.counts[$1.0], as: T.self)) }

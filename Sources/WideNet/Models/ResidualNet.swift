@@ -6,7 +6,10 @@ import Foundation
 ///     x_{l+1} = x_l + h·V_l σ(U_l x_l + c_l)      (L blocks of width m, h = T/L: forward Euler)
 ///     or, LM-ResNet (`lm`), x_{l+1} = (1 − k_l)x_l + k_l x_{l−1} + h·V_l σ(U_l x_l + c_l) for l ≥ 1
 ///     with trained k_l ∈ [−0.99, 1] (x_1 by Euler), or Heun (`heun`, RK2/FractalNet):
-///     x̃ = x_l + hF_l(x_l), x_{l+1} = x_l + (h/2)(F_l(x_l) + F_l(x̃)) with the block's one F_l
+///     x̃ = x_l + hF_l(x_l), x_{l+1} = x_l + (h/2)(F_l(x_l) + F_l(x̃)) with the block's one F_l, or
+///     Euler–Maruyama (`euler-maruyama`, stochastic depth): the Euler block plus σΔW_l in training passes,
+///     ΔW_l ~ N(0, hI) from Philox (stream residualNoise, step = the update's number, so a resumed run
+///     draws the same), none in evaluation (the map's mean); the noise is additive, so the backward is Euler's
 ///     f(x) = wᵀx_L + b,   loss ½·mean_p (f(x_p) − y_p)²
 ///
 /// Points are rows (the batch X is P×d₀, the states P×D), so each block is two GEMMs and the fused
@@ -23,7 +26,7 @@ public final class ResidualNet<T: Scalar> {
         public var lm: Bool { scheme == .lm }
         public var heun: Bool { scheme == .heun }
         public init(inputs: Int, dim: Int, width: Int, depth: Int, scheme: ResidualScheme = .euler) {
-            precondition([.euler, .lm, .heun].contains(scheme), "ResidualNet trains euler, lm or heun blocks")
+            precondition([.euler, .lm, .heun, .eulerMaruyama].contains(scheme), "ResidualNet trains euler, lm, heun or euler-maruyama blocks")
             self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth; self.scheme = scheme
         }
 
@@ -81,6 +84,9 @@ public final class ResidualNet<T: Scalar> {
     let gPrevious: (any DeviceBuffer)?, gNext: (any DeviceBuffer)?, scalar: any DeviceBuffer
     /// lm: the k_l of the current parameters (read once per forward pass).
     var k: [Double] = []
+    /// euler-maruyama: σ, the seed of the increments, and their buffer (P×D).
+    public var noise = 0.0, noiseSeed: UInt64 = 0
+    let increment: (any DeviceBuffer)?
 
     public init(backend: any Backend, shape s: Shape, horizon: Double, activation: Activation, x: [Double], points p: Int,
                 parameters: [[Double]]) throws {
@@ -105,6 +111,7 @@ public final class ResidualNet<T: Scalar> {
         gPrevious = s.lm || s.heun ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
         gNext = s.lm || s.heun ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
         scalar = try backend.allocate(bytes: size)
+        increment = s.scheme == .eulerMaruyama ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
     }
 
     var kIndex: Int { readout + 2 }
@@ -123,8 +130,9 @@ public final class ResidualNet<T: Scalar> {
     /// A batch of other points (the test set, a probe grid) for `outputs(of:)`.
     func batch(_ x: [Double], points p: Int) throws -> Batch { try Batch(backend, shape: shape, x: x, points: p) }
 
-    /// The forward pass over a batch; returns f(x_p) for its points.
-    func forward(_ b: Batch) throws -> [Double] {
+    /// The forward pass over a batch; returns f(x_p) for its points. `noisy`: euler-maruyama's
+    /// increments of the coming update (training passes only, and only on the training batch).
+    func forward(_ b: Batch, noisy: Bool = false) throws -> [Double] {
         let s = shape, P = b.points
         guard P > 0 else { return [] }
         try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.inputs), b.x, theta[0], b.states[0], alpha: T(1), beta: T(0))
@@ -149,6 +157,12 @@ public final class ResidualNet<T: Scalar> {
             if s.lm && l >= 1 { try backend.axpby(T(k[l]), b.states[l - 1], T(1 - k[l]), b.states[l + 1], count: P * s.dim) }
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], theta[index(l, 2)], b.states[l + 1],
                              alpha: T(h), beta: T(1))
+            if noisy, let dw = increment, noise > 0, b === train {
+                try backend.fillRandom(dw, count: P * s.dim, offset: UInt64(l * P * s.dim), seed: noiseSeed,
+                                       stream: RandomStream.residualNoise.rawValue, step: UInt32(truncatingIfNeeded: updates),
+                                       distribution: .normal, scale: T(noise * h.squareRoot()))
+                try backend.axpby(T(1), dw, T(1), b.states[l + 1], count: P * s.dim)
+            }
         }
         try backend.gemm(GEMMShape(m: P, n: 1, k: s.dim), b.states[s.depth], theta[readout], b.out, alpha: T(1), beta: T(0))
         let bias = Double(try backend.download(theta[readout + 1], count: 1, as: T.self)[0])
@@ -156,7 +170,7 @@ public final class ResidualNet<T: Scalar> {
     }
 
     /// The outputs on the training points, after a forward pass.
-    public func outputs() throws -> [Double] { try forward(train) }
+    public func outputs(noisy: Bool = false) throws -> [Double] { try forward(train, noisy: noisy) }
 
     /// ½·mean (f − y)² of outputs f.
     public static func loss(_ f: [Double], _ y: [Double]) -> Double {
@@ -244,7 +258,7 @@ public final class ResidualNet<T: Scalar> {
 
     /// One update of every tensor by `rule` (its step is set from the updates made).
     public func step(_ rule: ParameterRule, labels y: [Double]) throws {
-        let f = try outputs()
+        let f = try outputs(noisy: true)
         try backward(outputs: f, labels: y)
         try apply(rule)
     }
@@ -271,8 +285,8 @@ public final class ResidualNet<T: Scalar> {
     }
 
     /// The gradient on the training points at the current parameters, per tensor.
-    public func gradient(labels y: [Double]) throws -> [[Double]] {
-        try backward(outputs: try outputs(), labels: y)
+    public func gradient(labels y: [Double], noisy: Bool = false) throws -> [[Double]] {
+        try backward(outputs: try outputs(noisy: noisy), labels: y)
         return try download(grad)
     }
 
