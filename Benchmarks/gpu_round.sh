@@ -305,33 +305,27 @@ EOF
     return "$rc"
   }
 
+  run_note() { # NAME RC LINES FN: keep run NAME's small files, show LINES of NAME.txt, note FN SUMMARY's text (or why none)
+    keep_small "$RUNS/$1" "$D/run"
+    tail -n "$3" "$D/$1.txt"
+    if [ -s "$D/run/summary.json" ]; then note "rc $2; $("$4" "$D/run/summary.json")"
+    else note "rc $2, no summary: $(tail -n1 "$D/$1.txt")"; fi
+    return "$2"
+  }
+
+  gram_note() { echo "n=$GRAM_N: λ0 $(summary_value "$1" lambda0) ± $(summary_value "$1" lambda0_error), converged $(summary_value "$1" converged), $(summary_value "$1" seconds) s, Krylov $(summary_value "$1" krylov_dimension)"; }
   stage_gram() {
     limited "$(left)" "$W" gram --backend opencl --device "$DEVICE" --n "$GRAM_N" --d 16 --seed 1 --eigensolver lanczos --matrix free \
       --eigenvalues 1 --block 32 --max-dimension "$GRAM_DIMENSION" --out "$RUNS/gram" > "$D/gram.txt" 2>&1
-    local rc=$?
-    keep_small "$RUNS/gram" "$D/run"
-    tail -n 4 "$D/gram.txt"
-    if [ -s "$D/run/summary.json" ]; then
-      note "rc $rc; n=$GRAM_N: λ0 $(summary_value "$D/run/summary.json" lambda0) ± $(summary_value "$D/run/summary.json" lambda0_error), converged $(summary_value "$D/run/summary.json" converged), $(summary_value "$D/run/summary.json" seconds) s, Krylov $(summary_value "$D/run/summary.json" krylov_dimension)"
-    else
-      note "rc $rc, no summary: $(tail -n1 "$D/gram.txt")"
-    fi
-    return "$rc"
+    run_note gram $? 4 gram_note
   }
 
+  resnet_note() { echo "width $RESNET_WIDTH, depth 16: final loss $(summary_value "$1" final_loss), $(summary_value "$1" seconds_per_step) s/update"; }
   stage_resnet() {
     limited "$(left)" "$W" resnet --experiment train --backend opencl --device "$DEVICE" --task teacher --input-dim 16 --n 256 \
       --test-size 64 --dim 64 --width "$RESNET_WIDTH" --depth 16 --steps "$RESNET_STEPS" --no-checkpoint --quiet --out "$RUNS/resnet" \
       > "$D/resnet.txt" 2>&1
-    local rc=$?
-    keep_small "$RUNS/resnet" "$D/run"
-    tail -n 3 "$D/resnet.txt"
-    if [ -s "$D/run/summary.json" ]; then
-      note "rc $rc; width $RESNET_WIDTH, depth 16: final loss $(summary_value "$D/run/summary.json" final_loss), $(summary_value "$D/run/summary.json" seconds_per_step) s/update"
-    else
-      note "rc $rc, no summary: $(tail -n1 "$D/resnet.txt")"
-    fi
-    return "$rc"
+    run_note resnet $? 3 resnet_note
   }
 
   case " $ALL_STAGES " in *" $STAGE_NAME "*) ;; *) echo "unknown stage $STAGE_NAME"; exit 2 ;; esac
