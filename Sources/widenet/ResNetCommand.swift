@@ -26,7 +26,17 @@ struct ResNetCommand: ParsableCommand {
             (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
             --depth L (default 16), --width m (32), --dim D of the state (3; in 2-D only blocks that fold the plane separate circles). \
             Logs train and test loss and accuracy; checkpoints and --resume as every run; writes the \
-            parameters, each block's Lipschitz bound h‖V_l‖‖U_l‖ and the flow of the test points.
+            parameters, each block's Lipschitz bound h‖V_l‖‖U_l‖ and the flow of the test points. With \
+            --depths 4,8,… it trains at each depth (member runs depth-L/) and fits the order in h of the \
+            gap between the learned maps of successive depths.
+
+            --experiment boost: --steps blocks added one at a time, each from the same random hidden \
+            weights two ways: functional-gradient boosting (V by ridge least squares, --ridge, fitted to \
+            −∂loss/∂x_L, an exact line search, the read-out refit) and layer by layer (the new block and \
+            the read-out by --boost-steps GD steps of --lr). Loss against blocks with each fitted rate.
+
+            --experiment non-lipschitz: Euler and backward Euler on F(x) = sign(x)|x|^½ from 0 and ±ε at \
+            --depths, against the closed form sign(ε)(√|ε| + T/2)²; the end point's sensitivity to the start.
 
             Examples:
               widenet resnet
