@@ -20,7 +20,7 @@ struct ResNetCommand: ParsableCommand {
             L, 2L, …, 2^S·L (each depth is one step of the run). Writes the field (field_U/V/c.npy), the \
             points, end points and references per scheme, and trajectories.
 
-            --experiment train: x_0 = E x, the blocks above (--scheme euler, lm with trained k_l, heun, or euler-maruyama: noise in training passes) \
+            --experiment train: x_0 = E x, the blocks above (--scheme euler, lm with trained k_l, heun, backward-euler by fixed-point iteration, or euler-maruyama: noise in training passes) \
             with σ = --activation and their own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
             updates by --optimizer (gd, momentum, adam) with backpropagation on the chosen backend \
             (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
@@ -107,13 +107,16 @@ struct ResNetCommand: ParsableCommand {
             throw ValidationError("\(flag) does not apply to --experiment non-lipschitz (Euler and backward Euler on sign(x)|x|^(1/2) in one dimension)")
         }
         if kind == .train || kind == .boost {
-            let trainScheme = ["--scheme", "--lm-k", "--noise"]
+            let trainScheme = ["--scheme", "--lm-k", "--noise", "--tolerance", "--max-iterations"]
             if let flag = Self.depthLimitOnly.first(where: { given($0) && !(kind == .train && trainScheme.contains($0)) }) {
-                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler, lm, heun or euler-maruyama")
+                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler, lm, heun, euler-maruyama or backward-euler")
             }
-            if kind == .train, given("--scheme"), !["euler", "lm", "heun", "euler-maruyama"].contains(scheme) {
-                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by euler, lm, heun or euler-maruyama "
-                    + "(the other schemes run in depth-limit)")
+            if kind == .train, given("--scheme"), !["euler", "lm", "heun", "euler-maruyama", "backward-euler"].contains(scheme) {
+                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by euler, lm, heun, euler-maruyama or "
+                    + "backward-euler (revnet runs in depth-limit)")
+            }
+            if kind == .train, given("--tolerance") || given("--max-iterations"), scheme != "backward-euler" {
+                throw ValidationError("--tolerance and --max-iterations apply to --scheme backward-euler")
             }
             if kind == .train, given("--noise"), scheme != "euler-maruyama" { throw ValidationError("--noise applies to --scheme euler-maruyama") }
             if kind == .train, given("--lm-k"), scheme != "lm" { throw ValidationError("--lm-k applies to --scheme lm") }
@@ -232,6 +235,7 @@ struct ResNetCommand: ParsableCommand {
             if kind == .train, RunControlOptions.onCommandLine("--scheme"), let chosen = ResidualScheme(rawValue: scheme) { c.scheme = chosen }
             if let lmK { c.lmK = lmK }
             if let noise { c.noise = noise }
+            c.tolerance = tolerance; c.maxIterations = maxIterations
             if let optimizer { c.optimizer = optimizer }
             if let lr { c.learningRate = lr }
             if let steps { c.steps = steps }

@@ -27,12 +27,23 @@ def unpack(theta, d0, D, m, L, lm=False):
     return E, blocks, w, b, k
 
 
-def loss(theta, x, y, d0, D, m, L, h, act, lm=False, heun=False):
+def loss(theta, x, y, d0, D, m, L, h, act, lm=False, heun=False, implicit=False):
     E, blocks, w, b, k = unpack(theta, d0, D, m, L, lm)
     sigma = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "linear": lambda z: z}[act]
     s = x @ E.T
     prev = None
     for l, (U, c, V) in enumerate(blocks):
+        if implicit:   # y = s + h F(y) by fixed-point iteration to rounding
+            F = lambda z: sigma(z @ U.T + c) @ V.T
+            yy = s + h * F(s)
+            for _ in range(500):
+                nxt = s + h * F(yy)
+                done = np.abs(nxt - yy).max() <= 1e-15 * (1 + np.abs(nxt).max())
+                yy = nxt
+                if done:
+                    break
+            s = yy
+            continue
         if heun:
             F = lambda z: sigma(z @ U.T + c) @ V.T
             s = s + h / 2 * (F(s) + F(s + h * F(s)))
@@ -55,7 +66,7 @@ def main():
     h, act, lr, steps = cfg["horizon"] / L, cfg["activation"], cfg["lr"], cfg["steps"]
     opt = cfg["optimizer"]
     lm = cfg.get("scheme") == "lm"
-    args = (x, y, d0, D, m, L, h, act, lm, cfg.get("scheme") == "heun")
+    args = (x, y, d0, D, m, L, h, act, lm, cfg.get("scheme") == "heun", cfg.get("scheme") == "backward-euler")
     first, second = np.zeros_like(theta), np.zeros_like(theta)
     # gd and momentum step the blocks' tensors by lr/h (everything between E and w, b).
     rate = np.full_like(theta, lr)

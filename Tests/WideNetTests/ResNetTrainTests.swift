@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test(arguments: [(Activation.tanh, ResidualScheme.euler), (.relu, .euler), (.linear, .euler), (.tanh, .lm), (.relu, .lm),
-                      (.tanh, .heun), (.relu, .heun), (.tanh, .eulerMaruyama)])
+                      (.tanh, .heun), (.relu, .heun), (.tanh, .eulerMaruyama), (.tanh, .backwardEuler)])
     func backpropagationMatchesFiniteDifferences(_ activation: Activation, _ scheme: ResidualScheme) throws {
         let s = ResidualNet<Double>.Shape(inputs: 2, dim: 3, width: 5, depth: 4, scheme: scheme)
         let (net, y) = try Self.net(Double.self, CPUBackend(), shape: s, points: 7, activation: activation, seed: 11)
@@ -54,7 +54,8 @@ import Testing
         let gpu = try TestDevices.backend()
         if precision == .f64 && !gpu.info.supportsF64 { return }
         func compare<T: Scalar>(_: T.Type) throws {
-            for (optimizer, scheme) in [(Optimizer.adam, ResidualScheme.euler), (.gd, .euler), (.adam, .lm), (.adam, .heun), (.adam, .eulerMaruyama)] {
+            for (optimizer, scheme) in [(Optimizer.adam, ResidualScheme.euler), (.gd, .euler), (.adam, .lm), (.adam, .heun), (.adam, .eulerMaruyama),
+                                        (.adam, .backwardEuler)] {
                 let s = ResidualNet<T>.Shape(inputs: 2, dim: 3, width: 37, depth: 6, scheme: scheme)
                 let (a, y) = try Self.net(T.self, CPUBackend(), shape: s, points: 45, activation: .tanh, seed: 5)
                 let (b, _) = try Self.net(T.self, gpu, shape: s, points: 45, activation: .tanh, seed: 5)
@@ -83,15 +84,15 @@ import Testing
 
     /// Every logged loss and the final parameters of short f64 runs equal numpy's replay from the run's
     /// own inputs and initial parameters, with gradients by finite differences (Tests/References/resnet_train.py).
-    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam", "lm", "heun"])
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam", "lm", "heun", "backward-euler"])
     func trainingMatchesNumpysReplay(_ variant: String) throws {
         // lm: the LM-ResNet two-step with trained k_l under GD.
-        let optimizer = ["lm", "heun"].contains(variant) ? "gd" : variant
+        let optimizer = ["lm", "heun", "backward-euler"].contains(variant) ? "gd" : variant
         let dir = try CLITests.scratch(), run = dir.appendingPathComponent("run")
         _ = try Self.train(["--task", optimizer == "gd" ? "spirals" : "teacher", "--n", "23", "--test-size", "5", "--dim", "3", "--depth", "3",
                             "--width", "5", "--steps", "6", "--log-every", "1", "--optimizer", optimizer, "--lr", optimizer == "adam" ? "0.02" : "0.3",
                             "--activation", optimizer == "momentum" ? "relu" : "tanh", "--backend", "cpu", "--precision", "f64", "--seed", "4"]
-                            + (variant == "lm" ? ["--scheme", "lm", "--lm-k", "0.3"] : variant == "heun" ? ["--scheme", "heun"] : []), in: run)
+                            + (variant == "lm" ? ["--scheme", "lm", "--lm-k", "0.3"] : ["heun", "backward-euler"].contains(variant) ? ["--scheme", variant] : []), in: run)
         let out = dir.appendingPathComponent("reference.json")
         let py = try NPYTests.python([PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/resnet_train.py").path,
                                       run.path, out.path])
@@ -141,6 +142,9 @@ import Testing
         try cli.expectCleanFailure(["resnet", "--task", "circles"], mentions: "--task", "--experiment train")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--lr", "-1"], mentions: "--lr")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--task", "file"], mentions: "--task file", "--x")
+        // h·Lip(F) far above 1: backward Euler's fixed-point iteration cannot solve the block.
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "backward-euler", "--depth", "1", "--horizon", "40",
+                                    "--max-iterations", "30", "--backend", "cpu"], mentions: "did not converge", "block 0")
     }
 
     /// --depths: a sweep of member runs. Untrained (--steps 0) the nets are forward Euler on one smooth

@@ -20,6 +20,8 @@ public enum ResNetTrain {
         public var lmK = 0.5
         /// euler-maruyama: σ of the additive noise in training passes.
         public var noise = 0.5
+        /// backward-euler: the fixed-point iterations' relative tolerance and limit (default 1e-6 f32, 1e-12 f64; 200).
+        public var tolerance: Double? = nil, maxIterations: Int? = nil
         public var optimizer: Optimizer = .adam
         public var learningRate = 0.01
         public var steps = 500
@@ -42,7 +44,7 @@ public enum ResNetTrain {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case task, xPath = "x", yPath = "y", n, testSize = "test_size", inputDim = "input_dim", taskNoise = "task_noise"
             case depth, width, dim, horizon, activation, optimizer, learningRate = "lr", steps, logEvery = "log_every"
-            case boostSteps = "boost_steps", ridge, scheme, lmK = "lm_k", noise
+            case boostSteps = "boost_steps", ridge, scheme, lmK = "lm_k", noise, tolerance, maxIterations = "max_iterations"
             case backend, device, precision, seedBits = "seed", out, quiet
         }
 
@@ -54,10 +56,12 @@ public enum ResNetTrain {
             guard steps >= 0 else { throw BackendError("--steps must be at least 0 (got \(steps))") }
             guard testSize >= 0 else { throw BackendError("--test-size must be at least 0 (got \(testSize))") }
             guard horizon > 0 && horizon.isFinite else { throw BackendError("--horizon must be a positive number (got \(horizon))") }
-            guard [.euler, .lm, .heun, .eulerMaruyama].contains(scheme) else {
-                throw BackendError("--experiment train steps its blocks by euler, lm, heun or euler-maruyama (got --scheme \(scheme.rawValue)); "
-                    + "the other schemes run in depth-limit")
+            guard [.euler, .lm, .heun, .eulerMaruyama, .backwardEuler].contains(scheme) else {
+                throw BackendError("--experiment train steps its blocks by euler, lm, heun, euler-maruyama or backward-euler (got --scheme "
+                    + "\(scheme.rawValue)); revnet runs in depth-limit")
             }
+            if let t = tolerance, !(t > 0 && t < 1) { throw BackendError("--tolerance must be in (0, 1) (got \(t))") }
+            if let m = maxIterations, m < 1 { throw BackendError("--max-iterations must be at least 1 (got \(m))") }
             guard noise >= 0 && noise.isFinite else { throw BackendError("--noise must be a non-negative number (got \(noise))") }
             guard lmK >= -0.99 && lmK <= 1 else { throw BackendError("--lm-k must lie in [−0.99, 1] (got \(lmK))") }
             guard boostSteps >= 0 else { throw BackendError("--boost-steps must be at least 0 (got \(boostSteps))") }

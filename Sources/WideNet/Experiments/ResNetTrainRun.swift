@@ -41,6 +41,10 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
                                  parameters: ResidualNet<T>.initialParameters(shape, horizon: cfg.horizon, seed: cfg.seed, lmK: cfg.lmK))
         test = data.testN > 0 ? try net.batch(data.testX, points: data.testN) : nil
         net.noise = cfg.noise; net.noiseSeed = cfg.seed
+        if let t = cfg.tolerance { net.tolerance = t }
+        if let m = cfg.maxIterations { net.maxIterations = m }
+        // A first forward pass before anything is written: backward Euler that cannot solve a block fails here.
+        outputs = try net.outputs()
     }
 
     func config() -> JSONObject {

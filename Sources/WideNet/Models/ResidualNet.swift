@@ -9,7 +9,8 @@ import Foundation
 ///     x̃ = x_l + hF_l(x_l), x_{l+1} = x_l + (h/2)(F_l(x_l) + F_l(x̃)) with the block's one F_l, or
 ///     Euler–Maruyama (`euler-maruyama`, stochastic depth): the Euler block plus σΔW_l in training passes,
 ///     ΔW_l ~ N(0, hI) from Philox (stream residualNoise, step = the update's number, so a resumed run
-///     draws the same), none in evaluation (the map's mean); the noise is additive, so the backward is Euler's
+///     draws the same), none in evaluation (the map's mean); the noise is additive, so the backward is Euler's;
+///     or backward Euler (`backward-euler`, PolyNet): x_{l+1} = y with y = x_l + hF_l(y) by fixed-point iteration
 ///     f(x) = wᵀx_L + b,   loss ½·mean_p (f(x_p) − y_p)²
 ///
 /// Points are rows (the batch X is P×d₀, the states P×D), so each block is two GEMMs and the fused
@@ -25,8 +26,10 @@ public final class ResidualNet<T: Scalar> {
         public var scheme: ResidualScheme
         public var lm: Bool { scheme == .lm }
         public var heun: Bool { scheme == .heun }
+        public var implicit: Bool { scheme == .backwardEuler }
         public init(inputs: Int, dim: Int, width: Int, depth: Int, scheme: ResidualScheme = .euler) {
-            precondition([.euler, .lm, .heun, .eulerMaruyama].contains(scheme), "ResidualNet trains euler, lm, heun or euler-maruyama blocks")
+            precondition([.euler, .lm, .heun, .eulerMaruyama, .backwardEuler].contains(scheme),
+                         "ResidualNet trains euler, lm, heun, euler-maruyama or backward-euler blocks")
             self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth; self.scheme = scheme
         }
 
@@ -43,7 +46,7 @@ public final class ResidualNet<T: Scalar> {
         /// hidden values, and the backward's scratch.
         public func batchValues(points p: Int) -> Int {
             p * inputs + (depth + 1) * p * dim + 2 * depth * p * width + p * dim + p * width + 3 * p
-                + (heun ? depth * p * (dim + 2 * width) : 0) + (lm || heun ? 2 * p * dim : 0)
+                + (heun ? depth * p * (dim + 2 * width) : 0) + (lm || heun || implicit ? 2 * p * dim : 0) + (implicit ? 2 * p * dim : 0)
         }
     }
 
@@ -54,6 +57,8 @@ public final class ResidualNet<T: Scalar> {
         let states: [any DeviceBuffer], z: [any DeviceBuffer], a: [any DeviceBuffer]
         /// heun: each block's predictor x̃ and its pre-activations and hidden values there.
         let tilde: [any DeviceBuffer], z2: [any DeviceBuffer], a2: [any DeviceBuffer]
+        /// backward-euler: two P×D buffers for the fixed-point iterations (the next iterate, the change).
+        let scratch: [any DeviceBuffer]
         let out: any DeviceBuffer
         init(_ backend: any Backend, shape s: Shape, x values: [Double], points p: Int) throws {
             let size = MemoryLayout<T>.stride
@@ -67,6 +72,7 @@ public final class ResidualNet<T: Scalar> {
             tilde = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
             z2 = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
             a2 = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
+            scratch = try (0..<(s.implicit ? 2 : 0)).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
             out = try backend.allocate(bytes: max(1, p) * size)
         }
     }
@@ -84,6 +90,9 @@ public final class ResidualNet<T: Scalar> {
     let gPrevious: (any DeviceBuffer)?, gNext: (any DeviceBuffer)?, scalar: any DeviceBuffer
     /// lm: the k_l of the current parameters (read once per forward pass).
     var k: [Double] = []
+    /// backward-euler: the fixed-point iterations' relative tolerance on ‖change‖ and their limit, per
+    /// block, in the forward pass and in the backward's adjoint solve.
+    public var tolerance = T.precision == .f32 ? 1e-6 : 1e-12, maxIterations = 200
     /// euler-maruyama: σ, the seed of the increments, and their buffer (P×D).
     public var noise = 0.0, noiseSeed: UInt64 = 0
     let increment: (any DeviceBuffer)?
@@ -108,8 +117,8 @@ public final class ResidualNet<T: Scalar> {
         residual = try backend.allocate(bytes: max(1, p) * size)
         ones = try backend.allocate(bytes: max(1, p) * size)
         try backend.upload([T](repeating: 1, count: p), to: ones)
-        gPrevious = s.lm || s.heun ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
-        gNext = s.lm || s.heun ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gPrevious = s.lm || s.heun || s.implicit ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gNext = s.lm || s.heun || s.implicit ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
         scalar = try backend.allocate(bytes: size)
         increment = s.scheme == .eulerMaruyama ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
     }
@@ -153,6 +162,7 @@ public final class ResidualNet<T: Scalar> {
                 try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a2[l], v, b.states[l + 1], alpha: T(h / 2), beta: T(1))
                 continue
             }
+            if s.implicit { try implicitBlock(l, b); continue }
             try backend.copy(b.states[l], to: b.states[l + 1], bytes: P * s.dim * MemoryLayout<T>.stride)
             if s.lm && l >= 1 { try backend.axpby(T(k[l]), b.states[l - 1], T(1 - k[l]), b.states[l + 1], count: P * s.dim) }
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], theta[index(l, 2)], b.states[l + 1],
@@ -188,6 +198,7 @@ public final class ResidualNet<T: Scalar> {
         try backend.gemm(GEMMShape(m: P, n: s.dim, k: 1), residual, theta[readout], g, alpha: T(1), beta: T(0))
         if s.lm { return try backwardLM() }
         if s.heun { return try backwardHeun() }
+        if s.implicit { return try backwardImplicit() }
         for l in stride(from: s.depth - 1, through: 0, by: -1) {
             try blockGradients(l, from: g)
             try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[index(l, 0)], g, alpha: T(1), beta: T(1))
@@ -196,15 +207,78 @@ public final class ResidualNet<T: Scalar> {
     }
 
     /// Block l's gradients from G = ∂loss/∂x_{l+1}: ∂V_l = h·GᵀA_l, δ = h·(GV_l) ⊙ σ′(Z_l) (left in
-    /// `delta` for the state's gradient), ∂c_l = δᵀ1, ∂U_l = δᵀx_l.
-    func blockGradients(_ l: Int, from gradient: any DeviceBuffer) throws {
+    /// `delta` for the state's gradient), ∂c_l = δᵀ1, ∂U_l = δᵀ(input), the block's input x_l unless given.
+    func blockGradients(_ l: Int, from gradient: any DeviceBuffer, at input: (any DeviceBuffer)? = nil) throws {
         let s = shape, P = train.points, b = train
         let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
         try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), gradient, b.a[l], grad[v], alpha: T(h), beta: T(0))
         try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), gradient, theta[v], delta, alpha: T(1), beta: T(0))
         try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
         try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
-        try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, b.states[l], grad[u], alpha: T(1), beta: T(0))
+        try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, input ?? b.states[l], grad[u], alpha: T(1), beta: T(0))
+    }
+
+    /// Iterates u ← f(u) from u = `start` until ‖f(u) − u‖ ≤ tolerance·(‖u‖ + 1), leaving the last
+    /// iterate in `start`; `next` holds f(u), `change` the difference. Throws naming the block when it
+    /// does not converge in maxIterations (it converges when h·Lip(F) < 1).
+    func fixedPoint(_ start: any DeviceBuffer, next: any DeviceBuffer, change: any DeviceBuffer, count: Int, block l: Int, what: String,
+                    _ f: (_ u: any DeviceBuffer, _ into: any DeviceBuffer) throws -> Void) throws {
+        let bytes = count * MemoryLayout<T>.stride
+        var last = Double.infinity
+        for _ in 0..<maxIterations {
+            try f(start, next)
+            try backend.copy(next, to: change, bytes: bytes)
+            try backend.axpby(T(-1), start, T(1), change, count: count)
+            last = try backend.sumSquares(change, count: count, as: T.self).squareRoot()
+            let size = try backend.sumSquares(next, count: count, as: T.self).squareRoot()
+            try backend.copy(next, to: start, bytes: bytes)
+            if last <= tolerance * (size + 1) { return }
+            if !last.isFinite { break }
+        }
+        throw BackendError("backward-euler: the \(what) fixed-point iteration of block \(l) (h = \(h)) did not converge in \(maxIterations) "
+            + "iterations (last change \(last)); it converges when h·Lip(F) < 1: use more blocks (--depth) or a shorter --horizon")
+    }
+
+    /// Backward Euler's block: x_{l+1} = y with y = x_l + hF_l(y), by fixed-point iteration from the Euler
+    /// predictor; Z_l and A_l are left at y (the backward's linearisation point).
+    func implicitBlock(_ l: Int, _ b: Batch) throws {
+        let s = shape, P = b.points, (u, c, v) = (theta[index(l, 0)], theta[index(l, 1)], theta[index(l, 2)])
+        guard b.scratch.count == 2 else { throw BackendError("backward-euler blocks run on batches made for them") }
+        let bytes = P * s.dim * MemoryLayout<T>.stride
+        try backend.copy(b.states[l], to: b.states[l + 1], bytes: bytes)
+        try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], v, b.states[l + 1], alpha: T(h), beta: T(1))
+        let apply = { (y: any DeviceBuffer) throws in
+            try self.backend.gemm(GEMMShape(transB: true, m: P, n: s.width, k: s.dim), y, u, b.z[l], alpha: T(1), beta: T(0))
+            try self.backend.biasActivation(b.z[l], bias: c, activations: b.a[l], rows: P, columns: s.width, activation: self.activation, as: T.self)
+        }
+        try fixedPoint(b.states[l + 1], next: b.scratch[0], change: b.scratch[1], count: P * s.dim, block: l, what: "forward") { y, next in
+            try apply(y)
+            try self.backend.copy(b.states[l], to: next, bytes: bytes)
+            try self.backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.width), b.a[l], v, next, alpha: T(self.h), beta: T(1))
+        }
+        try apply(b.states[l + 1])
+    }
+
+    /// Backward Euler's backward pass: with G = g_{l+1} and J = ∂F_l/∂x at y = x_{l+1}, the adjoint
+    /// λ = G + hJᵀλ (a fixed point, since y = x_l + hF_l(y)) gives ∂loss/∂x_l = λ and the block's
+    /// gradients as Euler's at y with λ for G: ∂V_l = h·λᵀA_l, δ = h(λV_l) ⊙ σ′(Z_l), ∂c_l = δᵀ1, ∂U_l = δᵀy.
+    func backwardImplicit() throws {
+        let s = shape, P = train.points, b = train, bytes = P * s.dim * MemoryLayout<T>.stride
+        guard let lambda = gNext, let next = gPrevious else { preconditionFailure("backward-euler buffers missing") }
+        for l in stride(from: s.depth - 1, through: 0, by: -1) {
+            let (u, v) = (theta[index(l, 0)], theta[index(l, 2)])
+            try backend.copy(g, to: lambda, bytes: bytes)
+            try fixedPoint(lambda, next: next, change: b.scratch[1], count: P * s.dim, block: l, what: "adjoint") { lam, into in
+                try self.backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), lam, v, self.delta, alpha: T(1), beta: T(0))
+                try self.backend.activationBackward(self.delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(self.h),
+                                                    activation: self.activation)
+                try self.backend.copy(self.g, to: into, bytes: bytes)
+                try self.backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), self.delta, u, into, alpha: T(1), beta: T(1))
+            }
+            try blockGradients(l, from: lambda, at: b.states[l + 1])
+            try backend.copy(lambda, to: g, bytes: bytes)
+        }
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.inputs, k: P), g, b.x, grad[0], alpha: T(1), beta: T(0))
     }
 
     /// Heun's backward pass, with G = g_{l+1} and w = h/2: through F(x̃), δ₂ = w·(GV) ⊙ σ′(Z₂) and
