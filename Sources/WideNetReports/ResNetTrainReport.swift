@@ -34,8 +34,12 @@ enum ResNetTrainReport {
         if let l = try? run.array("lipschitz.npy"), !l.values.isEmpty {
             r.plot(SVGPlot(title: "Each block's Lipschitz bound", xLabel: "block l", yLabel: "h‖V_l‖₂‖U_l‖₂", xLog: false, yLog: false,
                            series: [PlotSeries("bound", x: (0..<l.values.count).map(Double.init), y: l.values, style: .points)]),
-                   caption: "The block x ↦ x + hV_lσ(U_l x + c_l) moves points by at most 1 + this times their distance (σ′ ≤ 1); "
-                       + "lipschitz_product bounds the whole map x_0 → x_L.")
+                   caption: (run.summary["scheme"]?.displayText == "revnet"
+                       ? "Each of a RevNet block's two half-steps (y by F_l of (0, z), then z by F_l of (y, 0)) moves points by at most 1 + this "
+                         + "times their distance (σ′ ≤ 1); lipschitz_product bounds the whole map x_0 → x_L, and revnet_reconstruction_error "
+                         + "is the largest difference between the flow's states and those rebuilt from x_L alone by inverting the blocks."
+                       : "The block x ↦ x + hV_lσ(U_l x + c_l) moves points by at most 1 + this times their distance (σ′ ≤ 1); "
+                         + "lipschitz_product bounds the whole map x_0 → x_L."))
         }
         if let flow = try? run.array("flow.npy"), flow.shape.count == 3, flow.shape[2] >= 2,
            let labels = try? run.array("flow_labels.npy") {

@@ -20,7 +20,8 @@ struct ResNetCommand: ParsableCommand {
             L, 2L, …, 2^S·L (each depth is one step of the run). Writes the field (field_U/V/c.npy), the \
             points, end points and references per scheme, and trajectories.
 
-            --experiment train: x_0 = E x, the blocks above (--scheme euler, lm with trained k_l, heun, backward-euler by fixed-point iteration, or euler-maruyama: noise in training passes) \
+            --experiment train: x_0 = E x, the blocks above (--scheme euler, lm with trained k_l, heun, backward-euler by fixed-point iteration, euler-maruyama: noise in training passes, or revnet: \
+            the halves y, z of an even --dim moved in turn, each by the block's F of the other) \
             with σ = --activation and their own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
             updates by --optimizer (gd, momentum, adam) with backpropagation on the chosen backend \
             (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
@@ -109,11 +110,11 @@ struct ResNetCommand: ParsableCommand {
         if kind == .train || kind == .boost {
             let trainScheme = ["--scheme", "--lm-k", "--noise", "--tolerance", "--max-iterations"]
             if let flag = Self.depthLimitOnly.first(where: { given($0) && !(kind == .train && trainScheme.contains($0)) }) {
-                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler, lm, heun, euler-maruyama or backward-euler")
+                throw ValidationError("\(flag) applies to --experiment depth-limit; train steps its blocks by --scheme euler, lm, heun, euler-maruyama, backward-euler or revnet")
             }
-            if kind == .train, given("--scheme"), !["euler", "lm", "heun", "euler-maruyama", "backward-euler"].contains(scheme) {
-                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by euler, lm, heun, euler-maruyama or "
-                    + "backward-euler (revnet runs in depth-limit)")
+            if kind == .train, given("--scheme"), ResidualScheme(rawValue: scheme) == nil {
+                throw ValidationError("--scheme \(scheme): --experiment train steps its blocks by one of "
+                    + ResidualScheme.allCases.map(\.rawValue).joined(separator: ", "))
             }
             if kind == .train, given("--tolerance") || given("--max-iterations"), scheme != "backward-euler" {
                 throw ValidationError("--tolerance and --max-iterations apply to --scheme backward-euler")

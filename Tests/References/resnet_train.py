@@ -27,7 +27,7 @@ def unpack(theta, d0, D, m, L, lm=False):
     return E, blocks, w, b, k
 
 
-def loss(theta, x, y, d0, D, m, L, h, act, lm=False, heun=False, implicit=False):
+def loss(theta, x, y, d0, D, m, L, h, act, lm=False, heun=False, implicit=False, revnet=False):
     E, blocks, w, b, k = unpack(theta, d0, D, m, L, lm)
     sigma = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "linear": lambda z: z}[act]
     s = x @ E.T
@@ -43,6 +43,14 @@ def loss(theta, x, y, d0, D, m, L, h, act, lm=False, heun=False, implicit=False)
                 if done:
                     break
             s = yy
+            continue
+        if revnet:   # the halves in turn: y by F of (0, z), then z by F of (new y, 0)
+            half = D // 2
+            a = sigma(s[:, half:] @ U[:, half:].T + c)
+            s = s.copy()
+            s[:, :half] += h * a @ V[:half].T
+            a = sigma(s[:, :half] @ U[:, :half].T + c)
+            s[:, half:] += h * a @ V[half:].T
             continue
         if heun:
             F = lambda z: sigma(z @ U.T + c) @ V.T
@@ -66,7 +74,7 @@ def main():
     h, act, lr, steps = cfg["horizon"] / L, cfg["activation"], cfg["lr"], cfg["steps"]
     opt = cfg["optimizer"]
     lm = cfg.get("scheme") == "lm"
-    args = (x, y, d0, D, m, L, h, act, lm, cfg.get("scheme") == "heun", cfg.get("scheme") == "backward-euler")
+    args = (x, y, d0, D, m, L, h, act, lm, cfg.get("scheme") == "heun", cfg.get("scheme") == "backward-euler", cfg.get("scheme") == "revnet")
     first, second = np.zeros_like(theta), np.zeros_like(theta)
     # gd and momentum step the blocks' tensors by lr/h (everything between E and w, b).
     rate = np.full_like(theta, lr)

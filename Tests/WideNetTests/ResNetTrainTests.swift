@@ -15,9 +15,11 @@ import Testing
     }
 
     @Test(arguments: [(Activation.tanh, ResidualScheme.euler), (.relu, .euler), (.linear, .euler), (.tanh, .lm), (.relu, .lm),
-                      (.tanh, .heun), (.relu, .heun), (.tanh, .eulerMaruyama), (.tanh, .backwardEuler)])
+                      (.tanh, .heun), (.relu, .heun), (.tanh, .eulerMaruyama), (.tanh, .backwardEuler), (.tanh, .revnet),
+                      (.relu, .revnet)])
     func backpropagationMatchesFiniteDifferences(_ activation: Activation, _ scheme: ResidualScheme) throws {
-        let s = ResidualNet<Double>.Shape(inputs: 2, dim: 3, width: 5, depth: 4, scheme: scheme)
+        // revnet splits the state into halves, so its state has an even dimension (here unequal to the inputs').
+        let s = ResidualNet<Double>.Shape(inputs: 2, dim: scheme == .revnet ? 4 : 3, width: 5, depth: 4, scheme: scheme)
         let (net, y) = try Self.net(Double.self, CPUBackend(), shape: s, points: 7, activation: activation, seed: 11)
         // euler-maruyama: the gradient of the noisy pass the update uses (its increments fixed by the update's number).
         let noisy = scheme == .eulerMaruyama
@@ -55,8 +57,8 @@ import Testing
         if precision == .f64 && !gpu.info.supportsF64 { return }
         func compare<T: Scalar>(_: T.Type) throws {
             for (optimizer, scheme) in [(Optimizer.adam, ResidualScheme.euler), (.gd, .euler), (.adam, .lm), (.adam, .heun), (.adam, .eulerMaruyama),
-                                        (.adam, .backwardEuler)] {
-                let s = ResidualNet<T>.Shape(inputs: 2, dim: 3, width: 37, depth: 6, scheme: scheme)
+                                        (.adam, .backwardEuler), (.adam, .revnet)] {
+                let s = ResidualNet<T>.Shape(inputs: 2, dim: scheme == .revnet ? 6 : 3, width: 37, depth: 6, scheme: scheme)
                 let (a, y) = try Self.net(T.self, CPUBackend(), shape: s, points: 45, activation: .tanh, seed: 5)
                 let (b, _) = try Self.net(T.self, gpu, shape: s, points: 45, activation: .tanh, seed: 5)
                 for net in [a, b] { net.noise = 0.4; net.noiseSeed = 9 }   // euler-maruyama only; the same Philox increments on both
@@ -84,15 +86,16 @@ import Testing
 
     /// Every logged loss and the final parameters of short f64 runs equal numpy's replay from the run's
     /// own inputs and initial parameters, with gradients by finite differences (Tests/References/resnet_train.py).
-    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam", "lm", "heun", "backward-euler"])
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"), arguments: ["gd", "momentum", "adam", "lm", "heun", "backward-euler", "revnet"])
     func trainingMatchesNumpysReplay(_ variant: String) throws {
         // lm: the LM-ResNet two-step with trained k_l under GD.
-        let optimizer = ["lm", "heun", "backward-euler"].contains(variant) ? "gd" : variant
+        let schemes = ["lm", "heun", "backward-euler", "revnet"], optimizer = schemes.contains(variant) ? "gd" : variant
         let dir = try CLITests.scratch(), run = dir.appendingPathComponent("run")
-        _ = try Self.train(["--task", optimizer == "gd" ? "spirals" : "teacher", "--n", "23", "--test-size", "5", "--dim", "3", "--depth", "3",
+        _ = try Self.train(["--task", optimizer == "gd" ? "spirals" : "teacher", "--n", "23", "--test-size", "5",
+                            "--dim", variant == "revnet" ? "4" : "3", "--depth", "3",
                             "--width", "5", "--steps", "6", "--log-every", "1", "--optimizer", optimizer, "--lr", optimizer == "adam" ? "0.02" : "0.3",
                             "--activation", optimizer == "momentum" ? "relu" : "tanh", "--backend", "cpu", "--precision", "f64", "--seed", "4"]
-                            + (variant == "lm" ? ["--scheme", "lm", "--lm-k", "0.3"] : ["heun", "backward-euler"].contains(variant) ? ["--scheme", variant] : []), in: run)
+                            + (variant == "lm" ? ["--scheme", "lm", "--lm-k", "0.3"] : schemes.contains(variant) ? ["--scheme", variant] : []), in: run)
         let out = dir.appendingPathComponent("reference.json")
         let py = try NPYTests.python([PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/resnet_train.py").path,
                                       run.path, out.path])
@@ -138,13 +141,27 @@ import Testing
         }
         let cli = CLITests()
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--points", "5"], mentions: "--points", "depth-limit")
-        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "revnet"], mentions: "--scheme", "depth-limit")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "revnet"], mentions: "--dim", "even")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "rk4"], mentions: "--scheme", "revnet")
         try cli.expectCleanFailure(["resnet", "--task", "circles"], mentions: "--task", "--experiment train")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--lr", "-1"], mentions: "--lr")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--task", "file"], mentions: "--task file", "--x")
         // h·Lip(F) far above 1: backward Euler's fixed-point iteration cannot solve the block.
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "backward-euler", "--depth", "1", "--horizon", "40",
                                     "--max-iterations", "30", "--backend", "cpu"], mentions: "did not converge", "block 0")
+    }
+
+    /// RevNet blocks: trained on circles in a 4-D state (the inputs in y, z starting at 0) they separate
+    /// them, and x_L alone gives back every state of the flow by inverting the blocks (to f64 rounding).
+    @Test func revnetTrainsAndInvertsItsBlocks() throws {
+        let dir = try CLITests.scratch()
+        let s = try Self.train(["--task", "circles", "--scheme", "revnet", "--dim", "4", "--depth", "8", "--steps", "300", "--backend", "cpu",
+                                "--precision", "f64", "--n", "256", "--test-size", "128"], in: dir)
+        let accuracy = try #require(s["final_test_accuracy"]?.numeric), error = try #require(s["revnet_reconstruction_error"]?.numeric)
+        #expect(accuracy >= 0.95, "revnet on circles: test accuracy \(accuracy)")
+        let flow = try NPY.read(dir.appendingPathComponent("flow.npy")).values
+        let scale = flow.map(abs).max() ?? 0
+        #expect(scale > 1 && error <= 1e-12 * scale, "revnet: states rebuilt from x_L differ by \(error) (states up to \(scale))")
     }
 
     /// --depths: a sweep of member runs. Untrained (--steps 0) the nets are forward Euler on one smooth

@@ -56,9 +56,8 @@ public enum ResNetTrain {
             guard steps >= 0 else { throw BackendError("--steps must be at least 0 (got \(steps))") }
             guard testSize >= 0 else { throw BackendError("--test-size must be at least 0 (got \(testSize))") }
             guard horizon > 0 && horizon.isFinite else { throw BackendError("--horizon must be a positive number (got \(horizon))") }
-            guard [.euler, .lm, .heun, .eulerMaruyama, .backwardEuler].contains(scheme) else {
-                throw BackendError("--experiment train steps its blocks by euler, lm, heun, euler-maruyama or backward-euler (got --scheme "
-                    + "\(scheme.rawValue)); revnet runs in depth-limit")
+            if scheme == .revnet && dim % 2 != 0 {
+                throw BackendError("revnet splits the state into two halves: --dim must be even (got \(dim))")
             }
             if let t = tolerance, !(t > 0 && t < 1) { throw BackendError("--tolerance must be in (0, 1) (got \(t))") }
             if let m = maxIterations, m < 1 { throw BackendError("--max-iterations must be at least 1 (got \(m))") }

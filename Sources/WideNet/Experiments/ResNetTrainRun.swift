@@ -143,12 +143,15 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
             bounds.append(net.h * u * v)
         }
         try run.writeArray(bounds, shape: [s.depth], to: "lipschitz.npy")
-        var flowPoints = 0, probeOutputs: [Double]? = nil
+        var flowPoints = 0, probeOutputs: [Double]? = nil, reconstruction: Double? = nil
         if let test {
             let q = min(256, data.testN)
             let probe = try net.batch(Array(data.testX.prefix(q * data.d)), points: q)
             let f = try net.forward(probe)
-            try run.writeArray(try net.states(of: probe), shape: [s.depth + 1, q, s.dim], to: "flow.npy")
+            let states = try net.states(of: probe)
+            try run.writeArray(states, shape: [s.depth + 1, q, s.dim], to: "flow.npy")
+            // revnet: how exactly x_L alone gives back every earlier state (the memory-free backward's premise).
+            if s.revnet { reconstruction = zip(try net.reconstructedStates(of: probe), states).map { abs($0 - $1) }.max() }
             try run.writeArray(Array(data.testY.prefix(q)), shape: [q], to: "flow_labels.npy")
             try run.writeArray(f, shape: [q], to: "flow_outputs.npy")
             flowPoints = q; probeOutputs = f
@@ -166,7 +169,9 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
         o.set("scheme", cfg.scheme.rawValue)
         if s.lm { o.set("lm_k", theta[net.kIndex]) }
         o.set("lipschitz_max", bounds.max() ?? 0)
-        o.set("lipschitz_product", bounds.reduce(1) { $0 * (1 + $1) })
+        // A revnet block is two half-steps, each within 1 + h‖V_l‖‖U_l‖.
+        o.set("lipschitz_product", bounds.reduce(1) { $0 * (1 + $1) * (s.revnet ? 1 + $1 : 1) })
+        if let reconstruction { o.set("revnet_reconstruction_error", reconstruction) }
         o.set("flow_points", flowPoints)
         // The learned map on the flow's points, which a depth sweep compares across depths.
         if let f = probeOutputs { o.set("probe_outputs", f) }

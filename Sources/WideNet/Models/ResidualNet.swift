@@ -10,7 +10,9 @@ import Foundation
 ///     Euler–Maruyama (`euler-maruyama`, stochastic depth): the Euler block plus σΔW_l in training passes,
 ///     ΔW_l ~ N(0, hI) from Philox (stream residualNoise, step = the update's number, so a resumed run
 ///     draws the same), none in evaluation (the map's mean); the noise is additive, so the backward is Euler's;
-///     or backward Euler (`backward-euler`, PolyNet): x_{l+1} = y with y = x_l + hF_l(y) by fixed-point iteration
+///     or backward Euler (`backward-euler`, PolyNet): x_{l+1} = y with y = x_l + hF_l(y) by fixed-point iteration,
+///     or RevNet (`revnet`, ResidualNet+RevNet.swift): x = (y, z) halves, y ← y + hP_yF_l((0, z)), then
+///     z ← z + hP_zF_l((y, 0)) with the new y (Euler on the coupled system, invertible block by block)
 ///     f(x) = wᵀx_L + b,   loss ½·mean_p (f(x_p) − y_p)²
 ///
 /// Points are rows (the batch X is P×d₀, the states P×D), so each block is two GEMMs and the fused
@@ -21,15 +23,16 @@ import Foundation
 public final class ResidualNet<T: Scalar> {
     public struct Shape: Sendable, Hashable, Codable {
         public var inputs: Int, dim: Int, width: Int, depth: Int
-        /// The LM-ResNet two-step with trained k_l instead of forward Euler.
-        /// euler, lm (the LM-ResNet two-step with trained k_l) or heun.
+        /// euler, lm, heun, euler-maruyama, backward-euler or revnet.
         public var scheme: ResidualScheme
         public var lm: Bool { scheme == .lm }
         public var heun: Bool { scheme == .heun }
         public var implicit: Bool { scheme == .backwardEuler }
+        public var revnet: Bool { scheme == .revnet }
+        /// Schemes with a second evaluation per block kept for the backward (x̃ or the half-step state, Z₂, A₂).
+        var twoStage: Bool { heun || revnet }
         public init(inputs: Int, dim: Int, width: Int, depth: Int, scheme: ResidualScheme = .euler) {
-            precondition([.euler, .lm, .heun, .eulerMaruyama, .backwardEuler].contains(scheme),
-                         "ResidualNet trains euler, lm, heun, euler-maruyama or backward-euler blocks")
+            precondition(scheme != .revnet || dim % 2 == 0, "ResidualNet: revnet splits the state into halves (an even dim)")
             self.inputs = inputs; self.dim = dim; self.width = width; self.depth = depth; self.scheme = scheme
         }
 
@@ -46,7 +49,7 @@ public final class ResidualNet<T: Scalar> {
         /// hidden values, and the backward's scratch.
         public func batchValues(points p: Int) -> Int {
             p * inputs + (depth + 1) * p * dim + 2 * depth * p * width + p * dim + p * width + 3 * p
-                + (heun ? depth * p * (dim + 2 * width) : 0) + (lm || heun || implicit ? 2 * p * dim : 0) + (implicit ? 2 * p * dim : 0)
+                + (twoStage ? depth * p * (dim + 2 * width) : 0) + (lm || twoStage || implicit ? 2 * p * dim : 0) + (implicit || revnet ? 2 * p * dim : 0)
         }
     }
 
@@ -55,9 +58,11 @@ public final class ResidualNet<T: Scalar> {
         let points: Int
         let x: any DeviceBuffer
         let states: [any DeviceBuffer], z: [any DeviceBuffer], a: [any DeviceBuffer]
-        /// heun: each block's predictor x̃ and its pre-activations and hidden values there.
+        /// heun: each block's predictor x̃ and its pre-activations and hidden values there; revnet: the state
+        /// after the y half-step and the z half-step's pre-activations and hidden values.
         let tilde: [any DeviceBuffer], z2: [any DeviceBuffer], a2: [any DeviceBuffer]
-        /// backward-euler: two P×D buffers for the fixed-point iterations (the next iterate, the change).
+        /// backward-euler: two P×D buffers for the fixed-point iterations (the next iterate, the change);
+        /// revnet: a projected state and a half-step's output.
         let scratch: [any DeviceBuffer]
         let out: any DeviceBuffer
         init(_ backend: any Backend, shape s: Shape, x values: [Double], points p: Int) throws {
@@ -68,11 +73,11 @@ public final class ResidualNet<T: Scalar> {
             states = try (0...s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
             z = try (0..<s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
             a = try (0..<s.depth).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
-            let blocks = s.heun ? s.depth : 0
+            let blocks = s.twoStage ? s.depth : 0
             tilde = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
             z2 = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
             a2 = try (0..<blocks).map { _ in try backend.allocate(bytes: max(1, p * s.width) * size) }
-            scratch = try (0..<(s.implicit ? 2 : 0)).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
+            scratch = try (0..<(s.implicit || s.revnet ? 2 : 0)).map { _ in try backend.allocate(bytes: max(1, p * s.dim) * size) }
             out = try backend.allocate(bytes: max(1, p) * size)
         }
     }
@@ -96,6 +101,8 @@ public final class ResidualNet<T: Scalar> {
     /// euler-maruyama: σ, the seed of the increments, and their buffer (P×D).
     public var noise = 0.0, noiseSeed: UInt64 = 0
     let increment: (any DeviceBuffer)?
+    /// revnet: the projections P_y = diag(1, …, 1, 0, …, 0) and P_z = I − P_y (D×D) onto the halves.
+    let projections: [any DeviceBuffer]
 
     public init(backend: any Backend, shape s: Shape, horizon: Double, activation: Activation, x: [Double], points p: Int,
                 parameters: [[Double]]) throws {
@@ -117,10 +124,15 @@ public final class ResidualNet<T: Scalar> {
         residual = try backend.allocate(bytes: max(1, p) * size)
         ones = try backend.allocate(bytes: max(1, p) * size)
         try backend.upload([T](repeating: 1, count: p), to: ones)
-        gPrevious = s.lm || s.heun || s.implicit ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
-        gNext = s.lm || s.heun || s.implicit ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gPrevious = s.lm || s.twoStage || s.implicit ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        gNext = s.lm || s.twoStage || s.implicit ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
         scalar = try backend.allocate(bytes: size)
         increment = s.scheme == .eulerMaruyama ? try backend.allocate(bytes: max(1, p * s.dim) * size) : nil
+        projections = try (s.revnet ? [true, false] : []).map { first in
+            let b = try backend.allocate(bytes: s.dim * s.dim * size)
+            try backend.upload((0..<(s.dim * s.dim)).map { i in T(i % (s.dim + 1) == 0 && (i / s.dim < s.dim / 2) == first ? 1 : 0) }, to: b)
+            return b
+        }
     }
 
     var kIndex: Int { readout + 2 }
@@ -147,6 +159,7 @@ public final class ResidualNet<T: Scalar> {
         try backend.gemm(GEMMShape(transB: true, m: P, n: s.dim, k: s.inputs), b.x, theta[0], b.states[0], alpha: T(1), beta: T(0))
         if s.lm { k = try backend.download(theta[kIndex], count: s.depth, as: T.self).map(Double.init) }
         for l in 0..<s.depth {
+            if s.revnet { try revnetBlock(l, b); continue }
             try backend.gemm(GEMMShape(transB: true, m: P, n: s.width, k: s.dim), b.states[l], theta[index(l, 0)], b.z[l], alpha: T(1), beta: T(0))
             try backend.biasActivation(b.z[l], bias: theta[index(l, 1)], activations: b.a[l], rows: P, columns: s.width, activation: activation,
                                        as: T.self)
@@ -199,6 +212,7 @@ public final class ResidualNet<T: Scalar> {
         if s.lm { return try backwardLM() }
         if s.heun { return try backwardHeun() }
         if s.implicit { return try backwardImplicit() }
+        if s.revnet { return try backwardRevNet() }
         for l in stride(from: s.depth - 1, through: 0, by: -1) {
             try blockGradients(l, from: g)
             try backend.gemm(GEMMShape(m: P, n: s.dim, k: s.width), delta, theta[index(l, 0)], g, alpha: T(1), beta: T(1))
@@ -208,14 +222,17 @@ public final class ResidualNet<T: Scalar> {
 
     /// Block l's gradients from G = ∂loss/∂x_{l+1}: ∂V_l = h·GᵀA_l, δ = h·(GV_l) ⊙ σ′(Z_l) (left in
     /// `delta` for the state's gradient), ∂c_l = δᵀ1, ∂U_l = δᵀ(input), the block's input x_l unless given.
-    func blockGradients(_ l: Int, from gradient: any DeviceBuffer, at input: (any DeviceBuffer)? = nil) throws {
-        let s = shape, P = train.points, b = train
+    /// `second`: at the block's second evaluation (Z₂, A₂); `accumulate`: added to the gradients there.
+    func blockGradients(_ l: Int, from gradient: any DeviceBuffer, at input: (any DeviceBuffer)? = nil, second: Bool = false,
+                        accumulate: Bool = false) throws {
+        let s = shape, P = train.points, b = train, beta = T(accumulate ? 1 : 0)
         let (u, c, v) = (index(l, 0), index(l, 1), index(l, 2))
-        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), gradient, b.a[l], grad[v], alpha: T(h), beta: T(0))
+        let (z, a) = second ? (b.z2[l], b.a2[l]) : (b.z[l], b.a[l])
+        try backend.gemm(GEMMShape(transA: true, m: s.dim, n: s.width, k: P), gradient, a, grad[v], alpha: T(h), beta: beta)
         try backend.gemm(GEMMShape(m: P, n: s.width, k: s.dim), gradient, theta[v], delta, alpha: T(1), beta: T(0))
-        try backend.activationBackward(delta, preactivations: b.z[l], activations: b.a[l], count: P * s.width, scale: T(h), activation: activation)
-        try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: T(0))
-        try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, input ?? b.states[l], grad[u], alpha: T(1), beta: T(0))
+        try backend.activationBackward(delta, preactivations: z, activations: a, count: P * s.width, scale: T(h), activation: activation)
+        try backend.gemm(GEMMShape(transA: true, m: s.width, n: 1, k: P), delta, ones, grad[c], alpha: T(1), beta: beta)
+        try backend.gemm(GEMMShape(transA: true, m: s.width, n: s.dim, k: P), delta, input ?? b.states[l], grad[u], alpha: T(1), beta: beta)
     }
 
     /// Iterates u ← f(u) from u = `start` until ‖f(u) − u‖ ≤ tolerance·(‖u‖ + 1), leaving the last
