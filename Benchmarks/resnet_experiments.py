@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The `widenet resnet` experiments at the sizes their figures use, with the figures' key numbers in one
-table: training on circles in 2-D and 3-D states, training at growing depth (the learned maps' gap
+table: training on circles in 2-D and 3-D states (and RevNet blocks in 2-D and 4-D, which are
+invertible, so the 2-D RevNet cannot separate them), training at growing depth (the learned maps' gap
 between successive depths and its order in h), boosting against layer-by-layer GD, and the
 non-Lipschitz field. Each run keeps its directory (report.html with the figures) under --runs.
 
@@ -33,7 +34,9 @@ def main():
     r = {
         "circles-dim2": run(widenet, "circles-dim2", train + ["--dim", "2"], runs),
         "circles-dim3": run(widenet, "circles-dim3", train + ["--dim", "3"], runs),
-        "depth-sweep": run(widenet, "depth-sweep", ["--experiment", "train", "--task", "spirals", "--depths", "4,8,16,32,64,128",
+        "revnet-dim2": run(widenet, "revnet-dim2", train + ["--dim", "2", "--scheme", "revnet"], runs),
+        "revnet-dim4": run(widenet, "revnet-dim4", train + ["--dim", "4", "--scheme", "revnet"], runs),
+        "depth-sweep": run(widenet, "depth-sweep", ["--experiment", "train", "--task", "spirals", "--depths", "4,8,16,32,64,128,256",
                                                     "--steps", "300", "--optimizer", "gd", "--lr", "0.05", "--n", "256",
                                                     "--test-size", "256", "--backend", "cpu"], runs),
         "boost": run(widenet, "boost", ["--experiment", "boost", "--task", "spirals", "--steps", "64", "--n", "512",
@@ -42,6 +45,7 @@ def main():
     }
     json.dump(r, open(os.path.join(HERE, "results/resnet_experiments.json"), "w"), indent=1)
     c2, c3 = r["circles-dim2"]["summary"], r["circles-dim3"]["summary"]
+    r2, r4 = r["revnet-dim2"]["summary"], r["revnet-dim4"]["summary"]
     sw, b, nl = r["depth-sweep"]["summary"], r["boost"]["summary"], r["non-lipschitz"]["summary"]
 
     def interval(o):
@@ -53,7 +57,11 @@ def main():
              "| experiment | result |", "|---|---|",
              f"| train, circles, L = 32, 1500 Adam updates, state D = 2 | final loss {c2['final_loss']:.4f}, test accuracy {c2['final_test_accuracy']:.3f} |",
              f"| the same, D = 3 | final loss {c3['final_loss']:.4f}, test accuracy {c3['final_test_accuracy']:.3f} |",
-             f"| train at L = 4…128, spirals, 300 GD updates (blocks' step η/h) | final losses {', '.join(f'{v:.4f}' for v in sw['final_losses'])}; "
+             f"| the same, revnet blocks, D = 2 | final loss {r2['final_loss']:.4f}, test accuracy {r2['final_test_accuracy']:.3f}; "
+             f"states rebuilt from x_L within {r2['revnet_reconstruction_error']:.1e} (f32) |",
+             f"| the same, revnet blocks, D = 4 | final loss {r4['final_loss']:.4f}, test accuracy {r4['final_test_accuracy']:.3f}; "
+             f"states rebuilt from x_L within {r4['revnet_reconstruction_error']:.1e} (f32) |",
+             f"| train at L = 4…256, spirals, 300 GD updates (blocks' step η/h) | final losses {', '.join(f'{v:.4f}' for v in sw['final_losses'])}; "
              f"gap between successive learned maps {', '.join(f'{v:.2e}' for v in sw['map_gaps'])}, order in h "
              f"{order.get('order', float('nan')):.3f} {interval(order)} |",
              f"| boost, spirals, 64 blocks of width 32 | training loss {b['final_loss']:.4f} (rate α = {b['boost_rate']['rate']:.3f} "
