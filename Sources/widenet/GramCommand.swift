@@ -12,7 +12,8 @@ struct GramCommand: ParsableCommand {
         discussion: """
             H∞_ij = x_iᵀx_j (π − arccos(x_iᵀx_j)) / (2π) on unit-norm inputs; writes gram_inf.npy and \
             gram_inf_eigenvalues.npy. With --width m the empirical H(0) of a random net of width m \
-            (gram_0.npy) and ‖H(0) − H∞‖.
+            (gram_0.npy) and ‖H(0) − H∞‖; with --weights W.npy the same for the net of those hidden \
+            weights (a trained net's H(t), from the masks 1[w_rᵀx_i > 0]).
 
             At dataset scale (--eigensolver lanczos, the default above n = 4096) only the few smallest \
             eigenvalues are computed, by block Lanczos: on H∞⁻¹ through a Cholesky factorisation when \
@@ -27,6 +28,7 @@ struct GramCommand: ParsableCommand {
             Examples:
               widenet gram --x X.npy
               widenet gram --n 128 --d 8 --width 1048576 --seed 3
+              widenet gram --x run/x.npy --weights run/w.npy       (H(t) of a train run with --save-weights)
               widenet gram --n 20000 --d 16 --eigensolver lanczos
               widenet gram --n 50000 --d 16 --matrix free --eigenvalues 4
             """)
@@ -37,6 +39,8 @@ struct GramCommand: ParsableCommand {
     @Option(help: "Width of a random net whose H(0) is compared with H∞.") var width: Int?
     @Option(help: "Seed of data and weights.") var seed: UInt64 = 0
     @Option(help: "Standard deviation κ of the random hidden weights.") var kappa: Double = 1
+    @Option(help: ArgumentHelp("Hidden weights w, m×d .npy (a train run's w.npy from --save-weights): the empirical kernel H(t) of that net "
+                               + "in place of a random net's H(0); sets the width.", valueName: "W.npy")) var weights: String?
     @Option(help: "full (every eigenvalue, LAPACK), lanczos (the few smallest, certified) or auto (full up to n = 4096).")
     var eigensolver: GramEigensolver = .auto
     @Option(help: "Where H∞ lives for Lanczos: stored (n×n), free (tiles recomputed in each product) or auto (stored if it fits).")
@@ -50,6 +54,9 @@ struct GramCommand: ParsableCommand {
 
     func validate() throws {
         if !(kappa > 0 && kappa.isFinite) { throw ValidationError("--kappa must be a positive number (got \(kappa))") }
+        if weights != nil && RunControlOptions.onCommandLine("--kappa") {
+            throw ValidationError("--kappa scales sampled hidden weights; it does not apply with --weights, which gives them")
+        }
         if eigensolver == .full {
             if matrix == .free { throw ValidationError("--matrix free conflicts with --eigensolver full: a full decomposition needs the stored matrix") }
             for (name, given) in [("--eigenvalues", eigenvalues != nil), ("--tolerance", tolerance != nil), ("--max-dimension", maxDimension != nil),
@@ -69,7 +76,7 @@ struct GramCommand: ParsableCommand {
     func run() throws {
         try reportingErrors(splitsOverRanks: true) {
             var cfg = GramExperiment.Config()
-            cfg.xPath = x; cfg.n = n; cfg.d = d; cfg.width = width; cfg.seed = seed; cfg.kappa = kappa
+            cfg.xPath = x; cfg.n = n; cfg.d = d; cfg.width = width; cfg.seed = seed; cfg.kappa = kappa; cfg.weightsPath = weights
             cfg.eigensolver = eigensolver; cfg.matrix = matrix; cfg.eigenvalues = eigenvalues; cfg.tolerance = tolerance
             cfg.maxDimension = maxDimension; cfg.block = block
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice

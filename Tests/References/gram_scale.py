@@ -1,9 +1,10 @@
 """The smallest eigenvalues of H∞ for `widenet gram --eigensolver lanczos`, with numpy alone: the rows
 of X scaled to unit norm, H∞_ij = x_iᵀx_j (π − θ_ij) / 2π with θ_ij the angle between the rows, its full eigen-decomposition
 (numpy.linalg.eigh), and the k smallest eigenvalues; with a mask file (n×m of 0 and 1, the activation patterns S of a net of
-width m) also the empirical H(0) = (X Xᵀ ⊙ S Sᵀ) / m and its smallest eigenvalue.
+width m) also the empirical H(0) = (X Xᵀ ⊙ S Sᵀ) / m and its smallest eigenvalue; with --weights W.npy (m×d hidden
+weights) the same for the masks S_ir = 1[w_rᵀx_i > 0] of that net, H written to OUT.json's name with .h.npy.
 
-    python3 gram_scale.py X.npy K OUT.json [S.npy]
+    python3 gram_scale.py X.npy K OUT.json [S.npy | --weights W.npy]
 """
 import json, sys
 import numpy as np
@@ -22,7 +23,13 @@ h = g * (np.pi - theta) / (2 * np.pi)
 lam = np.linalg.eigvalsh(h)
 out = {"smallest": lam[:k].tolist(), "lambda_max": float(lam[-1])}
 if len(sys.argv) > 4:
-    s = np.load(sys.argv[4]).astype(np.float64)
+    if sys.argv[4] == "--weights":
+        w = np.load(sys.argv[5]).astype(np.float64)
+        s = (x @ w.T > 0).astype(np.float64)
+    else:
+        s = np.load(sys.argv[4]).astype(np.float64)
     h0 = g * (s @ s.T) / s.shape[1]
     out["lambda_min_h0"] = float(np.linalg.eigvalsh(h0)[0])
+    if sys.argv[4] == "--weights":
+        np.save(sys.argv[3][:-len(".json")] + ".h.npy", h0)
 json.dump(out, open(sys.argv[3], "w"))

@@ -7,10 +7,10 @@ import Testing
 /// numpy's value, the matrix-free product against the stored one, the mask tiles against the stored
 /// counts, the preflight's refusal and conflicting options.
 @Suite struct GramScaleTests {
-    static func reference(x: URL, k: Int, masks: URL? = nil) throws -> [String: Any] {
-        let out = x.deletingLastPathComponent().appendingPathComponent("reference-\(UUID().uuidString).json")
+    static func reference(x: URL, k: Int, masks: URL? = nil, weights: URL? = nil, out given: URL? = nil) throws -> [String: Any] {
+        let out = given ?? x.deletingLastPathComponent().appendingPathComponent("reference-\(UUID().uuidString).json")
         let script = PrechangeFixtureTests.repository.appendingPathComponent("Tests/References/gram_scale.py").path
-        let py = try NPYTests.python([script, x.path, String(k), out.path] + (masks.map { [$0.path] } ?? []))
+        let py = try NPYTests.python([script, x.path, String(k), out.path] + (masks.map { [$0.path] } ?? []) + (weights.map { ["--weights", $0.path] } ?? []))
         try #require(py.status == 0, "\(py.output)")
         return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
     }
@@ -98,11 +98,13 @@ import Testing
         #expect(resolved["backend"] == .string("opencl"))
     }
 
-    /// The matrix-free product equals the stored one bit for bit (the same tiles and GEMMs), and both
-    /// equal InfiniteWidthKernel's H∞ times V to rounding, at a size that is not a multiple of the tile.
+    /// The matrix-free product equals the stored one bit for bit (the same tiles, column blocks and
+    /// GEMMs), and both equal InfiniteWidthKernel's H∞ times V to rounding, at a size that is a multiple
+    /// of neither the tile's rows nor its column block (n = 1100: 17 tiles and a part, a block and a part).
     @Test func matrixFreeProductEqualsTheStoredOne() throws {
         var rng = TestRNG()
-        let (n, d, b) = (301, 7, 3)
+        let (n, d, b) = (1100, 7, 3)
+        #expect(n > ArcCosineTiles.blockColumns && n % ArcCosineTiles.blockColumns != 0 && n % ArcCosineTiles.tileRows != 0)
         let x = SyntheticData.unitRows(rng.normals(n * d, as: Double.self), n: n, d: d)
         let tiles = ArcCosineTiles(x: x, n: n, d: d)
         let h = tiles.matrix()
@@ -136,7 +138,7 @@ import Testing
         let inputs = TrainInputs(x: x, y: [Double](repeating: 0, count: n), n: n, d: d, width: nil)
         var cfg = GramExperiment.Config()
         cfg.seed = rng.seed; cfg.precision = .f64
-        let tiles = try MaskTiles.of(cpu, inputs: inputs, width: m, cfg: cfg)
+        let tiles = try MaskTiles.of(cpu, inputs: inputs, width: m, net: EmpiricalNet(width: m, weights: nil), cfg: cfg)
         // The stored counts, as the full path builds them.
         let net = try NTKTwoLayerNet<Double>(backend: cpu, x: x, n: n, d: d, width: m, initialisation: .random(seed: rng.seed, kappa: 1))
         _ = try net.forward()
@@ -166,6 +168,46 @@ import Testing
         let got = try KernelEigensolver.free(n: n, options: o, storageBound: 0, trace: Double(n)) { v, b in tiles.product(v, vectors: b) }
         #expect(abs(got.values[0] - want) <= got.error, "λ_min(H(0)) \(got.values[0]) ± \(got.error) against numpy's \(want)")
         #expect(abs(got.values[0] - want) <= 1e-10, "λ_min(H(0)) \(got.values[0]) against numpy's \(want)")
+    }
+
+    /// --weights: the empirical kernel of the net with those hidden weights (a trained net's H(t)),
+    /// stored (gram_0.npy entry by entry) and from mask tiles (λ_min by Lanczos), against numpy's
+    /// (X Xᵀ ⊙ S Sᵀ)/m with S = 1[X Wᵀ > 0]; a width that is not a multiple of 32 or of a block, W
+    /// not centred (so it is no random net's); and W that does not fit X, or a width or κ beside it, refused.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func weightsGiveTheKernelOfThatNet() throws {
+        var rng = TestRNG()
+        let (n, d, m) = (157, 5, 777)
+        let dir = try CLITests.scratch()
+        let (xURL, wURL) = (dir.appendingPathComponent("X.npy"), dir.appendingPathComponent("W.npy"))
+        try NPY.write(rng.normals(n * d, as: Double.self), shape: [n, d], to: xURL)
+        try NPY.write(rng.normals(m * d, as: Double.self).enumerated().map { $0.offset % d == 0 ? $0.element + 0.7 : $0.element }, shape: [m, d], to: wURL)
+        let refURL = dir.appendingPathComponent("reference.json")
+        let ref = try Self.reference(x: xURL, k: 1, weights: wURL, out: refURL)
+        let want = try #require(ref["lambda_min_h0"] as? Double)
+        let hWant = try NPY.read(dir.appendingPathComponent("reference.h.npy")).values
+        let full = try Self.gram(["--x", xURL.path, "--weights", wURL.path, "--eigensolver", "full", "--precision", "f64", "--backend", "cpu"],
+                                 in: dir.appendingPathComponent("full"))
+        #expect(full["width"] == .int(m))
+        let hGot = try NPY.read(dir.appendingPathComponent("full/gram_0.npy")).values
+        try #require(hGot.count == n * n)
+        let worst = zip(hGot, hWant).map { abs($0 - $1) }.max() ?? .nan
+        #expect(worst <= 1e-13, "gram_0.npy off numpy's (X Xᵀ ⊙ S Sᵀ)/m by \(worst) (seed \(rng.seed))")
+        let fullMin = try #require(full["lambda_min_h0"]?.doubleValue)
+        #expect(abs(fullMin - want) <= 1e-12, "full λ_min(H) \(fullMin) against numpy's \(want)")
+        let tiled = try Self.gram(["--x", xURL.path, "--weights", wURL.path, "--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2",
+                                   "--precision", "f64", "--backend", "cpu"], in: dir.appendingPathComponent("tiled"))
+        let got = try #require(tiled["lambda_min_h0"]?.doubleValue), error = try #require(tiled["lambda_min_h0_error"]?.doubleValue)
+        #expect(abs(got - want) <= max(error, 1e-12), "tiled λ_min(H) \(got) ± \(error) against numpy's \(want)")
+        let config = try RunFiles.object(in: dir.appendingPathComponent("tiled/config.json"), shown: "config.json")
+        #expect(config["weights"] == .string(wURL.path))
+        // Refusals: W of other columns, a width that disagrees, κ beside given weights.
+        let other = dir.appendingPathComponent("W3.npy")
+        try NPY.write(rng.normals(10 * 3, as: Double.self), shape: [10, 3], to: other)
+        let cli = CLITests()
+        try cli.expectCleanFailure(["gram", "--x", xURL.path, "--weights", other.path], mentions: "W3.npy", "3 columns", "d = 5")
+        try cli.expectCleanFailure(["gram", "--x", xURL.path, "--weights", wURL.path, "--width", "100"], mentions: "--width 100", "777 rows")
+        try cli.expectCleanFailure(["gram", "--x", xURL.path, "--weights", wURL.path, "--kappa", "2"], mentions: "--kappa", "--weights")
     }
 
     /// A size too large for the memory is refused in one line naming the largest n of each mode, and

@@ -65,7 +65,7 @@ public enum KernelEigensolver {
         let lanczos = try BlockLanczos.run(n: n, block: max(o.block, o.count), count: o.count, end: .largest, maxDimension: o.maxDimension,
                                            tolerance: o.tolerance, seed: o.seed, progress: { progress?("lanczos", $0, $1) }) { v, b in
             var y = v
-            let info = LAPACKE_dpotrs(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(b), factor, Int32(n), &y, Int32(n))
+            let info = LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), Int32(b), factor, Int32(n), &y, Int32(n))
             guard info == 0 else { throw BackendError("LAPACKE_dpotrs failed (info \(info))") }
             return y
         }
@@ -125,8 +125,12 @@ public enum KernelEigensolver {
 
     /// In-place Cholesky (lower) of a symmetric matrix by LAPACK's dpotrf on OpenBLAS's threads;
     /// false when it breaks down (the matrix is not positive definite to rounding).
+    ///
+    /// The `_work` forms here and in the solves: LAPACKE's plain ones first scan the matrix for NaN with
+    /// 32-bit offsets, which overflow (a segmentation fault) once n² > 2³¹, n > 46 340; the entries come
+    /// from checked inputs, and a NaN would end the factorisation as a breakdown anyway.
     static func cholesky(_ a: inout [Double], n: Int) throws -> Bool {
-        let info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), &a, Int32(n))
+        let info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), Int32(n), &a, Int32(n))
         if info < 0 { throw BackendError("LAPACKE_dpotrf failed (info \(info))") }
         return info == 0
     }

@@ -24,10 +24,12 @@ public enum GramExperiment {
         public var eigenvalues: Int? = nil, tolerance: Double? = nil, maxDimension: Int? = nil
         /// Lanczos: vectors per block (default 8 stored, 16 matrix-free, where each pass over the tiles serves the whole block).
         public var block: Int? = nil
+        /// Hidden weights (m×d .npy) whose net's empirical kernel replaces a random net's H(0); sets the width.
+        public var weightsPath: String? = nil
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case xPath = "x", n, d, width, seedBits = "seed", kappa, backend, device, precision, out
+            case xPath = "x", n, d, width, seedBits = "seed", kappa, backend, device, precision, out, weightsPath = "weights"
             case eigensolver, matrix, eigenvalues, tolerance, maxDimension = "max_dimension", block
         }
     }
@@ -101,7 +103,13 @@ public enum GramExperiment {
         }
         let (n, d) = (inputs.n, inputs.d)
         var notes = inputs.notes
-        if try eigensolver(cfg, n: n, d: d) == .lanczos { return try GramScale.run(cfg, inputs: inputs, notes: notes) }
+        var cfg = cfg
+        let net = try EmpiricalNet.of(&cfg, d: d)
+        if let path = cfg.weightsPath {
+            notes.append("the empirical kernel is that of the net with the hidden weights of \(path) (m = \(net.width)): its masks 1[w_rᵀx_i > 0], "
+                + "H(t) of a trained net; the summary's *_h0 fields and gram_0.npy hold it")
+        }
+        if try eigensolver(cfg, n: n, d: d) == .lanczos { return try GramScale.run(cfg, inputs: inputs, net: net, notes: notes) }
         let kernel = try InfiniteWidthKernel(x: inputs.x, n: n, d: d)
         let (xx, hInf, eig) = (kernel.inputGram, kernel.matrix, kernel.eigenvalues)
 
@@ -111,7 +119,7 @@ public enum GramExperiment {
             let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
             if let note = choice.note { notes.insert(note, at: 0) }
             backendInfo = choice.backend.info
-            h0 = try empiricalGram(choice.backend, inputs: inputs, width: m, cfg: cfg, xx: xx)
+            h0 = try empiricalGram(choice.backend, inputs: inputs, width: m, net: net, cfg: cfg, xx: xx)
         }
         let decay = try SpectrumDecay.estimate(eigenvalues: eig, x: inputs.x, n: n, d: d, seed: cfg.seed) { sub, m in
             try InfiniteWidthKernel(x: sub, n: m, d: d).eigenvalues
@@ -122,13 +130,13 @@ public enum GramExperiment {
         return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
     }
 
-    static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: Config, xx: [Double]) throws -> [Double] {
+    static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, net given: EmpiricalNet, cfg: Config, xx: [Double]) throws -> [Double] {
         func build<T: Scalar>(_: T.Type) throws -> [Double] {
             // In a job of ranks each holds its share of the blocks; the counts are summed exactly.
             let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: m, n: inputs.n, d: inputs.d))
-            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: false, on: backend.info)
+            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: given.weights != nil, on: backend.info)
             let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
-                                            initialisation: .random(seed: cfg.seed, kappa: cfg.kappa), exchange: Job.exchange)
+                                            initialisation: given.initialisation(cfg), exchange: Job.exchange)
             _ = try net.forward()
             return try net.empiricalGram(inputGram: xx)
         }
@@ -189,5 +197,30 @@ final class GramResult: SteppedRun {
             width: deviation == nil ? nil : cfg.width, gramDeviationFrobenius: deviation?.fro,
             gramDeviationSpectral: deviation?.spectral, lambdaMinH0: deviation?.lambdaMin, spectrumDecay: decay,
             eigensolver: "full", matrix: "stored", method: "LAPACK dsyevd (every eigenvalue)"))
+    }
+}
+
+/// The net whose empirical kernel gram computes: a random one (--width, --seed, --kappa) or the one
+/// of given hidden weights (--weights, which sets the width). Only the masks 1[w_rᵀx_i > 0] matter,
+/// so the output weights of a given net are set to 1.
+struct EmpiricalNet {
+    let width: Int
+    let weights: [Double]?
+
+    /// Reads --weights (if any) for inputs of d columns and sets cfg.width from it.
+    static func of(_ cfg: inout GramExperiment.Config, d: Int) throws -> EmpiricalNet {
+        guard let path = cfg.weightsPath else { return EmpiricalNet(width: cfg.width ?? 0, weights: nil) }
+        let w = try NPY.read(URL(fileURLWithPath: path))
+        guard w.shape.count == 2, w.shape[0] >= 1 else { throw BackendError("\(path): W must be a non-empty 2-D array (m×d), got shape \(w.shape)") }
+        guard w.shape[1] == d else { throw BackendError("\(path): W has \(w.shape[1]) columns but the inputs have d = \(d)") }
+        guard w.values.allSatisfy(\.isFinite) else { throw BackendError("\(path): W has NaN or infinite entries") }
+        if let m = cfg.width, m != w.shape[0] { throw BackendError("--width \(m) disagrees with \(path), which has \(w.shape[0]) rows") }
+        cfg.width = w.shape[0]
+        return EmpiricalNet(width: w.shape[0], weights: w.values)
+    }
+
+    func initialisation<T: Scalar>(_ cfg: GramExperiment.Config) -> NTKTwoLayerNet<T>.Initialisation {
+        guard let weights else { return .random(seed: cfg.seed, kappa: cfg.kappa) }
+        return .arrays(w: weights.map { T($0) }, a: [T](repeating: 1, count: width))
     }
 }

@@ -70,7 +70,7 @@ enum GramScale {
         return nil
     }
 
-    static func run(_ cfg: GramExperiment.Config, inputs: TrainInputs, notes inputNotes: [String]) throws -> RunOutcome {
+    static func run(_ cfg: GramExperiment.Config, inputs: TrainInputs, net: EmpiricalNet, notes inputNotes: [String]) throws -> RunOutcome {
         let (n, d) = (inputs.n, inputs.d)
         var notes = inputNotes
         let workers = ProcessInfo.processInfo.activeProcessorCount
@@ -142,7 +142,7 @@ enum GramScale {
         var h0: KernelEigensolver.Result? = nil
         var h0Frobenius: Double? = nil, h0Spectral: Double? = nil
         if let m = cfg.width, let choice {
-            let masks = try MaskTiles.of(choice.backend, inputs: inputs, width: m, cfg: cfg)
+            let masks = try MaskTiles.of(choice.backend, inputs: inputs, width: m, net: net, cfg: cfg)
             var o = options
             o.block = cfg.block ?? 16
             h0 = try KernelEigensolver.free(n: n, options: o, storageBound: 0, trace: tiles.trace) { v, b in masks.product(v, vectors: b) }
@@ -175,15 +175,15 @@ struct MaskTiles: @unchecked Sendable {
     let masks: [(words: Int, bits: [UInt32])]
     let x: [Double]
 
-    static func of(_ backend: any Backend, inputs: TrainInputs, width m: Int, cfg: GramExperiment.Config) throws -> MaskTiles {
+    static func of(_ backend: any Backend, inputs: TrainInputs, width m: Int, net given: EmpiricalNet, cfg: GramExperiment.Config) throws -> MaskTiles {
         func build<T: Scalar>(_: T.Type) throws -> MaskTiles {
             guard Job.ranks == 1 else {
                 throw BackendError("gram --eigensolver lanczos --width runs in one process (its mask tiles are not split over ranks)")
             }
             let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: m, n: inputs.n, d: inputs.d))
-            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: false, on: backend.info)
+            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: given.weights != nil, on: backend.info)
             let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
-                                            initialisation: .random(seed: cfg.seed, kappa: cfg.kappa), exchange: Job.exchange)
+                                            initialisation: given.initialisation(cfg), exchange: Job.exchange)
             _ = try net.forward()
             let masks = try net.blocks.map { b in (b.shape.words, try backend.download(b.masks, count: b.shape.maskWords, as: UInt32.self)) }
             return MaskTiles(n: inputs.n, d: inputs.d, width: m, masks: masks, x: inputs.x)
