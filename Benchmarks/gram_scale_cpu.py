@@ -53,8 +53,9 @@ plan = [
     ("n4000_lanczos_stored", sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "stored"]),
     ("n4000_lanczos_free", sphere(4000) + ["--eigensolver", "lanczos", "--matrix", "free"]),
     ("n20000_lanczos_stored", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "stored"]),
-    ("n20000_lanczos_free", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2"]),
-    ("n50000_lanczos_free", sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "1", "--max-dimension", "512", "--block", "32"]),
+    ("n20000_lanczos_free", sphere(20000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2", "--max-dimension", "2048"]),
+    ("n50000_lanczos_stored", sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "stored"]),
+    ("n50000_lanczos_free", sphere(50000) + ["--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "1", "--max-dimension", "2048"]),
 ]
 if quick:
     plan = plan[:3]
