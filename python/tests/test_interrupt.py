@@ -1,6 +1,7 @@
 """Ctrl-C: forwarded to the binary, which checkpoints; Run.resume() then ends where an
 uninterrupted run ends, byte for byte."""
-import _thread
+import os
+import signal
 import threading
 
 import pytest
@@ -8,7 +9,16 @@ import pytest
 import widenet
 from widenet import Run
 
-OPTIONS = dict(n=16, d=4, width=4096, steps=3000, checkpoint_every=500, backend="cpu")
+OPTIONS = dict(n=16, d=4, width=4096, steps=6000, checkpoint_every=500, backend="cpu")
+
+
+def ctrl_c_in(seconds):
+    """A real SIGINT to this process after `seconds`, as a terminal's Ctrl-C: unlike
+    _thread.interrupt_main, it also ends a read the main thread is blocked in, so it lands while the
+    binary is still running rather than when its next line arrives (which may be its last)."""
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
 
 
 def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path):
@@ -17,8 +27,7 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path):
     def ctrl_c_soon(p):
         # The first progress line comes from inside the training loop: press Ctrl-C a little later.
         if not timers:
-            timers.append(threading.Timer(0.3, _thread.interrupt_main))
-            timers[0].start()
+            timers.append(ctrl_c_in(0.05))
 
     with pytest.raises(KeyboardInterrupt) as e:
         widenet.train(out=tmp_path / "stopped", progress=ctrl_c_soon, **OPTIONS)
@@ -41,14 +50,13 @@ def test_interrupt_then_resume_matches_an_uninterrupted_run(tmp_path):
 
 def test_sweep_interrupted_between_steps_resumes_to_the_same_rows(tmp_path):
     # A sweep reports progress per finished member; Ctrl-C a little after the first lands in the second.
-    opts = dict(widths=[2048, 4096], n=16, d=4, steps=3000, checkpoint_every=500, backend="cpu")
+    opts = dict(widths=[2048, 4096], n=16, d=4, steps=6000, checkpoint_every=500, backend="cpu")
     timers, seen = [], []
 
     def ctrl_c_soon(p):
         seen.append(p)
         if not timers:
-            timers.append(threading.Timer(0.3, _thread.interrupt_main))
-            timers[0].start()
+            timers.append(ctrl_c_in(0.05))
 
     with pytest.raises(widenet.Interrupted) as e:
         widenet.sweep(out=tmp_path / "stopped", progress=ctrl_c_soon, **opts)
@@ -68,7 +76,7 @@ def test_sweep_interrupted_between_steps_resumes_to_the_same_rows(tmp_path):
 def test_sigterm_is_forwarded_and_the_run_resumes(tmp_path):
     # A scheduler's SIGTERM to the Python process reaches the binary, which checkpoints and exits 143;
     # the call raises Interrupted, and the run resumes to an uninterrupted run's bytes.
-    import os, signal, subprocess, sys, time
+    import subprocess, sys, time
     script = f"""
 import sys, widenet
 def started(p):
@@ -81,7 +89,7 @@ except widenet.Interrupted as e:
 """
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
     assert child.stdout.readline().strip() == "progress"
-    time.sleep(0.3)
+    time.sleep(0.05)
     child.send_signal(signal.SIGTERM)
     out, _ = child.communicate(timeout=60)
     assert child.returncode == 3, out
