@@ -138,7 +138,7 @@ import Testing
         let inputs = TrainInputs(x: x, y: [Double](repeating: 0, count: n), n: n, d: d, width: nil)
         var cfg = GramExperiment.Config()
         cfg.seed = rng.seed; cfg.precision = .f64
-        let tiles = try MaskTiles.of(cpu, inputs: inputs, width: m, net: EmpiricalNet(width: m, weights: nil), cfg: cfg)
+        let tiles = try MaskTiles.of(cpu, inputs: inputs, net: EmpiricalNet(width: m, weights: nil), cfg: cfg)
         // The stored counts, as the full path builds them.
         let net = try NTKTwoLayerNet<Double>(backend: cpu, x: x, n: n, d: d, width: m, initialisation: .random(seed: rng.seed, kappa: 1))
         _ = try net.forward()

@@ -87,8 +87,9 @@ public struct ArcCosineTiles: Sendable {
     }
 
     /// The column blocks of a tile, in the order every fill and product takes them.
-    var columnBlocks: [Range<Int>] {
-        Swift.stride(from: 0, to: n, by: Self.blockColumns).map { $0..<min(n, $0 + Self.blockColumns) }
+    var columnBlocks: [Range<Int>] { Self.columnBlocks(n: n) }
+    static func columnBlocks(n: Int) -> [Range<Int>] {
+        Swift.stride(from: 0, to: n, by: blockColumns).map { $0..<min(n, $0 + blockColumns) }
     }
 
     /// Writes the rows `rows` of H∞ (rows.count × n, row stride `stride`) to `out`, block by block;
@@ -224,6 +225,7 @@ public struct ArcCosineTiles: Sendable {
         precondition(v.count == b * n)
         var y = [Double](repeating: 0, count: b * n)
         let count = (n + tileRows - 1) / tileRows
+        let blocks = columnBlocks(n: n)
         let parts = min(max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount), max(count, 1))
         v.withUnsafeBufferPointer { vp in
             y.withUnsafeMutableBufferPointer { yp in
@@ -233,10 +235,9 @@ public struct ArcCosineTiles: Sendable {
                     DispatchQueue.concurrentPerform(iterations: parts) { p in
                         for tile in (count * p / parts)..<(count * (p + 1) / parts) {
                             let rows = (tile * tileRows)..<min(n, (tile + 1) * tileRows)
-                            for (index, start) in Swift.stride(from: 0, to: n, by: blockColumns).enumerated() {
-                                let columns = start..<min(n, start + blockColumns)
-                                blockProduct(H.pointer + rows.lowerBound * n + start, stride: n, rows: rows, columns: columns, n: n, v: V.pointer,
-                                             vectors: b, accumulate: index > 0, into: Y.pointer)
+                            for (index, columns) in blocks.enumerated() {
+                                blockProduct(H.pointer + rows.lowerBound * n + columns.lowerBound, stride: n, rows: rows, columns: columns, n: n,
+                                             v: V.pointer, vectors: b, accumulate: index > 0, into: Y.pointer)
                             }
                         }
                     }

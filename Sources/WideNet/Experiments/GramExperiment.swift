@@ -119,7 +119,7 @@ public enum GramExperiment {
             let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
             if let note = choice.note { notes.insert(note, at: 0) }
             backendInfo = choice.backend.info
-            h0 = try empiricalGram(choice.backend, inputs: inputs, width: m, net: net, cfg: cfg, xx: xx)
+            h0 = try empiricalGram(choice.backend, inputs: inputs, net: net, cfg: cfg, xx: xx)
         }
         let decay = try SpectrumDecay.estimate(eigenvalues: eig, x: inputs.x, n: n, d: d, seed: cfg.seed) { sub, m in
             try InfiniteWidthKernel(x: sub, n: m, d: d).eigenvalues
@@ -130,15 +130,9 @@ public enum GramExperiment {
         return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
     }
 
-    static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, width m: Int, net given: EmpiricalNet, cfg: Config, xx: [Double]) throws -> [Double] {
+    static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, net given: EmpiricalNet, cfg: Config, xx: [Double]) throws -> [Double] {
         func build<T: Scalar>(_: T.Type) throws -> [Double] {
-            // In a job of ranks each holds its share of the blocks; the counts are summed exactly.
-            let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: m, n: inputs.n, d: inputs.d))
-            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: given.weights != nil, on: backend.info)
-            let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
-                                            initialisation: given.initialisation(cfg), exchange: Job.exchange)
-            _ = try net.forward()
-            return try net.empiricalGram(inputGram: xx)
+            try given.make(T.self, on: backend, inputs: inputs, cfg: cfg).empiricalGram(inputGram: xx)
         }
         return cfg.precision == .f32 ? try build(Float.self) : try build(Double.self)
     }
@@ -219,8 +213,17 @@ struct EmpiricalNet {
         return EmpiricalNet(width: w.shape[0], weights: w.values)
     }
 
-    func initialisation<T: Scalar>(_ cfg: GramExperiment.Config) -> NTKTwoLayerNet<T>.Initialisation {
-        guard let weights else { return .random(seed: cfg.seed, kappa: cfg.kappa) }
-        return .arrays(w: weights.map { T($0) }, a: [T](repeating: 1, count: width))
+    /// The net on `backend` after one forward pass (its masks set), past the memory preflight; in a job
+    /// of ranks each holds its share of the blocks.
+    func make<T: Scalar>(_: T.Type, on backend: any Backend, inputs: TrainInputs, cfg: GramExperiment.Config) throws -> NTKTwoLayerNet<T> {
+        let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: width, n: inputs.n, d: inputs.d))
+        // Given arrays are kept as the net's initial weights too.
+        try NTKTwoLayerNet<T>.preflight(width: width, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: weights != nil, on: backend.info)
+        let initialisation: NTKTwoLayerNet<T>.Initialisation = weights.map { .arrays(w: $0.map { T($0) }, a: [T](repeating: 1, count: width)) }
+            ?? .random(seed: cfg.seed, kappa: cfg.kappa)
+        let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: width,
+                                        initialisation: initialisation, exchange: Job.exchange)
+        _ = try net.forward()
+        return net
     }
 }

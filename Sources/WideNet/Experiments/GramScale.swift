@@ -142,7 +142,7 @@ enum GramScale {
         var h0: KernelEigensolver.Result? = nil
         var h0Frobenius: Double? = nil, h0Spectral: Double? = nil
         if let m = cfg.width, let choice {
-            let masks = try MaskTiles.of(choice.backend, inputs: inputs, width: m, net: net, cfg: cfg)
+            let masks = try MaskTiles.of(choice.backend, inputs: inputs, net: net, cfg: cfg)
             var o = options
             o.block = cfg.block ?? 16
             h0 = try KernelEigensolver.free(n: n, options: o, storageBound: 0, trace: tiles.trace) { v, b in masks.product(v, vectors: b) }
@@ -175,18 +175,14 @@ struct MaskTiles: @unchecked Sendable {
     let masks: [(words: Int, bits: [UInt32])]
     let x: [Double]
 
-    static func of(_ backend: any Backend, inputs: TrainInputs, width m: Int, net given: EmpiricalNet, cfg: GramExperiment.Config) throws -> MaskTiles {
+    static func of(_ backend: any Backend, inputs: TrainInputs, net given: EmpiricalNet, cfg: GramExperiment.Config) throws -> MaskTiles {
         func build<T: Scalar>(_: T.Type) throws -> MaskTiles {
             guard Job.ranks == 1 else {
                 throw BackendError("gram --eigensolver lanczos --width runs in one process (its mask tiles are not split over ranks)")
             }
-            let share = Job.share(of: NTKTwoLayerNet<T>.partition(width: m, n: inputs.n, d: inputs.d))
-            try NTKTwoLayerNet<T>.preflight(width: m, share: share, n: inputs.n, d: inputs.d, storesInitialWeights: given.weights != nil, on: backend.info)
-            let net = try NTKTwoLayerNet<T>(backend: backend, x: inputs.x.map { T($0) }, n: inputs.n, d: inputs.d, width: m,
-                                            initialisation: given.initialisation(cfg), exchange: Job.exchange)
-            _ = try net.forward()
+            let net = try given.make(T.self, on: backend, inputs: inputs, cfg: cfg)
             let masks = try net.blocks.map { b in (b.shape.words, try backend.download(b.masks, count: b.shape.maskWords, as: UInt32.self)) }
-            return MaskTiles(n: inputs.n, d: inputs.d, width: m, masks: masks, x: inputs.x)
+            return MaskTiles(n: inputs.n, d: inputs.d, width: given.width, masks: masks, x: inputs.x)
         }
         return cfg.precision == .f32 ? try build(Float.self) : try build(Double.self)
     }
