@@ -46,7 +46,7 @@ struct GramCommand: ParsableCommand {
     @Option(help: "Where H∞ lives for Lanczos: stored (n×n), free (tiles recomputed in each product) or auto (stored if it fits).")
     var matrix: GramMatrixMode = .auto
     @Option(help: "Lanczos: how many of the smallest eigenvalues to compute (default 6).") var eigenvalues: Int?
-    @Option(help: "Lanczos: stop when every residual ‖Hy − θy‖ is at most this times θ (default 1e-10).") var tolerance: Double?
+    @Option(help: "Lanczos: stop when every residual ‖Hy − θy‖ is at most this times θ (default 1e-10); matrix-free, also once it is under a tenth of the products' rounding bound.") var tolerance: Double?
     @Option(name: .customLong("max-dimension"), help: "Lanczos: the largest Krylov space (default 1024 vectors).") var maxDimension: Int?
     @Option(help: "Lanczos: vectors per block (default 8 stored, 16 matrix-free: each pass over the tiles serves the block).") var block: Int?
     @OptionGroup var deviceOptions: DeviceOptions

@@ -75,6 +75,28 @@ import Testing
         try Self.expectAgreement(summary, try Self.reference(x: x, k: 3), k: 3, certificate: "nearest")
     }
 
+    /// Matrix-free with a relative tolerance rounding cannot reach: the run stops once every residual is
+    /// under a tenth of the products' a-priori rounding (λ0_error less the residual), well before
+    /// --max-dimension, says it converged, and numpy's eigenvalues are within the certified error.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func freeLanczosStopsAtTheRoundingFloor() throws {
+        let dir = try CLITests.scratch()
+        let (n, d) = (1500, 16)
+        let x = dir.appendingPathComponent("X.npy")
+        try NPY.write(SyntheticData.sphere(n: n, d: d, seed: 9).x, shape: [n, d], to: x)
+        let summary = try Self.gram(["--x", x.path, "--eigensolver", "lanczos", "--matrix", "free", "--eigenvalues", "2",
+                                     "--tolerance", "1e-15", "--max-dimension", "1100"],
+                                    in: dir.appendingPathComponent("run"))
+        #expect(summary["converged"] == .bool(true))
+        let dimension = try #require(summary["krylov_dimension"]?.doubleValue)
+        #expect(dimension < 1000, "Krylov dimension \(dimension): the rounding floor did not stop it")
+        guard case .array(let residuals)? = summary["residuals"] else { Issue.record("no residuals"); return }
+        let error = try #require(summary["lambda0_error"]?.doubleValue), r0 = try #require(residuals.first?.doubleValue)
+        let floor = 0.1 * (error - r0)
+        for r in residuals { #expect(try #require(r.doubleValue) <= 1.01 * floor, "residual \(r) above the floor \(floor)") }
+        try Self.expectAgreement(summary, try Self.reference(x: x, k: 2), k: 2, certificate: "nearest")
+    }
+
     /// The matrix-free products on the OpenCL device (gram.cl's arccos_product, PoCL in CI): numpy's
     /// eigenvalues of rows of several norms, within the certified error, and the host's products'.
     @Test(.enabled(if: NPYTests.hasNumpy && TestDevices.hasOpenCL, "needs numpy and an OpenCL device"))

@@ -28,9 +28,11 @@ public enum BlockLanczos {
     }
 
     /// `apply(V, b)` returns A·V for b vectors (b×n, one vector a row). Stops when each of the `count`
-    /// pairs has a residual at most `tolerance`·|θ|, or the space would exceed `maxDimension`.
+    /// pairs has a residual at most max(`tolerance`·|θ|, `floor`), or the space would exceed `maxDimension`.
+    /// The absolute `floor` is for a caller whose products carry a known rounding error: a residual far
+    /// below it buys nothing the certificate can use.
     /// `progress(dimension, worst relative residual)` is called after each block.
-    public static func run(n: Int, block: Int, count: Int, end: End, maxDimension: Int, tolerance: Double, seed: UInt64,
+    public static func run(n: Int, block: Int, count: Int, end: End, maxDimension: Int, tolerance: Double, floor: Double = 0, seed: UInt64,
                            progress: ((Int, Double) -> Void)? = nil,
                            apply: ([Double], Int) throws -> [Double]) throws -> Result {
         precondition(n >= 1 && block >= 1 && count >= 1)
@@ -82,7 +84,8 @@ public enum BlockLanczos {
             ritz = (values, s, residuals)
             let worst = zip(values, residuals).map { $1 / max(abs($0), .leastNormalMagnitude) }.max() ?? 0
             progress?(m, worst)
-            if want == k && worst <= tolerance { converged = true; break }
+            let settled = zip(values, residuals).allSatisfy { $1 <= max(tolerance * abs($0), floor) }
+            if want == k && settled { converged = true; break }
             if newCount == 0 || m + newCount > cap { converged = newCount == 0 && want == k; break }
             q += fresh; blockStart = m; m += newCount
             t.withUnsafeMutableBufferPointer { tp in
