@@ -189,19 +189,34 @@ extension SVGPlot {
 
         init(lo dataLo: Double, hi dataHi: Double, log: Bool, maxTicks: Int) {
             self.log = log
+            var (dataLo, dataHi) = (dataLo, dataHi)
             if log {
                 let t = SVGPlot.logTicks(dataLo, dataHi, maxTicks: maxTicks)
-                let exps = t.major.map { Int(log10($0).rounded()) }
-                let plain = exps.allSatisfy { (-3...4).contains($0) }
-                ticks = zip(t.major, exps).map { Tick(value: $0, label: SVGPlot.powerLabel($1, plain: plain), major: true) }
-                // Within a couple of decades also label 2 and 5 so the axis has enough readable values.
-                let labelMinor = t.major.count > 1 && 3 * (t.major.count - 1) + 1 <= maxTicks
-                    && exps.count > 1 && exps[1] - exps[0] == 1
-                ticks += t.minor.map { v in
+                // Consecutive decades: end the axis at the nearest 1, 2 or 5 × 10^k outside the data rather than
+                // at the decade, which can leave almost a decade empty at each end.
+                let consecutive = t.major.count > 1 && abs(log10(t.major[1] / t.major[0]) - 1) < 1e-9
+                var (end0, end1) = (t.major.first ?? dataLo, t.major.last ?? dataHi)
+                if consecutive, let a = SVGPlot.niceLog(dataLo, below: true), let b = SVGPlot.niceLog(dataHi, below: false), b > a {
+                    (end0, end1) = (a, b)
+                }
+                let inside = { (v: Double) in v >= end0 * (1 - 1e-9) && v <= end1 * (1 + 1e-9) }
+                let major = t.major.filter(inside), minor = t.minor.filter(inside)
+                let exps = major.map { Int(log10($0).rounded()) }
+                let plain = (exps + [Int(log10(end0).rounded(.down)), Int(log10(end1).rounded(.down))]).allSatisfy { (-3...4).contains($0) }
+                ticks = zip(major, exps).map { Tick(value: $0, label: SVGPlot.powerLabel($1, plain: plain), major: true) }
+                // Within a couple of decades also label 2 and 5 so the axis has enough readable values; always
+                // when fewer than two decades are inside it.
+                let twoAndFive = minor.filter { v in
+                    let m = Int((v / pow(10, log10(v).rounded(.down))).rounded())
+                    return m == 2 || m == 5
+                }
+                let labelMinor = consecutive && (major.count < 2 || major.count + twoAndFive.count <= maxTicks)
+                ticks += minor.map { v in
                     let k = Int(log10(v).rounded(.down)), m = Int((v / pow(10, Double(k))).rounded())
                     let label = labelMinor && (m == 2 || m == 5) ? SVGPlot.mantissaLabel(m, k, plain: plain) : nil
                     return Tick(value: v, label: label, major: false)
                 }
+                dataLo = min(dataLo, end0); dataHi = max(dataHi, end1)
             } else {
                 let values = SVGPlot.linearTicks(dataLo, dataHi, maxTicks: maxTicks)
                 let step = values.count > 1 ? values[1] - values[0] : 1
@@ -292,6 +307,16 @@ extension SVGPlot {
     }
 
     static func floorDiv(_ a: Int, _ b: Int) -> Int { Int((Double(a) / Double(b)).rounded(.down)) }
+
+    /// The nearest 1, 2 or 5 × 10^k at or below (or above) a positive v; nil outside Double's decades.
+    static func niceLog(_ v: Double, below: Bool) -> Double? {
+        guard v > 0, v.isFinite else { return nil }
+        let k = Int(floor(log10(v) + 1e-12))
+        guard (-322...307).contains(k) else { return nil }
+        let candidates = [-1, 0, 1].flatMap { dk in [1.0, 2, 5].map { $0 * pow(10, Double(k + dk)) } }.sorted()
+        let tolerance = 1e-9 * v
+        return below ? candidates.last { $0 <= v + tolerance } : candidates.first { $0 >= v - tolerance }
+    }
 }
 
 // MARK: - Number and text formatting

@@ -107,8 +107,18 @@ private func isNiceCover(_ ticks: [Double], _ lo: Double, _ hi: Double) -> Bool 
         let s = try #require(scan(plot.render()))
         // x = 0 and y = -1 are dropped; they precede the rest, so one segment remains.
         #expect(s.polylineCounts == [4])
-        #expect(s.texts.contains("1e-4"))
-        #expect(s.texts.contains("1e2"))
+        // y in [3e-4, 42]: the axis ends at 2e-4 and 50 (the nearest 1, 2, 5 × 10^k), not a decade out.
+        #expect(s.texts.contains("1e-3") && s.texts.contains("1e1"))
+        #expect(!s.texts.contains("1e-4") && !s.texts.contains("1e2"))
+        for (lo, hi, end0, end1) in [(8.0, 128.0, 5.0, 200.0), (1.5, 3.2, 1.0, 5.0), (0.011, 0.09, 0.01, 0.1), (3e-4, 42, 2e-4, 50)] {
+            let axis = SVGPlot.Axis(lo: lo, hi: hi, log: true, maxTicks: 10)
+            #expect(abs(axis.lo / end0 - 1) < 1e-12 && abs(axis.hi / end1 - 1) < 1e-12, "\(lo)...\(hi): axis \(axis.lo)...\(axis.hi)")
+            #expect(axis.ticks.compactMap(\.label).count >= 2, "\(lo)...\(hi): \(axis.ticks)")
+            #expect(axis.ticks.allSatisfy { $0.value >= axis.lo * (1 - 1e-9) && $0.value <= axis.hi * (1 + 1e-9) })
+        }
+        // A single value still gets a range around it.
+        let point = SVGPlot.Axis(lo: 1, hi: 1, log: true, maxTicks: 10)
+        #expect(point.lo < 1 && point.hi > 1)
 
         let (major, minor) = SVGPlot.logTicks(3e-4, 42)
         #expect(major.first.map { $0 <= 3e-4 } == true)
