@@ -153,7 +153,7 @@ def main():
                         raw.setdefault((setting, "widenet", op, a.particles), []).append(ops[op]["seconds"])
                     # The generator's counted instructions and the flops of one of sgemm's (widenet's counts).
                     counts["instructions"] = ops["mfld_noise"]["vector_instructions"]
-                    counts["flops_per_instruction"] = device["peak_gflop_per_s"] * 1e9 / device["vector_instructions_per_s"]
+                    counts["flops_per_instruction"] = device.get("best_gemm_gflop_per_s", device.get("peak_gflop_per_s")) * 1e9 / device["vector_instructions_per_s"]
             log(f"round {r + 1}/{a.rounds}, OpenBLAS variables {setting}: numpy")
             try:
                 for (op, size), s in numpy_peers(a, env).items():

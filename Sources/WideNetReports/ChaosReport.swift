@@ -14,15 +14,15 @@ enum ChaosReport {
         report.heading("Propagation of chaos: the objective's excess against N")
         report.keyValues(summary.pairs.filter { $0.0 != "notes" }.map { ($0.0, $0.1.displayText) })
         for note in run.notes { report.paragraph(note) }
-        if case .object(let fitted)? = summary["fit_exponent"], case .bool(false)? = fitted["identified"] {
-            report.paragraph("The exponent is not identified: \(fitted["reason"]?.displayText ?? "?"). Run more seeds (--chaos-seeds) or more particle counts.")
+        // fit_exponent, fit_coefficient and fit_limit are one fit (MFLDChaos.ChaosFit).
+        func fitted(_ key: String) -> JSONObject? { if case .object(let o)? = summary[key] { return o }; return nil }
+        if let e = fitted("fit_exponent"), case .bool(false)? = e["identified"] {
+            report.paragraph("The fit L∞ + c·N^−α is not identified: \(e["reason"]?.displayText ?? "?"). Run more seeds (--chaos-seeds) or more particle counts.")
         }
-        var alphaValue: Double? = nil, interval = ""
-        if case .object(let fitted)? = summary["fit_exponent"], let v = fitted["value"]?.numeric, v.isFinite {
-            alphaValue = v
-            if let lo = fitted["low"]?.numeric, let hi = fitted["high"]?.numeric { interval = String(format: " [%.2f, %.2f]", lo, hi) }
-        }
-        if let limit = summary["fit_limit"]?.numeric, let c = summary["fit_coefficient"]?.numeric, let alpha = alphaValue {
+        if let e = fitted("fit_exponent"), let alpha = e["value"]?.numeric, alpha.isFinite,
+           let c = fitted("fit_coefficient")?["value"]?.numeric, let limit = fitted("fit_limit")?["value"]?.numeric {
+            var interval = ""
+            if let lo = e["low"]?.numeric, let hi = e["high"]?.numeric { interval = String(format: " [%.2f, %.2f]", lo, hi) }
             let excess = means.map { $0 - limit }
             report.plot(SVGPlot(title: "Excess of the stationary loss over the fitted limit", xLabel: "particles N",
                                 yLabel: "L(N) − L∞", xLog: true, yLog: true, series: [

@@ -50,16 +50,19 @@ enum GenericReport {
                 rows: zip(runs, names).map { run, name in [name, run.command, run.url.path, "\(run.metrics.count)"] })
 
         r.heading("Summary figures")
-        var keys: [String] = []
-        for run in runs {
-            for (key, value) in run.summary.pairs where !keys.contains(key) && figure(value) != nil { keys.append(key) }
+        let perRun: [[String: String]] = runs.map { run in
+            Dictionary(figures(of: run.summary), uniquingKeysWith: { first, _ in first })
         }
-        r.table(headers: ["figure"] + names, rows: keys.map { key in [key] + runs.map { figure($0.summary[key]) ?? "—" } })
+        var keys: [String] = []
+        for run in runs { for (key, _) in figures(of: run.summary) where !keys.contains(key) { keys.append(key) } }
+        let rows: [[String]] = keys.map { key in [key] + perRun.map { $0[key] ?? "—" } }
+        r.table(headers: ["figure"] + names, rows: rows)
 
         let x = sharedAxis(runs)
-        r.heading("Metrics against \(x.key)")
+        let group = runs.compactMap { groupColumn($0.metrics) }.first
+        r.heading("Metrics against \(x.key)" + (group.map { ", one series per \($0)" } ?? ""))
         let plots = sharedColumns(runs).filter { $0 != x.key }.map { key in
-            plot(key, x: x, series: zip(runs, names).map { run, name in series(name, rows: run.metrics, x: x.key, y: key) })
+            plot(key, x: x, series: zip(runs, names).flatMap { run, name in groupedSeries(name, rows: run.metrics, x: x.key, y: key, by: group) })
         }
         if plots.isEmpty { r.paragraph("The runs share no numeric metrics column.") } else { r.plots(plots) }
         return r.render()
@@ -71,6 +74,49 @@ enum GenericReport {
         return numericColumns(runs.first?.metrics ?? []).filter { key in columns.allSatisfy { $0.contains(key) } }
     }
 
+    /// A summary's figures for the side-by-side table, nested ones by path: `schemes[euler].order.order`
+    /// (an array of objects is keyed by each object's first text field), a fitted value as its interval.
+    static func figures(of summary: JSONObject) -> [(String, String)] {
+        var out: [(String, String)] = []
+        func visit(_ value: JSONValue, _ path: String, depth: Int) {
+            if let f = figure(value) { out.append((path, f)); return }
+            guard depth < 4 else { return }
+            switch value {
+            case .object(let o):
+                if case .bool? = o["identified"] { out.append((path, value.displayText)); return }
+                for (k, v) in o.pairs { visit(v, "\(path).\(k)", depth: depth + 1) }
+            case .array(let items) where items.count <= 16:
+                for (i, item) in items.enumerated() {
+                    guard case .object(let o) = item else { continue }
+                    let label = o.pairs.first { if case .string = $0.1 { return true } else { return false } }?.1.displayText ?? "\(i)"
+                    visit(item, "\(path)[\(label)]", depth: depth + 1)
+                }
+            default: break
+            }
+        }
+        for (key, value) in summary.pairs where key != "notes" { visit(value, key, depth: 0) }
+        return out
+    }
+
+    /// A text column that splits a run's rows into curves (resnet depth-limit's `scheme`): every row
+    /// that has it holds a string, with at least two different values.
+    static func groupColumn(_ rows: [JSONObject]) -> String? {
+        guard let first = rows.first else { return nil }
+        return first.pairs.first { key, value in
+            guard case .string = value, key != "member" else { return false }
+            let values = rows.compactMap { row -> String? in if case .string(let s)? = row[key] { return s } else { return nil } }
+            return values.count == rows.filter { $0[key] != nil }.count && Set(values).count > 1
+        }?.0
+    }
+
+    /// One series per value of the group column (all rows as one when there is none).
+    static func groupedSeries(_ name: String, rows: [JSONObject], x: String, y: String, by group: String?) -> [PlotSeries] {
+        guard let group else { return [series(name, rows: rows, x: x, y: y)] }
+        var order: [String] = []
+        for row in rows { if case .string(let g)? = row[group], !order.contains(g) { order.append(g) } }
+        return order.map { g in series("\(name) \(g)", rows: rows.filter { $0[group] == .string(g) }, x: x, y: y) }
+    }
+
     /// The x axis of the runs' plots: one they all agree on, else the step.
     static func sharedAxis(_ runs: [RunFiles]) -> Axis {
         let axes = runs.map { Axis(rows: $0.metrics) }
@@ -79,18 +125,19 @@ enum GenericReport {
     }
 
     /// What metrics are drawn against: the step, or for a sweep (whose rows all carry the final
-    /// step) the quantity it sweeps.
+    /// step) or rows that repeat their steps (one curve per scheme) the quantity swept.
     struct Axis {
         var key: String, log: Bool
-        static let sweptQuantities = ["width", "init_scale", "particles"]
+        static let sweptQuantities = ["width", "init_scale", "particles", "h", "depth"]
 
         init(key: String, log: Bool) { self.key = key; self.log = log }
 
         init(rows: [JSONObject]) {
-            let steps = Set(rows.compactMap { $0["step"]?.numeric })
-            if steps.count <= 1, rows.count > 1,
+            let stepList = rows.compactMap { $0["step"]?.numeric }
+            let steps = Set(stepList)
+            if steps.count <= 1 || steps.count < stepList.count || GenericReport.groupColumn(rows) != nil, rows.count > 1,
                let swept = Axis.sweptQuantities.first(where: { key in Set(rows.compactMap { $0[key]?.numeric }).count > 1 }) {
-                self.init(key: swept, log: GenericReport.spansDecades(rows.compactMap { $0[swept]?.numeric }, 1))
+                self.init(key: swept, log: GenericReport.spansDecades(rows.compactMap { $0[swept]?.numeric }, 0.6))
             } else {
                 self.init(key: "step", log: false)
             }
@@ -118,7 +165,7 @@ enum GenericReport {
                           style: present.count <= 20 ? .points : .line)
     }
 
-    /// Values spanning more than two decades are drawn on a log axis.
+    /// Values spanning more than two decades are drawn on a log axis (a swept quantity: more than a factor 4).
     static func plot(_ key: String, x: Axis, series: [PlotSeries]) -> SVGPlot {
         SVGPlot(title: key, xLabel: x.key, yLabel: key, xLog: x.log, yLog: spansDecades(series.flatMap(\.y), 2), series: series)
     }

@@ -32,12 +32,12 @@ enum MFLDReport {
         let steps = rows.map { Double($0.step) }
         r.plots([
             SVGPlot(title: "Objective and its parts", xLabel: "step", yLabel: "value", series: [
-                PlotSeries("loss", x: steps, y: rows.map(\.loss)),
-                PlotSeries("loss + λ'E‖θ‖²", x: steps, y: rows.map { $0.loss + $0.regulariser }, style: .dashed),
+                PlotSeries("loss", x: steps, y: rows.map { $0.loss ?? .nan }),
+                PlotSeries("loss + λ'E‖θ‖²", x: steps, y: rows.map(\.lossPlusRegulariser), style: .dashed),
                 PlotSeries("objective F = loss + λ'E‖θ‖² − λH", x: steps, y: rows.map { $0.objective ?? .nan }, style: .dotted),
             ]),
             SVGPlot(title: "Test metrics", xLabel: "step", yLabel: "value", series: [
-                PlotSeries("test loss", x: steps, y: rows.map(\.testLoss)),
+                PlotSeries("test loss", x: steps, y: rows.map { $0.testLoss ?? .nan }),
             ] + (rows.first?.testAccuracy != nil ? [PlotSeries("test accuracy", x: steps, y: rows.map { $0.testAccuracy ?? .nan }, style: .dashed)] : [])),
             SVGPlot(title: "Entropy estimate (k-NN) and λ", xLabel: "step", yLabel: "nats", series: [
                 PlotSeries("H (Kozachenko–Leonenko)", x: steps, y: rows.map { $0.entropy ?? .nan }),
@@ -46,23 +46,33 @@ enum MFLDReport {
         let m = sample.count / D
         let names = (0..<d).map { "w\($0 + 1)" } + ["b", "a"]
         var hists: [SVGPlot] = []
-        // With the data term off the law is known: N(0, v) per coordinate (gaussian_check's predicted variance).
-        var predicted: Double? = nil
-        if case .object(let check)? = summary["gaussian_check"], let v = check["predicted_variance"]?.numeric, v > 0 { predicted = v }
+        // With the data term off the law is known: N(m_q, v_q) per coordinate (gaussian_check's
+        // predicted means and variances; a run written before them: N(0, predicted_variance)).
+        var predicted: Double? = nil, predictedMeans: [Double] = [], predictedVariances: [Double] = []
+        if case .object(let check)? = summary["gaussian_check"] {
+            if let v = check["predicted_variance"]?.numeric, v > 0 { predicted = v }
+            predictedMeans = check["predicted_means"]?.numbers ?? []
+            predictedVariances = check["predicted_variances"]?.numbers ?? []
+        }
         for q in Array(Set([0, min(1, d - 1), d, d + 1])).sorted() {
             let col = (0..<m).map { sample[$0 * D + q] }
             var plot = histogram(col, name: names[q])
-            if let v = predicted, let lo = col.min(), let hi = col.max(), hi > lo {
+            let mu = q < predictedMeans.count ? predictedMeans[q] : 0
+            if let v = q < predictedVariances.count ? predictedVariances[q] : predicted, v > 0,
+               let lo = col.min(), let hi = col.max(), hi > lo {
                 let xs = (0...80).map { lo + (hi - lo) * Double($0) / 80 }
-                plot.series.append(PlotSeries("exact N(0, \(String(format: "%.3g", v)))", x: xs,
-                                              y: xs.map { Foundation.exp(-$0 * $0 / (2 * v)) / (2 * Double.pi * v).squareRoot() }, style: .dashed))
+                plot.series.append(PlotSeries("exact N(\(String(format: "%.3g", mu)), \(String(format: "%.3g", v)))", x: xs,
+                                              y: xs.map { Foundation.exp(-($0 - mu) * ($0 - mu) / (2 * v)) / (2 * Double.pi * v).squareRoot() },
+                                              style: .dashed))
             }
             hists.append(plot)
         }
         if case .object(let check)? = summary["gaussian_check"] {
-            r.paragraph(String(format: "Gaussian check (data term off): the largest |z| of a coordinate's mean is %.2f and of its variance %.2f over %@ particles, against the exact law of the discrete chain (variance %.4g); |z| below about 3 is a pass.",
+            r.paragraph(String(format: "Gaussian check (data term off): the largest |z| of a coordinate's mean is %.2f and of its variance %.2f over %@ particles, against the exact law of the discrete chain that ran (variance %@); |z| below about 3 is a pass.",
                                check["max_abs_z_mean"]?.numeric ?? .nan, check["max_abs_z_variance"]?.numeric ?? .nan,
-                               check["sample"]?.displayText ?? "?", predicted ?? .nan))
+                               check["sample"]?.displayText ?? "?",
+                               predicted.map { String(format: "%.4g", $0) }
+                                   ?? (predictedVariances.isEmpty ? "?" : "per coordinate " + predictedVariances.map { String(format: "%.4g", $0) }.joined(separator: ", "))))
         }
         r.heading("The particle cloud (\(m) particles)")
         r.plots(hists)

@@ -8,7 +8,7 @@ public enum RunReports {
     public static func install() { ReportHook.writer = { url in try write(in: url) } }
 
     static func html(for run: RunFiles) throws -> String {
-        if case .string("diverged")? = run.summary["status"] { return GenericReport.html(run) }
+        if case .string(let status)? = run.summary["status"], status == "diverged" || status == "failed" { return GenericReport.html(run) }
         switch run.command {
         case "train": return run.summary["batch"] != nil ? SGDReport.html(run) : try TrainReport.html(run)
         case "sweep":

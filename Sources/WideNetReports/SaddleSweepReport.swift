@@ -16,7 +16,7 @@ enum SaddleSweepReport {
             report.table(headers: ["σ0", "GD steps to target", "with skipping", "ratio", "seconds", "with skipping", "ranks reached"],
                          rows: comparisons.compactMap { value -> [String]? in
                 guard case .object(let o) = value else { return nil }
-                return [f(o["init_scale"], "%.0e"), f(o["steps_to_target"], "%.0f"), f(o["steps_to_target_skipping"], "%.0f"),
+                return [o["init_scale"]?.numeric.map(SaddleSweep.scaleText) ?? "—", f(o["steps_to_target"], "%.0f"), f(o["steps_to_target_skipping"], "%.0f"),
                         f(o["step_ratio"], "%.1f×"), f(o["seconds_to_target"], "%.3f"), f(o["seconds_to_target_skipping"], "%.3f"),
                         "\(o["ranks_reached"]?.displayText ?? "—") / \(o["ranks_reached_skipping"]?.displayText ?? "—")"]
             })
@@ -24,7 +24,13 @@ enum SaddleSweepReport {
         let logInverse = summary["log_inverse_scale"]?.numbers ?? [], escape = summary["first_escape_step"]?.numbers ?? []
         var series = [PlotSeries("first escape (rank 1)", x: logInverse, y: escape, style: .points)]
         if let slope = summary["slope_steps_per_log_inverse_scale"]?.numeric, let intercept = summary["intercept"]?.numeric {
-            series.append(PlotSeries(String(format: "fit: %.1f steps per unit of log(1/σ0)", slope), x: logInverse,
+            // The slope's 95 % interval from the residuals, or that two points cannot give one.
+            var interval = ""
+            if case .object(let fit)? = summary["fit_steps_per_log_inverse_scale"] {
+                if let lo = fit["low"]?.numeric, let hi = fit["high"]?.numeric { interval = String(format: " [%.1f, %.1f]", lo, hi) }
+                else if fit["identified"] == .bool(false) { interval = " (not identified)" }
+            }
+            series.append(PlotSeries(String(format: "fit: %.1f", slope) + interval + " steps per unit of log(1/σ0)", x: logInverse,
                                      y: logInverse.map { intercept + slope * $0 }, style: .dashed))
             if let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric, let x0 = logInverse.first, let y0 = escape.first {
                 series.append(PlotSeries(String(format: "theory: 1/ln(1 + ηs₁) = %.1f steps per unit", theory), x: logInverse,
@@ -46,7 +52,8 @@ enum SaddleSweepReport {
         let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric
         for row in SaddleSweep.rows(run.metrics, skipping: false) {
             guard let scale = row["init_scale"]?.numeric else { continue }
-            let name = String(format: "sigma%.0e", scale)
+            // The row names its member's directory (a sweep resumed from an earlier widenet may keep an older name).
+            let name = row["member"].flatMap { if case .string(let s) = $0 { return s } else { return nil } } ?? SaddleSweep.memberName(scale, skip: false)
             guard let gd = try? NPY.read(run.url.appendingPathComponent(name + "/losses.npy")).values, !gd.isEmpty else { continue }
             let floor = 1e-10 * gd[0]
             func curve(_ label: String, _ l: [Double], _ style: SeriesStyle) -> PlotSeries {
@@ -54,14 +61,16 @@ enum SaddleSweepReport {
                 return PlotSeries(label, x: keep.map(Double.init), y: keep.map { l[$0] }, style: style)
             }
             var series = [curve("GD", gd, .line)]
-            if let skipped = try? NPY.read(run.url.appendingPathComponent(name + "-skip/losses.npy")).values {
+            let skipName = SaddleSweep.rows(run.metrics, skipping: true).first { $0["init_scale"]?.numeric == scale }?["member"]
+                .flatMap { if case .string(let s) = $0 { return s } else { return nil } } ?? SaddleSweep.memberName(scale, skip: true)
+            if let skipped = try? NPY.read(run.url.appendingPathComponent(skipName + "/losses.npy")).values {
                 series.append(curve("with plateau skipping", skipped, .dashed))
             }
             if let theory {
                 let escape = theory * Foundation.log(1 / scale)
                 if Int(escape) < gd.count { series.append(PlotSeries("theory: first escape", x: [escape], y: [gd[Int(escape)]], style: .points)) }
             }
-            report.plot(SVGPlot(title: String(format: "Loss from σ0 = %.0e", scale), xLabel: "step", yLabel: "½‖f − Y‖²/n", yLog: true,
+            report.plot(SVGPlot(title: "Loss from σ0 = " + SaddleSweep.scaleText(scale), xLabel: "step", yLabel: "½‖f − Y‖²/n", yLog: true,
                                 series: series))
         }
         return report.render()

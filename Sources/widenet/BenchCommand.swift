@@ -9,8 +9,11 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Matrix products, the NTK training step (n=256, d=64), the empirical Gram matrix and the mean-field \
             particle update (alone and as a full step), each \
-            with GFLOP/s and GB/s and the fraction of the backend's measured ceilings: a device-to-device \
-            copy bandwidth and a peak (its best matrix-product rate). Kernel build time is reported apart.
+            with GFLOP/s and GB/s beside two rates measured on the same backend: the fraction of its \
+            device-to-device copy bandwidth (`of copy`) and the multiple of its best matrix-product rate \
+            among --gemm-sizes (`× gemm`; a measured reference, not a peak: a fused kernel or a product at \
+            another size can exceed 1). Kernel build time is reported apart. Sizes that do not fit the \
+            memory of a backend are refused before anything is measured.
 
             Examples:
               widenet bench
@@ -30,19 +33,31 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "No progress lines.") var quiet = false
 
     func validate() throws {
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-        if let ntkWidth, ntkWidth < 1 { throw ValidationError("--ntk-width must be at least 1") }
-        if let particles, particles < 1 { throw ValidationError("--particles must be at least 1 (got \(particles))") }
-        if let json {
-            // Checked before the measurements, which take minutes, rather than after them.
-            let folder = URL(fileURLWithPath: json).deletingLastPathComponent().path
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-                throw ValidationError("--json \(json): \(folder) is not a directory")
-            }
-            guard FileManager.default.isWritableFile(atPath: folder) else {
-                throw ValidationError("--json \(json): \(folder) is not writable")
-            }
+        if repeats < 1 { throw BackendError("--repeats must be at least 1") }
+        if let ntkWidth, ntkWidth < 1 { throw BackendError("--ntk-width must be at least 1") }
+        if let particles, particles < 1 { throw BackendError("--particles must be at least 1 (got \(particles))") }
+    }
+
+    /// --json FILE can be written when the measurements end (AtomicFile writes a temporary file beside
+    /// FILE and renames it over FILE): not a directory, in a writable directory.
+    static func checkOutput(_ json: String) throws {
+        let fm = FileManager.default
+        guard !json.isEmpty else { throw BackendError("--json needs a file name") }
+        var isDirectory: ObjCBool = false
+        if json.hasSuffix("/") || (fm.fileExists(atPath: json, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw BackendError("--json \(json) is a directory; name a file to write the results to, e.g. --json "
+                + (json.hasSuffix("/") ? json : json + "/") + "bench.json")
+        }
+        let target = URL(fileURLWithPath: json).resolvingSymlinksInPath().path
+        if let type = (try? fm.attributesOfItem(atPath: target))?[.type] as? FileAttributeType, type != .typeRegular {
+            throw BackendError("--json \(json) exists and is not a regular file")
+        }
+        let folder = URL(fileURLWithPath: json).deletingLastPathComponent().path
+        guard fm.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BackendError("--json \(json): \(folder) is not a directory")
+        }
+        guard fm.isWritableFile(atPath: folder) else {
+            throw BackendError("--json \(json): \(folder) is not writable")
         }
     }
 
@@ -66,10 +81,12 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            // Before anything is measured: the measurements take minutes.
+            if let json { try Self.checkOutput(json) }
             var cfg = BenchExperiment.Config()
             if let gemmSizes {
                 let sizes = gemmSizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
                     throw ValidationError("--gemm-sizes takes positive integers separated by commas")
                 }
                 cfg.gemmSizes = sizes.compactMap { $0 }

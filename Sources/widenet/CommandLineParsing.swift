@@ -10,7 +10,7 @@ extension WideNetCommand {
             var command = try parseAsRoot(arguments.map(NegativeValues.attached))
             try command.run()
         } catch {
-            let code = exitCode(for: error)
+            let code = classified(error).map { ExitCode($0.exitCode) } ?? exitCode(for: error)
             let text = message(for: error)
             // Help, --version, and errors already reported by `reportingErrors` (an ExitCode).
             if code == .success || text.isEmpty { exit(withError: error) }
@@ -21,6 +21,20 @@ extension WideNetCommand {
             Foundation.exit(code.rawValue)
         }
     }
+}
+
+/// The class of a library error (a value out of range: 65) that a command's validate() threw, which the
+/// parser hands on wrapped in its own (internal) error type and would otherwise end with exit code 1.
+private func classified(_ error: Error, depth: Int = 0) -> FailureClass? {
+    if let c = FailureClass.of(error) { return c }
+    guard depth < 4 else { return nil }
+    for child in Mirror(reflecting: error).children {
+        if let inner = child.value as? Error, let c = classified(inner, depth: depth + 1) { return c }
+        for grandchild in Mirror(reflecting: child.value).children {
+            if let inner = grandchild.value as? Error, let c = classified(inner, depth: depth + 1) { return c }
+        }
+    }
+    return nil
 }
 
 /// `--width -5` reads as an option `-5` with `--width` missing its value; written `--width=-5`,

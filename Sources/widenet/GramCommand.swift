@@ -38,10 +38,10 @@ struct GramCommand: ParsableCommand {
     @Option(help: "Input dimension of synthetic data (default 16).") var d: Int?
     @Option(help: "Width of a random net whose H(0) is compared with H∞.") var width: Int?
     @Option(help: "Seed of data and weights.") var seed: UInt64 = 0
-    @Option(help: "Standard deviation κ of the random hidden weights.") var kappa: Double = 1
+    @Option(help: .hidden) var kappa: Double = 1
     @Option(help: ArgumentHelp("Hidden weights w, m×d .npy (a train run's w.npy from --save-weights): the empirical kernel H(t) of that net "
                                + "in place of a random net's H(0); sets the width.", valueName: "W.npy")) var weights: String?
-    @Option(help: "full (every eigenvalue, LAPACK), lanczos (the few smallest, certified) or auto (full up to n = 4096).")
+    @Option(help: "full (every eigenvalue, LAPACK), lanczos (the few smallest, certified) or auto (full up to n = 4096, unless a Lanczos option below is given).")
     var eigensolver: GramEigensolver = .auto
     @Option(help: "Where H∞ lives for Lanczos: stored (n×n), free (tiles recomputed in each product) or auto (stored if it fits).")
     var matrix: GramMatrixMode = .auto
@@ -53,9 +53,10 @@ struct GramCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if !(kappa > 0 && kappa.isFinite) { throw ValidationError("--kappa must be a positive number (got \(kappa))") }
-        if weights != nil && RunControlOptions.onCommandLine("--kappa") {
-            throw ValidationError("--kappa scales sampled hidden weights; it does not apply with --weights, which gives them")
+        if !(kappa > 0 && kappa.isFinite) { throw BackendError("--kappa must be a positive number (got \(kappa))") }
+        if RunControlOptions.onCommandLine("--kappa") {
+            if weights != nil { throw ValidationError("--kappa scales sampled hidden weights; it does not apply with --weights, which gives them") }
+            throw ValidationError("--kappa does not change H(0) or H∞: the masks 1[w_rᵀx_i ≥ 0] do not depend on the scale of w (ReLU is positively homogeneous)")
         }
         if eigensolver == .full {
             if matrix == .free { throw ValidationError("--matrix free conflicts with --eigensolver full: a full decomposition needs the stored matrix") }
@@ -65,11 +66,11 @@ struct GramCommand: ParsableCommand {
             }
         }
         if matrix == .stored && deviceOptions.backend == .opencl && width == nil { throw ValidationError(GramMatrixMode.storedOnOpenCL) }
-        if let k = eigenvalues, k < 1 { throw ValidationError("--eigenvalues must be at least 1 (got \(k))") }
-        if let b = block, b < 1 { throw ValidationError("--block must be at least 1 (got \(b))") }
-        if let t = tolerance, !(t > 0 && t < 1) { throw ValidationError("--tolerance must be in (0, 1) (got \(t))") }
+        if let k = eigenvalues, k < 1 { throw BackendError("--eigenvalues must be at least 1 (got \(k))") }
+        if let b = block, b < 1 { throw BackendError("--block must be at least 1 (got \(b))") }
+        if let t = tolerance, !(t > 0 && t < 1) { throw BackendError("--tolerance must be in (0, 1) (got \(t))") }
         if let m = maxDimension, m < max(eigenvalues ?? 6, 2) {
-            throw ValidationError("--max-dimension \(m) must be at least --eigenvalues (\(eigenvalues ?? 6)) and 2")
+            throw BackendError("--max-dimension \(m) must be at least --eigenvalues (\(eigenvalues ?? 6)) and 2")
         }
     }
 
@@ -79,14 +80,17 @@ struct GramCommand: ParsableCommand {
             cfg.xPath = x; cfg.n = n; cfg.d = d; cfg.width = width; cfg.seed = seed; cfg.kappa = kappa; cfg.weightsPath = weights
             cfg.eigensolver = eigensolver; cfg.matrix = matrix; cfg.eigenvalues = eigenvalues; cfg.tolerance = tolerance
             cfg.maxDimension = maxDimension; cfg.block = block
+            // An option only Lanczos reads asks for Lanczos (auto would otherwise pick full at small n and ignore it).
+            if eigensolver == .auto && (eigenvalues != nil || tolerance != nil || maxDimension != nil || block != nil || matrix != .auto) {
+                cfg.eigensolver = .lanczos
+            }
+            cfg.quiet = output.quiet
             cfg.backend = try deviceOptions.resolvedBackend(); cfg.device = deviceOptions.resolvedDevice
             cfg.precision = deviceOptions.precision; cfg.out = output.out
             let result = try GramExperiment.run(cfg)
             guard Job.isLeader else { return }   // rank 0 alone wrote the run directory and reports
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
-                for (k, v) in result.summary.pairs where k != "notes" {
-                    print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
-                }
+                printSummaryTable(result.summary)
             }
         }
     }

@@ -74,7 +74,47 @@ struct MFLDCommand: ParsableCommand {
             throw ValidationError("--task \(task.rawValue) draws its own data; --x/--y give a data file (--task file)")
         }
         if let blockWidth, blockWidth < 32 || blockWidth % 32 != 0 {
-            throw ValidationError("--block-width must be a positive multiple of 32")
+            throw BackendError("--block-width must be a positive multiple of 32")
+        }
+    }
+
+    /// Options that do not apply beside others: refused (exit 64) rather than ignored. Run after the
+    /// values' own checks (MFLDConfig.validate), so that a value out of range is named as such.
+    func refuseOptionsThatDoNotApply(task: MFLDTaskKind, particles: Int) throws {
+        let given = RunControlOptions.onCommandLine
+        func refuse(_ message: String) throws { throw BackendError(message, .usage) }
+        if task == .file {
+            for flag in ["--n", "--d"] where given(flag) {
+                try refuse("\(flag) does not apply with --task file: the files --x/--y give the rows and the dimension")
+            }
+            if given("--data-seed") { try refuse("--data-seed does not apply with --task file: the data come from --x/--y, not a seed") }
+        }
+        if given("--parity-k") && task != .parity { try refuse("--parity-k applies to --task parity, not --task \(task.rawValue)") }
+        if given("--teacher-width") && task != .teacher { try refuse("--teacher-width applies to --task teacher, not --task \(task.rawValue)") }
+        if given("--anneal-factor") && annealEvery == 0 {
+            try refuse("--anneal-factor needs --anneal-every K (the steps between annealings); without it λ is never annealed")
+        }
+        if given("--inner-steps") && algorithm != .pda {
+            try refuse("--inner-steps applies to --algorithm pda (Langevin steps per outer iteration), not --algorithm \(algorithm.rawValue)")
+        }
+        if given("--unit-scale") && unit != .bounded {
+            try refuse("--unit-scale is R of --unit bounded; it does not apply to --unit \(unit.rawValue)")
+        }
+        if given("--chaos-seeds") && chaos == nil {
+            try refuse(runControl.resume != nil ? "--chaos-seeds does not apply with --resume: a --chaos sweep continues with its recorded seeds"
+                                                 : "--chaos-seeds applies to a --chaos sweep only")
+        }
+        if given("--particles") && chaos != nil { try refuse("--particles does not apply with --chaos, whose counts N1,N2,… are the particle counts") }
+        if noData {
+            for flag in ["--batch", "--loss"] where given(flag) {
+                try refuse("\(flag) does not apply with --no-data: without the data term there is no loss to take minibatches of")
+            }
+        }
+        // The entropy sample is drawn from the particles: more than there are is a contradiction.
+        if given("--entropy-sample") && chaos == nil && entropySample > particles {
+            try refuse("--entropy-sample \(entropySample) exceeds the \(particles) particles"
+                + (initParticles != nil && !given("--particles") ? " of --init-particles" : " (--particles)")
+                + "; take at most \(particles) (0: no entropy estimate)")
         }
     }
 
@@ -96,6 +136,10 @@ struct MFLDCommand: ParsableCommand {
             // Given particles set their count unless --particles says it too (then the two must agree).
             if let initParticles, !RunControlOptions.onCommandLine("--particles") {
                 cfg.particles = try NPY.read(URL(fileURLWithPath: initParticles)).shape.first ?? cfg.particles
+            }
+            if runControl.resume == nil {
+                try cfg.validate()
+                try refuseOptionsThatDoNotApply(task: cfg.task, particles: cfg.particles)
             }
             let recorded = try runControl.recorded(checking: cfg, keys: MFLDConfig.recordedKeys, renamed: ["--no-data": "data_term"])
             if let recorded {

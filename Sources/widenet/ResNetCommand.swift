@@ -17,7 +17,7 @@ struct ResNetCommand: ParsableCommand {
             revnet: y' = F_y(0, z), z' = F_z(y, 0); euler-maruyama: the same scheme at 16 × the largest \
             depth on the same Brownian path), and fits the order: the log-log slope of error against h \
             with its regression standard error. Depths: --depths, or --depth L with --steps S for \
-            L, 2L, …, 2^S·L (each depth is one step of the run). Writes the field (field_U/V/c.npy), the \
+            L, 2L, …, 2^S·L (one metrics row per scheme and depth, step numbering the rows). Writes the field (field_U/V/c.npy), the \
             points, end points and references per scheme, and trajectories.
 
             --experiment train: x_0 = E x, the blocks above (--scheme euler, lm with trained k_l, heun, backward-euler by fixed-point iteration, euler-maruyama: noise in training passes, or revnet: \
@@ -25,7 +25,7 @@ struct ResNetCommand: ParsableCommand {
             with σ = --activation and their own U_l, c_l, V_l (started at θ(t_l)), f = wᵀx_L + b, loss ½·mean (f − y)², trained for --steps \
             updates by --optimizer (gd, momentum, adam) with backpropagation on the chosen backend \
             (--backend, --precision), on --task spirals|circles (2-D, labels ±1), teacher, or file (--x, --y). \
-            --depth L (default 16), --width m (32), --dim D of the state (3; in 2-D only blocks that fold the plane separate circles). \
+            --depth L (default 16), --width m (32), --dim D of the state (3, revnet 4; in 2-D only blocks that fold the plane separate circles). \
             Logs train and test loss and accuracy; checkpoints and --resume as every run; writes the \
             parameters, each block's Lipschitz bound h‖V_l‖‖U_l‖ and the flow of the test points. With \
             --depths 4,8,… it trains at each depth (member runs depth-L/) and fits the order in h of the \
@@ -34,7 +34,8 @@ struct ResNetCommand: ParsableCommand {
             --experiment boost: --steps blocks added one at a time, each from the same random hidden \
             weights two ways: functional-gradient boosting (V by ridge least squares, --ridge, fitted to \
             −∂loss/∂x_L, an exact line search, the read-out refit) and layer by layer (the new block and \
-            the read-out by --boost-steps GD steps of --lr). Loss against blocks with each fitted rate.
+            the read-out by --boost-steps GD steps of --lr). Loss against blocks with each fitted rate (over the rows \
+            --log-every logs). Host f64: --backend cpu or none.
 
             --experiment non-lipschitz: Euler and backward Euler on F(x) = sign(x)|x|^½ from 0 and ±ε at \
             --depths, against the closed form sign(ε)(√|ε| + T/2)²; the end point's sensitivity to the start.
@@ -50,13 +51,14 @@ struct ResNetCommand: ParsableCommand {
             """)
 
     @Option(help: "The experiment: depth-limit, train, boost or non-lipschitz (default depth-limit; train with --resume).") var experiment: ResNetExperiment.Kind?
-    @Option(help: "Depths L, comma-separated (default 8,16,…,1024).") var depths: String?
+    // .unconditional: `--depths -8,16` reaches the range check instead of reading as an option.
+    @Option(parsing: .unconditional, help: "Depths L, comma-separated (default 8,16,…,1024).") var depths: String?
     @Option(help: "depth-limit: the first depth of a doubling ladder (with --steps; default 8). train: the depth L (default 16).") var depth: Int?
     @Option(help: "depth-limit: with --depth L the depths L, 2L, …, 2^S·L (default 7). train: the updates (default 500).") var steps: Int?
     @Option(help: "Schemes, comma-separated, or all: euler, heun, backward-euler, lm, revnet, euler-maruyama.")
     var scheme: String = "all"
     @Option(help: "Hidden width m of each block's F (default 16, train 32).") var width: Int?
-    @Option(help: "Dimension d of the state x (default 2 for the pictures, train 3).") var dim: Int?
+    @Option(help: "Dimension d of the state x (default 2 for the pictures, train 3, train --scheme revnet 4).") var dim: Int?
     @Option(help: "depth-limit: input points (on the unit circle for --dim 2, the unit sphere otherwise; default 64).") var points: Int?
     @Option(help: "Horizon T; h = T/L.") var horizon = 1.0
     @Option(name: .customLong("lm-k"), help: "lm: the fixed k of x_{n+1} = (1 − k)x_n + k x_{n−1} + hF(x_n), −1 < k ≤ 1.")
@@ -80,7 +82,7 @@ struct ResNetCommand: ParsableCommand {
     @Option(help: "train: σ of the blocks, tanh, relu or linear (default tanh).") var activation: Activation?
     @Option(help: "train: gd, momentum or adam (default adam).") var optimizer: Optimizer?
     @Option(help: "train: the step size (default 0.01).") var lr: Double?
-    @Option(name: .customLong("log-every"), help: "train: a metrics row every K updates (default 10).") var logEvery: Int?
+    @Option(name: .customLong("log-every"), help: "train: a metrics row every K updates (default 10); boost: every K blocks (default 1).") var logEvery: Int?
     @Option(name: .customLong("boost-steps"), help: "boost: GD steps per block of the layer-by-layer baseline (default 200; its step is --lr, default 0.1).")
     var boostSteps: Int?
     @Option(help: "boost: the ridge of the least-squares fits, times the points (default 1e-6).") var ridge: Double?
@@ -91,22 +93,27 @@ struct ResNetCommand: ParsableCommand {
     /// The experiment: --experiment, else train when resuming (depth-limit runs have no checkpoints).
     var kind: ResNetExperiment.Kind { experiment ?? (runControl.resume != nil ? .train : .depthLimit) }
 
-    static let trainOnly = ["--task", "--x", "--y", "--n", "--test-size", "--input-dim", "--task-noise", "--activation", "--optimizer",
-                            "--lr", "--log-every", "--resume", "--checkpoint-every", "--no-checkpoint", "--device", "--precision"]
+    /// The options of the runs on the harness (train and boost), those of train alone, of boost alone, and of depth-limit.
+    static let trainOrBoost = ["--task", "--x", "--y", "--n", "--test-size", "--input-dim", "--task-noise", "--lr", "--log-every",
+                               "--resume", "--checkpoint-every", "--no-checkpoint"]
+    static let trainOnly = ["--activation", "--optimizer", "--device", "--precision"]
     static let boostOnly = ["--boost-steps", "--ridge"]
-    /// What boost does not use: its blocks are tanh, fitted on the host in f64, one per step.
-    static let notBoost = ["--depth", "--depths", "--activation", "--optimizer", "--backend", "--device", "--precision", "--horizon"]
+    /// What boost does not use besides depth-limit's options: its blocks are tanh, fitted on the host in f64, one per step.
+    static let notBoost = ["--depth", "--depths", "--horizon"] + trainOnly
     static let depthLimitOnly = ["--scheme", "--points", "--lm-k", "--tolerance", "--max-iterations", "--noise", "--diffusion", "--paths"]
+    /// What non-lipschitz does not use: it steps sign(x)|x|^(1/2) in one dimension from fixed starts.
+    static let notNonLipschitz = ["--scheme", "--points", "--lm-k", "--noise", "--diffusion", "--paths", "--width", "--dim", "--seed"]
 
     func validate() throws {
         let given = RunControlOptions.onCommandLine
         if kind == .boost, let flag = (Self.notBoost + Self.depthLimitOnly).first(where: given) {
             throw ValidationError("\(flag) does not apply to --experiment boost (tanh blocks fitted on the host in f64, one per --steps)")
         }
-        if kind == .train, let flag = Self.boostOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment boost") }
-        if kind == .nonLipschitz, let flag = ["--scheme", "--points", "--lm-k", "--noise", "--diffusion", "--paths", "--width", "--dim"].first(where: given) {
-            throw ValidationError("\(flag) does not apply to --experiment non-lipschitz (Euler and backward Euler on sign(x)|x|^(1/2) in one dimension)")
+        if kind == .boost, deviceOptions.backend == .opencl {
+            throw ValidationError("--backend opencl: --experiment boost runs on the host in f64 (least-squares fits and short GD runs); "
+                + "give --backend cpu or leave it out")
         }
+        if kind == .train, let flag = Self.boostOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment boost") }
         if kind == .train || kind == .boost {
             let trainScheme = ["--scheme", "--lm-k", "--noise", "--tolerance", "--max-iterations"]
             if let flag = Self.depthLimitOnly.first(where: { given($0) && !(kind == .train && trainScheme.contains($0)) }) {
@@ -123,17 +130,22 @@ struct ResNetCommand: ParsableCommand {
             if kind == .train, given("--lm-k"), scheme != "lm" { throw ValidationError("--lm-k applies to --scheme lm") }
             return
         }
-        if let flag = (Self.trainOnly + Self.boostOnly).first(where: given) {
-            throw ValidationError("\(flag) applies to --experiment train or boost, not depth-limit")
+        // depth-limit and non-lipschitz: computed on the host before anything is written.
+        let name = kind.rawValue
+        if kind == .nonLipschitz, let flag = Self.notNonLipschitz.first(where: given) {
+            throw ValidationError("\(flag) does not apply to --experiment non-lipschitz (Euler and backward Euler on sign(x)|x|^(1/2) in one dimension)")
         }
+        if let flag = Self.trainOrBoost.first(where: given) { throw ValidationError("\(flag) applies to --experiment train or boost, not \(name)") }
+        if let flag = Self.trainOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment train, not \(name)") }
+        if let flag = Self.boostOnly.first(where: given) { throw ValidationError("\(flag) applies to --experiment boost, not \(name)") }
         if deviceOptions.backend == .opencl {
-            throw ValidationError("resnet --experiment depth-limit runs on the host in f64; --backend opencl has nothing to run")
+            throw ValidationError("resnet --experiment \(name) runs on the host in f64; --backend opencl has nothing to run")
         }
         if depths != nil && (depth != nil || steps != nil) {
             throw ValidationError("--depths lists the depths; --depth and --steps build a ladder instead: give one or the other")
         }
-        if let depth, depth < 1 { throw ValidationError("--depth must be at least 1 (got \(depth))") }
-        if let steps, steps < 0 { throw ValidationError("--steps must be at least 0 (got \(steps))") }
+        if let depth, depth < 1 { throw BackendError("--depth must be at least 1 (got \(depth))") }
+        if let steps, steps < 0 { throw BackendError("--steps must be at least 0 (got \(steps))") }
         if let steps, let depth, Double(depth) * pow(2, Double(steps)) > Double(1 << 24) {
             throw ValidationError("--depth \(depth) --steps \(steps) asks for more than 2^24 blocks")
         }
@@ -147,8 +159,8 @@ struct ResNetCommand: ParsableCommand {
             throw ValidationError("--tolerance and --max-iterations apply to backward-euler only, which --scheme \(scheme) does not include")
         }
         if let lmK, !(lmK > -1 && lmK <= 1) { throw ValidationError("--lm-k must lie in (−1, 1] (got \(lmK))") }
-        if let noise, !(noise >= 0 && noise.isFinite) { throw ValidationError("--noise must be a non-negative number (got \(noise))") }
-        if !(horizon > 0 && horizon.isFinite) { throw ValidationError("--horizon must be a positive number (got \(horizon))") }
+        if let noise, !(noise >= 0 && noise.isFinite) { throw BackendError("--noise must be a non-negative number (got \(noise))") }
+        if !(horizon > 0 && horizon.isFinite) { throw BackendError("--horizon must be a positive number (got \(horizon))") }
         _ = try depthList()
     }
 
@@ -170,7 +182,7 @@ struct ResNetCommand: ParsableCommand {
             var out: [Int] = []
             for part in depths.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let L = Int(part.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--depths \(depths): '\(part)' is not a whole number") }
-                guard L >= 1 else { throw ValidationError("--depths: every depth must be at least 1 (got \(L))") }
+                guard L >= 1 else { throw BackendError("--depths: every depth must be at least 1 (got \(L))") }
                 guard !out.contains(L) else { throw ValidationError("--depths names \(L) twice") }
                 out.append(L)
             }
@@ -216,24 +228,63 @@ struct ResNetCommand: ParsableCommand {
         }
     }
 
+    /// The task options that do not apply to `task` are refused (64); with --task file, --input-dim and --n
+    /// must agree with X (`fileShape`: rows, columns), else the command line contradicts the data (65).
+    func checkTaskOptions(_ task: ResidualTask, fileShape: [Int]?) throws {
+        let given = RunControlOptions.onCommandLine
+        switch task {
+        case .spirals, .circles:
+            if given("--input-dim") {
+                throw ValidationError("--input-dim applies to --task teacher (with --task file X's columns give it); --task \(task.rawValue) is 2-D")
+            }
+        case .teacher:
+            break
+        case .file:
+            if given("--task-noise") {
+                throw ValidationError("--task-noise applies to the synthetic tasks; --task file takes its labels from --y as they are")
+            }
+            guard let shape = fileShape, let xPath = x else { return }
+            let (rows, columns) = (shape[0], shape[1])
+            if let inputDim, inputDim != columns {
+                throw BackendError("--input-dim \(inputDim) disagrees with \(xPath), whose rows have \(columns) values (leave out --input-dim)")
+            }
+            if let n {
+                let held = testSize ?? rows / 5
+                if n != rows - held {
+                    throw BackendError("--n \(n) disagrees with \(xPath): its \(rows) rows less the \(held) held out (--test-size) leave "
+                        + "\(rows - held) training points (leave out --n)")
+                }
+            }
+        }
+    }
+
     func runTrain() throws {
         try reportingErrors {
             var c = ResNetTrain.Config()
-            if let task { c.task = task }
-            if x != nil || y != nil { c.task = .file }
-            c.xPath = x; c.yPath = y
-            if let n { c.n = n }
-            if let testSize { c.testSize = testSize } else if c.task == .file, let rows = try? NPY.read(URL(fileURLWithPath: x ?? "")).shape.first {
-                c.testSize = rows / 5
+            let files = x != nil || y != nil
+            if let task, task != .file, files {
+                throw ValidationError("--task \(task.rawValue) draws its own points; --x and --y are the data of --task file: give one or the other")
             }
+            if let task { c.task = task } else if files { c.task = .file }
+            c.xPath = x; c.yPath = y
+            // X's shape (rows, columns), for the default hold-out and the options that must agree with it.
+            let fileShape = c.task == .file ? (try? NPY.read(URL(fileURLWithPath: x ?? "")).shape).flatMap { $0.count == 2 ? $0 : nil } : nil
+            if runControl.resume == nil { try checkTaskOptions(c.task, fileShape: fileShape) }
+            if let n { c.n = n }
+            if let testSize { c.testSize = testSize } else if let rows = fileShape?.first { c.testSize = rows / 5 }
             if let inputDim { c.inputDim = inputDim }
             c.taskNoise = taskNoise
             if let depth { c.depth = depth }
             if let width { c.width = width }
-            if let dim { c.dim = dim }
             c.horizon = horizon
             if let activation { c.activation = activation }
             if kind == .train, RunControlOptions.onCommandLine("--scheme"), let chosen = ResidualScheme(rawValue: scheme) { c.scheme = chosen }
+            if let dim {
+                c.dim = dim
+            } else if kind == .train && c.scheme == .revnet {
+                c.dim = 4
+                c.notes.append("revnet moves the two halves of the state in turn: --dim defaults to 4 (the other schemes' default 3 is odd)")
+            }
             if let lmK { c.lmK = lmK }
             if let noise { c.noise = noise }
             c.tolerance = tolerance; c.maxIterations = maxIterations
@@ -256,11 +307,22 @@ struct ResNetCommand: ParsableCommand {
                 }
                 if case .object(let resolved)? = r.options["resolved"], resolved["experiment"] == .string("boost") { boosting = true }
                 try r.refuseChanges(from: c, keys: ResNetTrain.Config.recordedKeys, renamed: ["--lr": "lr", "--x": "x", "--y": "y"])
+                // The cadence is the run's own too (README: a resumed run checkpoints as it was started); runs that did
+                // not record theirs (boost and depth sweeps before it was recorded) take the one given.
+                if let k = runControl.checkpointEvery, case .object(let resolved)? = r.options["resolved"], resolved["checkpoint_every"] != nil {
+                    let had = r.resolvedInt("checkpoint_every")
+                    if had != k {
+                        throw BackendError("--resume \(dir): --checkpoint-every \(k) differs from the run's "
+                            + "\(had.map(String.init) ?? "none (a checkpoint only on SIGINT or SIGTERM)") (config.json); a resumed run keeps the options it started with")
+                    }
+                }
                 c = try ConfigCoding.decode(ResNetTrain.Config.self, from: r.options, shown: r.directory.path + "/config.json")
                 c.out = r.directory.path; c.quiet = output.quiet
                 recorded = r
             }
-            let control = runControl.control(recorded)
+            // --no-checkpoint beside --resume: the continuation writes none (the run's cadence is not a contradiction).
+            let control = runControl.noCheckpoint ? RunControl(checkpointEvery: nil, resume: recorded != nil, checkpoints: false)
+                : runControl.control(recorded)
             let config = c
             // --depths: the same training at each depth, a sweep of member runs.
             if depths != nil && depth != nil { throw ValidationError("--depths lists the depths of a sweep; --depth sets one: give one or the other") }

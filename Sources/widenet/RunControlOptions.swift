@@ -20,8 +20,8 @@ struct RunControlOptions: ParsableArguments {
         if noCheckpoint && checkpointEvery != nil { throw ValidationError("--no-checkpoint and --checkpoint-every contradict each other") }
     }
 
-    /// The run control; a resumed run keeps the checkpoint cadence it was started with unless
-    /// --checkpoint-every is given again.
+    /// The run control; a resumed run keeps the checkpoint cadence it was started with (`recorded`
+    /// refuses another one).
     func control(_ recorded: RecordedConfig? = nil) -> RunControl {
         RunControl(checkpointEvery: checkpointEvery ?? recorded?.resolvedInt("checkpoint_every"), resume: resume != nil,
                    checkpoints: !noCheckpoint)
@@ -34,6 +34,9 @@ struct RunControlOptions: ParsableArguments {
         guard let resume else { return nil }
         let recorded = try RecordedConfig(directory: URL(fileURLWithPath: resume))
         try recorded.refuseChanges(from: config, keys: keys.filter { $0 != "out" }, renamed: renamed, extra: extra)
+        if let given = checkpointEvery, let own = recorded.resolvedInt("checkpoint_every"), given != own {
+            throw BackendError("--checkpoint-every \(given) differs from the run's \(own): a resumed run keeps the cadence it was started with")
+        }
         return recorded
     }
 

@@ -36,8 +36,8 @@ struct SaddleCommand: ParsableCommand {
     @Option(name: .customLong("init-scale"), help: "Standard deviation σ0 of the initial weights.") var initScale: Double = 1e-6
     @Option(name: .customLong("init-scales"), help: "Sweep over initial scales, e.g. 1e-1,1e-2,…,1e-8: steps to each rank against log(1/σ0).")
     var initScales: String?
-    @Option(name: .customLong("teacher-rank"), help: "Rank r of the teacher map.") var teacherRank: Int = 5
-    @Option(name: .customLong("singular-values"), help: "The teacher's singular values, largest first.")
+    @Option(name: .customLong("teacher-rank"), help: "Rank r of the teacher map (linear: at most min(d, k)); for relu and tanh the teacher's units, at most d.") var teacherRank: Int = 5
+    @Option(name: .customLong("singular-values"), help: "The teacher's singular values, largest first (an increasing list is refused).")
     var singularValues: String = "10,8,6,4,2"
     @Option(name: .customLong("label-noise"), help: "Standard deviation of Gaussian noise on the teacher's outputs (the last minimum then has a positive loss).")
     var labelNoise: Double?
@@ -72,6 +72,19 @@ struct SaddleCommand: ParsableCommand {
         }
         if x != nil || y != nil, given("--label-noise") {
             throw ValidationError("--label-noise perturbs the synthetic teacher; it does not apply with --x/--y")
+        }
+        if x != nil || y != nil, given("--inputs") {
+            throw ValidationError("--inputs shapes the synthetic teacher's inputs; it does not apply with --x/--y")
+        }
+        if initScales != nil, given("--init-scale") {
+            throw ValidationError("--init-scale is one scale and --init-scales sweeps several; give one of them")
+        }
+        if initScales != nil, let f = ["--init-w1", "--init-w2"].first(where: { given($0) }) {
+            throw ValidationError("--init-scales sets the scale of the drawn initial weights; it does not apply with \(f)")
+        }
+        // With both layers from files nothing is drawn: the scale and the kind of initialisation are unused.
+        if given("--init-w1") && given("--init-w2"), let f = ["--init-scale", "--init"].first(where: given) {
+            throw ValidationError("\(f) shapes the drawn initial weights; it does not apply with --init-w1 and --init-w2 (both layers from files)")
         }
         if skipPlateaus && optimizer != .gd {
             throw ValidationError("--skip-plateaus extrapolates plain gradient descent; it cannot be combined with --optimizer \(optimizer.rawValue)")
@@ -117,8 +130,10 @@ struct SaddleCommand: ParsableCommand {
                 return try SaddleExperiment.run(c, control: control)
             }
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
-                for (key, v) in result.summary.pairs where !["notes", "plateaus", "jumps", "drops", "skipping"].contains(key) {
-                    print(key.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
+                let shown = result.summary.pairs.filter { !["notes", "plateaus", "jumps", "drops", "skipping"].contains($0.0) }
+                let width = max(26, (shown.map(\.0.count).max() ?? 0) + 2)
+                for (key, v) in shown {
+                    print(key.padding(toLength: width, withPad: " ", startingAt: 0) + v.displayText)
                 }
             }
         }

@@ -44,8 +44,8 @@ struct SelftestCommand: ParsableCommand {
     @Option(help: "Write the results as JSON to this file.") var json: String?
 
     func validate() throws {
-        if let width, width < 1 { throw ValidationError("--width must be at least 1 (got \(width))") }
-        if n < 1 || d < 1 { throw ValidationError("--n and --d must be at least 1") }
+        if let width, width < 1 { throw BackendError("--width must be at least 1 (got \(width))") }
+        if n < 1 || d < 1 { throw BackendError("--n and --d must be at least 1") }
         if plans && (width != nil || !checks.isEmpty) { throw ValidationError("--plans uses no device: it takes no --width or --check") }
         for pattern in checks where !KernelChecks.names.contains(where: { $0.localizedCaseInsensitiveContains(pattern) }) {
             throw ValidationError("--check \(pattern): no check's name contains it (see --list)")

@@ -63,6 +63,9 @@ struct OutputOptions: ParsableArguments {
     func validate() throws {
         LogBootstrap.configure(level: logLevel)
         ProgressBar.mode = progress
+        if let out, out.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--out is empty: name a directory, or leave --out out for runs/<command>-<time>")
+        }
     }
 
     /// The end of a run on the terminal: notes on standard error, then the summary as a table
@@ -75,3 +78,11 @@ struct OutputOptions: ParsableArguments {
     }
 }
 
+
+/// The summary on the terminal: one `key  value` line per key that the summary has, in the order
+/// given (every key when nil, notes apart), the values in one column two spaces past the longest key.
+func printSummaryTable(_ summary: JSONObject, keys: [String]? = nil) {
+    let pairs = (keys ?? summary.pairs.map(\.0).filter { $0 != "notes" }).compactMap { k in summary[k].map { (k, $0) } }
+    let width = (pairs.map(\.0.count).max() ?? 0) + 2
+    for (k, v) in pairs { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + v.displayText) }
+}

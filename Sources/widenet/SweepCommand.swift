@@ -38,6 +38,15 @@ struct SweepCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if ns == nil && RunControlOptions.onCommandLine("--delta") {
+            throw ValidationError("--delta applies to a wide-enough sweep (--ns); without --ns it does nothing")
+        }
+        if ns != nil && RunControlOptions.onCommandLine("--n") {
+            throw ValidationError("--ns sets the sample counts of a wide-enough sweep; --n does not apply with it")
+        }
+    }
+
     func run() throws {
         try reportingErrors(splitsOverRanks: true) {
             var cfg = try problem.config(deviceOptions, output)
@@ -142,9 +151,6 @@ struct SweepCommand: ParsableCommand {
                     "slope_flip_fraction", "r2_flip_fraction", "slope_kernel_deviation", "r2_kernel_deviation", "bound_holds",
                     "ns", "delta", "m_star", "fit_m_star_exponent", "theorem_exponent", "seeds", "samples_seen", "rate_last", "rate_average",
                     "rate_theory_average", "rate_optimal", "wall_seconds"]
-        for k in keys {
-            guard let v = s[k] else { continue }
-            print(k.padding(toLength: 24, withPad: " ", startingAt: 0) + v.displayText)
-        }
+        printSummaryTable(s, keys: keys)
     }
 }

@@ -38,8 +38,11 @@ struct TrainCommand: ParsableCommand {
         if initW != nil && RunControlOptions.onCommandLine("--kappa") {
             throw ValidationError("--kappa scales sampled hidden weights; it does not apply with --init-w, which gives them")
         }
+        if initW != nil && RunControlOptions.onCommandLine("--init-exponent") {
+            throw ValidationError("--init-exponent scales sampled hidden weights; it does not apply with --init-w, which gives them")
+        }
         if let blockWidth, blockWidth < 32 || blockWidth % 32 != 0 {
-            throw ValidationError("--block-width must be a positive multiple of 32")
+            throw BackendError("--block-width must be a positive multiple of 32")
         }
     }
 
@@ -70,9 +73,6 @@ struct TrainCommand: ParsableCommand {
                     "final_loss", "bound_holds", "max_kernel_deviation", "final_test_error", "final_test_error_average",
                     "rate_last", "rate_average", "rate_theory_average", "rate_optimal", "final_max_move", "final_flip_fraction",
                     "lambda_min_h_initial", "lambda_min_h_final", "steps_per_second", "wall_seconds"]
-        for k in keys {
-            guard let v = s[k] else { continue }
-            print(k.padding(toLength: 26, withPad: " ", startingAt: 0) + v.displayText)
-        }
+        printSummaryTable(s, keys: keys)
     }
 }

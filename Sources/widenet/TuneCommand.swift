@@ -30,9 +30,9 @@ struct TuneCommand: ParsableCommand {
     @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
-        if size < 1 { throw ValidationError("--size must be at least 1") }
-        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
-        if n < 1 || d < 1 || width < 1 { throw ValidationError("--n, --d and --width must be at least 1") }
+        if size < 1 { throw BackendError("--size must be at least 1") }
+        if repeats < 1 { throw BackendError("--repeats must be at least 1") }
+        if n < 1 || d < 1 || width < 1 { throw BackendError("--n, --d and --width must be at least 1") }
         let given = { (flag: String) in CommandLine.arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") } }
         if kernel == .gemm, let f = ["--n", "--d", "--width"].first(where: given) {
             throw ValidationError("\(f) applies to --kernel ntk, not gemm")

@@ -47,6 +47,10 @@ struct WideNetCommand: ParsableCommand {
             FileHandle.standardError.write(Data("error: unknown command '\(first)' (commands: \(known))\n".utf8))
             Foundation.exit(64)
         }
+        do { try ByteLimits.check() } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(64)
+        }
         main(args)
     }
 }

@@ -15,10 +15,19 @@ struct CLITests {
 
     struct Output { let status: Int32; let reason: Process.TerminationReason; let stdout: String; let stderr: String }
 
-    static func run(_ args: [String], env: [String: String] = [:]) throws -> Output {
+    /// `addressSpaceKB`: run under `ulimit -v`, so that a size that is not refused fails in the allocator
+    /// at once instead of filling the machine; `seconds`: terminate it past that time.
+    static func run(_ args: [String], env: [String: String] = [:], in cwd: URL? = nil, addressSpaceKB: Int? = nil,
+                    seconds: Double? = nil) throws -> Output {
         let p = Process()
-        p.executableURL = binary
-        p.arguments = args
+        if let addressSpaceKB {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "ulimit -v \(addressSpaceKB); exec \"$0\" \"$@\"", binary.path] + args
+        } else {
+            p.executableURL = binary
+            p.arguments = args
+        }
+        if let cwd { p.currentDirectoryURL = cwd }
         var environment = ProcessInfo.processInfo.environment
         for (k, v) in env { environment[k] = v }
         p.environment = environment
@@ -26,8 +35,11 @@ struct CLITests {
         p.standardOutput = out
         p.standardError = err
         try p.run()
+        let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+        if let seconds { DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: watchdog) }
         let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        watchdog.cancel()
         return Output(status: p.terminationStatus, reason: p.terminationReason, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 

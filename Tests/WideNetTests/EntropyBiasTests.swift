@@ -27,7 +27,8 @@ struct EntropyBiasTests {
         c.learningRate = 0.2; c.lambdaL2 = 0.5; c.lambdaEntropy = 0.05; c.initScale = 1; c.seed = 9
         c.backend = .cpu; c.precision = .f64; c.quiet = true; c.out = TrainTests.tempDir()
         let s = try ConfigCoding.summary(MFLDSummary.self, of: try MFLDExperiment.run(c))
-        let v = c.gaussianVariance(afterSteps: c.steps).variance, D = Double(c.d + 2)
+        let law = c.noDataLaw(), D = Double(c.d + 2)
+        let v = law.varianceFactor * c.initScale * c.initScale + law.noiseVariance
         let exact = 0.5 * D * Foundation.log(2 * Double.pi * M_E * v)
         let raw = try #require(s.finalEntropy), corrected = try #require(s.finalEntropyCorrected)
         #expect(abs(corrected - exact) < abs(raw - exact), "raw \(raw), corrected \(corrected), exact \(exact)")

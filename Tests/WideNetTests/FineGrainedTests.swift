@@ -93,11 +93,12 @@ import Testing
         #expect(shuffled.classes == nil && Set(shuffled.labels).isSubset(of: Set(real)) && shuffled.changed > 90)
 
         let dir = try CLITests.scratch()
-        for (args, message) in [(["--random-labels", "--label-noise", "0.5"], "contradicts --label-noise 0.5"),
-                                (["--label-noise", "1.5"], "--label-noise must be a probability in [0, 1]")] {
+        // A contradiction is a usage error (64), a value out of range bad input (65).
+        for (args, message, code) in [(["--random-labels", "--label-noise", "0.5"], "contradicts --label-noise 0.5", Int32(64)),
+                                      (["--label-noise", "1.5"], "--label-noise must be a probability in [0, 1]", 65)] {
             let r = try CLITests.run(["train", "--n", "8", "--d", "3", "--width", "64", "--steps", "1", "--quiet",
                                       "--out", dir.appendingPathComponent("r").path] + args)
-            #expect(r.status == 64, "\(args)")
+            #expect(r.status == code, "\(args)")
             #expect(r.stderr.contains(message), "\(r.stderr)")
         }
     }

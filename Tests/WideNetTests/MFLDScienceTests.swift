@@ -14,7 +14,7 @@ struct MFLDScienceTests {
     }
 
     /// With the data term off, θ_{k+1} = (1 − 2ηλ')θ_k + √(2ηλ)ξ: every coordinate is Gaussian with
-    /// mean 0 and the variance of MFLDConfig.gaussianVariance after k steps (not the continuous
+    /// mean 0 and the variance of MFLDConfig.noDataLaw after k steps (not the continuous
     /// λ/2λ'), within sampling error.
     @Test func particleLawWithoutDataIsTheDiscreteGaussian() throws {
         var c = MFLDScienceTests.config()

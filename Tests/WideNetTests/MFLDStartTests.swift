@@ -54,7 +54,7 @@ struct MFLDStartTests {
         #expect(wrong.status == FailureClass.badInput.exitCode && wrong.stderr.contains("p0.npy"), "\(wrong.stderr)")
     }
 
-    /// ηλ' ≥ 1 makes the weight decay alone expand the particles: refused before anything is written.
+    /// ηλ' ≥ 1: the weight decay alone does not contract the particles; refused before anything is written.
     @Test func unstableStepIsRefusedUpFront() throws {
         let out = try CLITests.scratch().appendingPathComponent("run")
         let r = try CLITests.run(["mfld", "--no-data", "--lr", "5", "--lambda-l2", "0.5", "--quiet", "--out", out.path])
@@ -69,5 +69,14 @@ struct MFLDStartTests {
                                   "--lambda-l2", "0", "--steps", "200", "--log-every", "1", "--backend", "cpu", "--quiet",
                                   "--out", out.path])
         #expect(r.status == FailureClass.badInput.exitCode && r.stderr.contains("diverged at step"), "\(r.stderr)")
+    }
+
+    /// A step that leaves the f32 range makes the loss NaN: the message says nan, not the platform's -nan.
+    @Test func nanLossIsPrintedAsNan() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let r = try CLITests.run(["mfld", "--task", "teacher", "--n", "40", "--d", "3", "--particles", "64", "--lr", "1e300",
+                                  "--lambda-l2", "0", "--steps", "5", "--log-every", "1", "--precision", "f32", "--backend", "cpu",
+                                  "--quiet", "--out", out.path])
+        #expect(r.status == FailureClass.badInput.exitCode && r.stderr.contains("(loss nan)") && !r.stderr.contains("-nan"), "\(r.stderr)")
     }
 }

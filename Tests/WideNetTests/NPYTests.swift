@@ -76,7 +76,12 @@ import WideNet
 
         let missing = #expect(throws: NPYError.self) { try NPY.read(dir.appendingPathComponent("nope.npy")) }
         #expect(missing?.file == dir.appendingPathComponent("nope.npy").path)
-        #expect(missing?.reason.contains("cannot read") == true)
+        #expect(missing?.reason.contains("no such file") == true)
+        // A directory, and a character device (which Foundation will not read), are named for what they are.
+        let folder = #expect(throws: NPYError.self) { try NPY.read(dir) }
+        #expect(folder?.reason.contains("a directory") == true, "\(String(describing: folder))")
+        let device = #expect(throws: NPYError.self) { try NPY.read(URL(fileURLWithPath: "/dev/null")) }
+        #expect(device.map { !$0.reason.contains("permission") } == true, "\(String(describing: device))")
     }
 
     // MARK: Header parsing

@@ -56,9 +56,32 @@ import Testing
     @Test func optionsOfOtherExperimentsAreRefused() throws {
         let cli = CLITests()
         try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--depth", "8"], mentions: "--depth", "boost")
-        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--backend", "opencl"], mentions: "--backend", "boost")
+        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--backend", "opencl"], mentions: "--backend opencl", "boost", "host")
+        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--precision", "f64"], mentions: "--precision", "boost")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--boost-steps", "3"], mentions: "--boost-steps", "boost")
         try cli.expectCleanFailure(["resnet", "--ridge", "1"], mentions: "--ridge", "depth-limit")
         try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--ridge", "-1"], mentions: "--ridge")
+    }
+
+    /// --backend cpu is accepted (boost runs on the host); --log-every K logs every K-th block and the
+    /// last, and the rates are fitted on the logged rows.
+    @Test func boostHonoursBackendCPUAndLogEvery() throws {
+        let run = try CLITests.scratch().appendingPathComponent("run")
+        let r = try CLITests.run(["resnet", "--experiment", "boost", "--backend", "cpu", "--log-every", "2", "--steps", "5", "--n", "16",
+                                  "--test-size", "8", "--width", "4", "--boost-steps", "2", "--quiet", "--out", run.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let rows = try RunFiles.rows(in: run.appendingPathComponent("metrics.jsonl"), shown: run.path)
+        #expect(rows.map { $0["step"]?.numeric ?? -1 } == [0, 2, 4, 5])
+        let s = try RunFiles.object(in: run.appendingPathComponent("summary.json"), shown: run.path)
+        guard case .object(let rate)? = s["boost_rate"] else { Issue.record("no boost_rate"); return }
+        #expect(rate["points"]?.numeric == 3)
+    }
+
+    /// Boost's m×m fits and P×m features are checked against memory before anything is written.
+    @Test func boostBeyondMemoryIsRefused() throws {
+        try ResNetTrainTests.expectResourceRefusal(["resnet", "--experiment", "boost", "--width", "100000", "--n", "64", "--steps", "2"],
+                                                   mentions: ["the largest --width that fits is about"])
+        try ResNetTrainTests.expectResourceRefusal(["resnet", "--experiment", "boost", "--steps", "1000000000"],
+                                                   mentions: ["the largest --steps that fits is about"])
     }
 }

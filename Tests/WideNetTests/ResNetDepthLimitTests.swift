@@ -49,7 +49,8 @@ import Testing
         let rows = try RunDirectory.metricsRows(in: out)
         #expect(rows.count == 9)
         #expect(rows.allSatisfy { $0["step"] != nil && $0["loss"]?.numeric != nil })
-        #expect(rows.map { $0["step"]?.numeric ?? -1 } == [0, 1, 2, 0, 1, 2, 0, 1, 2])
+        #expect(rows.map { $0["step"]?.numeric ?? -1 } == (0..<9).map(Double.init))
+        #expect(rows.map { $0["depth_index"]?.numeric ?? -1 } == [0, 1, 2, 0, 1, 2, 0, 1, 2])
     }
 
     /// Fitted orders: Euler, backward Euler, RevNet and LM-ResNet (k = ½) 1, Heun 2, and LM-ResNet
@@ -104,5 +105,45 @@ import Testing
         try t.expectCleanFailure(["resnet", "--scheme", "euler-maruyama", "--depths", "8,12,16"], mentions: "divide")
         try t.expectCleanFailure(["resnet", "--task", "spirals"], mentions: "--task", "--experiment train")
         try t.expectCleanFailure(["resnet", "--backend", "opencl"], mentions: "host")
+        // A negative depth in the space form reaches the range check (not "Missing value").
+        try t.expectCleanFailure(["resnet", "--depths", "-8,16"], mentions: "at least 1", "-8")
+        // Options of the other experiments name the ones they apply to.
+        try t.expectCleanFailure(["resnet", "--precision", "f64"], mentions: "--precision", "--experiment train, not depth-limit")
+        try t.expectCleanFailure(["resnet", "--lr", "0.1"], mentions: "--lr", "train or boost, not depth-limit")
+        try t.expectCleanFailure(["resnet", "--scheme", "backward-euler", "--max-iterations", "2", "--depths", "8,16"],
+                                 mentions: "did not converge", "--max-iterations (now 2)")
+    }
+
+    /// Points that do not fit in memory are refused with 69 before anything is computed, naming the
+    /// largest --points that fits (the host reference's work cap is a separate, later check).
+    @Test func pointsBeyondMemoryAreRefused() throws {
+        try ResNetTrainTests.expectResourceRefusal(["resnet", "--points", "100000000"], mentions: ["the largest --points that fits is about"])
+        try ResNetTrainTests.expectResourceRefusal(["resnet", "--scheme", "euler-maruyama", "--paths", "100000000", "--points", "4"],
+                                                   mentions: ["the largest --paths that fits is about"])
+    }
+
+    /// The deepest trajectory beyond the cap is not kept, and a note says so and how to keep it.
+    @Test func anOmittedTrajectoryIsNoted() throws {
+        var cfg = ResNetExperiment.Config()
+        cfg.depths = [262144]; cfg.points = 8; cfg.schemes = [.euler]
+        let flow = ResidualFlow(dim: 2, width: cfg.width, seed: 0)
+        let omitted = ResNetDepthLimit(cfg: cfg, flow: flow, points: [], fieldReference: nil)
+        #expect(!cfg.keepsTrajectories)
+        #expect(omitted.notes.count == 1 && omitted.notes[0].contains("no trajectory_*.npy and no flow figure")
+                && omitted.notes[0].contains("4000000") && omitted.notes[0].contains("at most 7 --points"), "\(omitted.notes)")
+        cfg.points = 7
+        #expect(cfg.keepsTrajectories && ResNetDepthLimit(cfg: cfg, flow: flow, points: [], fieldReference: nil).notes.isEmpty)
+    }
+
+    /// metrics.jsonl: one row per (scheme, depth) with a unique step and the depth's index; the summary
+    /// says what steps_run counts.
+    @Test func metricsRowsHaveUniqueSteps() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let s = try Self.resnet(["--scheme", "euler,heun", "--depths", "4,8"], in: out)
+        let rows = try RunDirectory.metricsRows(in: out)
+        #expect(rows.map { $0["step"]?.numeric ?? -1 } == [0, 1, 2, 3])
+        #expect(rows.map { $0["depth_index"]?.numeric ?? -1 } == [0, 1, 0, 1])
+        #expect(s["metrics_rows"]?.numeric == 4 && s["steps_run"]?.numeric == 3)
+        #expect(s["steps_run_counts"]?.displayText.contains("one row per (scheme, depth)") == true)
     }
 }

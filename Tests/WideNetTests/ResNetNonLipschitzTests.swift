@@ -57,4 +57,16 @@ import Testing
         let order = try #require(ConvergenceOrder(h: hs, error: bias))
         #expect(order.order > 0.9 && order.order < 1.2, "weak order of the mean \(order.order)")
     }
+
+    /// What non-lipschitz does not use is refused naming it, and its trajectories are checked against memory.
+    @Test func nonLipschitzOptionsAndMemory() throws {
+        let cli = CLITests(), base = ["resnet", "--experiment", "non-lipschitz"]
+        try cli.expectCleanFailure(base + ["--seed", "4"], mentions: "--seed", "non-lipschitz")
+        try cli.expectCleanFailure(base + ["--width", "4"], mentions: "--width", "non-lipschitz")
+        for flag in [["--precision", "f32"], ["--task", "spirals"], ["--checkpoint-every", "5"]] {
+            try cli.expectCleanFailure(base + flag, mentions: flag[0], "not non-lipschitz")
+        }
+        try cli.expectCleanFailure(base + ["--backend", "opencl"], mentions: "non-lipschitz", "host")
+        try ResNetTrainTests.expectResourceRefusal(base + ["--depths", "100000000"], mentions: ["the largest depth that fits is about"])
+    }
 }

@@ -141,14 +141,14 @@ import Testing
         }
         let cli = CLITests()
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--points", "5"], mentions: "--points", "depth-limit")
-        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "revnet"], mentions: "--dim", "even")
+        try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "revnet", "--dim", "3"], mentions: "--dim", "even")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "rk4"], mentions: "--scheme", "revnet")
         try cli.expectCleanFailure(["resnet", "--task", "circles"], mentions: "--task", "--experiment train")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--lr", "-1"], mentions: "--lr")
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--task", "file"], mentions: "--task file", "--x")
         // h·Lip(F) far above 1: backward Euler's fixed-point iteration cannot solve the block.
         try cli.expectCleanFailure(["resnet", "--experiment", "train", "--scheme", "backward-euler", "--depth", "1", "--horizon", "40",
-                                    "--max-iterations", "30", "--backend", "cpu"], mentions: "did not converge", "block 0")
+                                    "--max-iterations", "30", "--backend", "cpu"], mentions: "did not converge", "block 0", "--max-iterations (now 30)")
     }
 
     /// RevNet blocks: trained on circles in a 4-D state (the inputs in y, z starting at 0) they separate
@@ -194,5 +194,72 @@ import Testing
             #expect(abs(gaps[i] - want) <= 1e-12 * want, "gap \(i): \(gaps[i]) against \(want)")
         }
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+    }
+
+    /// A refusal for want of memory: exit 69, one `error:` line naming each of `mentions`, no run directory.
+    static func expectResourceRefusal(_ args: [String], env: [String: String] = ["WIDENET_MEMORY_LIMIT": "1000000000"], mentions: [String],
+                                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let r = try CLITests.run(args + ["--out", out.path, "--quiet"], env: env)
+        #expect(r.reason == .exit && r.status == 69, "exit \(r.status) for \(args): \(r.stderr)", sourceLocation: sourceLocation)
+        let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("note:") }
+        #expect(lines.count == 1 && lines.first?.hasPrefix("error: ") == true, "\(r.stderr)", sourceLocation: sourceLocation)
+        for m in ["of host memory but"] + mentions {
+            #expect(r.stderr.contains(m), "error does not mention '\(m)': \(r.stderr)", sourceLocation: sourceLocation)
+        }
+        #expect(!r.stderr.contains("Fatal error"), sourceLocation: sourceLocation)
+        #expect(!FileManager.default.fileExists(atPath: out.path), "a run directory was left behind", sourceLocation: sourceLocation)
+    }
+
+    /// Sizes beyond memory are refused before anything is drawn or written, naming the size that fits:
+    /// the depth when at least one block fits, else the points or the width; a depth sweep checks its deepest member.
+    @Test func sizesBeyondMemoryAreRefused() throws {
+        let train = ["resnet", "--experiment", "train", "--backend", "cpu", "--steps", "1"]
+        try Self.expectResourceRefusal(train + ["--depth", "100000000"], mentions: ["the largest --depth that fits is about"])
+        try Self.expectResourceRefusal(train + ["--n", "10000000000"], mentions: ["the largest --n that fits is about"])
+        try Self.expectResourceRefusal(train + ["--width", "1000000000"], mentions: ["the largest --width that fits is about"])
+        try Self.expectResourceRefusal(train + ["--depths", "8,100000000"], mentions: ["at depth 100000000", "the largest --depth"])
+    }
+
+    /// Options the task does not use are refused, and with --task file those that disagree with X.
+    @Test func taskOptionsAreCheckedAgainstTheTask() throws {
+        let cli = CLITests(), dir = try CLITests.scratch()
+        let (x, y) = try CLITests.goodData(dir, n: 40, d: 3)
+        let train = ["resnet", "--experiment", "train", "--steps", "1", "--backend", "cpu"]
+        try cli.expectCleanFailure(train + ["--task", "spirals", "--input-dim", "3"], mentions: "--input-dim", "teacher")
+        try cli.expectCleanFailure(["resnet", "--experiment", "boost", "--task", "circles", "--input-dim", "3"], mentions: "--input-dim", "2-D")
+        try cli.expectCleanFailure(train + ["--task", "spirals", "--x", x, "--y", y], mentions: "--task spirals", "--x")
+        try cli.expectCleanFailure(train + ["--x", x, "--y", y, "--input-dim", "5"], mentions: "--input-dim 5", "3")
+        try cli.expectCleanFailure(train + ["--x", x, "--y", y, "--n", "50"], mentions: "--n 50", "32 training points")
+        try cli.expectCleanFailure(train + ["--task", "file", "--x", x, "--y", y, "--task-noise", "0.1"], mentions: "--task-noise", "file")
+        // Options that agree with the files are accepted.
+        let r = try CLITests.run(train + ["--x", x, "--y", y, "--input-dim", "3", "--n", "32", "--depth", "2", "--width", "4", "--quiet",
+                                          "--out", dir.appendingPathComponent("ok").path])
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    /// --scheme revnet without --dim takes an even default (4), with a note.
+    @Test func revnetDefaultsToAnEvenDimension() throws {
+        let s = try Self.train(["--scheme", "revnet", "--depth", "2", "--width", "4", "--n", "16", "--test-size", "4", "--steps", "1",
+                                "--backend", "cpu"], in: try CLITests.scratch().appendingPathComponent("run"))
+        #expect(s["dim"]?.numeric == 4)
+        guard case .array(let notes)? = s["notes"] else { Issue.record("no notes"); return }
+        #expect(notes.contains { $0.displayText.contains("--dim defaults to 4") }, "\(notes)")
+    }
+
+    /// Beside --resume, a different --checkpoint-every is refused by name (the run keeps its cadence);
+    /// --no-checkpoint is honoured (it does not contradict the recorded cadence).
+    @Test func resumeKeepsTheCheckpointCadence() throws {
+        let run = try CLITests.scratch().appendingPathComponent("run")
+        _ = try Self.train(["--n", "16", "--test-size", "4", "--depth", "2", "--width", "4", "--steps", "20", "--checkpoint-every", "5",
+                            "--backend", "cpu"], in: run)
+        try FileManager.default.removeItem(at: run.appendingPathComponent("summary.json"))   // as if stopped after its last checkpoint
+        let cli = CLITests()
+        try cli.expectOneLineError(["resnet", "--resume", run.path, "--checkpoint-every", "50", "--quiet"],
+                                   mentions: ["--checkpoint-every 50", "differs from the run's 5"])
+        #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent("summary.json").path))
+        let again = try CLITests.run(["resnet", "--resume", run.path, "--no-checkpoint", "--quiet"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: run.appendingPathComponent("summary.json").path))
     }
 }

@@ -46,6 +46,13 @@ struct SaddleTests {
         let theory = 1 / (0.02 * 5)
         #expect(abs(slope - theory) < 0.15 * theory, "slope \(slope) against 1/(η s₁) = \(theory)")
         #expect(r2 > 0.99)
+        // Four scales leave two residual degrees of freedom: the slope has its interval.
+        guard case .object(let fit)? = r.summary["fit_steps_per_log_inverse_scale"], let lo = fit["low"]?.numeric,
+              let hi = fit["high"]?.numeric, let se = fit["standard_error"]?.numeric else {
+            Issue.record("no interval in \(r.summary.render())"); return
+        }
+        #expect(fit["identified"] == .bool(true) && fit["value"]?.numeric == slope)
+        #expect(lo <= slope && slope <= hi && se >= 0, "slope \(slope) outside [\(lo), \(hi)]")
     }
 
     static func numbers(_ summary: JSONObject, _ key: String) -> [Double] { summary[key]?.numbers ?? [] }
@@ -197,5 +204,177 @@ struct SaddleTests {
         #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
         c.targetLoss = nil; c.activation = .tanh; c.teacherRank = 11
         #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
+    }
+
+    // MARK: the sweep's members, its fit and the options it refuses
+
+    /// A sweep small enough to run in a moment.
+    static func tinySweep(_ body: (inout SaddleExperiment.Config) -> Void = { _ in }) -> SaddleExperiment.Config {
+        config { c in
+            c.n = 40; c.d = 4; c.k = 3; c.hidden = 5; c.teacherRank = 2; c.singularValues = [3, 1]
+            c.steps = 60; c.learningRate = 0.05; c.logEvery = 5
+            body(&c)
+        }
+    }
+
+    /// Member directories are named by σ0 at full precision: nearby scales no longer share one
+    /// directory (the later reading back the first one's results), one-digit scales keep their
+    /// names, and a scale listed twice is refused.
+    @Test func sweepMembersAreNamedAtFullPrecision() throws {
+        #expect(SaddleSweep.memberName(1e-3, skip: false) == "sigma1e-03")
+        #expect(SaddleSweep.memberName(1e-3, skip: true) == "sigma1e-03-skip")
+        #expect(SaddleSweep.scaleText(1.2e-3) == "1.2e-03" && SaddleSweep.scaleText(3e-3) == "3e-03")
+        #expect(SaddleSweep.scaleText(1.001e-3) == "1.001e-03" && SaddleSweep.scaleText(1.004e-3) == "1.004e-03")
+        for scale in [0.1 + 0.2, 1.0 / 3, 1.001e-3, 7e-300] { #expect(Double(SaddleSweep.scaleText(scale)) == scale) }
+
+        let c = Self.tinySweep()
+        let r = try SaddleSweep.run(c, scales: [1.2e-3, 1.4e-3, 3e-3])
+        let rows = try RunDirectory.metricsRows(in: r.directory)
+        #expect(rows.map { $0["member"] } == ["sigma1.2e-03", "sigma1.4e-03", "sigma3e-03"].map { .string($0) })
+        for row in rows {
+            guard case .string(let member)? = row["member"] else { Issue.record("row without member"); continue }
+            let config = try RunFiles.object(in: r.directory.appendingPathComponent(member + "/config.json"), shown: member)
+            #expect(config["init_scale"]?.numeric == row["init_scale"]?.numeric, "\(member) ran another scale")
+        }
+        #expect(rows[0]["loss"]?.numeric != rows[1]["loss"]?.numeric, "1.2e-3 and 1.4e-3 gave the same run")
+
+        let twice = Self.tinySweep()
+        #expect(throws: BackendError.self) { try SaddleSweep.run(twice, scales: [1e-3, 1e-3, 1e-6]) }
+        #expect(!FileManager.default.fileExists(atPath: twice.out!), "a refused sweep left a directory")
+    }
+
+    /// A sweep of an earlier widenet named its members `sigma%.0e`: resumed, a member is found under
+    /// that name when it holds this very scale, and a directory holding another scale is refused.
+    @Test func resumedSweepFindsMembersUnderTheirOldNames() throws {
+        let c = Self.tinySweep()
+        let root = URL(fileURLWithPath: c.out!), fm = FileManager.default
+        let first = try SaddleSweep.run(c, scales: [1.5e-3, 1e-2])
+        let before = try RunDirectory.metricsRows(in: root)
+        // The directory the earlier widenet gave 1.5e-3, and the second member not yet run.
+        try fm.removeItem(at: root.appendingPathComponent("summary.json"))
+        try fm.moveItem(at: root.appendingPathComponent("sigma1.5e-03"), to: root.appendingPathComponent("sigma2e-03"))
+        try fm.removeItem(at: root.appendingPathComponent("sigma1e-02"))
+        let resumed = try SaddleSweep.run(c, scales: [1.5e-3, 1e-2], resume: true)
+        let after = try RunDirectory.metricsRows(in: root)
+        #expect(after.first?["member"] == .string("sigma2e-03") && !fm.fileExists(atPath: root.appendingPathComponent("sigma1.5e-03").path))
+        #expect(after.map { $0["loss"] } == before.map { $0["loss"] })
+        #expect(resumed.summary["first_escape_step"] == first.summary["first_escape_step"])
+
+        // 1e-2's directory holding 1.5e-3's run (nearby scales sharing one, as before the fix) is not read as 1e-2's.
+        try fm.removeItem(at: root.appendingPathComponent("summary.json"))
+        try fm.removeItem(at: root.appendingPathComponent("sigma1e-02"))
+        try fm.moveItem(at: root.appendingPathComponent("sigma2e-03"), to: root.appendingPathComponent("sigma1e-02"))
+        #expect(throws: BackendError.self) { try SaddleSweep.run(c, scales: [1.5e-3, 1e-2], resume: true) }
+    }
+
+    /// The slope of the escape against log(1/σ0) with its standard error and 95 % interval, against
+    /// scipy.stats.linregress and Student's t from scipy; fewer than 2 residual degrees of freedom
+    /// leave it unidentified (two points give R² = 1 by construction).
+    @Test(.enabled(if: AveragedSGDTests.hasScipy, "python3 with numpy and scipy is not available"))
+    func escapeSlopeIntervalMatchesScipy() throws {
+        let cases: [([Double], [Double])] = [
+            ([2.3, 4.6, 6.9, 9.2], [31, 79, 118, 172]),
+            ([2.3, 4.6, 6.9, 9.2, 11.5, 13.8, 16.1, 18.4], [30, 70, 120, 170, 220, 260, 310, 360]),
+            ([1, 2, 3, 4, 5, 6], [2.0, 2.9, 6.1, 7.7, 10.4, 11.8]),
+        ]
+        let script = """
+        import sys, json
+        from scipy import stats
+        out = []
+        for x, y in json.loads(sys.argv[1]):
+            r = stats.linregress(x, y)
+            t = stats.t.ppf(0.975, len(x) - 2)
+            out.append([r.slope, r.stderr, r.slope - t * r.stderr, r.slope + t * r.stderr])
+        print(json.dumps(out))
+        """
+        let input = String(decoding: try JSONSerialization.data(withJSONObject: cases.map { [$0.0, $0.1] }), as: UTF8.self)
+        let py = try NPYTests.python(["-c", script, input])
+        try #require(py.status == 0, "\(py.output)")
+        let want = try #require(try JSONSerialization.jsonObject(with: Data(py.output.utf8)) as? [[Double]])
+        for ((x, y), ref) in zip(cases, want) {
+            let fit = SaddleEscapeFit(x: x, y: y)
+            #expect(fit.identified && fit.points == x.count && fit.reason == nil)
+            for (got, expected) in zip([fit.value, fit.standardError, fit.low, fit.high], ref) {
+                #expect(abs((got ?? .nan) - expected) <= 1e-9 * max(abs(expected), 1), "\(got ?? .nan) against scipy's \(expected) for \(x)")
+            }
+        }
+        for k in [2, 3] {
+            let fit = SaddleEscapeFit(x: Array(cases[0].0.prefix(k)), y: Array(cases[0].1.prefix(k)))
+            #expect(!fit.identified && fit.value == nil && fit.low == nil && fit.reason?.contains("degrees of freedom") == true, "\(k) points")
+        }
+        // In the sweep's summary: two scales give the descriptive line but no identified slope.
+        let rows: [JSONObject] = [(1e-3, 50.0), (1e-9, 150.0)].map { scale, step in
+            var o = JSONObject(); o.set("init_scale", scale); o.set("rank_reached_at", [step]); o.set("skip_plateaus", false); return o
+        }
+        let summary = try SaddleSweep.summarise(rows, scales: [1e-3, 1e-9], skipping: false)
+        guard case .object(let fit)? = summary["fit_steps_per_log_inverse_scale"] else { Issue.record("\(summary.render())"); return }
+        #expect(fit["identified"] == .bool(false) && summary["slope_steps_per_log_inverse_scale"]?.numeric != nil)
+        #expect(summary["fit_steps_per_log_inverse_scale"]?.displayText.hasPrefix("not identified") == true)
+    }
+
+    /// Options one of which would be silently ignored are refused by name (exit 64); values out of
+    /// range are refused (exit 65); neither leaves a run directory.
+    @Test func contradictoryOptionsAndNonsenseValuesAreRefused() throws {
+        let dir = try CLITests.scratch()
+        let w1 = dir.appendingPathComponent("W1.npy").path, w2 = dir.appendingPathComponent("W2.npy").path
+        let x = dir.appendingPathComponent("X.npy").path, y = dir.appendingPathComponent("Y.npy").path
+        try NPY.write([Double](repeating: 1e-3, count: 5 * 4), shape: [5, 4], to: URL(fileURLWithPath: w1))
+        try NPY.write([Double](repeating: 1e-3, count: 3 * 5), shape: [3, 5], to: URL(fileURLWithPath: w2))
+        try NPY.write((0..<80).map { Double($0 % 7) - 3 }, shape: [20, 4], to: URL(fileURLWithPath: x))
+        try NPY.write((0..<60).map { Double($0 % 5) - 2 }, shape: [20, 3], to: URL(fileURLWithPath: y))
+        let files = ["--d", "4", "--k", "3", "--init-w1", w1, "--init-w2", w2]
+        let cases: [(FailureClass, [String], [String])] = [
+            (.usage, ["--init-scales", "1e-2,1e-4"] + files, ["--init-scales", "--init-w1"]),
+            (.usage, ["--init-scales", "1e-2,1e-4", "--init-w2", w2, "--k", "3"], ["--init-scales", "--init-w2"]),
+            (.usage, ["--init-scales", "1e-2,1e-4", "--init-scale", "1e-3"], ["--init-scales", "--init-scale "]),
+            (.usage, ["--init-scale", "1e-3"] + files, ["--init-scale", "--init-w1", "--init-w2"]),
+            (.usage, ["--init", "duplicate"] + files, ["--init ", "--init-w1", "--init-w2"]),
+            (.usage, ["--inputs", "gaussian", "--x", x, "--y", y], ["--inputs", "--x"]),
+            (.badInput, ["--plateau-threshold", "-1"], ["--plateau-threshold"]),
+            (.badInput, ["--plateau-threshold", "0"], ["--plateau-threshold"]),
+            (.badInput, ["--plateau-min-steps", "0"], ["--plateau-min-steps"]),
+            (.badInput, ["--singular-values", "1,3"], ["--singular-values", "largest first"]),
+            (.badInput, ["--init-scales", "1e-3,1e-3,1e-6"], ["--init-scales", "more than once"]),
+        ]
+        for (index, (expected, args, mentions)) in cases.enumerated() {
+            let out = dir.appendingPathComponent("r\(index)").path
+            let r = try CLITests.run(["saddle"] + args + ["--steps", "5", "--quiet", "--out", out])
+            #expect(r.status == expected.exitCode, "\(args): exit \(r.status), expected \(expected.exitCode): \(r.stderr)")
+            for m in mentions { #expect(r.stderr.contains(m), "\(args): the error does not name \(m): \(r.stderr)") }
+            #expect(!FileManager.default.fileExists(atPath: out), "\(args) left a run directory")
+        }
+        // One file alone leaves the other layer drawn at --init-scale with --init: both apply.
+        let one = try CLITests.run(["saddle", "--init-scale", "1e-3", "--init", "duplicate", "--init-w1", w1, "--d", "4", "--k", "3",
+                                    "--teacher-rank", "2", "--singular-values", "3,1", "--n", "20", "--steps", "2", "--quiet",
+                                    "--out", dir.appendingPathComponent("one").path])
+        #expect(one.status == 0, "\(one.stderr)")
+        // The library refuses a sweep over initial weights it does not draw.
+        let fixed = Self.tinySweep { $0.initW1Path = w1 }
+        #expect { try SaddleSweep.run(fixed, scales: [1e-2, 1e-4]) } throws: { ($0 as? BackendError)?.failureClass == .usage }
+    }
+
+    /// A relu or tanh teacher may have more units than outputs (Amari's two duplicate units on one
+    /// output): accepted as the nonlinear teacher's definition allows, and said in a note, since the
+    /// rank the staircase counts is the outputs'. A linear teacher's rank above min(d, k) is refused.
+    @Test func nonlinearTeacherWithMoreUnitsThanOutputsIsNoted() throws {
+        let tanh = Self.config { c in
+            c.activation = .tanh; c.n = 40; c.d = 2; c.k = 1; c.hidden = 2; c.teacherRank = 2; c.singularValues = [2, 1]
+        }
+        #expect(try SaddleExperiment.prepare(tanh).notes.contains { $0.contains("2 units") && $0.contains("stops at 1") })
+        var square = tanh
+        square.k = 2
+        #expect(try !SaddleExperiment.prepare(square).notes.contains { $0.contains("units") })
+        var linear = tanh
+        linear.activation = .linear
+        #expect(throws: BackendError.self) { try SaddleExperiment.prepare(linear) }
+    }
+
+    /// summary.json names the CPU a run used, as other commands do (it was null).
+    @Test func summaryNamesTheCPU() throws {
+        let r = try SaddleExperiment.run(Self.config { c in
+            c.n = 20; c.d = 3; c.k = 2; c.hidden = 3; c.teacherRank = 2; c.singularValues = [2, 1]; c.steps = 2; c.backend = .cpu
+        })
+        #expect(r.summary["backend"] == .string("cpu"))
+        #expect(r.summary["device"] == .string(CPUBackend.cpuName()), "\(r.summary["device"]?.render() ?? "nil")")
     }
 }

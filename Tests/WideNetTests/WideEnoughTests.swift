@@ -5,25 +5,35 @@ import Testing
 /// How wide is wide enough (`sweep --ns`): the fractions, m*(n) and its exponent on a table whose
 /// answers are worked out by hand, and a run whose summary agrees with its members' own files.
 @Suite struct WideEnoughTests {
-    /// m*(n) = 4, 16, 64 for n = 2, 4, 8: slope 2 exactly; a resample can only move it on the grid.
+    /// m*(n) = 4, 16, 64, 256 for n = 2, 4, 8, 16: slope 2 exactly; a resample can only move it on the grid.
     @Test func tableGivesFractionsMStarAndExponent() {
-        let widths = [4, 16, 64, 256]
-        // held[n][m][seed], four seeds: n = 2 holds from m = 4, n = 4 from 16, n = 8 from 64 (one seed short below).
+        let widths = [2, 4, 16, 64, 256]
+        // held[n][m][seed], five seeds: n = 2 holds from m = 4, n = 4 from 16, n = 8 from 64 (one seed short below), n = 16 from 256.
         func cells(from first: Int, shortBelow: Bool) -> [[Bool]] {
-            widths.indices.map { i in i >= first ? [true, true, true, true] : (shortBelow && i == first - 1 ? [true, true, true, false] : [false, false, false, false]) }
+            widths.indices.map { i in
+                i >= first ? [Bool](repeating: true, count: 5) : (shortBelow && i == first - 1 ? [true, true, true, true, false] : [Bool](repeating: false, count: 5))
+            }
         }
-        let table = WideEnoughTable(ns: [2, 4, 8], widths: widths, held: [cells(from: 0, shortBelow: false), cells(from: 1, shortBelow: false),
-                                                                         cells(from: 2, shortBelow: true)], delta: 0.1)
-        let all = Array(0..<4)
-        #expect(table.fractions(seedsUsed: all)[2] == [0, 0.75, 1, 1])
-        #expect(table.mStar(seedsUsed: all) == [4, 16, 64])
+        let held = [cells(from: 1, shortBelow: false), cells(from: 2, shortBelow: false), cells(from: 3, shortBelow: true), cells(from: 4, shortBelow: false)]
+        let table = WideEnoughTable(ns: [2, 4, 8, 16], widths: widths, held: held, delta: 0.1)
+        let all = Array(0..<5)
+        #expect(table.fractions(seedsUsed: all)[2] == [0, 0, 0.8, 1, 1])
+        #expect(table.mStar(seedsUsed: all) == [4, 16, 64, 256])
         let fit = table.exponent(seed: 1)
         #expect(fit.identified && abs((fit.value ?? .nan) - 2) < 1e-12, "\(fit)")
-        // A resample without the short seed (probability (3/4)^4 ≈ 0.32) finds m*(8) = 16: the least-squares
-        // slope through (2, 4), (4, 16), (8, 16) on log-log axes is 1, so the interval reaches down to it.
-        #expect(abs((fit.low ?? .nan) - 1) < 1e-12 && abs((fit.high ?? .nan) - 2) < 1e-12, "\(fit)")
-        // δ = 0.3 accepts 3 of 4 seeds: m*(8) = 16.
-        #expect(WideEnoughTable(ns: [2, 4, 8], widths: widths, held: table.held, delta: 0.3).mStar(seedsUsed: all) == [4, 16, 16])
+        // A resample without the short seed (probability (4/5)^5 ≈ 0.33) finds m*(8) = 16: the least-squares slope
+        // through log2 points (1, 2), (2, 4), (3, 4), (4, 8) is Sxy/Sxx = 9/5, so the interval reaches down to it.
+        #expect(abs((fit.low ?? .nan) - 1.8) < 1e-12 && abs((fit.high ?? .nan) - 2) < 1e-12, "\(fit)")
+        // δ = 0.3 accepts 4 of 5 seeds: m*(8) = 16.
+        #expect(WideEnoughTable(ns: [2, 4, 8, 16], widths: widths, held: held, delta: 0.3).mStar(seedsUsed: all) == [4, 16, 16, 256])
+
+        // Not identified: fewer than five seeds; m*(n) at the smallest width (only an upper bound); three points for two parameters.
+        let four = held.map { $0.map { Array($0.prefix(4)) } }
+        #expect(!WideEnoughTable(ns: [2, 4, 8, 16], widths: widths, held: four, delta: 0.1).exponent(seed: 1).identified)
+        let bounded = WideEnoughTable(ns: [2, 4, 8, 16], widths: Array(widths.dropFirst()), held: held.map { Array($0.dropFirst()) }, delta: 0.1)
+        #expect(bounded.mStar(seedsUsed: all).first == 4 && !bounded.exponent(seed: 1).identified)
+        let three = WideEnoughTable(ns: [2, 4, 8], widths: widths, held: Array(held.prefix(3)), delta: 0.1).exponent(seed: 1)
+        #expect(!three.identified && three.reason?.contains("needs 4") == true, "\(three)")
     }
 
     /// The sweep's fractions are the members' own: bound held at every step and λ_min(H(k)) ≥ λ0/2.

@@ -10,13 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Callable, List, Optional, Union
 
 import numpy as np
 
 from ._binary import find_binary
+from ._inputs import InputFolder, OutNotUsable
 from ._options import build_arguments, command_table, unknown_keyword
 from ._run import Run
 
@@ -122,20 +122,6 @@ def _progress_handler(progress: ProgressArg):
     raise ValueError(f"progress={progress!r}: expected 'auto', 'tqdm', 'lines', 'none', a bool or a callable")
 
 
-def _default_out(command: str) -> Path:
-    """runs/<command>-<time>, as the CLI names it, claimed by mkdir (-2, -3, … when taken)."""
-    base = Path("runs") / f"{command}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for k in range(1, 1000):
-        p = base if k == 1 else base.with_name(f"{base.name}-{k}")
-        try:
-            p.mkdir()
-            return p
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{base}: every suffix up to -999 is taken")
-
-
 def run_command(command: str, kwargs: dict, *, progress: ProgressArg = None, binary=None) -> Run:
     """Runs `widenet <command>` with `kwargs` as its options and returns the run directory."""
     exe = find_binary(binary)
@@ -149,30 +135,36 @@ def run_command(command: str, kwargs: dict, *, progress: ProgressArg = None, bin
     kwargs = {k.replace("-", "_"): v for k, v in kwargs.items()}
 
     out = kwargs.get("out")
-    needs_dir = any(isinstance(v, np.ndarray) and options[k].takes_npy for k, v in kwargs.items())
-    if needs_dir and out is None and "out" in options:
-        out = _default_out(command)
-        kwargs["out"] = str(out)
     if out is not None:
         kwargs["out"] = str(Path(out).resolve())
+    # The arrays go to <run>/inputs/ of a run directory this call makes (a run reads them again when
+    # resumed), or to a temporary folder for a command without --out (and beside --resume).
+    persistent = "out" in options and kwargs.get("resume") is None
+    inputs = InputFolder(command, Path(kwargs["out"]) if out is not None else None, persistent)
 
-    def write_array(name: str, array: np.ndarray) -> str:
-        folder = Path(kwargs["out"]) / "inputs"
-        folder.mkdir(parents=True, exist_ok=True)
-        dtype = np.float32 if array.dtype == np.float32 else np.float64
-        path = folder / f"{name}.npy"
-        np.save(path, np.ascontiguousarray(array, dtype=dtype))
-        return str(path)
-
-    args = build_arguments(command, options, kwargs, write_array)
-    quiet = bool(kwargs.get("quiet"))
-    handler = None if quiet else _progress_handler(progress)
-    argv = [str(exe), command, *args]
-    if "json" in options:
-        argv.append("--json")
-    if "progress" in options:
-        argv.append("--progress=json" if handler else "--progress=none")
-    return _execute(argv, handler, kwargs.get("out") or kwargs.get("resume"), exe, command)
+    argv = [str(exe), command]
+    try:
+        try:
+            args = build_arguments(command, options, kwargs, inputs.write)
+        except OutNotUsable as e:
+            raise WideNetError(str(e), 65, argv, "") from None
+        if inputs.folder is not None and persistent and out is None:
+            # The run directory this call made for the arrays: the CLI's --out.
+            kwargs["out"] = str(inputs.out)
+            args.append(f"--out={inputs.out}")
+        quiet = bool(kwargs.get("quiet"))
+        handler = None if quiet else _progress_handler(progress)
+        argv += args
+        if "json" in options:
+            argv.append("--json")
+        if "progress" in options:
+            argv.append("--progress=json" if handler else "--progress=none")
+        run = _execute(argv, handler, kwargs.get("out") or kwargs.get("resume"), exe, command)
+    except BaseException:
+        inputs.discard()
+        raise
+    inputs.finish()
+    return run
 
 
 _RESUME_HINT = re.compile(r"--resume (\S+?)`")

@@ -52,6 +52,14 @@ public enum EntropyEstimator {
             + Double(D) / Double(m) * sumLog
     }
 
+    /// Whether all M rows are one point: a point mass, whose entropy is −∞ (kozachenkoLeonenko
+    /// refuses it, having no distance to work with). Exact comparison, as the estimator's own.
+    public static func allCoincide(_ points: [Double], count m: Int, dimension D: Int) -> Bool {
+        guard m > 1, D >= 1, points.count >= m * D else { return true }
+        for i in 1..<m { for c in 0..<D where points[i * D + c] != points[c] { return false } }
+        return true
+    }
+
     /// For each row: the squared distance to its k-th nearest other row, and to its nearest row that is not
     /// an exact copy of it (+∞ when there is none).
     ///

@@ -6,11 +6,19 @@ public enum SyntheticData {
     public static func unitRows(_ x: [Double], n: Int, d: Int) -> [Double] {
         var out = x
         for i in 0..<n {
-            let norm = (0..<d).reduce(0.0) { $0 + x[i * d + $1] * x[i * d + $1] }.squareRoot()
+            let (scale, norm) = scaledNorm(x, row: i, d: d)
             guard norm > 0 else { continue }
-            for k in 0..<d { out[i * d + k] = x[i * d + k] / norm }
+            for k in 0..<d { out[i * d + k] = x[i * d + k] / scale / norm }
         }
         return out
+    }
+
+    /// Row i's largest |entry| s and ‖x_i‖/s, so that rows near the ends of Double's range (1e300, 1e-320)
+    /// have a norm: Σx² itself would overflow to ∞ or underflow to 0. (1, 0) for a zero row.
+    public static func scaledNorm(_ x: [Double], row i: Int, d: Int) -> (scale: Double, norm: Double) {
+        let s = (0..<d).reduce(0.0) { max($0, abs(x[i * d + $1])) }
+        guard s > 0 else { return (1, 0) }
+        return (s, (0..<d).reduce(0.0) { let v = x[i * d + $1] / s; return $0 + v * v }.squareRoot())
     }
 
     /// X Xᵀ (n×n) in double precision.

@@ -37,7 +37,7 @@ struct TrainInputs {
             let seed = cfg.dataSeed ?? cfg.seed
             switch kind {
             case .harmonic:
-                if let sigma = cfg.noise, !(sigma >= 0 && sigma.isFinite) { throw BackendError("--noise must be a non-negative number (got \(sigma))", .usage) }
+                if let sigma = cfg.noise, !(sigma >= 0 && sigma.isFinite) { throw BackendError("--noise must be a non-negative number (got \(sigma))") }
                 let target = try HarmonicTarget(d: d, source: cfg.source ?? 1 / Double(2 * d),
                                                 maxDegree: cfg.degrees ?? HarmonicTarget.defaultMaxDegree, seed: seed)
                 let x = SyntheticData.sphere(n: n, d: d, seed: seed).x
@@ -47,7 +47,14 @@ struct TrainInputs {
             default:
                 let data = kind == .sphere ? SyntheticData.sphere(n: n, d: d, seed: seed) : SyntheticData.teacher(n: n, d: d, seed: seed)
                 inputs = TrainInputs(x: data.x, y: data.y, n: n, d: d, width: nil)
-                if kind == .teacher { inputs.teacher = SyntheticData.teacherWeights(d: d, seed: seed) }
+                if kind == .teacher {
+                    let teacher = SyntheticData.teacherWeights(d: d, seed: seed)
+                    inputs.teacher = teacher
+                    if teacher.count / d >= d {
+                        inputs.notes.append("the teacher's \(teacher.count / d) units span all of R^\(d): teacher_alignment is 1 for any weights "
+                            + "(it measures alignment only for d above the teacher's width)")
+                    }
+                }
             }
         }
         if kind != .harmonic {
@@ -89,9 +96,9 @@ struct TrainInputs {
         var inputs = TrainInputs(x: x, y: y, n: n, d: d, width: nil)
         var rescaled = 0
         for i in 0..<n {
-            let norm = (0..<d).reduce(0.0) { $0 + x[i * d + $1] * x[i * d + $1] }.squareRoot()
+            let (scale, norm) = SyntheticData.scaledNorm(x, row: i, d: d)
             guard norm > 0 else { throw BackendError("\(name): row \(i) of X is zero; inputs must be nonzero (they are scaled to unit norm)") }
-            if abs(norm - 1) > 1e-6 { rescaled += 1 }
+            if abs(scale * norm - 1) > 1e-6 { rescaled += 1 }
         }
         if rescaled > 0 {
             inputs.x = SyntheticData.unitRows(x, n: n, d: d)
@@ -106,7 +113,7 @@ struct TrainInputs {
             throw BackendError("--random-labels replaces every label (--label-noise 1); it contradicts --label-noise \(p)", .usage)
         }
         let p = cfg.randomLabels == true ? 1 : cfg.labelNoise ?? 0
-        guard p >= 0 && p <= 1 else { throw BackendError("--label-noise must be a probability in [0, 1] (got \(p))", .usage) }
+        guard p >= 0 && p <= 1 else { throw BackendError("--label-noise must be a probability in [0, 1] (got \(p))") }
         guard p > 0 else { return }
         let r = LabelNoise.corrupt(y, probability: p, seed: cfg.dataSeed ?? cfg.seed)
         y = r.labels

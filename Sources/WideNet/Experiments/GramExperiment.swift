@@ -26,6 +26,8 @@ public enum GramExperiment {
         public var block: Int? = nil
         /// Hidden weights (m×d .npy) whose net's empirical kernel replaces a random net's H(0); sets the width.
         public var weightsPath: String? = nil
+        /// --quiet: no progress lines (not recorded: it does not change the numbers).
+        public var quiet = false
         public init() {}
 
         enum CodingKeys: String, CodingKey {
@@ -124,10 +126,26 @@ public enum GramExperiment {
         let decay = try SpectrumDecay.estimate(eigenvalues: eig, x: inputs.x, n: n, d: d, seed: cfg.seed) { sub, m in
             try InfiniteWidthKernel(x: sub, n: m, d: d).eigenvalues
         }
+        if let l0 = eig.first, let top = eig.last, l0 <= Double(n) * .ulpOfOne * top {
+            notes.append(String(format: "λ0 = %.3g is zero to rounding (at most n·ε·λ_max = %.3g): some inputs are parallel or repeated, "
+                + "where the NTK theory does not apply (`widenet train` refuses them)", l0, Double(n) * .ulpOfOne * top))
+        }
+        if cfg.width == nil && (cfg.backend == .opencl || cfg.device != nil) {
+            notes.append("H∞ and its eigenvalues are computed on the host in f64: --backend and --device apply to H(0) (--width, --weights) "
+                + "and to matrix-free Lanczos products")
+        }
         let result = GramResult(cfg: cfg, n: n, d: d, hInf: hInf, eig: eig, h0: h0, decay: decay, backendInfo: backendInfo, notes: notes)
+        result.x = inputs.x
         // One observation and no steps: the harness still claims the directory, writes config.json,
         // the summary and the report.
         return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in result }
+    }
+
+    /// x.npy: the rows H∞ was computed from (unit norm), up to RunHarness.keptInputValues values, so
+    /// that the kernel can be recomputed from the run directory alone.
+    static func keepInputs(_ x: [Double], n: Int, d: Int, in run: RunDirectory) throws {
+        guard !x.isEmpty, n * d <= RunHarness.keptInputValues else { return }
+        try run.writeArray(x, shape: [n, d], to: "x.npy")
     }
 
     static func empiricalGram(_ backend: any Backend, inputs: TrainInputs, net given: EmpiricalNet, cfg: Config, xx: [Double]) throws -> [Double] {
@@ -150,6 +168,10 @@ final class GramResult: SteppedRun {
 
     var command: String { "gram" }
     var steps: Int { 0 }
+    /// The rows as used (unit norm), kept as x.npy.
+    var x: [Double] = []
+
+    func writeInputs(in run: RunDirectory) throws { try GramExperiment.keepInputs(x, n: n, d: d, in: run) }
 
     init(cfg: GramExperiment.Config, n: Int, d: Int, hInf: [Double], eig: [Double], h0: [Double]?, decay: SpectrumDecay?,
          backendInfo: BackendInfo?, notes: [String]) {

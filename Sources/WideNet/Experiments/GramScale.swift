@@ -103,7 +103,7 @@ enum GramScale {
         options.maxDimension = maxDimension
         options.block = cfg.block ?? (mode == .stored ? 8 : 16)
         options.seed = cfg.seed
-        let bar = ProgressBar(total: min(maxDimension, n), label: "gram \(mode == .stored ? "shift-invert" : "matrix-free") Lanczos, dimension")
+        let bar = ProgressBar(total: min(maxDimension, n), label: "gram \(mode == .stored ? "shift-invert" : "matrix-free") Lanczos, dimension", quiet: cfg.quiet)
         let started = Date()
         var result: KernelEigensolver.Result
         switch mode {
@@ -163,6 +163,7 @@ enum GramScale {
         }
         let scale = GramScaleResult(cfg: cfg, n: n, d: d, mode: mode, result: result, seconds: seconds, peak: peakMemory(),
                                     h0: h0, h0Frobenius: h0Frobenius, h0Spectral: h0Spectral, backendInfo: backendInfo, notes: notes)
+        scale.x = inputs.x
         return try RunHarness.run(command: "gram", out: cfg.out, control: RunControl(checkpoints: false), quiet: true) { _, _ in scale }
     }
 }
@@ -279,6 +280,10 @@ final class GramScaleResult: SteppedRun {
 
     var command: String { "gram" }
     var steps: Int { 0 }
+    /// The rows as used (unit norm), kept as x.npy.
+    var x: [Double] = []
+
+    func writeInputs(in run: RunDirectory) throws { try GramExperiment.keepInputs(x, n: n, d: d, in: run) }
 
     init(cfg: GramExperiment.Config, n: Int, d: Int, mode: GramMatrixMode, result: KernelEigensolver.Result, seconds: Double, peak: Double?,
          h0: KernelEigensolver.Result?, h0Frobenius: Double?, h0Spectral: Double?, backendInfo: BackendInfo?, notes: [String]) {

@@ -14,6 +14,7 @@ public enum MFLDChaos {
         guard seeds >= 1 else { throw BackendError("--chaos-seeds must be at least 1") }
         try base.validate()
         var members: [SweepMember] = []
+        let progress = SweepProgress()
         for count in counts {
             for s in 0..<seeds {
                 members.append(SweepMember(name: "N\(count)-s\(s)") { out, memberControl in
@@ -24,6 +25,7 @@ public enum MFLDChaos {
                     cfg.seed = base.seed &+ UInt64(s)
                     cfg.out = out
                     cfg.quiet = true
+                    progress.memberRan = true
                     return try MFLDExperiment.run(cfg, control: memberControl)
                 })
             }
@@ -40,13 +42,34 @@ public enum MFLDChaos {
             row.set("tail_loss_plus_regulariser", s.tailLossPlusRegulariser)
             row.set("final_objective", s.finalObjective)
             return row
-        }, summary: { rows, _ in try summarise(rows, counts: counts, seeds: seeds) })
+        }, summary: { rows, _ in try summarise(rows, counts: counts, seeds: seeds) }, finished: { done, total, row, seconds in
+            // The members run quiet: one line each on standard error, unless the sweep is quiet too.
+            // Members a resume read back took no time: the ETA counts those run here.
+            if progress.memberRan { progress.ran += 1; progress.seconds += seconds }
+            progress.memberRan = false
+            guard !base.quiet, ProgressBar.mode != .none else { return }
+            let eta = progress.ran > 0 ? progress.seconds / Double(progress.ran) * Double(total - done) : .infinity
+            let elapsed = Date().timeIntervalSince(progress.started)
+            func time(_ s: Double) -> String { s.isFinite && s < 10 ? String(format: "%.1fs", s) : ProgressBar.duration(s) }
+            let loss = row["loss"]?.numeric.map { String(format: "  loss %.4e", $0) } ?? ""
+            let line: String
+            if ProgressBar.mode == .json {
+                var o = JSONObject()
+                o.set("progress", "mfld-chaos"); o.set("member", row["member"]?.displayText); o.set("done", done); o.set("total", total)
+                o.set("member_seconds", seconds); o.set("elapsed_s", elapsed); o.set("eta_s", done == total ? 0 : eta.isFinite ? eta : nil)
+                line = o.render()
+            } else {
+                line = "mfld --chaos: member \(done)/\(total) \(row["member"]?.displayText ?? "?") (N = \(row["particles"]?.displayText ?? "?"))"
+                    + " done in \(time(seconds))\(loss); elapsed \(time(elapsed)), ETA " + (done == total ? "0s" : time(eta))
+            }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        })
     }
 
-    /// The fit of L(N) = L∞ + c·N^(−α) to the seed means, with the exponent's seed-bootstrap interval
-    /// (SeedBootstrap: identified only with ≥ 5 seeds and ≥ 2 residual degrees of freedom), and the
-    /// exponent from successive differences, which needs no L∞.
-    static func summarise(_ rows: [JSONObject], counts: [Int], seeds: Int) throws -> JSONObject {
+    /// The fit of L(N) = L∞ + c·N^(−α) to the seed means, for the loss and for loss + regulariser
+    /// (ChaosFit: exponent, coefficient and limit of one fit, each with its seed-bootstrap interval),
+    /// and the exponent from successive differences, which needs no L∞.
+    static func summarise(_ rows: [JSONObject], counts: [Int], seeds: Int, resamples: Int = SeedBootstrap.resamples) throws -> JSONObject {
         var loss = Stats(), lossReg = Stats(), objectives: [Double] = []
         // values[s][i]: seed s at count i.
         var perSeed = [[Double]](repeating: [], count: seeds), perSeedSum = perSeed
@@ -59,22 +82,107 @@ public enum MFLDChaos {
             objectives.append(objs.isEmpty ? .nan : objs.reduce(0, +) / Double(objs.count))
         }
         let ns = counts.map(Double.init)
-        let exponent = SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, statistic: SeedBootstrap.powerLawExponent)
-        let difference = SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, statistic: SeedBootstrap.differenceExponent)
-        let exponentSum = SeedBootstrap.fit(x: ns, values: perSeedSum, parameters: 3, statistic: SeedBootstrap.powerLawExponent)
-        let fit = exponent.identified ? loss.fit(ns) : nil
+        let fit = ChaosFit(ns, perSeed, resamples: resamples), fitSum = ChaosFit(ns, perSeedSum, resamples: resamples)
+        let difference = differenceExponent(ns, perSeed, resamples: resamples)
         var summary = JSONObject()
         summary.set("particle_counts", ns); summary.set("seeds", seeds)
         summary.set("mean_stationary_loss", loss.means); summary.set("standard_errors", loss.errors)
         summary.set("mean_loss_plus_regulariser", lossReg.means); summary.set("standard_errors_loss_plus_regulariser", lossReg.errors)
         summary.set("mean_final_objective", objectives)
-        summary["fit_exponent"] = .object(try ConfigCoding.object(exponent))
-        summary.set("fit_limit", fit?.limit); summary.set("fit_coefficient", fit?.coefficient); summary.set("fit_r2", fit?.r2)
+        try fit.write(into: &summary, suffix: "")
         summary["difference_exponent"] = .object(try ConfigCoding.object(difference))
-        summary["fit_exponent_loss_plus_regulariser"] = .object(try ConfigCoding.object(exponentSum))
+        try fitSum.write(into: &summary, suffix: "_loss_plus_regulariser")
         summary.set("theory_exponent", 1.0)
         return summary
     }
+
+    /// −slope of the log-log line of the successive differences (SeedBootstrap.differenceExponent),
+    /// identified only where the seed means fall from the smallest N to the largest, as an excess
+    /// c·N^−α with c > 0 does; a rising curve gives a slope of |differences| too, which means nothing here.
+    static func differenceExponent(_ ns: [Double], _ perSeed: [[Double]], resamples: Int = SeedBootstrap.resamples) -> FittedValue {
+        let falls = { (f: [Double]) in f.count >= 2 && f[0] > f[f.count - 1] }
+        let fitted = SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, resamples: resamples) { n, f in
+            falls(f) ? SeedBootstrap.differenceExponent(n, f) : nil
+        }
+        guard !fitted.identified, fitted.reason?.hasPrefix("the fit to the seed means") == true else { return fitted }
+        let means = (0..<ns.count).map { i in perSeed.reduce(0.0) { $0 + $1[i] } / Double(perSeed.count) }
+        guard !falls(means) else { return fitted }
+        return .unidentified(String(format: "the seed means rise from N = %g to N = %g (%.6g to %.6g): an excess that falls like N^−α has to fall",
+                                    ns[0], ns[ns.count - 1], means[0], means[means.count - 1]),
+                             seeds: fitted.seeds, points: fitted.points, parameters: fitted.parameters)
+    }
+}
+
+/// One least-squares fit of L(N) = L∞ + c·N^(−α) (PowerLawFit, unweighted) to the seed means, with
+/// its three parameters, each with the 95 % interval of the same fit over the same resamples of the
+/// seeds (SeedBootstrap: ≥ 5 seeds, ≥ 2 residual degrees of freedom). The model is an excess that
+/// falls with N: a fit with c ≤ 0 (the curve rising towards L∞) or an exponent on the edge of
+/// PowerLawFit.exponentRange contradicts it and is not identified, with the reason.
+struct ChaosFit {
+    var exponent: FittedValue, coefficient: FittedValue, limit: FittedValue
+    /// R² of the fit to the seed means (nil when not identified).
+    var r2: Double?
+
+    /// The fit where it has the model's shape: c > 0 and α inside the range.
+    static func shaped(_ n: [Double], _ f: [Double]) -> PowerLawFit? {
+        guard let fit = PowerLawFit(n: n, f: f), fit.coefficient > 0,
+              SeedBootstrap.powerLawExponent(n, f) != nil else { return nil }
+        return fit
+    }
+
+    init(_ ns: [Double], _ perSeed: [[Double]], resamples: Int = SeedBootstrap.resamples) {
+        // The three bootstraps draw the same resamples (one Philox seed): each resample's seed-mean
+        // curve is fitted once and its fit read three times.
+        var fits: [[Double]: PowerLawFit?] = [:]
+        func bootstrap(_ parameter: (PowerLawFit) -> Double) -> FittedValue {
+            SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, resamples: resamples) { n, f in
+                if let known = fits[f] { return known.map(parameter) }
+                let fit = Self.shaped(n, f)
+                fits[f] = fit
+                return fit.map(parameter)
+            }
+        }
+        var e = bootstrap(\.exponent), c = bootstrap(\.coefficient), l = bootstrap(\.limit)
+        // The three see the same resamples: one identified means all are. A fit to the seed means
+        // that failed is explained.
+        if !e.identified, e.reason?.hasPrefix("the fit to the seed means") == true, let why = Self.contradiction(ns, perSeed) {
+            e.reason = why; c.reason = why; l.reason = why
+        } else if !e.identified, let reason = e.reason, reason.hasPrefix("the fit failed on") {
+            let why = reason + ", whose fits have c ≤ 0 (rising with N) or the exponent on the edge of its range: the seed means do not pin the model down"
+            e.reason = why; c.reason = why; l.reason = why
+        }
+        exponent = e; coefficient = c; limit = l
+        let means = (0..<ns.count).map { i in perSeed.reduce(0.0) { $0 + $1[i] } / Double(max(perSeed.count, 1)) }
+        r2 = e.identified ? Self.shaped(ns, means)?.r2 : nil
+    }
+
+    /// Why the fit to the seed means does not have the model's shape.
+    static func contradiction(_ ns: [Double], _ perSeed: [[Double]]) -> String? {
+        let means = (0..<ns.count).map { i in perSeed.reduce(0.0) { $0 + $1[i] } / Double(max(perSeed.count, 1)) }
+        guard let fit = PowerLawFit(n: ns, f: means) else { return "the least-squares fit to the seed means failed" }
+        if fit.coefficient <= 0 {
+            return String(format: "the least-squares fit has c = %.4g ≤ 0 (α = %.3g, L∞ = %.6g): the curve rises with N towards its limit, "
+                          + "against the model's excess c·N^−α > 0 that falls as N grows", fit.coefficient, fit.exponent, fit.limit)
+        }
+        let range = PowerLawFit.exponentRange
+        return String(format: "the least-squares exponent %.3g sits on the edge of the searched range [%g, %g]: the data do not pin it down",
+                      fit.exponent, range.lowerBound, range.upperBound)
+    }
+
+    /// fit_exponent, fit_coefficient, fit_limit and fit_r2, each key with `suffix`.
+    func write(into summary: inout JSONObject, suffix: String) throws {
+        summary["fit_exponent" + suffix] = .object(try ConfigCoding.object(exponent))
+        summary["fit_coefficient" + suffix] = .object(try ConfigCoding.object(coefficient))
+        summary["fit_limit" + suffix] = .object(try ConfigCoding.object(limit))
+        summary.set("fit_r2" + suffix, r2)
+    }
+}
+
+/// What the sweep's progress lines count: members run in this process (not read back by a resume)
+/// and their seconds.
+private final class SweepProgress: @unchecked Sendable {
+    let started = Date()
+    var memberRan = false, ran = 0, seconds = 0.0
 }
 
 /// Means and standard errors over seeds, per particle count.
@@ -87,9 +195,5 @@ struct Stats {
         let sd = values.count > 1 ? (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / (k - 1)).squareRoot() : 0
         means.append(mean)
         errors.append(sd / k.squareRoot())
-    }
-
-    func fit(_ ns: [Double]) -> PowerLawFit? {
-        PowerLawFit(n: ns, f: means, sigma: errors.allSatisfy { $0 > 0 } ? errors : nil)
     }
 }

@@ -70,18 +70,42 @@ public struct MFLDConfig: Sendable, Codable {
         annealEvery > 0 ? lambdaEntropy * Foundation.pow(annealFactor, Double(k / annealEvery)) : lambdaEntropy
     }
 
-    /// Per-coordinate variance of the particles after k steps with the data term off, for an
-    /// N(0, s0²) start: θ_{k+1} = (1 − 2ηλ')θ_k + √(2λη)ξ gives
-    /// v_k = ρ^{2k} s0² + v∞ (1 − ρ^{2k}), ρ = 1 − 2ηλ', v∞ = λ / (2λ'(1 − ηλ')) — the discrete
-    /// chain's stationary variance (the continuous-time limit is λ/(2λ')). Constant λ only.
-    public func gaussianVariance(afterSteps k: Int) -> (variance: Double, stationary: Double) {
-        let rho = 1 - 2 * learningRate * lambdaL2
-        let stationary = lambdaEntropy / (2 * lambdaL2 * (1 - learningRate * lambdaL2))
-        let r2k = Foundation.pow(rho * rho, Double(k))
-        return (r2k * initScale * initScale + stationary * (1 - r2k), stationary)
+    /// The law of every coordinate after the whole run with the data term off. Each Langevin step
+    /// is θ ← ρθ + √(2λ_kη)ξ with ρ = 1 − 2ηλ' and λ_k the temperature of outer step k (annealed;
+    /// PDA takes --inner-steps Langevin steps per outer step at that λ_k), so a coordinate of mean
+    /// m and variance v goes to m ← ρm, v ← ρ²v + 2λ_kη. Over the run: m_K = meanFactor·m_0 and
+    /// v_K = varianceFactor·v_0 + noiseVariance (meanFactor = ρ^K, varianceFactor = ρ^2K, K the
+    /// Langevin steps), the transient of any initial law included.
+    public func noDataLaw() -> (meanFactor: Double, varianceFactor: Double, noiseVariance: Double) {
+        let a = learningRate * lambdaL2, rho = 1 - 2 * a
+        // log ρ² without the cancellation of log(1 − 4a(1 − a)) for small a; −∞ at ρ = 0.
+        let logRho2 = a < 0.5 ? 2 * Foundation.log1p(-2 * a) : 2 * Foundation.log(abs(rho))
+        let oneMinusRho2 = 4 * a * (1 - a)
+        let perOuter = algorithm == .pda ? innerSteps : 1
+        var meanFactor = 1.0, varianceFactor = 1.0, noise = 0.0, k = 0
+        while k < steps {
+            // A stretch of constant λ: to the next annealing step or the end.
+            let end = annealEvery > 0 ? min(steps, (k / annealEvery + 1) * annealEvery) : steps
+            let L = Double((end - k) * perOuter)
+            let decay = Foundation.exp(L * logRho2)                          // ρ^2L
+            // Σ_{j<L} ρ^2j = (1 − ρ^2L)/(1 − ρ²), or L at ρ² = 1 (no weight decay).
+            let sum = oneMinusRho2 == 0 ? L : -Foundation.expm1(L * logRho2) / oneMinusRho2
+            noise = decay * noise + 2 * lambda(at: k) * learningRate * sum
+            meanFactor *= Foundation.pow(rho, L); varianceFactor *= decay
+            k = end
+        }
+        return (meanFactor, varianceFactor, noise)
     }
 
-    func validate() throws {
+    /// λ of the last step (the first with no steps).
+    public var finalLambda: Double { lambda(at: max(steps - 1, 0)) }
+
+    /// The discrete chain's stationary variance at the final temperature, λ/(2λ'(1 − ηλ')) (the
+    /// continuous-time limit is λ/(2λ')); +∞ without weight decay.
+    public var stationaryVariance: Double { finalLambda / (2 * lambdaL2 * (1 - learningRate * lambdaL2)) }
+
+    /// The values' own checks (ranges, and options that need one another), before anything is allocated.
+    public func validate() throws {
         func check(_ ok: Bool, _ message: String) throws { if !ok { throw BackendError(message) } }
         try check(particles >= 1, "--particles must be at least 1 (got \(particles))")
         try check(particles <= Int(Int32.max) * 16, "--particles \(particles) is beyond what the kernels index")
@@ -109,10 +133,13 @@ public struct MFLDConfig: Sendable, Codable {
         try check(algorithm == .langevin || batch == nil, "--algorithm pda averages full-batch potentials; drop --batch")
         try check(task != .parity || (parityK >= 1 && parityK <= d), "--parity-k must be between 1 and d = \(d) (got \(parityK))")
         try check(initScale > 0, "--init-scale must be positive (got \(initScale))")
-        // θ ← (1 − 2ηλ')θ − η g + noise: the weight decay alone expands the particles once ηλ' ≥ 1.
+        // θ ← (1 − 2ηλ')θ − η g + noise: the weight decay alone contracts only while |1 − 2ηλ'| < 1.
+        let multiplier = 1 - 2 * learningRate * lambdaL2
         try check(learningRate * lambdaL2 < 1,
-                  String(format: "--lr %.4g with --lambda-l2 %.4g: ηλ' = %.4g ≥ 1, so the weight decay alone expands the particles every step; take η < 1/λ' = %.4g",
-                         learningRate, lambdaL2, learningRate * lambdaL2, 1 / lambdaL2))
+                  String(format: "--lr %.4g with --lambda-l2 %.4g: ηλ' = %.4g ≥ 1, so the weight decay alone multiplies the particles by 1 − 2ηλ' = %.4g every step, %@; take η < 1/λ' = %.4g",
+                         learningRate, lambdaL2, learningRate * lambdaL2, multiplier,
+                         multiplier == -1 ? "which is not contracting (it flips their sign and keeps their size)" : "which expands them",
+                         1 / lambdaL2))
         try check(entropySample >= 0, "--entropy-sample must be ≥ 0")
         try check(unitScale > 0, "--unit-scale must be positive (got \(unitScale))")
         if let k = logEvery { try check(k >= 1, "--log-every must be ≥ 1 (got \(k))") }

@@ -10,6 +10,17 @@ public enum MFLDExperiment {
         if let b = cfg.batch, b > data.n {
             throw BackendError("--batch \(b) exceeds the \(data.n) training samples")
         }
+        // The logistic loss log(1 + e^(−yf)) is a classifier's: its labels are ±1.
+        if cfg.dataTerm && cfg.resolvedLoss == .logistic && !data.classification {
+            switch cfg.task {
+            case .file:
+                let all = data.y + data.yTest
+                let i = all.firstIndex { $0 != 1 && $0 != -1 } ?? 0
+                throw BackendError("--loss logistic needs labels ±1, but \(cfg.yPath ?? "--y") holds \(all[i]) at index \(i); use --loss squared")
+            default:
+                throw BackendError("--loss logistic needs labels ±1, but --task \(cfg.task.rawValue) has real-valued labels (the teacher network's outputs); use --loss squared or --task parity", .usage)
+            }
+        }
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
         var notes: [String] = []
         if let note = choice.note { notes.append(note) }
@@ -70,10 +81,13 @@ public enum MFLDExperiment {
     }
 }
 
-/// The figures logged at one step.
+/// The figures logged at one step. With the data term off the loss and test loss are not
+/// evaluated (nil) and the objective is λ'E‖θ‖² − λH; an entropy of −∞ (a point mass) is logged as null.
 public struct MFLDRow {
-    public var step: Int, loss: Double, regulariser: Double, entropy: Double?, objective: Double?, lambda: Double
-    public var testLoss: Double, trainAccuracy: Double?, testAccuracy: Double?, secondMoment: Double
+    public var step: Int, loss: Double?, regulariser: Double, entropy: Double?, objective: Double?, lambda: Double
+    public var testLoss: Double?, trainAccuracy: Double?, testAccuracy: Double?, secondMoment: Double
+    /// The part of the objective without the entropy: loss + λ'E‖θ‖² (λ'E‖θ‖² alone without data).
+    public var lossPlusRegulariser: Double { (loss ?? 0) + regulariser }
 }
 
 /// One mean-field run in precision T: the particles, and for PDA the running average of the loss
@@ -93,6 +107,12 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     // measure is sampled by the same fused Langevin kernel with c̄ as coefficients.
     var averaged: [Double], totalWeight = 0.0
     var snapshot: MeanFieldNet<T>.Snapshot? = nil
+    /// SVRG runs only where a batch is a sample of the data: with --batch equal to the training
+    /// rows every batch is all of them and the correction g_B(θ̃) − G(θ̃) is zero.
+    let svrg: Bool
+    /// Per-coordinate mean and variance (m − 1 in the denominator) of the first particles the
+    /// Gaussian check samples, at the start: nil for drawn particles, N(0, --init-scale²).
+    let initialMoments: (means: [Double], variances: [Double])?
 
     var command: String { "mfld" }
     var steps: Int { cfg.steps }
@@ -107,10 +127,36 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         self.cfg = cfg; self.data = data; self.backend = backend; self.control = control
         if cfg.task != .file { self.data.d = cfg.d }
         var notes = notes
-        if !cfg.dataTerm { notes.append("data term off: the particles follow a discretised Ornstein–Uhlenbeck process") }
-        self.notes = notes
+        if !cfg.dataTerm {
+            notes.append("data term off: the particles follow a discretised Ornstein–Uhlenbeck process; the data loss is not evaluated and the objective is λ'E‖θ‖² − λH")
+        }
         logEvery = cfg.logEvery ?? max(1, cfg.steps / 100)
         batch = min(cfg.batch ?? data.n, data.n)
+        svrg = cfg.svrgEvery > 0 && batch < data.n
+        if cfg.svrgEvery > 0 && !svrg {
+            notes.append("--svrg-every with --batch \(batch), all the training rows: every batch is the full data, so the SVRG correction is zero and the run is full-batch gradient descent")
+        }
+        let D = self.data.d + 2
+        if let given {
+            // The Gaussian check's sample is the first min(N, 20 000) particles.
+            let m = min(cfg.particles, 20_000)
+            var means = [Double](repeating: 0, count: D), variances = means
+            for q in 0..<D {
+                let col = (0..<m).map { given[$0 * D + q] }
+                let mean = col.reduce(0, +) / Double(m)
+                means[q] = mean
+                variances[q] = m > 1 ? col.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1) : 0
+            }
+            initialMoments = (means, variances)
+            let sampled = min(cfg.entropySample, cfg.particles)
+            if checkpoint == nil, sampled > 6, EntropyEstimator.allCoincide(given, count: sampled, dimension: D) {
+                notes.append("the initial particles are one point (a point mass): their entropy is −∞ and the objective +∞"
+                    + " (both logged as null) while they coincide" + (cfg.lambdaEntropy > 0 ? "; the noise spreads them from the first step" : ""))
+            }
+        } else {
+            initialMoments = nil
+        }
+        self.notes = notes
         averaged = [Double](repeating: 0, count: data.n)
         var restored: [T]? = given.map { $0.map { T($0) } }
         if let checkpoint {
@@ -157,7 +203,7 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     }
 
     /// With SVRG only where the snapshot is refreshed, so that the continuation recomputes it.
-    func canCheckpoint(at k: Int) -> Bool { cfg.svrgEvery == 0 || k % cfg.svrgEvery == 0 }
+    func canCheckpoint(at k: Int) -> Bool { !svrg || k % cfg.svrgEvery == 0 }
 
     func checkpointArrays(_ cp: inout Checkpoint) throws -> [(name: String, npy: Data)] {
         var arrays = [Checkpoint.array("particles", try net.ownParticles(), shape: [net.ownUnits.count, D])]
@@ -175,8 +221,10 @@ final class MFLDRun<T: Scalar>: SteppedRun {
     func observe(_ k: Int) throws -> Observation {
         guard k % logEvery == 0 || k == cfg.steps else { return Observation(loss: nil, row: nil) }
         let row = try measure(step: k)
-        fullBatchLoaded = false   // predict() replaced the batch buffer
-        guard row.loss.isFinite, row.secondMoment.isFinite else { return Observation(loss: row.loss.isFinite ? .infinity : row.loss, row: nil) }
+        if cfg.dataTerm { fullBatchLoaded = false }   // predict() replaced the batch buffer
+        // Without data there is no loss: the second moment alone says whether the particles blew up.
+        let loss = row.loss ?? 0
+        guard loss.isFinite, row.secondMoment.isFinite else { return Observation(loss: loss.isFinite ? .infinity : loss, row: nil) }
         // Growing without bound: the particles' second moment 10¹² times where it started.
         let start = rows.first?.secondMoment ?? row.secondMoment
         if row.secondMoment > 1e12 * max(start, 1e-12) { return Observation(loss: .infinity, row: nil) }
@@ -186,26 +234,33 @@ final class MFLDRun<T: Scalar>: SteppedRun {
 
     func measure(step k: Int) throws -> MFLDRow {
         let loss = cfg.resolvedLoss
-        let f = try net.predict(data.x), ft = try net.predict(data.xTest)
-        let trainLoss = zip(f, data.y).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.n)
-        let testLoss = zip(ft, data.yTest).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.nTest)
+        // With the data term off the problem has no loss: nothing is predicted.
+        var f: [Double] = [], ft: [Double] = [], trainLoss: Double? = nil, testLoss: Double? = nil
+        if cfg.dataTerm {
+            f = try net.predict(data.x); ft = try net.predict(data.xTest)
+            trainLoss = zip(f, data.y).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.n)
+            testLoss = zip(ft, data.yTest).reduce(0.0) { $0 + loss.value($1.0, $1.1) } / Double(data.nTest)
+        }
         let m2 = try net.meanSquaredNorm()
         let lambda = cfg.lambda(at: k)
         var entropy: Double? = nil
         let sampleSize = min(cfg.entropySample, net.particles)
-        if sampleSize > 6, trainLoss.isFinite, m2.isFinite {
-            entropy = try EntropyEstimator.kozachenkoLeonenko(try net.sample(sampleSize), count: sampleSize,
-                                                               dimension: net.coordinates)
+        if sampleSize > 6, trainLoss?.isFinite ?? true, m2.isFinite {
+            let points = try net.sample(sampleSize)
+            // A point mass has entropy −∞, a true value the k-NN estimator cannot compute.
+            entropy = EntropyEstimator.allCoincide(points, count: sampleSize, dimension: net.coordinates) ? -.infinity
+                : try EntropyEstimator.kozachenkoLeonenko(points, count: sampleSize, dimension: net.coordinates)
         }
-        let reg = cfg.lambdaL2 * m2
+        let reg = cfg.lambdaL2 * m2, base = (trainLoss ?? 0) + reg
+        // F = loss + λ'E‖θ‖² − λH: +∞ for a point mass at λ > 0, and without the entropy term at λ = 0.
         return MFLDRow(step: k, loss: trainLoss, regulariser: reg, entropy: entropy,
-                       objective: entropy.map { trainLoss + reg - lambda * $0 }, lambda: lambda, testLoss: testLoss,
-                       trainAccuracy: data.classification ? accuracy(f, data.y) : nil,
-                       testAccuracy: data.classification ? accuracy(ft, data.yTest) : nil, secondMoment: m2)
+                       objective: entropy.map { lambda == 0 ? base : base - lambda * $0 }, lambda: lambda, testLoss: testLoss,
+                       trainAccuracy: cfg.dataTerm && data.classification ? accuracy(f, data.y) : nil,
+                       testAccuracy: cfg.dataTerm && data.classification ? accuracy(ft, data.yTest) : nil, secondMoment: m2)
     }
 
     func advance(from k: Int) throws {
-        if cfg.svrgEvery > 0 && k % cfg.svrgEvery == 0 {
+        if svrg && k % cfg.svrgEvery == 0 {
             let f = try net.predict(data.x)
             snapshot = try net.snapshot(x: data.x, f: f, derivatives: zip(f, data.y).map { cfg.resolvedLoss.derivative($0, $1) },
                                         reusing: snapshot)
@@ -273,37 +328,53 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         let entropySize = min(cfg.entropySample, net.particles)
         // sample(k) is the first k particles, so the report's sample already holds the entropy sample when it is the smaller.
         let entropyPoints = entropySize * D <= sample.count ? Array(sample.prefix(entropySize * D)) : try net.sample(entropySize)
-        let bias = entropySize > 6 && last?.entropy != nil
+        let bias = entropySize > 6 && last?.entropy?.isFinite == true
             ? try EntropyBias.measure(entropyPoints, count: entropySize, dimension: D, seed: cfg.seed) : nil
         // Means of the last quarter of logged rows: the stationary level, less noisy than one row.
         let tail = rows.suffix(max(1, rows.count / 4))
+        let tailLosses = tail.compactMap(\.loss)
         return try ConfigCoding.object(MFLDSummary(
             precision: T.precision.rawValue, particles: cfg.particles, n: data.n, d: data.d, steps: cfg.steps, coordinates: D,
             scatter: [cfg.scatter.0, cfg.scatter.1], finalLoss: last?.loss, finalTestLoss: last?.testLoss,
             finalRegulariser: last?.regulariser, finalEntropy: last?.entropy, finalObjective: last?.objective,
             finalTrainAccuracy: last?.trainAccuracy, finalTestAccuracy: last?.testAccuracy, finalLambda: last?.lambda,
-            tailLoss: tail.map(\.loss).reduce(0, +) / Double(tail.count),
-            tailLossPlusRegulariser: tail.map { $0.loss + $0.regulariser }.reduce(0, +) / Double(tail.count),
+            tailLoss: tailLosses.isEmpty ? nil : tailLosses.reduce(0, +) / Double(tailLosses.count),
+            tailLossPlusRegulariser: tail.isEmpty ? nil : tail.map(\.lossPlusRegulariser).reduce(0, +) / Double(tail.count),
             entropyBias: bias, finalEntropyCorrected: bias.flatMap { b in last?.entropy.map { $0 - b.bias } },
             gaussianCheck: cfg.dataTerm ? nil : gaussianCheck(sample, count: sample.count / D, D: D)))
     }
 
-    /// Per-coordinate mean and variance of the sample against the exact law of the discrete
-    /// chain with the data term off (MFLDConfig.gaussianVariance), with z-scores.
+    /// Per-coordinate mean and variance of the sample against the exact law of the discrete chain
+    /// with the data term off (MFLDConfig.noDataLaw: annealing, PDA's inner steps and the
+    /// transient from the start included), with z-scores. The start is N(0, s0²) for drawn
+    /// particles, or the given particles' own per-coordinate means and variances (over the same
+    /// first particles the sample holds), which the chain then carries deterministically.
     func gaussianCheck(_ sample: [Double], count m: Int, D: Int) -> GaussianCheck {
-        let (v, vInf) = cfg.gaussianVariance(afterSteps: cfg.steps)
+        let law = cfg.noDataLaw()
+        let m0 = initialMoments?.means ?? [Double](repeating: 0, count: D)
+        let v0 = initialMoments?.variances ?? [Double](repeating: cfg.initScale * cfg.initScale, count: D)
+        let predictedMeans = m0.map { law.meanFactor * $0 }
+        let predictedVariances = v0.map { law.varianceFactor * $0 + law.noiseVariance }
         var means: [Double] = [], vars: [Double] = [], zMean: [Double] = [], zVar: [Double] = []
+        func z(_ difference: Double, _ sd: Double) -> Double { sd > 0 ? difference / sd : (difference == 0 ? 0 : .infinity) }
         for q in 0..<D {
             let col = (0..<m).map { sample[$0 * D + q] }
             let mean = col.reduce(0, +) / Double(m)
-            let variance = col.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1)
+            let variance = m > 1 ? col.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(m - 1) : 0
+            let v = predictedVariances[q]
             means.append(mean); vars.append(variance)
-            zMean.append(mean / (v / Double(m)).squareRoot())
-            zVar.append((variance - v) / (v * (2 / Double(m - 1)).squareRoot()))   // sd of a Gaussian sample variance
+            // Sampling sd of a Gaussian sample's mean and variance (for given particles an upper
+            // bound: their own part is not random).
+            zMean.append(z(mean - predictedMeans[q], (v / Double(m)).squareRoot()))
+            zVar.append(z(variance - v, v * (2 / Double(max(m - 1, 1))).squareRoot()))
         }
-        return GaussianCheck(sample: m, predictedVariance: v, stationaryVariance: vInf,
-                             continuousTimeVariance: cfg.lambdaEntropy / (2 * cfg.lambdaL2), means: means, variances: vars,
-                             maxAbsZMean: zMean.map(abs).max(), maxAbsZVariance: zVar.map(abs).max())
+        let common = predictedVariances.allSatisfy { $0 == predictedVariances[0] } ? predictedVariances.first : nil
+        return GaussianCheck(sample: m, predictedVariance: common, stationaryVariance: cfg.stationaryVariance,
+                             continuousTimeVariance: cfg.finalLambda / (2 * cfg.lambdaL2), means: means, variances: vars,
+                             maxAbsZMean: zMean.map(abs).max(), maxAbsZVariance: zVar.map(abs).max(),
+                             predictedMeans: predictedMeans, predictedVariances: predictedVariances,
+                             initial: initialMoments == nil ? String(format: "drawn N(0, %.6g²)", cfg.initScale) : "given (--init-particles)",
+                             finalLambda: cfg.finalLambda)
     }
 
 }
@@ -312,9 +383,9 @@ extension MFLDRow {
     /// A logged row read back from metrics.jsonl.
     public init?(row o: JSONObject) {
         func number(_ key: String) -> Double? { o[key]?.doubleValue }
-        guard let step = number("step"), let loss = number("loss") else { return nil }
-        self.init(step: Int(step), loss: loss, regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),
-                  objective: number("objective"), lambda: number("lambda") ?? .nan, testLoss: number("test_loss") ?? .nan,
+        guard let step = number("step") else { return nil }
+        self.init(step: Int(step), loss: number("loss"), regulariser: number("regulariser") ?? .nan, entropy: number("entropy"),
+                  objective: number("objective"), lambda: number("lambda") ?? .nan, testLoss: number("test_loss"),
                   trainAccuracy: number("train_accuracy"), testAccuracy: number("test_accuracy"),
                   secondMoment: number("second_moment") ?? .nan)
     }

@@ -27,16 +27,30 @@ public struct MFLDSummary: Codable, Sendable {
     }
 }
 
-/// Per-coordinate means and variances of a particle sample against the predicted Gaussian.
+/// Per-coordinate means and variances of a particle sample against the predicted Gaussian law of
+/// the chain that ran (MFLDConfig.noDataLaw: its annealing schedule, PDA's inner steps and the
+/// transient from its start included).
 public struct GaussianCheck: Codable, Sendable {
     public var sample: Int
-    public var predictedVariance: Double, stationaryVariance: Double, continuousTimeVariance: Double
+    /// The variance every coordinate is predicted to have when they share it (a drawn start);
+    /// nil when they differ (given particles: see predictedVariances).
+    public var predictedVariance: Double?
+    /// The discrete chain's stationary variance λ/(2λ'(1 − ηλ')) and the continuous-time λ/(2λ'),
+    /// both at the final temperature λ (nil, +∞, without weight decay).
+    public var stationaryVariance: Double?, continuousTimeVariance: Double?
     public var means: [Double], variances: [Double]
     public var maxAbsZMean: Double?, maxAbsZVariance: Double?
+    /// The predicted law per coordinate (w_1..w_d, b, a), from the start's own means and variances.
+    public var predictedMeans: [Double], predictedVariances: [Double]
+    /// The start the prediction propagates: "drawn N(0, s²)" or "given (--init-particles)".
+    public var initial: String
+    /// λ at the last step (the annealed temperature).
+    public var finalLambda: Double
 
     enum CodingKeys: String, CodingKey {
         case sample, predictedVariance = "predicted_variance", stationaryVariance = "stationary_variance"
         case continuousTimeVariance = "continuous_time_variance", means, variances, maxAbsZMean = "max_abs_z_mean"
-        case maxAbsZVariance = "max_abs_z_variance"
+        case maxAbsZVariance = "max_abs_z_variance", predictedMeans = "predicted_means", predictedVariances = "predicted_variances"
+        case initial, finalLambda = "final_lambda"
     }
 }

@@ -60,6 +60,11 @@ struct TrainSetup {
         self.cfg = cfg; self.inputs = inputs; self.backend = backend; self.notes = notes
         width = inputs.width ?? NTKTrainConfig.defaultWidth(for: backend.info)
         try TrainSetup.preflight(cfg, width: width, inputs: inputs, on: backend.info)
+        let scale = cfg.initialScale(width: width)
+        if inputs.initW == nil, !(scale > 0 && scale.isFinite && (cfg.precision == .f64 || scale < Double(Float.greatestFiniteMagnitude))) {
+            throw BackendError(String(format: "the initial hidden weights' standard deviation κ·m^(−γ/2) = %g (κ = %g, γ = %g, m = %d) is not a positive "
+                + "finite %@ number; choose another --init-exponent or --kappa", scale, cfg.kappa, cfg.initExponent ?? 0, width, cfg.precision.rawValue))
+        }
         kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d,
                                          outputLayerScale: cfg.trainOutput ? cfg.initialScale(width: width) : nil)
         try kernel.requirePositiveDefinite()
@@ -231,14 +236,16 @@ final class TrainRun<T: Scalar>: SteppedRun {
         let deviation = zip(e, kernelResidual).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot() / max(r0Sq.squareRoot(), 1e-300)
         if lazy { maxDeviation = max(maxDeviation, deviation) }
         if reachedTarget == nil, let target = setup.cfg.targetLoss, loss <= target { reachedTarget = k }
-        guard k % logEvery == 0 || k == steps || reachedTarget == k else { return Observation(loss: loss, row: nil) }
+        // A --gram-every step is logged too, whatever --log-every says: H(k) is only computed on logged rows.
+        let gramStep = k == 0 || k == steps || (setup.cfg.gramEvery > 0 && k % setup.cfg.gramEvery == 0)
+        guard k % logEvery == 0 || k == steps || reachedTarget == k || gramStep else { return Observation(loss: loss, row: nil) }
         let dg = try net.diagnostics()
         let kernelLoss = 0.5 * kernelResidual.map { $0 * $0 }.reduce(0, +)
         var row = JSONObject()
         row.set("step", k); row.set("loss", loss)
         if lazy { row.set("bound", 0.5 * bound); row.set("kernel_loss", kernelLoss); row.set("kernel_deviation", deviation) }
         row.set("max_move", dg.maxMove); row.set("flip_fraction", dg.flipFraction)
-        if k == 0 || k == steps || (setup.cfg.gramEvery > 0 && k % setup.cfg.gramEvery == 0) {
+        if gramStep {
             let h = try net.empiricalGram(inputGram: setup.kernel.inputGram)
             let lmin = try SymmetricEigen.eigenvalues(h, n: n).first ?? .nan
             let diff = zip(h, setup.kernel.hidden).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
@@ -257,7 +264,10 @@ final class TrainRun<T: Scalar>: SteppedRun {
         return ((m * d + m) * Double(MemoryLayout<T>.stride) + 8 * n, ("width", setup.width))
     }
 
-    func initialFailure() -> String { "the initial weights (κ = \(setup.cfg.kappa)) or the data overflow" }
+    func initialFailure() -> String {
+        let g = setup.cfg.initExponent.map { String(format: ", γ = %g: standard deviation %.4g", $0, setup.cfg.initialScale(width: setup.width)) } ?? ""
+        return setup.inputs.initW != nil ? "the initial weights of --init-w or the data overflow" : "the initial weights (κ = \(setup.cfg.kappa)\(g)) or the data overflow"
+    }
 
     func divergenceHint() -> String {
         let limit = 2 / setup.lambdaMax, h = setup.kernel.name

@@ -8,6 +8,7 @@ import Foundation
 final class ResNetBoostRun: SteppedRun {
     let cfg: ResNetTrain.Config
     let data: ResidualData
+    let control: RunControl
     var boosted: ResidualBoosting, layered: ResidualBoosting
     let initial: (boosted: ResidualBoosting, layered: ResidualBoosting)
     var etas: [Double] = []
@@ -19,8 +20,8 @@ final class ResNetBoostRun: SteppedRun {
     var backendKind: String? { "cpu" }
     var notes: [String] { data.notes + ["boost runs on the host in f64 (its blocks are least-squares fits and short GD runs)"] }
 
-    init(_ cfg: ResNetTrain.Config, data: ResidualData) {
-        self.cfg = cfg; self.data = data
+    init(_ cfg: ResNetTrain.Config, data: ResidualData, control: RunControl = RunControl()) {
+        self.cfg = cfg; self.data = data; self.control = control
         let start = ResidualBoosting(x: data.x, y: data.y, points: data.n, inputs: data.d, dim: cfg.dim, width: cfg.width, ridge: cfg.ridge)
         boosted = start; layered = start; initial = (start, start)
     }
@@ -36,7 +37,8 @@ final class ResNetBoostRun: SteppedRun {
     func config() -> JSONObject {
         RecordedConfig.json(command: "resnet", options: cfg, resolved: [
             ("experiment", .string("boost")), ("n", .int(data.n)), ("test_size", .int(data.testN)), ("input_dim", .int(data.d)),
-            ("backend", .string("cpu")), ("precision", .string("f64")), ("notes", .array(notes.map { .string($0) })),
+            ("backend", .string("cpu")), ("precision", .string("f64")),
+            ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null), ("notes", .array(notes.map { .string($0) })),
         ])
     }
 
@@ -44,6 +46,10 @@ final class ResNetBoostRun: SteppedRun {
 
     func observe(_ k: Int) throws -> Observation {
         let (lb, ll) = (boosted.trainLoss, layered.trainLoss)
+        let loss = lb.isFinite && ll.isFinite ? lb : Double.nan
+        // A row every --log-every blocks and after the last; the rates are fitted on the logged rows
+        // (which a resumed run reads back), so that a resumed run fits the same.
+        guard k % cfg.logEvery == 0 || k == cfg.steps else { return Observation(loss: loss, row: nil) }
         var row = JSONObject()
         row.set("step", k); row.set("blocks", k); row.set("loss", lb); row.set("layerwise_loss", ll)
         if data.testN > 0 {
@@ -52,7 +58,7 @@ final class ResNetBoostRun: SteppedRun {
         }
         if k > 0, k <= etas.count { row.set("eta", etas[k - 1]) }
         if rows.last?.k != k { rows.append((k, lb, ll)) }
-        return Observation(loss: lb.isFinite && ll.isFinite ? lb : .nan, row: row)
+        return Observation(loss: loss, row: row)
     }
 
     func advance(from k: Int) throws {

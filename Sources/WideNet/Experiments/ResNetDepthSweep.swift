@@ -21,6 +21,17 @@ public enum ResNetDepthSweep {
     public static func run(_ cfg: ResNetTrain.Config, depths: [Int], control: RunControl, resume: Bool) throws -> RunOutcome {
         guard depths.count >= 2 else { throw BackendError("--depths needs at least two depths for a sweep") }
         guard cfg.testSize >= 1 else { throw BackendError("a depth sweep compares the learned maps on the test points: --test-size must be at least 1") }
+        // The deepest member's memory, before the sweep's directory exists (each member checks its own again).
+        var deepest = cfg
+        deepest.depth = depths.max() ?? cfg.depth
+        try deepest.validate()
+        let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+        if let sizes = ResNetTrain.syntheticSizes(deepest) {
+            try ResNetTrain.preflight(deepest, sizes: sizes, backend: choice.backend.info)
+        } else {
+            let data = try ResNetTrain.inputs(deepest)
+            try ResNetTrain.preflight(deepest, sizes: (data.d, data.n, data.testN), backend: choice.backend.info)
+        }
         let members = depths.map { L in
             SweepMember(name: "depth-\(L)") { out, control in
                 var c = cfg
@@ -34,7 +45,8 @@ public enum ResNetDepthSweep {
             command: "resnet", resumeCommand: "resnet", out: cfg.out, resume: resume,
             config: {
                 var o = RecordedConfig.json(command: "resnet", options: cfg, resolved: [("experiment", .string("train")),
-                                                                                      ("sweep", .string("depth"))])
+                                                                                      ("sweep", .string("depth")),
+                    ("checkpoint_every", control.checkpointEvery.map { .int($0) } ?? .null)])
                 o.set("depths", depths.map(Double.init))
                 return o
             },

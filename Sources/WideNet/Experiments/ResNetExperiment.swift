@@ -61,8 +61,58 @@ public enum ResNetExperiment {
                         + "on the same Brownian increments; depth \(bad) does not divide it (use depths that double)")
                 }
             }
-            let values = Double(points * dim) * Double(max(referenceSteps, schemes.contains(.eulerMaruyama) ? fineDepth : 0))
+            if experiment == .nonLipschitz {
+                // Six starts and δ in one dimension: Euler's trajectory of every depth is kept for the tangents.
+                try MemoryPreflight.require(Self.nonLipschitzBytes(maxDepth), for: "resnet --experiment non-lipschitz at depth \(maxDepth)") { have in
+                    "the largest depth that fits is about \(max(0, Int(min((have - 8 * 1024) / 112 - 2, Double(1 << 27)))))"
+                }
+                guard maxDepth <= 1 << 27 else {
+                    throw BackendError("resnet --experiment non-lipschitz at depth \(maxDepth): more than 2^27 blocks is too many for the host")
+                }
+                return
+            }
+            try preflight()
+            let values = Double(points) * Double(dim) * Double(max(referenceSteps, schemes.contains(.eulerMaruyama) ? fineDepth : 0))
             guard values * Double(width) <= 1e12 else { throw BackendError("\(depths.max() ?? 0) blocks of \(points) points are too many for the host reference") }
+        }
+
+        /// Bytes of the non-lipschitz run at depth L: Euler's trajectory of the 7 starts, and its copy.
+        static func nonLipschitzBytes(_ L: Int) -> Double { 8 * 7 * 2 * (Double(L) + 2) + 8 * 1024 }
+
+        /// Whether the deepest trajectories are kept ((L + 1)·P·d values per scheme at most), and the cap.
+        static let trajectoryCap = 4e6
+        var keepsTrajectories: Bool { (Double(maxDepth) + 1) * Double(points) * Double(dim) <= Self.trajectoryCap }
+
+        /// Bytes of a depth-limit run (host, f64) with `points`, `width` and `paths` as given: the points,
+        /// every scheme's references and end points per depth (per path for euler-maruyama), the kept
+        /// trajectories, euler-maruyama's fine Brownian path and its coarse sums, RK4's and the passes'
+        /// temporaries, the field, and the copy of the largest array that writing it makes.
+        func bytes(points P: Double, width m: Double, paths: Double, dim d: Double? = nil) -> Double {
+            let d = d ?? Double(dim), n = P * d, S = Double(schemes.count), Dn = Double(depths.count), L = Double(maxDepth)
+            let stochastic = schemes.contains(.eulerMaruyama), deterministic = S - (stochastic ? 1 : 0)
+            let keep = (L + 1) * n <= Self.trajectoryCap
+            var values = (3 + S) * n + 12 * n + 5 * m * d + 4 * m
+            values += deterministic * Dn * n + (stochastic ? Dn * paths * n + paths * n + (16 * L + L) * n : 0)
+            values += keep ? S * (L + 1) * n : 0
+            values += max(Dn * (stochastic ? paths : 1) * n, keep ? (L + 1) * n : 0)
+            return 8 * values
+        }
+
+        /// Refuses a run whose arrays do not fit in host memory, before anything is computed or written.
+        func preflight() throws {
+            let stochastic = schemes.contains(.eulerMaruyama)
+            let (P, m, K) = (Double(points), Double(width), Double(paths))
+            try MemoryPreflight.require(bytes(points: P, width: m, paths: K),
+                                        for: "resnet --experiment depth-limit at depths up to \(maxDepth) on \(points) points of dimension \(dim)") { have in
+                var knobs: [(flag: String, value: Int, bytes: (Double) -> Double)] = [
+                    ("--points", points, { bytes(points: $0, width: m, paths: K) }),
+                    ("--width", width, { bytes(points: P, width: $0, paths: K) }),
+                ]
+                if stochastic { knobs.append(("--paths", paths, { bytes(points: P, width: m, paths: $0) })) }
+                knobs.append(("--dim", dim, { bytes(points: P, width: m, paths: K, dim: $0) }))
+                return ResNetTrain.largestFitting(have, knobs: knobs, otherwise: "not even one point fits at these depths: use smaller --depths"
+                                                  + (stochastic ? " (euler-maruyama's reference path has 16 × the largest depth's blocks)" : ""))
+            }
         }
 
         var maxDepth: Int { depths.max() ?? 1 }
@@ -119,7 +169,7 @@ public enum ResNetExperiment {
         let flow = ResidualFlow(dim: cfg.dim, width: cfg.width, seed: cfg.seed)
         let x0 = ResidualFlow.points(cfg.points, dim: cfg.dim, seed: cfg.seed)
         let (T, s) = (cfg.horizon, cfg.settings)
-        let keep = Double(cfg.maxDepth + 1) * Double(x0.count) <= 4e6
+        let keep = cfg.keepsTrajectories
         let rms = { (a: [Double], b: [Double]) -> Double in
             (zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(cfg.points)).squareRoot()
         }
@@ -148,8 +198,10 @@ public enum ResNetExperiment {
                 }
                 var unmodified: [Double] = []
                 for L in cfg.depths {
-                    let pass = try ResidualSchemes.pass(scheme, flow: flow, points: x0, depth: L, horizon: T, settings: s,
-                                                        keepTrajectory: keep && L == cfg.maxDepth)
+                    let pass = try withIterationAdvice(s) {
+                        try ResidualSchemes.pass(scheme, flow: flow, points: x0, depth: L, horizon: T, settings: s,
+                                                 keepTrajectory: keep && L == cfg.maxDepth)
+                    }
                     ends += pass.end
                     if let t = pass.trajectory { trajectory = t }
                     result.errors.append(rms(pass.end, reference))
@@ -162,6 +214,13 @@ public enum ResNetExperiment {
             out.ends.append(ends); out.references.append(reference); out.trajectories.append(trajectory)
         }
         return out
+    }
+
+    /// A backward-euler block that does not converge: the error also names --max-iterations.
+    static func withIterationAdvice<R>(_ s: ResidualSchemeSettings, _ body: () throws -> R) throws -> R {
+        do { return try body() } catch let e as BackendError where e.description.contains("did not converge") && !e.description.contains("--max-iterations") {
+            throw BackendError(e.description + ", or raise --max-iterations (now \(s.maxIterations))", e.failureClass)
+        }
     }
 
     /// euler-maruyama per path: the fine path's end, every depth's ends, path 0's trajectory at the
@@ -210,7 +269,16 @@ final class ResNetDepthLimit: SteppedRun {
     var steps: Int { results.count * cfg.depths.count - 1 }
     var backendInfo: BackendInfo? { nil }
     var backendKind: String? { "cpu" }
-    var notes: [String] { [] }
+    /// Says when the deepest trajectories (and so the flow figure) were not kept, and how to keep them.
+    var notes: [String] {
+        guard !cfg.keepsTrajectories else { return [] }
+        let (L, P, d) = (cfg.maxDepth, cfg.points, cfg.dim)
+        let cap = Int(ResNetExperiment.Config.trajectoryCap)
+        let most = cap / ((L + 1) * d), deepest = cap / (P * d) - 1
+        let how = (most >= 1 ? "at most \(most) --points at depth \(L), or " : "") + "a largest depth of at most \(max(deepest, 0)) with \(P) points"
+        return ["no trajectory_*.npy\(d == 2 ? " and no flow figure" : ""): the largest depth's trajectory, (L + 1)·P·d = "
+            + "\(L + 1)·\(P)·\(d) = \((L + 1) * P * d) values per scheme, exceeds the cap of \(cap); \(how) keeps it"]
+    }
 
     init(cfg: ResNetExperiment.Config, flow: ResidualFlow, points: [Double], fieldReference: [Double]?) {
         self.cfg = cfg; self.flow = flow; self.points = points; self.fieldReference = fieldReference
@@ -226,7 +294,10 @@ final class ResNetDepthLimit: SteppedRun {
     func observe(_ k: Int) throws -> Observation {
         let r = results[k / cfg.depths.count], j = k % cfg.depths.count, L = cfg.depths[j]
         var row = JSONObject()
-        row.set("step", j)
+        // step: the row's number over schemes then depths (unique, as in every run's metrics);
+        // depth_index: the depth's index in --depths.
+        row.set("step", k)
+        row.set("depth_index", j)
         row.set("loss", r.errors[j])
         row.set("scheme", r.scheme.rawValue)
         row.set("depth", L)
@@ -253,8 +324,12 @@ final class ResNetDepthLimit: SteppedRun {
         }
         let h = cfg.horizon / Double(cfg.maxDepth)
         let lipschitz = (0..<cfg.maxDepth).map { flow.lipschitzBound(at: Double($0) * h) }.max() ?? .nan
-        return try ConfigCoding.object(ResNetExperiment.Summary(
+        var summary = try ConfigCoding.object(ResNetExperiment.Summary(
             experiment: cfg.experiment, dim: d, width: m, points: P, horizon: cfg.horizon, depths: cfg.depths,
             lipschitzBound: lipschitz, schemes: results))
+        summary.set("metrics_rows", results.count * nd)
+        summary.set("steps_run_counts", "the metrics rows after the first: one row per (scheme, depth), step = scheme's index × "
+            + "\(nd) + depth_index, all computed before the run started")
+        return summary
     }
 }

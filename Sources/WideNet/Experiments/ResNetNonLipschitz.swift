@@ -26,7 +26,7 @@ final class ResNetNonLipschitz: SteppedRun {
     var steps: Int { cfg.depths.count - 1 }
     var backendInfo: BackendInfo? { nil }
     var backendKind: String? { "cpu" }
-    var notes: [String] { ["non-lipschitz runs on the host in f64, in one dimension (--dim, --width, --points and --seed are not used)"] }
+    var notes: [String] { ["non-lipschitz runs on the host in f64, in one dimension, from the fixed starts 0, ±ε (no field, points or seed to choose)"] }
 
     init(cfg: ResNetExperiment.Config) throws {
         self.cfg = cfg

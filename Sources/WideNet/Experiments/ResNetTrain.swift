@@ -36,6 +36,8 @@ public enum ResNetTrain {
         public var seed: UInt64 { get { UInt64(bitPattern: seedBits) } set { seedBits = Int64(bitPattern: newValue) } }
         public var out: String? = nil
         public var quiet = false
+        /// Notes of the command line's own (a default it resolved), listed with the run's.
+        public var notes: [String] = []
         public init() {}
 
         /// config.json's field names, for the check that a command line beside --resume repeats the run's options.
@@ -74,8 +76,12 @@ public enum ResNetTrain {
 
     public static func run(_ cfg: Config, control: RunControl = RunControl()) throws -> RunOutcome {
         try cfg.validate()
-        var data = try inputs(cfg)
         let choice = try BackendSelection.make(kind: cfg.backend, device: cfg.device, precision: cfg.precision)
+        // A synthetic task's sizes are known before its points are drawn; a file's once it is read.
+        if let sizes = syntheticSizes(cfg) { try preflight(cfg, sizes: sizes, backend: choice.backend.info) }
+        var data = try inputs(cfg)
+        if cfg.task == .file { try preflight(cfg, sizes: (data.d, data.n, data.testN), backend: choice.backend.info) }
+        data.notes = cfg.notes + data.notes
         if let note = choice.note { data.notes.append(note) }
         if cfg.dim < data.d {
             data.notes.append("--dim \(cfg.dim) is below the input dimension \(data.d): E starts as a random projection")
@@ -98,7 +104,117 @@ public enum ResNetTrain {
     /// `--experiment boost`: --steps blocks added one at a time, boosted and layer by layer (ResNetBoostRun).
     public static func boost(_ cfg: Config, control: RunControl = RunControl()) throws -> RunOutcome {
         try cfg.validate()
-        let data = try inputs(cfg)
-        return try RunHarness.run(command: "resnet", out: cfg.out, control: control, quiet: cfg.quiet) { _, _ in ResNetBoostRun(cfg, data: data) }
+        if let sizes = syntheticSizes(cfg) { try boostPreflight(cfg, sizes: sizes) }
+        var data = try inputs(cfg)
+        if cfg.task == .file { try boostPreflight(cfg, sizes: (data.d, data.n, data.testN)) }
+        data.notes = cfg.notes + data.notes
+        let made = data
+        return try RunHarness.run(command: "resnet", out: cfg.out, control: control, quiet: cfg.quiet) { _, _ in
+            ResNetBoostRun(cfg, data: made, control: control)
+        }
+    }
+
+    /// The input dimension, training and test points of a synthetic task (nil for files: known once read).
+    static func syntheticSizes(_ cfg: Config) -> (inputs: Int, n: Int, testN: Int)? {
+        cfg.task == .file ? nil : (cfg.task == .teacher ? cfg.inputDim : 2, cfg.n, cfg.testSize)
+    }
+
+    /// Values (8 bytes) of drawing or reading the points: the kept rows and the draws' temporaries.
+    static func dataValues(inputs d0: Double, n: Double, testN: Double) -> Double {
+        2 * (n + testN) * (d0 + 2) + 8 * d0 + 8
+    }
+
+    /// Bytes of a train run at depth L, width m, n training and t test points: on the device the
+    /// parameters with their gradient and moments, the training, test and flow batches; on the host the
+    /// points, the parameters' copies and the flow's states (plus the device's share on the CPU backend).
+    static func footprint(_ cfg: Config, inputs d0: Int, depth: Double, width: Double, n: Double, testN: Double, onHost: Bool)
+        -> (host: Double, device: Double) {
+        let (D, L, m, p0) = (Double(cfg.dim), depth, width, Double(d0))
+        let stride: Double = cfg.precision == .f32 ? 4 : 8, q = min(256, testN)
+        let params = D * p0 + L * (2 * m * D + m) + D + 1 + (cfg.scheme == .lm ? L : 0)
+        func batch(_ p: Double) -> Double {
+            let twoStage = cfg.scheme == .heun || cfg.scheme == .revnet, implicit = cfg.scheme == .backwardEuler
+            return p * p0 + (L + 1) * p * D + 2 * L * p * m + p * D + p * m + 3 * p + (twoStage ? L * p * (D + 2 * m) : 0)
+                + (cfg.scheme == .lm || twoStage || implicit ? 2 * p * D : 0) + (implicit || cfg.scheme == .revnet ? 2 * p * D : 0)
+        }
+        let device = stride * (batch(n) + batch(testN) + batch(q) + 4 * params + 3 * n * D + (cfg.scheme == .revnet ? 2 * D * D : 0))
+        let host = 8 * dataValues(inputs: p0, n: n, testN: testN) + stride * (n + testN) * p0 + 8 * 5 * params + 8 * 3 * (L + 1) * q * D
+        return (host + (onHost ? device : 0), device)
+    }
+
+    /// Refuses, before anything is drawn or written, a run whose memory does not fit: on the host (and
+    /// on an OpenCL device, 90 % of its global memory), naming the bytes and the largest size that fits.
+    static func preflight(_ cfg: Config, sizes: (inputs: Int, n: Int, testN: Int), backend: BackendInfo) throws {
+        let onDevice = backend.kind == "opencl"
+        let (d0, L, m, n, t) = (sizes.inputs, Double(cfg.depth), Double(cfg.width), Double(sizes.n), Double(sizes.testN))
+        let what = "resnet at depth \(cfg.depth), width \(cfg.width) on \(sizes.n) + \(sizes.testN) points"
+        func advice(_ bytes: @escaping (_ L: Double, _ m: Double, _ n: Double, _ t: Double) -> Double) -> (Double) -> String {
+            { have in
+                largestFitting(have, knobs: [
+                    ("--depth", cfg.depth, { bytes($0, m, n, t) }),
+                    (cfg.task == .file ? "number of training rows (of --x)" : "--n", sizes.n, { bytes(L, m, $0, t) }),
+                    ("--test-size", sizes.testN, { bytes(L, m, n, $0) }),
+                    ("--width", cfg.width, { bytes(L, $0, n, t) }),
+                ], otherwise: "not even one block of width 1 on one point fits")
+            }
+        }
+        if onDevice {
+            let capacity = Double(backend.globalMemBytes) * 0.9
+            let need = footprint(cfg, inputs: d0, depth: L, width: m, n: n, testN: t, onHost: false).device
+            if need > capacity {
+                let hint = advice { footprint(cfg, inputs: d0, depth: $0, width: $1, n: $2, testN: $3, onHost: false).device }(capacity)
+                throw BackendError.resources("\(what) needs \(MemoryPreflight.gb(need)) on \(backend.deviceName), which has "
+                    + "\(MemoryPreflight.gb(Double(backend.globalMemBytes))) (90 % usable); \(hint)")
+            }
+        }
+        try MemoryPreflight.require(footprint(cfg, inputs: d0, depth: L, width: m, n: n, testN: t, onHost: !onDevice).host, for: what,
+                                    largest: advice { footprint(cfg, inputs: d0, depth: $0, width: $1, n: $2, testN: $3, onHost: !onDevice).host })
+    }
+
+    /// Bytes of a boost run (host, f64): per block the m×m normal equations and their factor, the P×m
+    /// hidden values (P the larger of the training and test points), both block lists and their
+    /// checkpoint copies, and the points.
+    static func boostBytes(_ cfg: Config, inputs d0: Int, width m: Double, n: Double, testN: Double, blocks K: Double) -> Double {
+        let D = Double(cfg.dim), p = max(n, testN)
+        let values = 2 * m * m + 2 * p * m + 3 * m * D + 4 * K * (2 * m * D + m) + 2 * (D + 1) * (D + 1)
+            + dataValues(inputs: Double(d0), n: n, testN: testN) + 4 * (n + testN) * D + 4 * K
+        return 8 * values
+    }
+
+    static func boostPreflight(_ cfg: Config, sizes: (inputs: Int, n: Int, testN: Int)) throws {
+        let (d0, m, n, t, K) = (sizes.inputs, Double(cfg.width), Double(sizes.n), Double(sizes.testN), Double(cfg.steps))
+        try MemoryPreflight.require(boostBytes(cfg, inputs: d0, width: m, n: n, testN: t, blocks: K),
+                                    for: "resnet --experiment boost at width \(cfg.width) with \(cfg.steps) blocks on \(sizes.n) + \(sizes.testN) points") { have in
+            largestFitting(have, knobs: [
+                ("--width", cfg.width, { boostBytes(cfg, inputs: d0, width: $0, n: n, testN: t, blocks: K) }),
+                (cfg.task == .file ? "number of training rows (of --x)" : "--n", sizes.n, { boostBytes(cfg, inputs: d0, width: m, n: $0, testN: t, blocks: K) }),
+                ("--test-size", sizes.testN, { boostBytes(cfg, inputs: d0, width: m, n: n, testN: $0, blocks: K) }),
+                ("--steps", cfg.steps, { boostBytes(cfg, inputs: d0, width: m, n: n, testN: t, blocks: $0) }),
+            ], otherwise: "not even one block of width 1 on one point fits", preferFirst: false)
+        }
+    }
+
+    /// The advice after a memory refusal: the largest value of one size that fits with the others as
+    /// given. The first knob is named whenever at least 1 of it fits (the depth of a train run);
+    /// otherwise the one that keeps the largest fraction of what was asked.
+    static func largestFitting(_ have: Double, knobs: [(flag: String, value: Int, bytes: (Double) -> Double)], otherwise: String,
+                               preferFirst: Bool = true) -> String {
+        var best: (flag: String, fits: Int, fraction: Double)? = nil
+        for (i, knob) in knobs.enumerated() where knob.value >= 1 {
+            // The largest v in [1, value] with bytes(v) ≤ have (bytes grows with v).
+            guard knob.bytes(1) <= have else { continue }
+            var lo = 1.0, hi = Double(knob.value)
+            if knob.bytes(hi) <= have { lo = hi }
+            while hi - lo > 1 {
+                let mid = ((lo + hi) / 2).rounded(.down)
+                if knob.bytes(mid) <= have { lo = mid } else { hi = mid }
+            }
+            let fits = Int(lo)
+            if i == 0 && preferFirst { return "the largest \(knob.flag) that fits is about \(fits)" }
+            let fraction = lo / Double(knob.value)
+            if best == nil || fraction > best!.fraction { best = (knob.flag, fits, fraction) }
+        }
+        guard let best else { return otherwise }
+        return "the largest \(best.flag) that fits is about \(best.fits) (the other sizes as given)"
     }
 }

@@ -25,18 +25,7 @@ final class ResNetTrainRun<T: Scalar>: SteppedRun {
     init(_ cfg: ResNetTrain.Config, data: ResidualData, backend: any Backend, control: RunControl) throws {
         self.cfg = cfg; self.data = data; self.control = control
         let shape = ResidualNet<T>.Shape(inputs: data.d, dim: cfg.dim, width: cfg.width, depth: cfg.depth, scheme: cfg.scheme)
-        let values = Double(shape.batchValues(points: data.n) + shape.batchValues(points: data.testN) + 4 * shape.parameterCount)
-        let bytes = values * Double(MemoryLayout<T>.stride)
-        if backend.info.kind == "opencl" {
-            guard bytes <= Double(backend.info.globalMemBytes) * 0.9 else {
-                throw BackendError.resources("resnet at depth \(cfg.depth), width \(cfg.width) on \(data.n) + \(data.testN) points needs "
-                    + "\(MemoryPreflight.gb(bytes)) on \(backend.info.deviceName), which has \(MemoryPreflight.gb(Double(backend.info.globalMemBytes)))")
-            }
-        } else {
-            try MemoryPreflight.require(bytes, for: "resnet at depth \(cfg.depth), width \(cfg.width) on \(data.n) + \(data.testN) points") { have in
-                "the depth that fits is about \(Int(Double(cfg.depth) * have / bytes))"
-            }
-        }
+        // The memory this needs was checked before the run directory existed (ResNetTrain.preflight).
         net = try ResidualNet<T>(backend: backend, shape: shape, horizon: cfg.horizon, activation: cfg.activation, x: data.x, points: data.n,
                                  parameters: ResidualNet<T>.initialParameters(shape, horizon: cfg.horizon, seed: cfg.seed, lmK: cfg.lmK))
         test = data.testN > 0 ? try net.batch(data.testX, points: data.testN) : nil

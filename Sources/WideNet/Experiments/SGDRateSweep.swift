@@ -8,7 +8,7 @@ import Foundation
 public enum SGDRateSweep {
     public static func run(_ base: NTKTrainConfig, seeds: Int, control: RunControl = RunControl(), resume: Bool = false,
                            finished: (Int, Int, JSONObject, Double) -> Void = { _, _, _, _ in }) throws -> RunOutcome {
-        guard seeds >= 1 else { throw BackendError("--seeds must be at least 1 (got \(seeds))", .usage) }
+        guard seeds >= 1 else { throw BackendError("--seeds must be at least 1 (got \(seeds))") }
         try SGDSetup.validate(base)
         var probe = base
         if probe.stream == true, probe.dataset == nil { probe.dataset = .harmonic }

@@ -59,10 +59,10 @@ struct SGDSetup {
     }
 
     static func validate(_ cfg: NTKTrainConfig) throws {
-        if let b = cfg.batch, b < 1 { throw BackendError("--batch must be at least 1 (got \(b))", .usage) }
+        if let b = cfg.batch, b < 1 { throw BackendError("--batch must be at least 1 (got \(b))") }
         if let k = cfg.averageFrom {
             guard cfg.average == true else { throw BackendError("--average-from \(k) sets when averaging starts; it needs --average", .usage) }
-            guard k >= 0, k < max(cfg.steps, 1) else { throw BackendError("--average-from must be in 0…\(max(cfg.steps - 1, 0)) (the run has \(cfg.steps) steps; got \(k))", .usage) }
+            guard k >= 0, k < max(cfg.steps, 1) else { throw BackendError("--average-from must be in 0…\(max(cfg.steps - 1, 0)) (the run has \(cfg.steps) steps; got \(k))") }
         }
         if cfg.saveSamples == true {
             let values = Double(cfg.steps) * Double(cfg.batch ?? 1) * Double((cfg.d ?? NTKTrainConfig.defaultHarmonicD) + 1)
@@ -70,9 +70,9 @@ struct SGDSetup {
                 throw BackendError(String(format: "--save-samples would write %.3g values for %d steps; at most %d are kept", values, cfg.steps, RunHarness.keptInputValues), .usage)
             }
         }
-        if let l = cfg.ridge, !(l >= 0 && l.isFinite) { throw BackendError("--ridge must be a non-negative number or auto (got \(l))", .usage) }
-        if let t = cfg.testSize, t < SGDRates.folds { throw BackendError("--test-size must be at least \(SGDRates.folds) (one sample per fold; got \(t))", .usage) }
-        guard cfg.steps < Int(UInt32.max) else { throw BackendError("--steps must be below 2^32 − 1 for SGD (each step has its own Philox step)", .usage) }
+        if let l = cfg.ridge, !(l >= 0 && l.isFinite) { throw BackendError("--ridge must be a non-negative number or auto (got \(l))") }
+        if let t = cfg.testSize, t < SGDRates.folds { throw BackendError("--test-size must be at least \(SGDRates.folds) (one sample per fold; got \(t))") }
+        guard cfg.steps < Int(UInt32.max) else { throw BackendError("--steps must be below 2^32 − 1 for SGD (each step has its own Philox step)") }
         if cfg.stream == true {
             if cfg.n != nil { throw BackendError("--n sets a data set's size; --stream draws fresh samples instead", .usage) }
             if cfg.xPath != nil || cfg.yPath != nil { throw BackendError("--x/--y give a data set; --stream draws fresh samples of the harmonic target instead", .usage) }

@@ -162,6 +162,15 @@ public enum SaddleExperiment {
         guard c.logEvery >= 1 else { throw BackendError("--log-every must be ≥ 1") }
         if let sigma = c.labelNoise { guard sigma >= 0, sigma.isFinite else { throw BackendError("--label-noise must be ≥ 0 (got \(sigma))") } }
         if let t = c.targetLoss { guard t > 0, t.isFinite else { throw BackendError("--target-loss must be positive") } }
+        // A relative change per step: 0 or less finds no plateau, 1 or more takes every falling step for one.
+        guard c.plateauThreshold > 0, c.plateauThreshold < 1 else {
+            throw BackendError("--plateau-threshold must be between 0 and 1 (a relative change per step; got \(c.plateauThreshold))")
+        }
+        guard c.plateauMinSteps >= 1 else { throw BackendError("--plateau-min-steps must be at least 1 (got \(c.plateauMinSteps))") }
+        // The help and the continuation of a short list downwards both read them largest first.
+        if c.xPath == nil, c.yPath == nil, let i = c.singularValues.indices.dropFirst().first(where: { c.singularValues[$0] > c.singularValues[$0 - 1] }) {
+            throw BackendError("--singular-values lists the largest first (got \(String(format: "%g", c.singularValues[i - 1])) before \(String(format: "%g", c.singularValues[i])))")
+        }
         // The jump sums τ steps of the linearised GD map; momentum and Adam carry state that map does not.
         if c.skipPlateaus && c.optimizer != .gd {
             throw BackendError("--skip-plateaus extrapolates plain gradient descent; it cannot be combined with --optimizer \(c.optimizer.rawValue)")
@@ -174,6 +183,11 @@ public enum SaddleExperiment {
             if c.backend == .auto { notes.append("saddle's nets are small, so auto runs it on the CPU (OpenBLAS); --backend opencl runs its matrix products on the device") }
         case .opencl:
             products = MatrixProducts(backend: try BackendSelection.make(kind: .opencl, device: c.device, precision: .f64).backend)
+        }
+        // A relu or tanh teacher may have more units than outputs; the rank the staircase counts is the outputs'.
+        if c.xPath == nil, c.yPath == nil, c.activation != .linear, c.teacherRank > c.k {
+            notes.append("the \(c.activation.rawValue) teacher has \(c.teacherRank) units (--teacher-rank) but \(c.k) output\(c.k == 1 ? "" : "s") (--k): "
+                         + "the rank of the fitted outputs, which the staircase counts, stops at \(c.k); the plateaus and drops show every unit")
         }
         if c.xPath == nil { try SaddleExperiment.preflight(n: c.n, d: c.d, k: c.k, m: c.initW1Path == nil ? c.hidden : 1, c) }
         let data = try data(c)

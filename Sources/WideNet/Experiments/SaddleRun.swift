@@ -23,7 +23,14 @@ final class SaddleRun: SteppedRun {
 
     var command: String { "saddle" }
     var steps: Int { setup.config.steps }
-    var backendInfo: BackendInfo? { setup.products.backend?.info }
+    /// On the CPU the products are OpenBLAS's, single-threaded: the CPU by name, as other commands record it.
+    var backendInfo: BackendInfo? { setup.products.backend?.info ?? Self.hostInfo }
+    static let hostInfo: BackendInfo = {
+        let memory = Int(ProcessInfo.processInfo.physicalMemory)
+        return BackendInfo(kind: "cpu", deviceName: CPUBackend.cpuName(), deviceIndex: nil,
+                           driver: CPUBackend.blasDescription + "; single-threaded (saddle's nets are small)",
+                           globalMemBytes: memory, maxAllocBytes: memory, supportsF64: true, isGPU: false)
+    }()
     var backendKind: String? { setup.products.onDevice ? "opencl" : "cpu" }
     var notes: [String] { setup.notes }
     var c: SaddleExperiment.Config { setup.config }

@@ -12,6 +12,13 @@ public enum SaddleSweep {
         guard scales.count >= 2, scales.allSatisfy({ $0 > 0 && $0.isFinite }) else {
             throw BackendError("--init-scales needs at least two positive scales")
         }
+        if let twice = scales.first(where: { s in scales.filter { $0 == s }.count > 1 }) {
+            throw BackendError("--init-scales lists \(scaleText(twice)) more than once")
+        }
+        // Initial weights from files take no scale: every member would be the same run.
+        if let flag = [("--init-w1", base.initW1Path), ("--init-w2", base.initW2Path)].first(where: { $0.1 != nil })?.0 {
+            throw BackendError("--init-scales sets the scale of the drawn initial weights; it does not apply with \(flag)", .usage)
+        }
         // Every member's checks, made before the sweep's directory exists.
         _ = try SaddleExperiment.prepare(base)
         let variants = base.skipPlateaus ? [false, true] : [false]
@@ -19,7 +26,7 @@ public enum SaddleSweep {
         for scale in scales {
             for skip in variants {
                 plan.append((scale, skip))
-                members.append(SweepMember(name: String(format: "sigma%.0e", scale) + (skip ? "-skip" : "")) { out, memberControl in
+                members.append(SweepMember(name: try directoryName(scale, skip: skip, in: resume ? base.out : nil)) { out, memberControl in
                     var c = base
                     c.initScale = scale; c.skipPlateaus = skip; c.quiet = true; c.out = out
                     return try SaddleExperiment.run(c, control: memberControl)
@@ -44,7 +51,10 @@ public enum SaddleSweep {
             row.set("drop_count", s.dropCount); row.set("jump_count", s.jumpCount)
             return row
         }, summary: { rows, members in
-            var summary = summarise(rows, scales: scales, skipping: base.skipPlateaus)
+            var summary = try summarise(rows, scales: scales, skipping: base.skipPlateaus)
+            // The members ran on one backend and device; the sweep says which, as a single run does.
+            summary["backend"] = members.first?["backend"] ?? .null
+            summary["device"] = members.first?["device"] ?? .null
             // Discrete GD grows the top mode by (1 + ηs₁) a step: ln(1/σ0)/ln(1 + ηs₁) steps to escape.
             if let s1 = members.first?["teacher_singular_values"]?.numbers.first {
                 summary.set("theory_steps_per_log_inverse_scale", 1 / Foundation.log1p(base.learningRate * s1))
@@ -53,12 +63,48 @@ public enum SaddleSweep {
         })
     }
 
+    /// σ0 with the fewest significant digits that read back as σ0 itself (1e-03, 1.2e-03, 1.004e-03):
+    /// distinct scales get distinct names, and a scale one digit gives keeps the name it always had.
+    public static func scaleText(_ scale: Double) -> String {
+        for digits in 0...16 {
+            let text = String(format: "%.\(digits)e", scale)
+            if Double(text) == scale { return text }
+        }
+        return String(format: "%.16e", scale)
+    }
+
+    /// The member directory of a scale.
+    public static func memberName(_ scale: Double, skip: Bool) -> String { "sigma" + scaleText(scale) + (skip ? "-skip" : "") }
+
+    /// The directory a member runs in. Resuming a sweep of an earlier widenet, which named every
+    /// member by one digit (`sigma%.0e`), a member is found under that name when its config.json
+    /// records this very scale; a directory that records another scale is never read as this one's.
+    static func directoryName(_ scale: Double, skip: Bool, in resumed: String?) throws -> String {
+        let name = memberName(scale, skip: skip)
+        guard let resumed else { return name }
+        let root = URL(fileURLWithPath: resumed), fm = FileManager.default
+        func recordedScale(_ member: String) -> Double? {
+            let file = root.appendingPathComponent(member).appendingPathComponent("config.json")
+            return (try? RunFiles.object(in: file, shown: file.path))?["init_scale"]?.numeric
+        }
+        if fm.fileExists(atPath: root.appendingPathComponent(name).path) {
+            if let recorded = recordedScale(name), recorded != scale {
+                throw BackendError("--resume \(resumed): \(name) holds the run from σ0 = \(recorded), not \(scale) (an earlier widenet gave "
+                                   + "nearby scales one directory); run the sweep afresh")
+            }
+            return name
+        }
+        let legacy = String(format: "sigma%.0e", scale) + (skip ? "-skip" : "")
+        if legacy != name, recordedScale(legacy) == scale { return legacy }
+        return name
+    }
+
     public static func rows(_ rows: [JSONObject], skipping: Bool) -> [JSONObject] {
         rows.filter { ($0["skip_plateaus"] == .bool(true)) == skipping }
     }
 
     /// The fit of the first escape against log(1/σ0), and with skipping each scale's comparison.
-    static func summarise(_ all: [JSONObject], scales: [Double], skipping: Bool) -> JSONObject {
+    static func summarise(_ all: [JSONObject], scales: [Double], skipping: Bool) throws -> JSONObject {
         let plain = rows(all, skipping: false), skipped = rows(all, skipping: true)
         var escape: [Double] = [], logInverse: [Double] = []
         for row in plain {
@@ -73,6 +119,8 @@ public enum SaddleSweep {
         summary.set("first_escape_step", escape)
         summary.set("slope_steps_per_log_inverse_scale", fit?.slope)
         summary.set("intercept", fit?.intercept); summary.set("r2", fit?.r2)
+        // The slope with its standard error and 95 % interval from the residuals, or why it has none.
+        summary["fit_steps_per_log_inverse_scale"] = .object(try ConfigCoding.object(SaddleEscapeFit(x: logInverse, y: escape)))
         if skipping {
             summary["skipping"] = .array(zip(plain, skipped).map { a, b in
                 let stepsA = a["steps_to_target"]?.numeric, stepsB = b["steps_to_target"]?.numeric

@@ -15,8 +15,8 @@ public enum WideEnoughSweep {
         guard ns.count >= 2, ns.allSatisfy({ $0 >= 2 }), Set(ns).count == ns.count else {
             throw BackendError("--ns needs at least two different sample counts of 2 or more (got \(ns))", .usage)
         }
-        guard seeds >= 2 else { throw BackendError("--seeds must be at least 2 for a fraction of seeds (got \(seeds))", .usage) }
-        guard delta > 0 && delta < 1 else { throw BackendError("--delta must lie in (0, 1) (got \(delta))", .usage) }
+        guard seeds >= 2 else { throw BackendError("--seeds must be at least 2 for a fraction of seeds (got \(seeds))") }
+        guard delta > 0 && delta < 1 else { throw BackendError("--delta must lie in (0, 1) (got \(delta))") }
         let ns = ns.sorted()
         var runs = base
         runs.logEvery = 1
@@ -104,7 +104,23 @@ struct WideEnoughTable {
             guard pairs.count >= 2 else { return nil }
             return LinearFit.logLog(x: pairs.map(\.0), y: pairs.map(\.1))?.slope
         }
-        let points = mStar(seedsUsed: Array(0..<seeds)).compactMap { $0 }.count
+        let all = mStar(seedsUsed: Array(0..<seeds))
+        let points = all.compactMap { $0 }.count
+        // The same rules as every fitted rate (SeedBootstrap): enough seeds for an interval, two residual
+        // degrees of freedom, and m*(n) measured rather than bounded: at the smallest width it is only an upper bound.
+        guard seeds >= SeedBootstrap.minimumSeeds else {
+            return .unidentified("\(seeds) seed\(seeds == 1 ? "" : "s"): a fit needs at least \(SeedBootstrap.minimumSeeds) for its interval",
+                                 seeds: seeds, points: points, parameters: 2)
+        }
+        let atSmallest = all.filter { $0 == widths.min() }.count
+        guard atSmallest == 0 else {
+            return .unidentified("m*(n) is the smallest width (\(widths.min() ?? 0)) for \(atSmallest) of \(ns.count) sample counts: "
+                                 + "only an upper bound there; add smaller widths", seeds: seeds, points: points, parameters: 2)
+        }
+        guard points - 2 >= SeedBootstrap.minimumResidualFreedom else {
+            return .unidentified("m*(n) is within the widths for \(points) of \(ns.count) sample counts: a slope with an interval needs "
+                                 + "\(2 + SeedBootstrap.minimumResidualFreedom)", seeds: seeds, points: points, parameters: 2)
+        }
         guard let value = slope(Array(0..<seeds)) else {
             return .unidentified("m*(n) is within the widths for \(points) of \(ns.count) sample counts; a slope needs two",
                                  seeds: seeds, points: points, parameters: 2)

@@ -44,12 +44,23 @@ public enum NPY {
 
     /// Reads a .npy file. Throws NPYError.
     public static func read(_ url: URL) throws -> NPYArray {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw NPYError(file: url.path, reason: "no such file")
+        }
+        if isDirectory.boolValue { throw NPYError(file: url.path, reason: "a directory, not a .npy file") }
         let data: Data
         do {
             // Not memory-mapped: a file truncated by another process while mapped would SIGBUS.
             data = try Data(contentsOf: url)
         } catch {
-            throw NPYError(file: url.path, reason: "cannot read file (\(error.localizedDescription))")
+            // Foundation refuses character devices and names errors by its own codes: the system's reason, or the bytes by a plain read.
+            guard let handle = FileHandle(forReadingAtPath: url.path) else {
+                throw NPYError(file: url.path, reason: "cannot read file (\(String(cString: strerror(errno))))")
+            }
+            defer { try? handle.close() }
+            guard let bytes = try? handle.readToEnd() ?? Data() else { throw NPYError(file: url.path, reason: "cannot read file") }
+            data = bytes
         }
         return try parse(data, name: url.path)
     }

@@ -40,7 +40,7 @@ public final class ResidualNet<T: Scalar> {
         public var counts: [Int] {
             [dim * inputs] + (0..<depth).flatMap { _ in [width * dim, width, dim * width] } + [dim, 1] + (lm ? [depth] : [])
         }
-        public var parameterCount: Int { counts.reduce(0, +) }
+        public var parameterCount: Int { dim * inputs + depth * (2 * width * dim + width) + dim + 1 + (lm ? depth : 0) }
         /// Names of the tensors, for arrays and messages.
         public var names: [String] {
             ["E"] + (0..<depth).flatMap { ["U\($0)", "c\($0)", "V\($0)"] } + ["w", "b"] + (lm ? ["k"] : [])
@@ -50,6 +50,18 @@ public final class ResidualNet<T: Scalar> {
         public func batchValues(points p: Int) -> Int {
             p * inputs + (depth + 1) * p * dim + 2 * depth * p * width + p * dim + p * width + 3 * p
                 + (twoStage ? depth * p * (dim + 2 * width) : 0) + (lm || twoStage || implicit ? 2 * p * dim : 0) + (implicit || revnet ? 2 * p * dim : 0)
+        }
+
+        /// parameterCount and batchValues in floating point, for the memory preflights of sizes
+        /// whose counts would overflow an Int (nothing is allocated).
+        public var parameterEstimate: Double {
+            let (d0, D, m, L) = (Double(inputs), Double(dim), Double(width), Double(depth))
+            return D * d0 + L * (2 * m * D + m) + D + 1 + (lm ? L : 0)
+        }
+        public func batchEstimate(points: Double) -> Double {
+            let (p, d0, D, m, L) = (points, Double(inputs), Double(dim), Double(width), Double(depth))
+            return p * d0 + (L + 1) * p * D + 2 * L * p * m + p * D + p * m + 3 * p
+                + (twoStage ? L * p * (D + 2 * m) : 0) + (lm || twoStage || implicit ? 2 * p * D : 0) + (implicit || revnet ? 2 * p * D : 0)
         }
     }
 
@@ -253,7 +265,7 @@ public final class ResidualNet<T: Scalar> {
             if !last.isFinite { break }
         }
         throw BackendError("backward-euler: the \(what) fixed-point iteration of block \(l) (h = \(h)) did not converge in \(maxIterations) "
-            + "iterations (last change \(last)); it converges when h·Lip(F) < 1: use more blocks (--depth) or a shorter --horizon")
+            + "iterations (last change \(last)); it converges when h·Lip(F) < 1: use more blocks (--depth), a shorter --horizon or a larger --max-iterations (now \(maxIterations))")
     }
 
     /// Backward Euler's block: x_{l+1} = y with y = x_l + hF_l(y), by fixed-point iteration from the Euler

@@ -26,6 +26,9 @@ public struct Checkpoint: Codable, Sendable, Equatable {
     public var generator: String?
     /// Ranks that wrote it, each its own folder of arrays; absent for a run in one process.
     public var ranks: Int?
+    /// File name → digest of its bytes (a run in one process), so that a resume refuses an array that
+    /// changed after it was written; absent in checkpoints written before digests were recorded.
+    public var digests: [String: String]?
 
     public init(step: Int, configHash: String, metricsBytes: Int) {
         self.step = step; self.configHash = configHash; self.metricsBytes = metricsBytes
@@ -57,10 +60,12 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         do { try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true) } catch {
             throw WideNetIOError("cannot create \(own.path): \(error.localizedDescription)")
         }
+        digests = job.size > 1 ? nil : [:]
         for a in named {
             let file = "\(a.name)-\(step).npy"
             try AtomicFile.write(a.npy, to: own.appendingPathComponent(file))
             arrays[a.name] = file
+            digests?[file] = Self.digest(a.npy)
         }
         try job.barrier()   // every rank's set is complete
         if job.rank == 0 {
@@ -105,9 +110,33 @@ public struct Checkpoint: Codable, Sendable, Equatable {
         return checkpoint
     }
 
+    /// The array `name`, refused unless it is the one written at this checkpoint's step, byte for byte.
     public func array(_ name: String, in run: URL) throws -> NPYArray {
         guard let file = arrays[name] else { throw WideNetIOError("the checkpoint in \(run.path) lacks the array \(name)") }
-        return try NPY.read(Self.arrayFolder(in: run, ranks: ranks).appendingPathComponent(file))
+        guard file == "\(name)-\(step).npy" else {
+            throw WideNetIOError("the checkpoint in \(run.path) is at step \(step) but names \(file) for \(name); state.json was edited, refusing to resume")
+        }
+        let url = Self.arrayFolder(in: run, ranks: ranks).appendingPathComponent(file)
+        if let want = digests?[file] {
+            guard let data = FileManager.default.contents(atPath: url.path) else { throw WideNetIOError("\(url.path): cannot read") }
+            guard Self.digest(data) == want else {
+                throw WideNetIOError("\(url.path) changed after the checkpoint was written (its digest differs from state.json's); refusing to resume")
+            }
+            return try NPY.parse(data, name: url.path)
+        }
+        return try NPY.read(url)
+    }
+
+    /// FNV-1a over 8-byte words (then the tail's bytes) and the length: cheap next to writing the bytes.
+    static func digest(_ data: Data) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let words = raw.count / 8
+            for i in 0..<words { h = (h ^ raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)) &* 0x100000001b3 }
+            for i in (8 * words)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100000001b3 }
+        }
+        h = (h ^ UInt64(data.count)) &* 0x100000001b3
+        return String(h, radix: 16)
     }
 
     /// FNV-1a of config.json's bytes.

@@ -13,7 +13,7 @@ public enum DiskPreflight {
         var best = (bytes: Double.infinity, source: "no limit found")
         var s = statvfs()
         if statvfs(directory.path, &s) == 0 { best = (Double(s.f_bavail) * Double(s.f_frsize), "free space on \(directory.path)") }
-        if let env = ProcessInfo.processInfo.environment["WIDENET_DISK_LIMIT"], let cap = Double(env), cap < best.bytes {
+        if let cap = ByteLimits.cap("WIDENET_DISK_LIMIT"), cap < best.bytes {
             best = (cap, "WIDENET_DISK_LIMIT")
         }
         return best

@@ -16,7 +16,7 @@ public enum MemoryPreflight {
             let left = limit - (number(usageFile) ?? 0)
             if left < best.bytes { best = (left, "the cgroup limit") }
         }
-        if let env = ProcessInfo.processInfo.environment["WIDENET_MEMORY_LIMIT"], let cap = Double(env), cap < best.bytes {
+        if let cap = ByteLimits.cap("WIDENET_MEMORY_LIMIT"), cap < best.bytes {
             best = (cap, "WIDENET_MEMORY_LIMIT")
         }
         return best
@@ -34,7 +34,7 @@ public enum MemoryPreflight {
     public static func requireSquare(_ k: Int, n: Int, for what: String) throws {
         let perEntry = Double(k) * 8
         try require(perEntry * Double(n) * Double(n), for: "\(what) at n = \(n) (\(k) n×n matrices of doubles)") { have in
-            "the largest n that fits is \(Int((have / perEntry).squareRoot()))"
+            "the largest n that fits is \(Int((max(have, 0) / perEntry).squareRoot()))"
         }
     }
 
@@ -42,7 +42,7 @@ public enum MemoryPreflight {
     /// refusal names how many devices (ranks, one device each) hold all `units`, `perDevice` each.
     public static func splitAdvice(units: Int, perDevice: Int) -> String {
         guard perDevice > 0 else { return "" }
-        let ranks = (units + perDevice - 1) / perDevice
+        let ranks = units / perDevice + (units % perDevice == 0 ? 0 : 1)   // units + perDevice − 1 can overflow
         let now = Job.ranks
         guard ranks > now else { return "" }
         return "; it needs \(ranks) or more ranks with such a device each (`mpirun -np \(ranks)` or srun; "

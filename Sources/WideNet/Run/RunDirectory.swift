@@ -58,23 +58,23 @@ public final class RunDirectory {
         self.created = created
     }
 
-    /// A diverged run (its summary.json says so) does not block its --out: it moves to
-    /// <path>-diverged (or -diverged-2, …), kept for its rows and report, and the path is free again.
+    /// A diverged or failed run (its summary.json says so) does not block its --out: it moves to
+    /// <path>-diverged (or -failed, -diverged-2, …), kept for its rows and report, and the path is free again.
     private static func moveAsideIfDiverged(_ path: String) throws -> String? {
         let summary = URL(fileURLWithPath: path).appendingPathComponent("summary.json")
         guard FileManager.default.fileExists(atPath: summary.path),
               let object = try? RunFiles.object(in: summary, shown: summary.path),
-              case .string("diverged")? = object["status"] else { return nil }
-        let base = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "-diverged"
+              case .string(let status)? = object["status"], status == "diverged" || status == "failed" else { return nil }
+        let base = (path.hasSuffix("/") ? String(path.dropLast()) : path) + "-" + status
         for k in 1...10_000 {
             let target = k == 1 ? base : "\(base)-\(k)"
             if FileManager.default.fileExists(atPath: target) { continue }
             guard rename(path, target) == 0 else {
-                throw WideNetIOError("--out \(path) holds a diverged run that cannot be moved aside to \(target) (\(String(cString: strerror(errno))))")
+                throw WideNetIOError("--out \(path) holds a \(status) run that cannot be moved aside to \(target) (\(String(cString: strerror(errno))))")
             }
             return target
         }
-        throw WideNetIOError("--out \(path) holds a diverged run and no free name next to \(base)")
+        throw WideNetIOError("--out \(path) holds a \(status) run and no free name next to \(base)")
     }
 
     /// runs/<command>-<yyyyMMdd-HHmmss>, or with -2, -3, … when that exists: runs started in the same
@@ -104,7 +104,8 @@ public final class RunDirectory {
         try? metrics?.close()
         metrics = nil
         if let outermost = created.first { Cleanup.unregister(outermost) }
-        guard let own = created.last, own == url.path else { return }
+        // `created` holds the paths as given (relative for --out ie), url an absolute one.
+        guard let own = created.last, URL(fileURLWithPath: own).standardizedFileURL.path == url.standardizedFileURL.path else { return }
         try? FileManager.default.removeItem(atPath: own)
         for directory in created.dropLast().reversed() { rmdir(directory) }
     }

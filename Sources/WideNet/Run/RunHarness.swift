@@ -93,16 +93,21 @@ private struct Loop {
         let e = experiment, run = directory
         let started = Date()
         var notes = RunHarness.notes(e.notes, recordedIn: run.url, resumed: resumed != nil)
-        if let moved = run.movedDivergedRun { notes.append("the diverged run that held \(run.url.path) was moved to \(moved)") }
+        if let moved = run.movedDivergedRun { notes.append("the diverged or failed run that held \(run.url.path) was moved to \(moved)") }
         var first = 0
         if let cp = resumed {
             try e.restore(cp, in: home, rows: try RunDirectory.metricsRows(in: home))
             first = cp.step
         } else {
-            let observed = try e.observe(0)
+            // Nothing worth keeping before the first row: a run that fails there leaves no directory.
+            let observed: Observation
+            do { observed = try e.observe(0) } catch {
+                run.discard()
+                throw error
+            }
             if let loss = observed.loss, !loss.isFinite {
                 run.discard()
-                throw BackendError("the initial loss is \(loss): \(e.initialFailure())")
+                throw BackendError("the initial loss is \(Self.number(loss)): \(e.initialFailure())")
             }
             if let row = observed.row { try run.appendMetrics(row) }
         }
@@ -117,10 +122,16 @@ private struct Loop {
         Interruption.loopStarted()
         for k in first..<max(e.steps, first) {
             let t0 = DispatchTime.now().uptimeNanoseconds, traffic0 = Job.exchange.traffic
-            try e.advance(from: k)
-            stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            stepTraffic += Job.exchange.traffic - traffic0
-            let observed = try e.observe(k + 1)
+            let observed: Observation
+            do {
+                try e.advance(from: k)
+                stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+                stepTraffic += Job.exchange.traffic - traffic0
+                observed = try e.observe(k + 1)
+            } catch {
+                progress.finish()
+                throw try failed(at: k + 1, error: error, checkpoint: lastCheckpoint, notes: notes)
+            }
             if let loss = observed.loss, !loss.isFinite {
                 progress.finish()
                 throw try diverged(at: k + 1, loss: loss, checkpoint: lastCheckpoint, notes: notes)
@@ -164,9 +175,20 @@ private struct Loop {
                                                                                    inSteps: stepTraffic, inLoop: inLoop)))
         }
         try run.writeJSON(summary, to: "summary.json")
-        if Job.isLeader { try ReportHook.write(in: run.url) }
+        if Job.isLeader {
+            do { try ReportHook.write(in: run.url) } catch {
+                // The run itself is complete; say so, and how to get the report once the cause is gone.
+                summary.set("report_error", "\(error)")
+                try? run.writeJSON(summary, to: "summary.json")
+                throw WideNetIOError("the run in \(run.url.path) is complete (summary.json), but its report could not be written (\(error)); "
+                    + "`widenet report \(run.url.path)` writes it", FailureClass.of(error) ?? .resources)
+            }
+        }
         return RunOutcome(directory: run.url, summary: summary, notes: notes)
     }
+
+    /// nan rather than the platform's -nan.
+    static func number(_ v: Double) -> String { v.isNaN ? "nan" : "\(v)" }
 
     /// Tells the peer watch which checkpoint continues a job that loses a rank.
     func announce(checkpoint step: Int) {
@@ -178,18 +200,33 @@ private struct Loop {
     /// A diverged run keeps what it logged: summary.json says where it stopped, the report draws the
     /// rows up to there, and the last good checkpoint stays; the error says so and what to try.
     func diverged(at k: Int, loss: Double, checkpoint: Int?, notes: [String]) throws -> Error {
+        let kept = try stopped(status: "diverged", at: k, checkpoint: checkpoint, notes: notes, error: nil)
+        return RunDiverged(message: "\(experiment.command) diverged at step \(k) (loss \(Self.number(loss))); \(kept); \(experiment.divergenceHint())")
+    }
+
+    /// A step that failed (a solver that did not converge, a device error) ends the run like a divergence:
+    /// status "failed" and the error in summary.json, the rows, report and last checkpoint kept; the
+    /// error keeps its class (exit code). A signal's stop is not a failure and passes through.
+    func failed(at k: Int, error: Error, checkpoint: Int?, notes: [String]) throws -> Error {
+        if error is RunInterrupted || error is RunDiverged { return error }
+        let kept = try stopped(status: "failed", at: k, checkpoint: checkpoint, notes: notes, error: error)
+        return WideNetIOError("\(experiment.command) failed at step \(k): \(error); \(kept)", FailureClass.of(error) ?? .badInput)
+    }
+
+    /// summary.json of a run that stopped before its last step, and its report; what was kept, in words.
+    private func stopped(status: String, at k: Int, checkpoint: Int?, notes: [String], error: Error?) throws -> String {
         let run = directory
         try run.close()
-        var summary = try ConfigCoding.object(RunIdentity(command: experiment.command, status: "diverged",
+        var summary = try ConfigCoding.object(RunIdentity(command: experiment.command, status: status,
                                                           backend: experiment.backendKind, device: experiment.backendInfo?.deviceName))
-        summary.set("diverged_at_step", k)
+        summary.set("\(status)_at_step", k)
         summary.set("last_checkpoint_step", checkpoint)
+        if let error { summary.set("error", "\(error)") }
         summary["notes"] = .array(notes.map { .string($0) })
         try run.writeJSON(summary, to: "summary.json")
         try? ReportHook.write(in: run.url)
-        let kept = checkpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
+        return checkpoint.map { "the last good checkpoint (step \($0)) is kept in \(run.url.path)/checkpoint" }
             ?? "its rows and report are kept in \(run.url.path)"
-        return RunDiverged(message: "\(experiment.command) diverged at step \(k) (loss \(loss)); \(kept); \(experiment.divergenceHint())")
     }
 }
 

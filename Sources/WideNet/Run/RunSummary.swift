@@ -4,7 +4,7 @@ import Foundation
 /// first what ran and where, last how long it took and the notes.
 public struct RunIdentity: Codable, Sendable {
     public var command: String
-    /// "complete" or "diverged".
+    /// "complete", "diverged" or "failed" (a step threw: summary.json has the error).
     public var status: String
     public var backend: String?, device: String?
 }

@@ -29,7 +29,12 @@ enum SweepHarness {
         let root: RunDirectory
         if resume {
             let url = URL(fileURLWithPath: out ?? ".")
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("summary.json").path) {
+            let summaryFile = url.appendingPathComponent("summary.json")
+            if FileManager.default.fileExists(atPath: summaryFile.path) {
+                if case .string(let status)? = (try? RunFiles.object(in: summaryFile, shown: summaryFile.path))?["status"], status != "complete" {
+                    throw WideNetIOError("--resume \(url.path): the sweep \(status) (summary.json); a sweep continues only past finished members: "
+                        + "start a new one (a new run into \(url.path) moves this one aside)")
+                }
                 throw WideNetIOError("--resume \(url.path): the sweep is complete (it has summary.json); nothing to continue")
             }
             let metrics = url.appendingPathComponent("metrics.jsonl").path
@@ -45,7 +50,12 @@ enum SweepHarness {
         for (index, member) in members.enumerated() {
             let memberStart = Date()
             let directory = root.file(member.name)
-            let summary = try runOrRead(member, in: directory, control: control, hint: hint, root: root, resumeCommand: resumeCommand)
+            let summary: JSONObject
+            do {
+                summary = try runOrRead(member, in: directory, control: control, hint: hint, root: root, resumeCommand: resumeCommand)
+            } catch let error where !(error is RunInterrupted) {
+                throw try stopped(root, member: member.name, index: index, error: error, rows: rows, command: command, memberDirectory: directory)
+            }
             // From the first member on, the sweep's directory holds work worth keeping.
             Cleanup.keepRunDirectories()
             SignalWatch.resumeHint = hint
@@ -71,6 +81,32 @@ enum SweepHarness {
         try root.writeJSON(s, to: "summary.json")
         try ReportHook.write(in: root.url)
         return RunOutcome(directory: root.url, summary: s, notes: notes)
+    }
+
+    /// A member that diverged or failed ends the sweep: its summary.json says so (status, the member,
+    /// the error) beside the rows of the members before it, with a report, so that the next run into
+    /// --out moves it aside; a sweep whose first member left nothing leaves no directory. The error
+    /// keeps its class.
+    static func stopped(_ root: RunDirectory, member: String, index: Int, error: Error, rows: [JSONObject], command: String,
+                        memberDirectory: URL) throws -> Error {
+        if rows.isEmpty && !FileManager.default.fileExists(atPath: memberDirectory.path) {
+            root.discard()
+            return error
+        }
+        let status = error is RunDiverged ? "diverged" : "failed"
+        try root.close()
+        let metrics = root.file("metrics.jsonl").path   // no member finished: no rows, but a run directory's files
+        if !FileManager.default.fileExists(atPath: metrics) { _ = FileManager.default.createFile(atPath: metrics, contents: nil) }
+        var s = JSONObject()
+        s.set("command", command)
+        s.set("status", status)
+        s.set("stopped_at_member", member)
+        s.set("members_finished", index)
+        s.set("error", "\(error)")
+        try root.writeJSON(s, to: "summary.json")
+        try? ReportHook.write(in: root.url)
+        return WideNetIOError("\(error) (the sweep in \(root.url.path) stopped there: its summary.json says so, and the next run into it "
+            + "moves it aside to \(root.url.path)-\(status))", FailureClass.of(error) ?? .badInput)
     }
 
     /// What a member needs, as rank 0 tells the other ranks of a job.

@@ -1,0 +1,91 @@
+import Foundation
+
+/// The sweep's slope of the first escape step against log(1/σ0) (`widenet saddle --init-scales`),
+/// with its uncertainty from the fit's own residuals: the regression standard error
+/// s.e. = √(RSS / (k − 2) / Sxx) (scipy.stats.linregress's `stderr`) and the 95 % interval
+/// slope ± t₀.₉₇₅,ₖ₋₂ · s.e. (Student's t). With fewer than 2 residual degrees of freedom (k − 2,
+/// k the scales that escaped) a line passes through the points by construction (R² = 1 from two
+/// points), so the slope is not identified and `reason` says why. Read as a FittedValue is read.
+public struct SaddleEscapeFit: Codable, Sendable, Equatable {
+    public var identified: Bool
+    /// nil when not identified (the descriptive line is `slope_steps_per_log_inverse_scale`).
+    public var value: Double?
+    public var standardError: Double?
+    /// The 95 % interval.
+    public var low: Double?, high: Double?
+    public var points: Int, parameters: Int
+    public var reason: String?
+
+    public static let minimumResidualFreedom = 2
+
+    enum CodingKeys: String, CodingKey {
+        case identified, value, standardError = "standard_error", low, high, points, parameters, reason
+    }
+
+    /// `x` log(1/σ0), `y` the first escape step, one pair per scale that escaped (non-finite pairs left out).
+    public init(x: [Double], y: [Double]) {
+        let pts = zip(x, y).filter { $0.0.isFinite && $0.1.isFinite }
+        points = pts.count; parameters = 2
+        let freedom = pts.count - parameters
+        guard freedom >= Self.minimumResidualFreedom else {
+            identified = false
+            reason = "\(pts.count) scale\(pts.count == 1 ? "" : "s") escaped for 2 parameters: a slope with an interval needs "
+                + "at least \(Self.minimumResidualFreedom) residual degrees of freedom (\(parameters + Self.minimumResidualFreedom) scales)"
+            return
+        }
+        let xs = pts.map(\.0), ys = pts.map(\.1)
+        guard let fit = LinearFit(x: xs, y: ys) else {
+            identified = false; reason = "the scales give one value of log(1/σ0)"
+            return
+        }
+        let k = Double(pts.count), mx = xs.reduce(0, +) / k
+        let sxx = xs.reduce(0) { $0 + ($1 - mx) * ($1 - mx) }
+        let rss = pts.reduce(0) { let r = $1.1 - (fit.intercept + fit.slope * $1.0); return $0 + r * r }
+        let se = (rss / Double(freedom) / sxx).squareRoot()
+        let t = Self.studentTQuantile(0.975, freedom: Double(freedom))
+        identified = true; value = fit.slope; standardError = se
+        low = fit.slope - t * se; high = fit.slope + t * se
+    }
+
+    /// The p-quantile (p ≥ ½) of Student's t with ν degrees of freedom, by bisection of its CDF
+    /// 1 − ½·I_{ν/(ν+t²)}(ν/2, ½).
+    static func studentTQuantile(_ p: Double, freedom nu: Double) -> Double {
+        func cdf(_ t: Double) -> Double { 1 - 0.5 * regularizedBeta(nu / (nu + t * t), nu / 2, 0.5) }
+        var lo = 0.0, hi = 1.0
+        while cdf(hi) < p && hi < 1e12 { lo = hi; hi *= 2 }
+        for _ in 0..<200 where hi - lo > 1e-14 * hi {
+            let mid = (lo + hi) / 2
+            if cdf(mid) < p { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+
+    /// I_x(a, b), the regularised incomplete beta function (the continued fraction by Lentz's method).
+    static func regularizedBeta(_ x: Double, _ a: Double, _ b: Double) -> Double {
+        if x <= 0 { return 0 }
+        if x >= 1 { return 1 }
+        let logBeta: Double = Foundation.lgamma(a) + Foundation.lgamma(b) - Foundation.lgamma(a + b)
+        let logPower: Double = a * Foundation.log(x) + b * Foundation.log1p(-x)
+        let front = Foundation.exp(logPower - logBeta)
+        if x < (a + 1) / (a + b + 2) { return front * continuedFraction(x, a, b) / a }
+        return 1 - front * continuedFraction(1 - x, b, a) / b
+    }
+
+    static func continuedFraction(_ x: Double, _ a: Double, _ b: Double) -> Double {
+        let tiny = 1e-300
+        func guarded(_ v: Double) -> Double { abs(v) < tiny ? tiny : v }
+        var c = 1.0, d = 1 / guarded(1 - (a + b) * x / (a + 1))
+        var h = d
+        for step in 1...500 {
+            let m = Double(step), m2 = 2 * m
+            var term = m * (b - m) * x / ((a - 1 + m2) * (a + m2))
+            d = 1 / guarded(1 + term * d); c = guarded(1 + term / c); h *= d * c
+            term = -(a + m) * (a + b + m) * x / ((a + m2) * (a + 1 + m2))
+            d = 1 / guarded(1 + term * d); c = guarded(1 + term / c)
+            let delta = d * c
+            h *= delta
+            if abs(delta - 1) < 1e-16 { break }
+        }
+        return h
+    }
+}
