@@ -43,7 +43,7 @@ enum ResNetReport {
             for case .object(let s) in entries {
                 guard let scheme = s["scheme"]?.displayText else { continue }
                 let file = scheme.replacingOccurrences(of: "-", with: "_")
-                guard let t = try? run.array("trajectory_\(file).npy"), t.shape.count == 3, t.shape[2] == 2 else { continue }
+                guard let t = try run.optionalArray("trajectory_\(file).npy"), t.shape.count == 3, t.shape[2] == 2 else { continue }
                 r.plot(trajectories(t, title: "Flow of the points through depth: \(scheme), L = \(t.shape[0] - 1)"),
                        caption: "Each line is one input point (on the unit circle) through the blocks x_0 → x_L; for euler-maruyama the first path.")
                 break

@@ -31,7 +31,9 @@ enum ResNetTrainReport {
                                     PlotSeries("test", x: testAccuracy.x, y: testAccuracy.y, style: .dashed)]),
                    caption: "Labels ±1; a point counts as right when the output's sign is its label.")
         }
-        if let l = try? run.array("lipschitz.npy"), !l.values.isEmpty {
+        let lipschitz = try run.optionalArray("lipschitz.npy")
+        if lipschitz == nil { r.paragraph("lipschitz.npy is missing from the run directory: the figure of the blocks' Lipschitz bounds is not drawn.") }
+        if let l = lipschitz, !l.values.isEmpty {
             r.plot(SVGPlot(title: "Each block's Lipschitz bound", xLabel: "block l", yLabel: "h‖V_l‖₂‖U_l‖₂", xLog: false, yLog: false,
                            series: [PlotSeries("bound", x: (0..<l.values.count).map(Double.init), y: l.values, style: .points)]),
                    caption: (run.summary["scheme"]?.displayText == "revnet"
@@ -41,8 +43,11 @@ enum ResNetTrainReport {
                        : "The block x ↦ x + hV_lσ(U_l x + c_l) moves points by at most 1 + this times their distance (σ′ ≤ 1); "
                          + "lipschitz_product bounds the whole map x_0 → x_L."))
         }
-        if let flow = try? run.array("flow.npy"), flow.shape.count == 3, flow.shape[2] >= 2,
-           let labels = try? run.array("flow_labels.npy") {
+        let flow = try run.optionalArray("flow.npy"), labels = try run.optionalArray("flow_labels.npy")
+        if (flow == nil || labels == nil), (run.summary["flow_points"]?.numeric ?? 0) > 0 {
+            r.paragraph("flow.npy or flow_labels.npy is missing from the run directory: the flow figure is not drawn.")
+        }
+        if let flow, flow.shape.count == 3, flow.shape[2] >= 2, let labels, labels.values.count >= flow.shape[1] {
             r.plot(flowPlot(flow, labels: labels.values), caption: "Each line is one test point through the blocks x_0 → x_L "
                 + "(the state's first two coordinates); dots mark the end points, one series per label.")
         }

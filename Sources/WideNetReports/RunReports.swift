@@ -25,7 +25,7 @@ public enum RunReports {
         case "mfld": return try MFLDReport.html(run)
         case "mfld-chaos": return ChaosReport.html(run)
         case "saddle": return try SaddleReport.html(run)
-        case "saddle-sweep": return SaddleSweepReport.html(run)
+        case "saddle-sweep": return try SaddleSweepReport.html(run)
         case "gram": return try GramReport.html(run)
         case "resnet": return try ResNetReport.html(run)
         case "wide-enough": return WideEnoughReport.html(run)

@@ -5,7 +5,7 @@ import WideNet
 /// skipping the comparison table.
 enum SaddleSweepReport {
     /// report.html from the sweep's summary.json and metrics.jsonl.
-    static func html(_ run: RunFiles) -> String {
+    static func html(_ run: RunFiles) throws -> String {
         let summary = run.summary
         var report = HTMLReport(title: "widenet saddle --init-scales")
         report.heading("Plateau length against the initial scale")
@@ -54,7 +54,7 @@ enum SaddleSweepReport {
             guard let scale = row["init_scale"]?.numeric else { continue }
             // The row names its member's directory (a sweep resumed from an earlier widenet may keep an older name).
             let name = row["member"].flatMap { if case .string(let s) = $0 { return s } else { return nil } } ?? SaddleSweep.memberName(scale, skip: false)
-            guard let gd = try? NPY.read(run.url.appendingPathComponent(name + "/losses.npy")).values, !gd.isEmpty else { continue }
+            guard let gd = try run.optionalArray(name + "/losses.npy")?.values, !gd.isEmpty else { continue }
             let floor = 1e-10 * gd[0]
             func curve(_ label: String, _ l: [Double], _ style: SeriesStyle) -> PlotSeries {
                 let keep = l.indices.filter { l[$0] > floor }
@@ -63,7 +63,7 @@ enum SaddleSweepReport {
             var series = [curve("GD", gd, .line)]
             let skipName = SaddleSweep.rows(run.metrics, skipping: true).first { $0["init_scale"]?.numeric == scale }?["member"]
                 .flatMap { if case .string(let s) = $0 { return s } else { return nil } } ?? SaddleSweep.memberName(scale, skip: true)
-            if let skipped = try? NPY.read(run.url.appendingPathComponent(skipName + "/losses.npy")).values {
+            if let skipped = try run.optionalArray(skipName + "/losses.npy")?.values {
                 series.append(curve("with plateau skipping", skipped, .dashed))
             }
             if let theory {

@@ -167,9 +167,7 @@ struct MFLDCommand: ParsableCommand {
             }
             guard Job.isLeader else { return }   // rank 0 alone wrote the run directory and reports
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
-                for (k, v) in result.summary.pairs where k != "notes" && k != "gaussian_check" {
-                    print(k.padding(toLength: 28, withPad: " ", startingAt: 0) + v.displayText)
-                }
+                printSummaryTable(result.summary, excluding: ["gaussian_check"])
                 if let g = result.summary["gaussian_check"], g != .null { print("gaussian_check              " + g.render()) }
             }
         }

@@ -334,9 +334,7 @@ struct ResNetCommand: ParsableCommand {
                 return try ResNetTrain.run(config, control: control)
             }
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
-                for (key, v) in result.summary.pairs where !["notes", "probe_outputs"].contains(key) {
-                    print(key.padding(toLength: 22, withPad: " ", startingAt: 0) + v.displayText)
-                }
+                printSummaryTable(result.summary, excluding: ["probe_outputs"])
             }
         }
     }

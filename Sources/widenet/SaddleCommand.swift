@@ -130,11 +130,7 @@ struct SaddleCommand: ParsableCommand {
                 return try SaddleExperiment.run(c, control: control)
             }
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
-                let shown = result.summary.pairs.filter { !["notes", "plateaus", "jumps", "drops", "skipping"].contains($0.0) }
-                let width = max(26, (shown.map(\.0.count).max() ?? 0) + 2)
-                for (key, v) in shown {
-                    print(key.padding(toLength: width, withPad: " ", startingAt: 0) + v.displayText)
-                }
+                printSummaryTable(result.summary, excluding: ["plateaus", "jumps", "drops", "skipping"])
             }
         }
     }

@@ -80,9 +80,11 @@ struct OutputOptions: ParsableArguments {
 
 
 /// The summary on the terminal: one `key  value` line per key that the summary has, in the order
-/// given (every key when nil, notes apart), the values in one column two spaces past the longest key.
-func printSummaryTable(_ summary: JSONObject, keys: [String]? = nil) {
-    let pairs = (keys ?? summary.pairs.map(\.0).filter { $0 != "notes" }).compactMap { k in summary[k].map { (k, $0) } }
+/// given (every key when nil, but notes and `excluding`), the values in one column two spaces past
+/// the longest key.
+func printSummaryTable(_ summary: JSONObject, keys: [String]? = nil, excluding: Set<String> = []) {
+    let shown = keys ?? summary.pairs.map(\.0).filter { $0 != "notes" && !excluding.contains($0) }
+    let pairs = shown.compactMap { k in summary[k].map { (k, $0) } }
     let width = (pairs.map(\.0.count).max() ?? 0) + 2
     for (k, v) in pairs { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + v.displayText) }
 }

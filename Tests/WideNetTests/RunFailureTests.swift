@@ -141,6 +141,22 @@ struct RunFailureTests {
                                    mentions: "standard deviation")
     }
 
+    /// `widenet report` on a run whose arrays were damaged or removed: a damaged one is a one-line error
+    /// naming it, a missing one is said in the report instead of its figure vanishing.
+    @Test func reportSaysWhatIsMissingAndRefusesWhatIsDamaged() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let r = try CLITests.run(["resnet", "--experiment", "train", "--n", "32", "--test-size", "16", "--depth", "3", "--width", "4",
+                                  "--steps", "3", "--backend", "cpu", "--quiet", "--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        try FileManager.default.removeItem(at: out.appendingPathComponent("flow.npy"))
+        let missing = try CLITests.run(["report", out.path])
+        #expect(missing.status == 0, "\(missing.stderr)")
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("flow.npy or flow_labels.npy is missing"), "the report does not say the flow figure is missing")
+        try Data("junk".utf8).write(to: out.appendingPathComponent("lipschitz.npy"))
+        try CLITests().expectOneLineError(["report", out.path], mentions: ["lipschitz.npy"])
+    }
+
     /// A resumed train run keeps its checkpoint cadence: another --checkpoint-every is refused by name.
     @Test func resumeRefusesAnotherCheckpointCadence() throws {
         let run = try CLITests.scratch().appendingPathComponent("run")

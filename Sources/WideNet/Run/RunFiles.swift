@@ -92,4 +92,11 @@ extension RunFiles {
 
     /// An array the run wrote beside its summary.
     public func array(_ name: String) throws -> NPYArray { try NPY.read(url.appendingPathComponent(name)) }
+
+    /// An array the run may have written: nil when the file is absent, the error naming it when it is
+    /// there but unreadable (a report never drops a damaged file's figure in silence).
+    public func optionalArray(_ name: String) throws -> NPYArray? {
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent(name).path) else { return nil }
+        return try array(name)
+    }
 }
