@@ -103,17 +103,20 @@ enum GramScale {
         options.maxDimension = maxDimension
         options.block = cfg.block ?? (mode == .stored ? 8 : 16)
         options.seed = cfg.seed
+        let log = Log.logger("gram")
         let bar = ProgressBar(total: min(maxDimension, n), label: "gram \(mode == .stored ? "shift-invert" : "matrix-free") Lanczos, dimension", quiet: cfg.quiet)
         let started = Date()
         var result: KernelEigensolver.Result
         switch mode {
         case .stored:
-            result = try KernelEigensolver.stored(n: n, options: options, storageBound: storageBound, trace: tiles.trace, progress: { _, dim, _ in
+            result = try KernelEigensolver.stored(n: n, options: options, storageBound: storageBound, trace: tiles.trace, progress: { stage, dim, worst in
                 bar.update(step: dim, loss: nil)
+                log.debug("Lanczos \(stage): dimension \(dim), worst residual over |θ| \(worst)")
             }, fill: { tiles.fill(&$0) }, apply: { v, b in tiles.product(v, vectors: b) })
         case .free, .auto:
-            result = try KernelEigensolver.free(n: n, options: options, storageBound: storageBound, trace: tiles.trace, progress: { _, dim, _ in
+            result = try KernelEigensolver.free(n: n, options: options, storageBound: storageBound, trace: tiles.trace, progress: { stage, dim, worst in
                 bar.update(step: dim, loss: nil)
+                log.debug("Lanczos \(stage): dimension \(dim), worst residual over |θ| \(worst)")
             }, apply: apply)
         }
         bar.finish()
