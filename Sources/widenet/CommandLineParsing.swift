@@ -7,6 +7,9 @@ extension WideNetCommand {
     /// `error: <what is wrong>`, exit code 64; `--help` prints the usage.
     static func main(_ arguments: [String]?) {
         do {
+            if let arguments, (try? LaunchEnvironment.layout())??.rank ?? 0 == 0 {
+                for note in RepeatedOptions.notes(arguments) { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            }
             var command = try parseAsRoot(arguments.map(NegativeValues.attached))
             try command.run()
         } catch {
@@ -35,6 +38,31 @@ private func classified(_ error: Error, depth: Int = 0) -> FailureClass? {
         }
     }
     return nil
+}
+
+/// An option given twice (`--width 64 … --width 128`): the parser keeps the last, as a script that
+/// appends overrides to a base command expects; each is said on standard error, so that the earlier
+/// value is not dropped in silence. Only `repeatable` options collect several values.
+enum RepeatedOptions {
+    static let repeatable: Set<String> = ["--check", "--help"]   // selftest --check A --check B
+
+    static func notes(_ args: [String]) -> [String] {
+        var seen: [String: String] = [:], notes: [String] = []
+        for (i, arg) in args.enumerated() {
+            if arg == "--" { break }
+            guard arg.hasPrefix("--") else { continue }
+            let parts = arg.split(separator: "=", maxSplits: 1).map(String.init)
+            let name = parts[0]
+            if repeatable.contains(name) { continue }
+            let value = parts.count > 1 ? parts[1] : (i + 1 < args.count && !args[i + 1].hasPrefix("--") ? args[i + 1] : "")
+            if let first = seen[name] {
+                notes.append(first.isEmpty && value.isEmpty ? "\(name) is given twice"
+                             : "\(name) is given twice (\(first), then \(value)): the last, \(value), is used")
+            }
+            seen[name] = value
+        }
+        return notes
+    }
 }
 
 /// `--width -5` reads as an option `-5` with `--width` missing its value; written `--width=-5`,

@@ -76,8 +76,8 @@ import Testing
     /// strong order 1 with additive noise, ½ with noise on the residual branch.
     @Test func eulerMaruyamaStrongOrders() throws {
         let dir = try CLITests.scratch()
-        let common = ["--scheme", "euler-maruyama", "--depths", "4,8,16,32,64", "--paths", "16", "--noise", "0.5"]
-        let additive = try Self.resnet(common + ["--diffusion", "additive"], in: dir.appendingPathComponent("a"))
+        let common = ["--scheme", "euler-maruyama", "--depths", "4,8,16,32,64", "--paths", "16"]
+        let additive = try Self.resnet(common + ["--diffusion", "additive", "--noise", "0.5"], in: dir.appendingPathComponent("a"))
         let multiplicative = try Self.resnet(common + ["--diffusion", "multiplicative", "--noise", "1"], in: dir.appendingPathComponent("m"))
         let (pa, pm) = (try Self.order(additive, "euler-maruyama"), try Self.order(multiplicative, "euler-maruyama"))
         #expect(pa >= 0.85 && pa <= 1.15, "additive noise: strong order \(pa), expected 1")

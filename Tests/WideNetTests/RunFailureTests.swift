@@ -157,6 +157,18 @@ struct RunFailureTests {
         try CLITests().expectOneLineError(["report", out.path], mentions: ["lipschitz.npy"])
     }
 
+    /// An option given twice: the last value is used, and a note says so (it is not dropped in silence).
+    @Test func anOptionGivenTwiceIsNoted() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let r = try CLITests.run(["train", "--n", "8", "--d", "3", "--width", "64", "--steps", "2", "--backend", "cpu", "--quiet",
+                                  "--width=128", "--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("note: --width is given twice (64, then 128): the last, 128, is used"), "\(r.stderr)")
+        let config = try RunFiles.object(in: out.appendingPathComponent("config.json"), shown: "config.json")
+        guard case .object(let resolved)? = config["resolved"] else { Issue.record("no resolved config"); return }
+        #expect(resolved["width"] == .int(128))
+    }
+
     /// A resumed train run keeps its checkpoint cadence: another --checkpoint-every is refused by name.
     @Test func resumeRefusesAnotherCheckpointCadence() throws {
         let run = try CLITests.scratch().appendingPathComponent("run")
