@@ -13,7 +13,7 @@ struct GramCommand: ParsableCommand {
             H∞_ij = x_iᵀx_j (π − arccos(x_iᵀx_j)) / (2π) on unit-norm inputs; writes gram_inf.npy and \
             gram_inf_eigenvalues.npy. With --width m the empirical H(0) of a random net of width m \
             (gram_0.npy) and ‖H(0) − H∞‖; with --weights W.npy the same for the net of those hidden \
-            weights (a trained net's H(t), from the masks 1[w_rᵀx_i > 0]).
+            weights (a trained net's H(t), from the masks 1[w_rᵀx_i ≥ 0]).
 
             At dataset scale (--eigensolver lanczos, the default above n = 4096) only the few smallest \
             eigenvalues are computed, by block Lanczos: on H∞⁻¹ through a Cholesky factorisation when \

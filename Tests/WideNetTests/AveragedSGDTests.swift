@@ -104,6 +104,20 @@ import Testing
         #expect(eAverage < 0.5 * eLast, "final test errors: average \(eAverage), last \(eLast)")
     }
 
+    /// --average-from K starts the average (and its fit) after K updates; the last iterate's run and
+    /// its fitted rate are the same with or without it, and each window says where its fit starts.
+    @Test func averageFromLeavesTheLastIteratesRateAlone() throws {
+        let dir = try CLITests.scratch()
+        let common = ["--stream", "--average", "--batch", "4", "--steps", "600", "--width", "128", "--test-size", "64", "--seed", "2"]
+        let plain = try Self.train(common, in: dir.appendingPathComponent("plain"))
+        let late = try Self.train(common + ["--average-from", "100"], in: dir.appendingPathComponent("late"))
+        #expect(plain["final_test_error"] == late["final_test_error"])
+        #expect(plain["rate_last"] == late["rate_last"], "rate_last \(String(describing: plain["rate_last"])) against \(String(describing: late["rate_last"]))")
+        #expect(late["rate_window"] == plain["rate_window"])
+        guard case .array(let window)? = late["rate_window_average"] else { Issue.record("no rate_window_average"); return }
+        #expect(window.first?.doubleValue == 401 && window.last?.doubleValue == 2400, "\(window)")
+    }
+
     /// --ridge auto: λ = T^(−β/(2rβ+1)) for the run's T = steps × batch samples, as config.json and summary.json record it.
     @Test func automaticRidgeFollowsTheHorizon() throws {
         let out = try CLITests.scratch().appendingPathComponent("run")

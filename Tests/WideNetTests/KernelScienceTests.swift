@@ -89,6 +89,27 @@ struct KernelScienceTests {
         #expect(deviations.last! < 0.02, "the deviation at m = 32768 is \(deviations.last!): the prediction follows another kernel")
     }
 
+    /// --train-output with --init-w: K_a takes the given weights' scale (the RMS of their entries), so
+    /// λ0 is that of H∞ + K_a at that κ and the run follows its prediction (K_a at κ = 1 would be off by 0.2).
+    @Test func trainOutputTakesTheScaleOfTheGivenWeights() throws {
+        let (n, d, m, kappa) = (12, 5, 8192, 0.5)
+        var rng = TestRNG()
+        let dir = URL(fileURLWithPath: TrainTests.tempDir())
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let data = SyntheticData.sphere(n: n, d: d, seed: 6)
+        let w = rng.normals(m * d, as: Double.self).map { kappa * $0 }
+        let (xURL, yURL, wURL) = (dir.appendingPathComponent("x.npy"), dir.appendingPathComponent("y.npy"), dir.appendingPathComponent("w.npy"))
+        try NPY.write(data.x, shape: [n, d], to: xURL); try NPY.write(data.y, shape: [n], to: yURL); try NPY.write(w, shape: [m, d], to: wURL)
+        var c = NTKTrainConfig()
+        c.xPath = xURL.path; c.yPath = yURL.path; c.initWPath = wURL.path; c.steps = 20; c.trainOutput = true
+        c.backend = .cpu; c.precision = .f64; c.quiet = true; c.out = dir.appendingPathComponent("run").path
+        let s = try ConfigCoding.summary(TrainSummary.self, of: try NTKTrainExperiment.run(c))
+        let rms = (w.reduce(0) { $0 + $1 * $1 } / Double(w.count)).squareRoot()
+        let expected = try InfiniteWidthKernel(x: data.x, n: n, d: d, outputLayerScale: rms).lambda0
+        #expect(abs(s.lambda0 - expected) <= 1e-12 * expected, "λ0 \(s.lambda0) against H∞ + K_a at κ = \(rms): \(expected)")
+        #expect((s.maxKernelDeviation ?? .infinity) < 0.05, "the run left the prediction of H∞ + K_a: \(s.maxKernelDeviation ?? .nan)")
+    }
+
     /// f32 stops following the kernel prediction at its rounding floor and says so; f64 on the same
     /// run goes on far below it and reports no floor.
     @Test func theF32FloorIsMarkedAndF64GoesBelowIt() throws {

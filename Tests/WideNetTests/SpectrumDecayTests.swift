@@ -34,6 +34,14 @@ import Testing
         #expect(decay["first_rank"]?.doubleValue == 2 && decay["last_rank"]?.doubleValue == 150)
         let se = try #require(decay["standard_error"]?.doubleValue)
         #expect(se > 0 && se < 0.1 * alpha, "standard error \(se)")
+        #expect(decay["identified"] == .bool(true))
+    }
+
+    /// Below 16 points there are no subsets to take the interval from: the fit is reported, not identified, with the reason.
+    @Test func tooFewPointsForAnIntervalAreNotIdentified() throws {
+        let (_, decay) = try Self.gram(n: 12, d: 3, seed: 1)
+        #expect(decay["identified"] == .bool(false) && (decay["standard_error"] ?? .null) == .null, "\(decay)")
+        #expect(decay["reason"]?.displayText.contains("n ≥ 16") == true, "\(decay)")
     }
 
     /// n = 1500 points of S^2 and S^4: α within 0.08 of 3/2 and 5/4 (the finite n leaves it a little above).

@@ -6,9 +6,12 @@ import Foundation
 /// k^(−d) with multiplicity ∝ k^(d−2), so in rank order α → d/(d−1).
 ///
 /// α is the least-squares slope of log λ_i on log i over the ranks 2…n/2 (the first is the
-/// constant mode; the last half is shaped by having n points). Its standard error comes from
-/// subsampling (Politis–Romano): the same fit on `subsamples` random subsets of b = min(n/2, 2048)
-/// points, their spread scaled by √(b/n) to the full n.
+/// constant mode; the last half is shaped by having n points). Its standard error is the delete-d
+/// jackknife's (Shao–Wu): the same fit on `subsamples` random subsets of b = min(n/2, 2048) points,
+/// their variance times b/(n − b) (1 for halves; √(b/n) scaling, right only for b ≪ n, understated
+/// it by √2). The interval is the sampling spread at this n; the exponent itself still drifts with n
+/// towards its limit, which `moves_with_n` flags when the half-size fits sit more than two standard
+/// errors away.
 public struct SpectrumDecay: Codable, Sendable {
     public let exponent: Double, intercept: Double, r2: Double
     public let standardError: Double?
@@ -18,10 +21,16 @@ public struct SpectrumDecay: Codable, Sendable {
     public let subsamples: Int
     /// The mean exponent of the half-subsamples (for the bias of the finite n).
     public let subsampleMean: Double?
+    /// Whether the interval exists (enough points for the subsamples), and why not.
+    public let identified: Bool
+    public let reason: String?
+    /// The fits at b points differ from the one at n by more than two standard errors: α is still moving with n.
+    public let movesWithN: Bool?
 
     enum CodingKeys: String, CodingKey {
         case exponent, intercept, r2, standardError = "standard_error", interval95 = "interval_95"
         case firstRank = "first_rank", lastRank = "last_rank", subsamples, subsampleMean = "subsample_mean"
+        case identified, reason, movesWithN = "moves_with_n"
     }
 
     /// The largest subsample: each costs an eigen-decomposition of its size.
@@ -60,12 +69,16 @@ public struct SpectrumDecay: Codable, Sendable {
         if exponents.count >= 3 {
             let m = exponents.reduce(0, +) / Double(exponents.count)
             let variance = exponents.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(exponents.count - 1)
-            se = (variance * Double(half) / Double(n)).squareRoot()
+            se = (variance * Double(half) / Double(n - half)).squareRoot()
             mean = m
         }
         let alpha = -fit.slope
+        let reason = se != nil ? nil : "n = \(n): the interval needs fits on subsets of at least 8 points (n ≥ 16)"
+        var moves: Bool? = nil
+        if let se, let mean { moves = abs(mean - alpha) > 2 * se }
         return SpectrumDecay(exponent: alpha, intercept: fit.intercept, r2: fit.r2, standardError: se,
                              interval95: se.map { [alpha - 1.96 * $0, alpha + 1.96 * $0] }, firstRank: window.lowerBound,
-                             lastRank: min(window.upperBound, n), subsamples: exponents.count, subsampleMean: mean)
+                             lastRank: min(window.upperBound, n), subsamples: exponents.count, subsampleMean: mean,
+                             identified: se != nil, reason: reason, movesWithN: moves)
     }
 }

@@ -108,7 +108,7 @@ public enum GramExperiment {
         var cfg = cfg
         let net = try EmpiricalNet.of(&cfg, d: d)
         if let path = cfg.weightsPath {
-            notes.append("the empirical kernel is that of the net with the hidden weights of \(path) (m = \(net.width)): its masks 1[w_rᵀx_i > 0], "
+            notes.append("the empirical kernel is that of the net with the hidden weights of \(path) (m = \(net.width)): its masks 1[w_rᵀx_i ≥ 0], "
                 + "H(t) of a trained net; the summary's *_h0 fields and gram_0.npy hold it")
         }
         if try eigensolver(cfg, n: n, d: d) == .lanczos { return try GramScale.run(cfg, inputs: inputs, net: net, notes: notes) }
@@ -125,6 +125,10 @@ public enum GramExperiment {
         }
         let decay = try SpectrumDecay.estimate(eigenvalues: eig, x: inputs.x, n: n, d: d, seed: cfg.seed) { sub, m in
             try InfiniteWidthKernel(x: sub, n: m, d: d).eigenvalues
+        }
+        if let decay, decay.movesWithN == true, let half = decay.subsampleMean {
+            notes.append(String(format: "the decay exponent still moves with n: α = %.4g at n = %d, %.4g on average at n/2; its interval is the "
+                + "sampling spread at this n, not the limit (on the sphere d/(d−1) = %.4g)", decay.exponent, n, half, Double(d) / Double(max(d - 1, 1))))
         }
         if let l0 = eig.first, let top = eig.last, l0 <= Double(n) * .ulpOfOne * top {
             notes.append(String(format: "λ0 = %.3g is zero to rounding (at most n·ε·λ_max = %.3g): some inputs are parallel or repeated, "
@@ -217,7 +221,7 @@ final class GramResult: SteppedRun {
 }
 
 /// The net whose empirical kernel gram computes: a random one (--width, --seed, --kappa) or the one
-/// of given hidden weights (--weights, which sets the width). Only the masks 1[w_rᵀx_i > 0] matter,
+/// of given hidden weights (--weights, which sets the width). Only the masks 1[w_rᵀx_i ≥ 0] matter,
 /// so the output weights of a given net are set to 1.
 struct EmpiricalNet {
     let width: Int

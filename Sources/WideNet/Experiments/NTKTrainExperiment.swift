@@ -65,14 +65,19 @@ struct TrainSetup {
             throw BackendError(String(format: "the initial hidden weights' standard deviation κ·m^(−γ/2) = %g (κ = %g, γ = %g, m = %d) is not a positive "
                 + "finite %@ number; choose another --init-exponent or --kappa", scale, cfg.kappa, cfg.initExponent ?? 0, width, cfg.precision.rawValue))
         }
+        // K_a's κ: the sampled weights' standard deviation, or that of the weights given (the RMS of their entries).
+        let givenScale = inputs.initW.map { w in (w.reduce(0) { $0 + $1 * $1 } / Double(max(w.count, 1))).squareRoot() }
         kernel = try InfiniteWidthKernel(x: inputs.x, n: inputs.n, d: inputs.d,
-                                         outputLayerScale: cfg.trainOutput ? cfg.initialScale(width: width) : nil)
+                                         outputLayerScale: cfg.trainOutput ? givenScale ?? cfg.initialScale(width: width) : nil)
         try kernel.requirePositiveDefinite()
         spectrum = TrainSetup.analysesSpectrum(cfg, n: inputs.n) ? try KernelSpectrum(kernel) : nil
         let (lambda0, lambdaMax) = (kernel.lambda0, kernel.lambdaMax)
         lr = cfg.learningRate ?? 1 / lambdaMax
         let h = kernel.name
         if cfg.trainOutput { self.notes.append("the output layer is trained too: the kernel is H = H∞ + K_a (λ0, η and the prediction use it)") }
+        if cfg.trainOutput, let givenScale {
+            self.notes.append(String(format: "K_a takes κ = %.4g, the RMS of the entries of --init-w (the standard deviation its rows would have if drawn)", givenScale))
+        }
         if cfg.learningRate == nil { self.notes.append(String(format: "η = 1/λ_max(%@) = %.4g (λ0 = %.4g, λ_max = %.4g)", h, lr, lambda0, lambdaMax)) }
         if cfg.meanField {
             self.notes.append(String(format: "mean-field scaling: f = (1/m) Σ a_r relu(w_rᵀx), the weights step η·m = %.4g so that the function "

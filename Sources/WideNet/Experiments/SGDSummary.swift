@@ -17,7 +17,8 @@ public struct SGDSummary: Codable, Sendable {
     /// The decay exponent ρ of test error ∝ t^(−ρ) over the fit window (samples seen), with its 95 %
     /// interval over resamples of the test set's folds (SeedBootstrap with folds in place of seeds).
     public var rateLast: FittedValue?, rateAverage: FittedValue?
-    public var rateWindow: [Int]?
+    /// The samples-seen window of rate_last, and of rate_average (which starts after --average-from).
+    public var rateWindow: [Int]?, rateWindowAverage: [Int]? = nil
     /// The harmonic target's figures and the rates theory gives for them.
     public var capacity: Double?, source: Double?, noise: Double?
     public var rateTheoryAverage: Double?, rateOptimal: Double?, rateTheoryLast: Double?
@@ -30,7 +31,7 @@ public struct SGDSummary: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case precision, n, d, width, steps, batch, samplesSeen = "samples_seen", lr, averageFrom = "average_from", ridge
         case finalLoss = "final_loss", finalTestError = "final_test_error", finalTestErrorAverage = "final_test_error_average"
-        case rateLast = "rate_last", rateAverage = "rate_average", rateWindow = "rate_window"
+        case rateLast = "rate_last", rateAverage = "rate_average", rateWindow = "rate_window", rateWindowAverage = "rate_window_average"
         case capacity, source, noise, rateTheoryAverage = "rate_theory_average", rateOptimal = "rate_optimal"
         case rateTheoryLast = "rate_theory_last", finalMaxMove = "final_max_move"
         case targetLoss = "target_loss", targetReachedAt = "target_reached_at"

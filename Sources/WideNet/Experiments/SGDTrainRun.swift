@@ -326,9 +326,11 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
         let target = setup.inputs.harmonic, noise = setup.cfg.noise ?? NTKTrainConfig.defaultNoise
         let total = steps * setup.batch
         let window = [Int((Double(total) / Foundation.pow(10, SGDRates.windowDecades)).rounded(.up)), total]
+        // The averaged iterate starts after --average-from updates: its fit starts there too; the last iterate's does not.
         let fromSamples = (setup.averageFrom ?? 0) * setup.batch
-        let rate = { (folds: [[Double]], t: [Double]) -> FittedValue? in
-            let kept = t.indices.filter { t[$0] >= Double(max(window[0], 1)) && t[$0] > Double(fromSamples) }
+        let averageWindow = [max(window[0], fromSamples + 1), total]
+        let rate = { (folds: [[Double]], t: [Double], from: Int) -> FittedValue? in
+            let kept = t.indices.filter { t[$0] >= Double(max(from, 1)) }
             guard !folds.isEmpty, !kept.isEmpty else { return nil }
             return SGDRates.fit(t: kept.map { t[$0] }, folds: (0..<SGDRates.folds).map { f in kept.map { folds[$0][f] } }, seed: self.setup.cfg.seed)
         }
@@ -337,9 +339,10 @@ final class SGDTrainRun<T: Scalar>: SteppedRun {
             precision: T.precision.rawValue, n: setup.stream ? nil : setup.inputs.n, d: d, width: width, steps: steps, batch: setup.batch,
             samplesSeen: total, lr: setup.lr, averageFrom: setup.averageFrom, ridge: setup.ridge, finalLoss: h.loss.last,
             finalTestError: h.testError.last, finalTestErrorAverage: h.testErrorAverage.last?.value,
-            rateLast: h.testFolds.isEmpty ? nil : rate(h.testFolds, h.samples),
-            rateAverage: h.testFoldsAverage.isEmpty ? nil : rate(h.testFoldsAverage.map(\.folds), h.testErrorAverage.map(\.samples)),
+            rateLast: h.testFolds.isEmpty ? nil : rate(h.testFolds, h.samples, window[0]),
+            rateAverage: h.testFoldsAverage.isEmpty ? nil : rate(h.testFoldsAverage.map(\.folds), h.testErrorAverage.map(\.samples), averageWindow[0]),
             rateWindow: setup.test == nil ? nil : window,
+            rateWindowAverage: setup.test == nil || setup.averageFrom == nil ? nil : averageWindow,
             capacity: target?.capacity, source: target?.source, noise: target == nil ? nil : noise,
             rateTheoryAverage: target.map { SGDRates.averaged(capacity: $0.capacity, source: $0.source, noisy: noise > 0) },
             rateOptimal: target.map { SGDRates.optimal(capacity: $0.capacity, source: $0.source) },
