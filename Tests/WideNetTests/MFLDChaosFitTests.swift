@@ -80,5 +80,65 @@ struct MFLDChaosFitTests {
         let e = try Self.fitted(falling, "difference_exponent")
         let alpha = try #require(e.value, "\(e)")
         #expect(e.identified && abs(alpha - 0.9) < 0.1, "\(e)")
+        // A line of 2 parameters through the counts − 1 differences.
+        #expect(e.parameters == 2 && e.points == Self.counts.count - 1, "\(e)")
+    }
+
+    /// numpy: −slope of polyfit(log √(N_i N_{i+1}), log|ΔL_i|, 1) of the seed means (argv: counts,
+    /// means), and whether every difference has one sign.
+    static let differenceLine = """
+        import numpy as np, sys
+        n = np.array([float(v) for v in sys.argv[1].split(",")]); f = np.array([float(v) for v in sys.argv[2].split(",")])
+        d = np.diff(f)
+        print(repr(float(-np.polyfit(np.log(np.sqrt(n[:-1] * n[1:])), np.log(np.abs(d)), 1)[0])))
+        print(bool(np.all(d < 0) or np.all(d > 0)))
+        """
+
+    /// Seed means that fall, then rise (the reviewer's sweep: differences −2.2e-4, −3.0e-5, +5.4e-5,
+    /// +1.1e-5, first mean above the last) have no difference exponent: it was identified, 1.23
+    /// [−0.15, 2.10], because only the first and last means were compared. A falling curve's is
+    /// numpy's slope.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func turningCurveHasNoDifferenceExponent() throws {
+        let counts = [32, 64, 128, 256, 512], seeds = 5
+        func rows(_ differences: [Double]) -> [JSONObject] {
+            var rng = TestRNG(seed: 23)
+            var rows: [JSONObject] = []
+            for (i, n) in counts.enumerated() {
+                let mean = 0.05 + differences.prefix(i).reduce(0, +)
+                for s in 0..<seeds {
+                    var r = JSONObject()
+                    r.set("particles", n); r.set("seed", s)
+                    r.set("loss", mean + (rng.normals(1, scale: 2e-6) as [Double])[0])
+                    r.set("tail_loss_plus_regulariser", mean)
+                    rows.append(r)
+                }
+            }
+            return rows
+        }
+        func numpy(_ means: [Double]) throws -> (slope: Double, monotone: Bool) {
+            let py = try NPYTests.python(["-c", Self.differenceLine, counts.map(String.init).joined(separator: ","),
+                                          means.map { "\($0)" }.joined(separator: ",")])
+            try #require(py.status == 0, "\(py.output)")
+            let lines = py.output.split(separator: "\n")
+            try #require(lines.count == 2, "\(py.output)")
+            return (try #require(Double(lines[0])), lines[1] == "True")
+        }
+        let turning = try MFLDChaos.summarise(rows([-2.2e-4, -3.0e-5, 5.4e-5, 1.1e-5]), counts: counts, seeds: seeds, resamples: 200)
+        let means = try #require(turning["mean_stationary_loss"]?.numbers)
+        #expect(try !numpy(means).monotone && means[0] > means[4])
+        let d = try Self.fitted(turning, "difference_exponent")
+        #expect(!d.identified && d.value == nil && d.reason?.contains("not monotone") == true, "\(d)")
+        #expect(d.parameters == 2 && d.points == counts.count - 1, "\(d)")
+
+        let falling = try MFLDChaos.summarise(rows([-2.2e-4, -1.0e-4, -4.6e-5, -2.1e-5]), counts: counts, seeds: seeds, resamples: 200)
+        let fallingMeans = try #require(falling["mean_stationary_loss"]?.numbers)
+        let reference = try numpy(fallingMeans)
+        #expect(reference.monotone)
+        let e = try Self.fitted(falling, "difference_exponent")
+        let alpha = try #require(e.value, "\(e)")
+        #expect(e.identified && abs(alpha - reference.slope) <= 1e-9 * abs(reference.slope), "\(e), numpy \(reference.slope)")
+        let (low, high) = (try #require(e.low), try #require(e.high))
+        #expect(low <= alpha && alpha <= high && e.parameters == 2, "\(e)")
     }
 }

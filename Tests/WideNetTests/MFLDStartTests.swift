@@ -62,13 +62,77 @@ struct MFLDStartTests {
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 
-    /// A step below the weight-decay limit that still blows the particles up is stopped as diverged.
-    @Test func particlesThatBlowUpStopTheRun() throws {
+    /// A step below the weight-decay limit that still blows the particles up is stopped as diverged:
+    /// in f32 the loss overflows; in f64 it stays finite for many steps, and the second moment's
+    /// growth past 10¹² times the chain's own scale stops the run within a few.
+    @Test(arguments: ["f32", "f64"])
+    func particlesThatBlowUpStopTheRun(precision: String) throws {
         let out = try CLITests.scratch().appendingPathComponent("run")
         let r = try CLITests.run(["mfld", "--task", "teacher", "--n", "40", "--d", "3", "--particles", "64", "--lr", "400",
-                                  "--lambda-l2", "0", "--steps", "200", "--log-every", "1", "--backend", "cpu", "--quiet",
-                                  "--out", out.path])
+                                  "--lambda-l2", "0", "--steps", "200", "--log-every", "1", "--precision", precision,
+                                  "--backend", "cpu", "--quiet", "--out", out.path])
         #expect(r.status == FailureClass.badInput.exitCode && r.stderr.contains("diverged at step"), "\(r.stderr)")
+        let rows = try TrainTests.metrics(out)
+        #expect(rows.count < 10 && TrainTests.column(rows, "loss").allSatisfy(\.isFinite), "\(precision): \(rows.count) rows kept")
+    }
+
+    /// numpy: E‖θ_k‖² = D·v_k of the chain θ ← ρθ + √(2λη)ξ from the origin, v ← ρ²v + 2λη
+    /// (argv: η λ λ' steps D); prints D·v_1, …, D·v_steps.
+    static let originSecondMoments = """
+        import numpy as np, sys
+        lr, lam, decay = map(float, sys.argv[1:4]); steps, D = int(sys.argv[4]), int(sys.argv[5])
+        rho, v, out = 1 - 2 * lr * decay, 0.0, []
+        for _ in range(steps):
+            v = rho**2 * v + 2 * lam * lr; out.append(D * v)
+        print(",".join(repr(x) for x in out))
+        """
+
+    /// A stable chain (ρ = 1 − 2ηλ' = 0.9) started at the origin is not diverged (the reviewer's
+    /// case: exit 65, "diverged at step 1", because the limit was 10¹² times a start of 0): the run
+    /// finishes and its second moments are numpy's D·v_k to the sampling error; the divergence
+    /// scale at each step is the start's plus that level. With data (teacher, d = 10) from the origin too.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func stableChainFromTheOriginIsNotDiverged() throws {
+        let dir = try CLITests.scratch()
+        let (N, D, steps, lr, lam, decay) = (2000, 4, 3, 0.5, 0.5, 0.1)
+        let zeros = dir.appendingPathComponent("Z.npy")
+        try NPY.write([Double](repeating: 0, count: N * D), shape: [N, D], to: zeros)
+        let out = dir.appendingPathComponent("run")
+        let r = try CLITests.run(["mfld", "--no-data", "--d", "\(D - 2)", "--particles", "\(N)", "--init-particles", zeros.path,
+                                  "--steps", "\(steps)", "--lr", "\(lr)", "--lambda-ent", "\(lam)", "--lambda-l2", "\(decay)",
+                                  "--log-every", "1", "--precision", "f64", "--backend", "cpu", "--entropy-sample", "0", "--quiet",
+                                  "--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let py = try NPYTests.python(["-c", Self.originSecondMoments, "\(lr)", "\(lam)", "\(decay)", "\(steps)", "\(D)"])
+        try #require(py.status == 0, "\(py.output)")
+        let want = py.output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",").compactMap { Double($0) }
+        try #require(want.count == steps, "\(py.output)")
+        let got = TrainTests.column(try TrainTests.metrics(out), "second_moment")
+        try #require(got.count == steps + 1)
+        #expect(got[0] == 0)
+        var c = MFLDConfig()
+        c.learningRate = lr; c.lambdaEntropy = lam; c.lambdaL2 = decay
+        for k in 1...steps {
+            // The mean of N values of ‖θ‖² (D coordinates of variance v) has sd v·√(2D/N).
+            let sd = want[k - 1] / Double(D) * (2 * Double(D) / Double(N)).squareRoot()
+            #expect(abs(got[k] - want[k - 1]) < 6 * sd, "step \(k): E‖θ‖² \(got[k]), numpy \(want[k - 1])")
+            let scale = c.noiseSecondMoment(step: k, coordinates: D)
+            #expect(abs(scale - want[k - 1]) <= 1e-12 * want[k - 1], "step \(k): noise second moment \(scale), numpy \(want[k - 1])")
+            let limit = max(want[k - 1], Double(D)), bound = c.divergenceScale(start: 0, step: k, coordinates: D)
+            #expect(abs(bound - limit) <= 1e-12 * limit, "step \(k): divergence scale \(bound), want \(limit)")
+        }
+        // The stationary level bounds it: λ/(2λ'(1 − ηλ')) per coordinate.
+        #expect(c.noiseSecondMoment(step: 100_000, coordinates: D) <= Double(D) * c.stationaryVariance * (1 + 1e-12))
+
+        // With the data term, from the origin (12 = d + 2 coordinates).
+        let zeros12 = dir.appendingPathComponent("Z12.npy")
+        try NPY.write([Double](repeating: 0, count: 256 * 12), shape: [256, 12], to: zeros12)
+        let withData = try CLITests.run(["mfld", "--task", "teacher", "--d", "10", "--n", "100", "--particles", "256",
+                                         "--init-particles", zeros12.path, "--lambda-ent", "0.2", "--steps", "3", "--log-every", "1",
+                                         "--backend", "cpu", "--entropy-sample", "0", "--quiet", "--out", dir.appendingPathComponent("data").path])
+        try #require(withData.status == 0, "\(withData.stderr)")
+        let m2 = TrainTests.column(try TrainTests.metrics(dir.appendingPathComponent("data")), "second_moment")
+        #expect(m2.count == 4 && m2[0] == 0 && m2[1...].allSatisfy { $0 > 0 && $0.isFinite }, "\(m2)")
     }
 
     /// A step that leaves the f32 range makes the loss NaN: the message says nan, not the platform's -nan.

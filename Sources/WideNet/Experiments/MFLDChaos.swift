@@ -96,20 +96,43 @@ public enum MFLDChaos {
         return summary
     }
 
-    /// −slope of the log-log line of the successive differences (SeedBootstrap.differenceExponent),
-    /// identified only where the seed means fall from the smallest N to the largest, as an excess
-    /// c·N^−α with c > 0 does; a rising curve gives a slope of |differences| too, which means nothing here.
+    /// −slope of the log-log line of the successive differences: log|L(N_i) − L(N_{i+1})| against
+    /// log √(N_i N_{i+1}) (SeedBootstrap.differenceExponent's line), a line of 2 parameters fitted to
+    /// the counts − 1 differences, so it needs 2 residual degrees of freedom: 5 counts. Each seed's
+    /// differences are resampled (their mean is the difference of the seed means). Identified only
+    /// where the seed means fall at every step, as an excess c·N^−α with c > 0 does: a curve that
+    /// rises, or turns (successive differences of both signs), gives a slope of |differences| too,
+    /// which means nothing here. A resample whose mean curve is not monotone falling fails.
     static func differenceExponent(_ ns: [Double], _ perSeed: [[Double]], resamples: Int = SeedBootstrap.resamples) -> FittedValue {
-        let falls = { (f: [Double]) in f.count >= 2 && f[0] > f[f.count - 1] }
-        let fitted = SeedBootstrap.fit(x: ns, values: perSeed, parameters: 3, resamples: resamples) { n, f in
-            falls(f) ? SeedBootstrap.differenceExponent(n, f) : nil
+        let mids = zip(ns, ns.dropFirst()).map { ($0 * $1).squareRoot() }
+        // steps[s][i] = L_s(N_{i+1}) − L_s(N_i): negative at every i where the curve falls.
+        let steps = perSeed.map { f in zip(f, f.dropFirst()).map { $1 - $0 } }
+        let fitted = SeedBootstrap.fit(x: mids, values: steps, parameters: 2, resamples: resamples) { x, step in
+            guard step.count >= 2, step.allSatisfy({ $0 < 0 }) else { return nil }
+            return LinearFit.logLog(x: x, y: step.map { -$0 }).map { -$0.slope }
+        }
+        if !fitted.identified, let reason = fitted.reason, reason.hasPrefix("the fit failed on") {
+            var explained = fitted
+            explained.reason = reason + ", whose seed means do not fall at every step: the seeds do not pin down a falling curve"
+            return explained
         }
         guard !fitted.identified, fitted.reason?.hasPrefix("the fit to the seed means") == true else { return fitted }
         let means = (0..<ns.count).map { i in perSeed.reduce(0.0) { $0 + $1[i] } / Double(perSeed.count) }
-        guard !falls(means) else { return fitted }
-        return .unidentified(String(format: "the seed means rise from N = %g to N = %g (%.6g to %.6g): an excess that falls like N^−α has to fall",
-                                    ns[0], ns[ns.count - 1], means[0], means[means.count - 1]),
-                             seeds: fitted.seeds, points: fitted.points, parameters: fitted.parameters)
+        let differences = zip(means, means.dropFirst()).map { $1 - $0 }
+        let listed = differences.map { String(format: "%+.3g", $0) }.joined(separator: ", ")
+        let reason: String
+        if differences.contains(where: { $0 < 0 }) && differences.contains(where: { $0 > 0 }) {
+            reason = "the seed means are not monotone in N (successive differences \(listed) change sign): an excess c·N^−α "
+                + "falls at every step, and the slope of |differences| of a curve that turns means nothing"
+        } else if differences.contains(where: { $0 > 0 }) {
+            reason = String(format: "the seed means rise from N = %g to N = %g (%.6g to %.6g): an excess that falls like N^−α has to fall",
+                            ns[0], ns[ns.count - 1], means[0], means[means.count - 1])
+        } else if differences.contains(where: { $0 == 0 }) {
+            reason = "the seed means do not fall at every step (successive differences \(listed)): a zero difference has no logarithm"
+        } else {
+            reason = "the line through the logarithms of the successive differences (\(listed)) failed"
+        }
+        return .unidentified(reason, seeds: fitted.seeds, points: fitted.points, parameters: fitted.parameters)
     }
 }
 

@@ -97,6 +97,29 @@ public struct MFLDConfig: Sendable, Codable {
         return (meanFactor, varianceFactor, noise)
     }
 
+    /// E‖θ‖² of the noise-and-decay chain θ ← ρθ + √(2λη)ξ from the origin after `step` (outer) steps,
+    /// at the largest temperature λ0 (annealing only lowers it): D·2λ0η·Σ_{j<K} ρ^2j with K the
+    /// Langevin steps (PDA: --inner-steps each), at most D·λ0/(2λ'(1 − ηλ')), the stationary level.
+    public func noiseSecondMoment(step: Int, coordinates D: Int) -> Double {
+        let K = Double(max(step, 0) * (algorithm == .pda ? innerSteps : 1))
+        guard K > 0, lambdaEntropy > 0 else { return 0 }
+        let a = learningRate * lambdaL2, oneMinusRho2 = 4 * a * (1 - a)
+        let logRho2 = a < 0.5 ? 2 * Foundation.log1p(-2 * a) : 2 * Foundation.log(abs(1 - 2 * a))
+        // Σ_{j<K} ρ^2j = (1 − ρ^2K)/(1 − ρ²), or K at ρ² = 1 (no weight decay); 1 at ρ = 0.
+        let sum = oneMinusRho2 == 0 ? K : (logRho2 == -.infinity ? 1 : -Foundation.expm1(K * logRho2) / oneMinusRho2)
+        return Double(D) * 2 * lambdaEntropy * learningRate * sum
+    }
+
+    /// The second moment divergence is measured against at step k: the start's E‖θ‖² (which the decay
+    /// only shrinks, |ρ| ≤ 1) plus the noise's (noiseSecondMoment), and at least D (unit variance per
+    /// coordinate, the drawn particles' at the default --init-scale), so that a start at or near the
+    /// origin without noise, which the data term may move to its own O(1) scale, is not taken for a
+    /// blow-up. Without data a stable chain's E‖θ‖² never exceeds it (up to sampling); the run is
+    /// stopped as diverged beyond 10¹² times it.
+    public func divergenceScale(start: Double, step k: Int, coordinates D: Int) -> Double {
+        max(start + noiseSecondMoment(step: k, coordinates: D), Double(D))
+    }
+
     /// λ of the last step (the first with no steps).
     public var finalLambda: Double { lambda(at: max(steps - 1, 0)) }
 

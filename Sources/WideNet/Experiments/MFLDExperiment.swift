@@ -225,9 +225,12 @@ final class MFLDRun<T: Scalar>: SteppedRun {
         // Without data there is no loss: the second moment alone says whether the particles blew up.
         let loss = row.loss ?? 0
         guard loss.isFinite, row.secondMoment.isFinite else { return Observation(loss: loss.isFinite ? .infinity : loss, row: nil) }
-        // Growing without bound: the particles' second moment 10¹² times where it started.
+        // Growing without bound: the particles' second moment 10¹² times the most a stable chain reaches
+        // by step k (MFLDConfig.divergenceScale: the start's plus what the noise and decay alone give).
         let start = rows.first?.secondMoment ?? row.secondMoment
-        if row.secondMoment > 1e12 * max(start, 1e-12) { return Observation(loss: .infinity, row: nil) }
+        if row.secondMoment > 1e12 * cfg.divergenceScale(start: start, step: k, coordinates: D) {
+            return Observation(loss: .infinity, row: nil)
+        }
         rows.append(row)
         return Observation(loss: row.loss, row: row.json)
     }
