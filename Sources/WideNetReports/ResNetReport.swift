@@ -13,18 +13,18 @@ enum ResNetReport {
         for note in run.notes { r.paragraph(note) }
         guard case .array(let entries)? = run.summary["schemes"] else { return r.render() }
         let horizon = run.summary["horizon"]?.numeric ?? 1
-        var series: [PlotSeries] = [], rows: [[String]] = []
+        var series: [PlotSeries] = [], rows: [[String]] = [], reasons: [String] = []
         for case .object(let s) in entries {
             let name = s["scheme"]?.displayText ?? "?"
             let depths = s["depths"]?.numbers ?? [], errors = s["errors"]?.numbers ?? []
             let h = depths.map { horizon / $0 }
             series.append(PlotSeries(name, x: h, y: errors, style: .points))
-            var fitted = "-", interval = "-"
+            var fitted = "-", interval = intervalText(s["order"], reasons: &reasons)
             if case .object(let o)? = s["order"], let p = o["order"]?.numeric, let c = o["intercept"]?.numeric,
                let lo = h.min(), let hi = h.max() {
                 fitted = String(format: "%.3f", p)
-                if let i = o["interval"]?.numbers, i.count == 2 { interval = String(format: "[%.3f, %.3f]", i[0], i[1]) }
-                series.append(PlotSeries(String(format: "%@ fit: order %.2f", name, p), x: [lo, hi],
+                let label = o["identified"] == .bool(true) ? "" : " (not identified)"
+                series.append(PlotSeries(String(format: "%@ fit: order %.2f%@", name, p, label), x: [lo, hi],
                                          y: [Foundation.exp(c) * Foundation.pow(lo, p), Foundation.exp(c) * Foundation.pow(hi, p)], style: .dashed))
             }
             if let u = s["errors_against_unmodified"]?.numbers, !u.isEmpty {
@@ -32,13 +32,21 @@ enum ResNetReport {
             }
             rows.append([name, s["limit"]?.displayText ?? "", fitted, interval, s["theory_order"]?.displayText ?? "",
                          errors.last.map { String(format: "%.3e", $0) } ?? "-", s["reference"]?.displayText ?? ""])
+            if case .object(let u)? = s["order_against_unmodified"] {
+                rows.append(["\(name) against x' = F", "x' = F", u["order"]?.numeric.map { String(format: "%.3f", $0) } ?? "-",
+                             intervalText(s["order_against_unmodified"], reasons: &reasons), "-",
+                             s["errors_against_unmodified"]?.numbers.last.map { String(format: "%.3e", $0) } ?? "-", s["reference"]?.displayText ?? ""])
+            }
         }
         r.plot(SVGPlot(title: "End-point error against the step h = T/L", xLabel: "h", yLabel: "RMS error of x_L", xLog: true, yLog: true,
                        series: series),
                caption: "RMS over the points (and Brownian paths) of ‖x_L − x(T)‖ against each scheme's limit; the dashed lines are the "
-                   + "least-squares fits of log error on log h, whose slopes are the fitted orders (interval: ± 2 regression standard errors). "
+                   + "least-squares fits of log error on log h, whose slopes are the fitted orders (interval: 95 %, the slope ± t₀.₉₇₅,ₖ₋₂ "
+                   + "regression standard errors over its k depths, Student's t; not identified with fewer than 2 residual degrees of "
+                   + "freedom, k < 4). "
                    + "Dotted: lm against x' = F, which it does not converge to for k ≠ 0.")
-        r.table(headers: ["scheme", "limit", "fitted order", "± 2 s.e.", "theory", "error at the largest depth", "reference"], rows: rows)
+        r.table(headers: ["scheme", "limit", "fitted order", "95 % interval", "theory", "error at the largest depth", "reference"], rows: rows)
+        notIdentified(reasons, in: &r)
         if run.summary["dim"]?.numeric == 2 {
             for case .object(let s) in entries {
                 guard let scheme = s["scheme"]?.displayText else { continue }
@@ -50,6 +58,27 @@ enum ResNetReport {
             }
         }
         return r.render()
+    }
+
+    /// A ConvergenceOrder's 95 % interval, or "not identified: reason".
+    static func intervalText(_ fit: JSONValue?) -> String {
+        var reasons: [String] = []
+        let text = intervalText(fit, reasons: &reasons)
+        return reasons.isEmpty ? text : text + ": " + reasons[0]
+    }
+
+    /// A ConvergenceOrder's 95 % interval, or "not identified" with its reason added to `reasons` (once), for table cells.
+    static func intervalText(_ fit: JSONValue?, reasons: inout [String]) -> String {
+        guard case .object(let o)? = fit else { return "-" }
+        if o["identified"] == .bool(true), let i = o["interval"]?.numbers, i.count == 2 { return String(format: "[%.3f, %.3f]", i[0], i[1]) }
+        let why = o["reason"]?.displayText ?? "no reason given"
+        if !reasons.contains(why) { reasons.append(why) }
+        return "not identified"
+    }
+
+    /// The reasons of the table's unidentified fits, one paragraph.
+    static func notIdentified(_ reasons: [String], in r: inout HTMLReport) {
+        if !reasons.isEmpty { r.paragraph("Not identified: " + reasons.joined(separator: "; ") + ".") }
     }
 
     /// One line per point through the blocks, the lines separated by gaps (NaN).

@@ -95,7 +95,7 @@ enum ResNetTrainReport {
            let lo = h.min(), let hi = h.max() {
             series.append(PlotSeries(String(format: "fit: order %.2f", p), x: [lo, hi],
                                      y: [Foundation.exp(c) * Foundation.pow(lo, p), Foundation.exp(c) * Foundation.pow(hi, p)], style: .dashed))
-            if let i = o["interval"]?.numbers, i.count == 2 { caption += String(format: " Fitted order %.3f, ± 2 s.e. [%.3f, %.3f].", p, i[0], i[1]) }
+            caption += String(format: " Fitted order %.3f, 95 %% interval (Student's t) ", p) + ResNetReport.intervalText(run.summary["map_gap_order"]) + "."
         }
         r.plot(SVGPlot(title: "Learned maps of successive depths against h", xLabel: "h = T/L", yLabel: "RMS gap", xLog: true, yLog: true,
                        series: series), caption: caption)
@@ -116,11 +116,11 @@ enum ResNetTrainReport {
             }
             return (xs, ys)
         }
-        var rates: [String] = []
+        var rates: [String] = [], reasons: [String] = []
         for (key, name) in [("boost_rate", "boosting"), ("layerwise_rate", "layer by layer")] {
             if case .object(let o)? = run.summary[key], let a = o["rate"]?.numeric {
                 var t = String(format: "%@: loss ∝ k^−α with α = %.3f", name, a)
-                if let i = o["interval"]?.numbers, i.count == 2 { t += String(format: " [%.3f, %.3f]", i[0], i[1]) }
+                t += " " + ResNetReport.intervalText(run.summary[key], reasons: &reasons)
                 rates.append(t)
             }
         }
@@ -130,7 +130,8 @@ enum ResNetTrainReport {
                                 PlotSeries("layer by layer, training", x: l.x, y: l.y), PlotSeries("layer by layer, test", x: lt.x, y: lt.y, style: .dashed)]),
                caption: "Each step adds one block with the same random hidden weights to both. Boosting fits the block's V to the negative "
                    + "functional gradient by least squares and takes the loss-minimising step; layer by layer trains the new block and the "
-                   + "read-out by GD with the earlier blocks frozen. Fitted (± 2 s.e.): " + (rates.isEmpty ? "-" : rates.joined(separator: "; ")) + ".")
+                   + "read-out by GD with the earlier blocks frozen. Fitted, with 95 % Student-t intervals (not identified with fewer than 4 logged block counts): " + (rates.isEmpty ? "-" : rates.joined(separator: "; ")) + "."
+                   + (reasons.isEmpty ? "" : " Not identified: " + reasons.joined(separator: "; ") + "."))
         let e = column("eta")
         if !e.x.isEmpty {
             r.plot(SVGPlot(title: "Boosting's line-searched step", xLabel: "block k", yLabel: "η_k", xLog: false, yLog: false,

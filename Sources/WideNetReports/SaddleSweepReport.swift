@@ -32,7 +32,7 @@ enum SaddleSweepReport {
             }
             series.append(PlotSeries(String(format: "fit: %.1f", slope) + interval + " steps per unit of log(1/σ0)", x: logInverse,
                                      y: logInverse.map { intercept + slope * $0 }, style: .dashed))
-            if let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric, let x0 = logInverse.first, let y0 = escape.first {
+            if let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric, theory.isFinite, let x0 = logInverse.first, let y0 = escape.first {
                 series.append(PlotSeries(String(format: "theory: 1/ln(1 + ηs₁) = %.1f steps per unit", theory), x: logInverse,
                                          y: logInverse.map { y0 + theory * ($0 - x0) }, style: .dotted))
             }
@@ -49,7 +49,8 @@ enum SaddleSweepReport {
                     caption: "Theory: the time spent at each saddle grows linearly in log(1/σ0).")
         // Each scale's loss with and without skipping, from the members' losses.npy, with the escape
         // time the theory gives for discrete GD, ln(1/σ0)/ln(1 + ηs₁), marked on the GD curve.
-        let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric
+        // None (null) for relu, which has no rate at the origin (the sweep's theory_note).
+        let theory = summary["theory_steps_per_log_inverse_scale"]?.numeric.flatMap { $0.isFinite ? $0 : nil }
         for row in SaddleSweep.rows(run.metrics, skipping: false) {
             guard let scale = row["init_scale"]?.numeric else { continue }
             // The row names its member's directory (a sweep resumed from an earlier widenet may keep an older name).

@@ -16,7 +16,7 @@ struct ResNetCommand: ParsableCommand {
             against the scheme's limit (RK4 of euler/heun/backward-euler: x' = F; lm: x' = F/(1 + k); \
             revnet: y' = F_y(0, z), z' = F_z(y, 0); euler-maruyama: the same scheme at 16 × the largest \
             depth on the same Brownian path), and fits the order: the log-log slope of error against h \
-            with its regression standard error. Depths: --depths, or --depth L with --steps S for \
+            with its 95 % Student-t interval (not identified with fewer than 4 depths). Depths: --depths, or --depth L with --steps S for \
             L, 2L, …, 2^S·L (one metrics row per scheme and depth, step numbering the rows). Writes the field (field_U/V/c.npy), the \
             points, end points and references per scheme, and trajectories.
 
@@ -210,20 +210,34 @@ struct ResNetCommand: ParsableCommand {
             let result = try ResNetExperiment.run(cfg)
             output.finish(result.summary, directory: result.directory, notes: result.notes) {
                 guard case .array(let schemes)? = result.summary["schemes"] else { return }
-                print("scheme".padding(toLength: 16, withPad: " ", startingAt: 0) + "order   ±2se     theory  error at L = \(cfg.depths.last ?? 0)")
+                // The fitted order with its 95 % Student-t interval, or "not identified" (the reasons below the table).
+                print("scheme".padding(toLength: 16, withPad: " ", startingAt: 0) + "order   95 % interval     theory  error at L = \(cfg.depths.last ?? 0)")
+                var reasons: [String] = []
+                func line(_ name: String, _ fit: JSONValue?, theory: String, last: String) {
+                    var order = "-", interval = "not identified"
+                    if case .object(let o)? = fit {
+                        order = o["order"]?.numeric.map { String(format: "%.3f", $0) } ?? "-"
+                        if o["identified"] == .bool(true), let i = o["interval"]?.numbers, i.count == 2 {
+                            interval = String(format: "[%.3f, %.3f]", i[0], i[1])
+                        } else if let why = o["reason"]?.displayText, !reasons.contains(why) {
+                            reasons.append(why)
+                        }
+                    }
+                    print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + order.padding(toLength: 8, withPad: " ", startingAt: 0)
+                          + interval.padding(toLength: 18, withPad: " ", startingAt: 0) + theory.padding(toLength: 8, withPad: " ", startingAt: 0) + last)
+                }
                 for case .object(let s) in schemes {
                     let name = s["scheme"]?.displayText ?? "?"
-                    var order = "-", se = "-"
-                    if case .object(let o)? = s["order"] {
-                        order = o["order"]?.numeric.map { String(format: "%.3f", $0) } ?? "-"
-                        se = o["standard_error"]?.numeric.map { String(format: "%.3f", 2 * $0) } ?? "-"
-                    }
                     let theory = s["theory_order"]?.numeric.map { String(format: "%.1f", $0) } ?? "-"
                     var last = "-"
                     if case .array(let e)? = s["errors"], let v = e.last?.numeric { last = String(format: "%.3e", v) }
-                    print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + order.padding(toLength: 8, withPad: " ", startingAt: 0)
-                          + se.padding(toLength: 9, withPad: " ", startingAt: 0) + theory.padding(toLength: 8, withPad: " ", startingAt: 0) + last)
+                    line(name, s["order"], theory: theory, last: last)
+                    if let u = s["order_against_unmodified"], u != .null {
+                        let lastU = s["errors_against_unmodified"]?.numbers.last.map { String(format: "%.3e", $0) } ?? "-"
+                        line("\(name) vs x' = F", u, theory: "-", last: lastU)
+                    }
                 }
+                for why in reasons { print("not identified: \(why)") }
             }
         }
     }

@@ -16,7 +16,10 @@ struct SaddleCommand: ParsableCommand {
             f(X) = σ(X W1ᵀ) W2ᵀ, W1 m×d and W2 k×m drawn from N(0, σ0²), loss ½‖f − Y‖²_F / n, on data from a \
             teacher of chosen rank and singular values (or --x/--y). Logs the loss, the singular values and \
             rank of the learned map, the units' alignment, dead and near-duplicate units; summary.json lists \
-            the plateaus, the drops and the steps at which each rank is reached. For relu and tanh the teacher \
+            the plateaus, the drops and the steps at which each rank is reached. The rank counts singular values \
+            above half the smallest of those the map approaches: the least-squares map (XᵀX)⁺XᵀY's for a linear net \
+            (the teacher's own on whitened inputs), the centred targets' for relu and tanh. The sweep's escape theory \
+            uses the data's rate at the origin, σ₁(YᵀX/n). For relu and tanh the teacher \
             is a net of the same kind, Σ s_r u_r σ(v_r·x). It computes in f64; --backend opencl runs the \
             matrix products on the device. With --init-scales and --skip-plateaus every scale runs with and \
             without skipping, side by side.

@@ -32,6 +32,25 @@ import Testing
             let got = try #require(rows[k]["eta"]?.numeric)
             #expect(abs(got - etas[k - 1]) <= 1e-9 * abs(etas[k - 1]), "η_\(k): \(got), numpy \(etas[k - 1])")
         }
+        // Each rate α = −slope of log loss on log k over the 5 logged k ≥ 1, with the 95 % interval
+        // −(slope ∓ t₀.₉₇₅,₃ s.e.) of scipy's linregress and Student's t (±3.18 s.e., not ±2).
+        guard AveragedSGDTests.hasScipy else { return }
+        let s = try RunFiles.object(in: run.appendingPathComponent("summary.json"), shown: run.path)
+        let k = rows.dropFirst().map { $0["step"]?.numeric ?? .nan }
+        let cases = try ["loss", "layerwise_loss"].map { key in (k, try rows.dropFirst().map { try #require($0[key]?.numeric) }) }
+        let want = try ConvergenceOrderTests.scipy(cases)
+        for (key, ref) in zip(["boost_rate", "layerwise_rate"], want) {
+            guard case .object(let o)? = s[key] else { Issue.record("no \(key)"); continue }
+            #expect(o["identified"] == .bool(true) && o["reason"] == .null && o["points"]?.numeric == 5, "\(o.render())")
+            let i = o["interval"]?.numbers ?? []
+            try #require(i.count == 2)
+            for (got, (expected, name)) in zip([o["rate"]?.numeric, o["standard_error"]?.numeric, i[0], i[1], o["value"]?.numeric,
+                                                o["low"]?.numeric, o["high"]?.numeric],
+                                               zip([-ref[0], ref[1], -ref[3], -ref[2], -ref[0], -ref[3], -ref[2]],
+                                                   ["rate", "standard error", "low", "high", "value", "low", "high"])) {
+                ConvergenceOrderTests.close(got, expected, "\(key) \(name)")
+            }
+        }
     }
 
     /// Killed after a checkpoint and resumed: the same metrics and blocks as a run never stopped;
@@ -75,6 +94,14 @@ import Testing
         let s = try RunFiles.object(in: run.appendingPathComponent("summary.json"), shown: run.path)
         guard case .object(let rate)? = s["boost_rate"] else { Issue.record("no boost_rate"); return }
         #expect(rate["points"]?.numeric == 3)
+        // 3 logged block counts, 1 residual degree of freedom: not identified, no interval, the reason given.
+        for key in ["boost_rate", "layerwise_rate"] {
+            guard case .object(let o)? = s[key] else { Issue.record("no \(key)"); continue }
+            #expect(o["identified"] == .bool(false) && o["interval"] == .null && o["value"] == .null && o["rate"]?.numeric != nil, "\(o.render())")
+            #expect(o["reason"]?.displayText.contains("3 logged block counts for 2 parameters") == true, "\(o.render())")
+        }
+        let report = try String(contentsOf: run.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("not identified") && !report.contains("± 2"))
     }
 
     /// Boost's m×m fits and P×m features are checked against memory before anything is written.

@@ -72,6 +72,51 @@ import Testing
         #expect(p >= 1.85 && p <= 2.15, "lm with k = 1: fitted order \(p), expected 2")
     }
 
+    /// Every fitted order has a 95 % Student-t interval or is not identified with a reason: with 2 and 3
+    /// depths (0 and 1 residual degrees of freedom) no interval, in summary.json, the terminal table and
+    /// the report; with 4 the interval is the order ± t₀.₉₇₅,₂ s.e. of scipy's linregress on the logged
+    /// errors (±4.30 s.e., not ±2), for euler and for lm against both its limit and x' = F.
+    @Test(.enabled(if: AveragedSGDTests.hasScipy, "python3 with numpy and scipy is not available"))
+    func fittedOrdersHaveStudentTIntervalsOrAreNotIdentified() throws {
+        let dir = try CLITests.scratch()
+        let base = ["resnet", "--experiment", "depth-limit", "--points", "5", "--width", "7", "--dim", "4", "--seed", "11", "--backend", "cpu"]
+        for depths in ["8,16", "8,16,32"] {
+            let out = dir.appendingPathComponent("depths-\(depths)")
+            let r = try CLITests.run(base + ["--depths", depths, "--scheme", "euler", "--out", out.path])
+            try #require(r.status == 0, "\(r.stderr)")
+            let s = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+            guard case .object(let o)? = try Self.entry(s, "euler")["order"] else { Issue.record("no order for \(depths)"); continue }
+            #expect(o["identified"] == .bool(false) && o["interval"] == .null && o["order"]?.numeric != nil, "\(depths): \(o.render())")
+            #expect(o["reason"]?.displayText.contains("residual degrees of freedom") == true, "\(depths): \(o.render())")
+            #expect(r.stdout.contains("not identified") && !r.stdout.contains("2se"), "\(r.stdout)")
+            let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+            #expect(report.contains("not identified") && !report.contains("± 2"), "report of \(depths)")
+        }
+        let out = dir.appendingPathComponent("d4")
+        let r = try CLITests.run(base + ["--depths", "8,16,32,64", "--scheme", "euler,lm", "--out", out.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        let s = try RunFiles.object(in: out.appendingPathComponent("summary.json"), shown: out.path)
+        let h = [8.0, 16, 32, 64].map { 1 / $0 }
+        var fits: [JSONObject] = [], cases: [([Double], [Double])] = []
+        for (scheme, key, errors) in [("euler", "order", "errors"), ("lm", "order", "errors"),
+                                      ("lm", "order_against_unmodified", "errors_against_unmodified")] {
+            let e = try Self.entry(s, scheme)
+            guard case .object(let o)? = e[key] else { Issue.record("\(scheme) has no \(key)"); continue }
+            fits.append(o); cases.append((h, try #require(e[errors]?.numbers)))
+        }
+        let want = try ConvergenceOrderTests.scipy(cases)
+        for (o, ref) in zip(fits, want) {
+            #expect(o["identified"] == .bool(true) && o["reason"] == .null && o["points"]?.numeric == 4)
+            let i = o["interval"]?.numbers ?? []
+            try #require(i.count == 2)
+            for (got, (expected, name)) in zip([o["order"]?.numeric, o["standard_error"]?.numeric, i[0], i[1]],
+                                               zip(ref, ["order", "standard error", "low", "high"])) {
+                ConvergenceOrderTests.close(got, expected, name)
+            }
+        }
+        #expect(r.stdout.contains("95 % interval") && r.stdout.contains("lm vs x' = F") && !r.stdout.contains("not identified"), "\(r.stdout)")
+    }
+
     /// Euler–Maruyama against the same scheme on a 16× finer path with the same Brownian increments:
     /// strong order 1 with additive noise, ½ with noise on the residual branch.
     @Test func eulerMaruyamaStrongOrders() throws {

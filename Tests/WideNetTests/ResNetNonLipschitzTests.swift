@@ -28,6 +28,10 @@ import Testing
             if x0 == 1e-2, case .object(let fit)? = o["euler_order"] {
                 let p = fit["order"]?.numeric ?? 0
                 #expect(p > 0.95 && p < 1.05, "order \(p) at x₀ = 1e-2")
+                // 6 depths, 4 residual degrees of freedom: ± t₀.₉₇₅,₄ = 2.7764 s.e. (scipy.stats.t.ppf).
+                let se = try #require(fit["standard_error"]?.numeric), i = fit["interval"]?.numbers ?? []
+                #expect(fit["identified"] == .bool(true) && i.count == 2 && abs((i.last ?? 0) - p - 2.7764451051977934 * se) <= 1e-9 * se + 1e-14,
+                        "\(fit.render())")
                 let t = o["tangents"]?.numbers.last ?? 0, want = (0.1 + 0.75) / 0.1
                 #expect(abs(t - want) < 0.01 * want, "tangent \(t) against \(want)")
             }
@@ -54,8 +58,8 @@ import Testing
             #expect(abs(mean - exact) <= 4 * sd / Double(paths).squareRoot(), "L = \(L): mean \(mean), exact \(exact) (seed \(rng.seed))")
             bias.append(abs(exact - Foundation.exp(a * T) * x0)); hs.append(h)
         }
-        let order = try #require(ConvergenceOrder(h: hs, error: bias))
-        #expect(order.order > 0.9 && order.order < 1.2, "weak order of the mean \(order.order)")
+        let order = try #require(ConvergenceOrder(h: hs, error: bias).order)
+        #expect(order > 0.9 && order < 1.2, "weak order of the mean \(order)")
     }
 
     /// What non-lipschitz does not use is refused naming it, and its trajectories are checked against memory.

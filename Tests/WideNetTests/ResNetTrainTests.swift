@@ -177,6 +177,10 @@ import Testing
         guard case .object(let order)? = s0["map_gap_order"] else { Issue.record("no map_gap_order"); return }
         let p = try #require(order["order"]?.numeric)
         #expect(p > 0.85 && p < 1.1, "untrained maps: order \(p) in h, forward Euler's is 1")
+        // 4 gaps, 2 residual degrees of freedom: the interval is ± t₀.₉₇₅,₂ = 4.3027 s.e. (scipy.stats.t.ppf).
+        let se = try #require(order["standard_error"]?.numeric), i = order["interval"]?.numbers ?? []
+        #expect(order["identified"] == .bool(true) && i.count == 2 && abs((i.last ?? 0) - p - 4.302652729749462 * se) <= 1e-9 * se + 1e-14,
+                "\(order.render())")
         let out = dir.appendingPathComponent("trained")
         let r = try CLITests.run(["resnet", "--depths", "4,8,16", "--steps", "15", "--log-every", "5", "--out", out.path] + common)
         try #require(r.status == 0, "\(r.stderr)")
@@ -194,6 +198,12 @@ import Testing
             #expect(abs(gaps[i] - want) <= 1e-12 * want, "gap \(i): \(gaps[i]) against \(want)")
         }
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
+        // 2 gaps: the order is not identified, with the reason (and the report says so).
+        guard case .object(let two)? = s["map_gap_order"] else { Issue.record("no map_gap_order"); return }
+        #expect(two["identified"] == .bool(false) && two["interval"] == .null && two["reason"]?.displayText.contains("2 gaps for 2 parameters") == true,
+                "\(two.render())")
+        let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("not identified") && !report.contains("± 2"))
     }
 
     /// A refusal for want of memory: exit 69, one `error:` line naming each of `mentions`, no run directory.

@@ -206,6 +206,142 @@ struct SaddleTests {
         #expect(throws: BackendError.self) { try SaddleExperiment.run(c) }
     }
 
+    // MARK: the spectrum the learned map approaches, and the rate at the origin
+
+    /// Inputs ×10 (XᵀX/n ≈ 100·I, not whitened): W2·W1 converges to the least-squares map β = (XᵀX)⁺XᵀY,
+    /// a tenth of Y's scale, so the rank threshold is half β's smallest singular value (numpy's lstsq), not
+    /// of svd(Y)/√n (which left every learned mode under it: final rank 0). Every logged row's rank is the
+    /// count of its singular values over numpy's threshold, the staircase reaches 3, and the map's
+    /// singular values reach β's. With relu/tanh the centred outputs are measured, and their target stays
+    /// the centred Y/√n; gaussian inputs with n < d and whitened inputs with label noise also use β.
+    @Test(.enabled(if: NPYTests.hasNumpy, "python3 with numpy is not available"))
+    func rankThresholdIsOnTheLeastSquaresMapsScale() throws {
+        let dir = try CLITests.scratch()
+        let script = """
+            import numpy as np, sys, json
+            d = sys.argv[1]; r = np.random.default_rng(5)
+            x = r.standard_normal((40, 6)); t = r.standard_normal((6, 3)) * np.array([3.0, 2, 1])
+            np.save(f"{d}/x.npy", 10 * x); np.save(f"{d}/y.npy", x @ t)
+            np.save(f"{d}/w1.npy", 1e-3 * r.standard_normal((9, 6))); np.save(f"{d}/w2.npy", 1e-3 * r.standard_normal((3, 9)))
+            beta = np.linalg.lstsq(10 * x, x @ t, rcond=None)[0]
+            yc = x @ t - (x @ t).mean(axis=0)
+            print(json.dumps({"beta": np.linalg.svd(beta, compute_uv=False).tolist(),
+                              "y": (np.linalg.svd(x @ t, compute_uv=False) / np.sqrt(40)).tolist(),
+                              "centred": (np.linalg.svd(yc, compute_uv=False) / np.sqrt(40)).tolist(),
+                              "rate": float(np.linalg.svd((x @ t).T @ (10 * x) / 40, compute_uv=False)[0])}))
+            """
+        let py = try NPYTests.python(["-c", script, dir.path])
+        try #require(py.status == 0, "\(py.output)")
+        let ref = try #require(try JSONSerialization.jsonObject(with: Data(py.output.utf8)) as? [String: Any])
+        let beta = try #require(ref["beta"] as? [Double]), svdY = try #require(ref["y"] as? [Double])
+        let threshold = 0.5 * beta.min()!
+        #expect(svdY.min()! * 0.5 > beta.max()!, "the case must put every mode of β under the threshold svd(Y)/√n gives")
+        func close(_ a: [Double], _ b: [Double], _ tol: Double) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tol * max(abs($1), 1e-300) }
+        }
+        let r = try SaddleExperiment.run(Self.config { c in
+            c.xPath = dir.appendingPathComponent("x.npy").path; c.yPath = dir.appendingPathComponent("y.npy").path
+            c.initW1Path = dir.appendingPathComponent("w1.npy").path; c.initW2Path = dir.appendingPathComponent("w2.npy").path
+            c.activation = .linear; c.steps = 2500; c.learningRate = 0.0005; c.logEvery = 5; c.backend = .cpu
+        })
+        let s = r.summary
+        #expect(close(Self.numbers(s, "teacher_singular_values"), beta, 1e-10), "\(Self.numbers(s, "teacher_singular_values")) against numpy's β \(beta)")
+        #expect(abs((s["rank_threshold"]?.numeric ?? .nan) - threshold) <= 1e-10 * threshold)
+        #expect(abs((s["origin_rate"]?.numeric ?? .nan) - (ref["rate"] as? Double ?? 0)) <= 1e-10 * (ref["rate"] as? Double ?? 1))
+        #expect(Self.numbers(s, "final_rank") == [3] && Self.numbers(s, "ranks_after_drops") == [1, 2, 3], "\(s.render())")
+        #expect(close(Self.numbers(s, "final_singular_values"), beta, 1e-3), "final \(Self.numbers(s, "final_singular_values")) against β \(beta)")
+        let wrong = try RunDirectory.metricsRows(in: r.directory).filter { row in
+            row["rank"]?.numeric != Double((row["singular_values"]?.numbers ?? []).filter { $0 > threshold }.count)
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) rows whose rank is not the count over numpy's threshold, first at step \(wrong.first?["step"]?.displayText ?? "")")
+
+        // tanh and relu measure the centred outputs, which approach the centred Y: that target is kept.
+        for activation in [Activation.tanh, .relu] {
+            let data = try SaddleExperiment.data(Self.config { c in
+                c.xPath = dir.appendingPathComponent("x.npy").path; c.yPath = dir.appendingPathComponent("y.npy").path
+                c.activation = activation
+            })
+            #expect(close(data.teacherSingularValues, try #require(ref["centred"] as? [Double]), 1e-10), "\(activation)")
+            #expect((data.originRate == nil) == (activation == .relu))
+        }
+
+        // Synthetic teachers: gaussian inputs with n < d (β is lstsq's minimum-norm solution), and whitened
+        // inputs with label noise, against numpy's lstsq and σ₁(YᵀX/n) on the same arrays.
+        for (whiten, n, noise) in [(false, 5, nil), (true, 30, 0.3)] as [(Bool, Int, Double?)] {
+            let data = try SaddleExperiment.data(Self.config { c in
+                c.n = n; c.d = 8; c.k = 3; c.teacherRank = 3; c.singularValues = [4, 2, 1]; c.whitenInputs = whiten; c.labelNoise = noise
+            })
+            try NPY.write(data.x, shape: [n, 8], to: dir.appendingPathComponent("sx.npy"))
+            try NPY.write(data.y, shape: [n, 3], to: dir.appendingPathComponent("sy.npy"))
+            let check = try NPYTests.python(["-c", """
+                import numpy as np, sys, json
+                x, y = np.load(sys.argv[1] + "/sx.npy"), np.load(sys.argv[1] + "/sy.npy")
+                s = np.linalg.svd(np.linalg.lstsq(x, y, rcond=None)[0], compute_uv=False)
+                print(json.dumps([s.tolist(), float(np.linalg.svd(y.T @ x / len(x), compute_uv=False)[0])]))
+                """, dir.path])
+            try #require(check.status == 0, "\(check.output)")
+            let want = try #require(try JSONSerialization.jsonObject(with: Data(check.output.utf8)) as? [Any])
+            #expect(close(data.teacherSingularValues, try #require(want[0] as? [Double]), 1e-9), "whiten \(whiten): \(data.teacherSingularValues) vs \(want[0])")
+            #expect(abs((data.originRate ?? .nan) - (want[1] as? Double ?? 0)) <= 1e-10 * (want[1] as? Double ?? 1))
+            #expect(data.teacherSingularValuesOf == SaddleExperiment.leastSquaresMap)
+        }
+        // Whitened, noise-free: the teacher's own s, and its s₁ as the rate.
+        let whitened = try SaddleExperiment.data(Self.config { c in c.n = 30; c.d = 8; c.k = 3; c.teacherRank = 2; c.singularValues = [4, 2] })
+        #expect(whitened.teacherSingularValues == [4, 2] && abs((whitened.originRate ?? 0) - 4) < 1e-12)
+    }
+
+    /// Gaussian inputs (XᵀX/n ≠ I): the escape theory's rate is the data's σ₁(YᵀX/n) (4.858 here, from numpy
+    /// on the member's x.npy and y.npy), not the teacher's s₁ = 5, giving 1/ln(1 + ησ₁) = 10.784 steps per
+    /// unit of log(1/σ0). The escape steps come out exactly 25 apart, so the regression's standard error is
+    /// ~1e-15; with each step known to ±1 step (uniform: s.d. 1/√3) as a floor on the residual variance,
+    /// the standard error is numpy's √(max(RSS/(k − 2), 1/3)/Sxx) and the interval holds the theory.
+    @Test(.enabled(if: AveragedSGDTests.hasScipy, "python3 with numpy and scipy is not available"))
+    func escapeTheoryUsesTheDatasRateAndTheFitItsResolution() throws {
+        let c = Self.config { c in
+            c.n = 12; c.d = 4; c.k = 3; c.hidden = 6; c.teacherRank = 2; c.singularValues = [5, 2]; c.whitenInputs = false
+            c.learningRate = 0.02; c.steps = 1500; c.logEvery = 1; c.backend = .cpu
+        }
+        let r = try SaddleSweep.run(c, scales: [1e-3, 1e-4, 1e-5, 1e-6, 1e-7])
+        let s = r.summary
+        let escape = Self.numbers(s, "first_escape_step"), logInverse = Self.numbers(s, "log_inverse_scale")
+        try #require(escape.count == 5)
+        let script = """
+            import numpy as np, sys, json
+            from scipy import stats
+            d = sys.argv[1]; x, y = np.load(d + "/sigma1e-03/x.npy"), np.load(d + "/sigma1e-03/y.npy")
+            rate = float(np.linalg.svd(y.T @ x / len(x), compute_uv=False)[0])
+            lx, ty = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+            fit = stats.linregress(lx, ty)
+            k = len(lx); sxx = float(np.sum((np.array(lx) - np.mean(lx)) ** 2))
+            rss = float(np.sum((np.array(ty) - fit.intercept - fit.slope * np.array(lx)) ** 2))
+            se = np.sqrt(max(rss / (k - 2), 1 / 3) / sxx); t = stats.t.ppf(0.975, k - 2)
+            print(json.dumps([rate, 1 / np.log1p(0.02 * rate), fit.slope, float(se), fit.slope - t * se, fit.slope + t * se]))
+            """
+        func text(_ v: [Double]) -> String { "[" + v.map { "\($0)" }.joined(separator: ",") + "]" }
+        let py = try NPYTests.python(["-c", script, r.directory.path, text(logInverse), text(escape)])
+        try #require(py.status == 0, "\(py.output)")
+        let want = try #require(try JSONSerialization.jsonObject(with: Data(py.output.utf8)) as? [Double])
+        let (rate, theory) = (want[0], want[1])
+        #expect(abs(rate - 5) > 0.05, "the case must have a rate away from the teacher's s₁: \(rate)")
+        #expect(abs((s["origin_rate"]?.numeric ?? .nan) - rate) <= 1e-10 * rate)
+        let gotTheory = try #require(s["theory_steps_per_log_inverse_scale"]?.numeric)
+        #expect(abs(gotTheory - theory) <= 1e-10 * theory, "theory \(gotTheory), numpy's \(theory)")
+        guard case .object(let fit)? = s["fit_steps_per_log_inverse_scale"], let lo = fit["low"]?.numeric, let hi = fit["high"]?.numeric,
+              let se = fit["standard_error"]?.numeric else { Issue.record("no interval in \(s.render())"); return }
+        for (got, expected) in zip([fit["value"]?.numeric ?? .nan, se, lo, hi], want[2...]) {
+            #expect(abs(got - expected) <= 1e-9 * abs(expected), "\(got) against numpy's \(expected)")
+        }
+        #expect(fit["resolution_steps"]?.numeric == 1)
+        #expect(lo <= theory && theory <= hi, "the interval [\(lo), \(hi)] excludes the theory \(theory)")
+    }
+
+    /// relu is not differentiable at the origin: the sweep gives no theory line rather than a wrong one.
+    @Test func reluSweepHasNoTheoryRate() throws {
+        let r = try SaddleSweep.run(Self.tinySweep { $0.activation = .relu; $0.steps = 10 }, scales: [1e-2, 1e-3])
+        #expect(r.summary["theory_steps_per_log_inverse_scale"] == .null && r.summary["origin_rate"] == .null)
+        #expect(r.summary["theory_note"]?.displayText.contains("relu") == true)
+    }
+
     // MARK: the sweep's members, its fit and the options it refuses
 
     /// A sweep small enough to run in a moment.
@@ -292,21 +428,53 @@ struct SaddleTests {
         try #require(py.status == 0, "\(py.output)")
         let want = try #require(try JSONSerialization.jsonObject(with: Data(py.output.utf8)) as? [[Double]])
         for ((x, y), ref) in zip(cases, want) {
-            let fit = SaddleEscapeFit(x: x, y: y)
+            let fit = SaddleEscapeFit(x: x, y: y, resolution: 0)
             #expect(fit.identified && fit.points == x.count && fit.reason == nil)
             for (got, expected) in zip([fit.value, fit.standardError, fit.low, fit.high], ref) {
                 #expect(abs((got ?? .nan) - expected) <= 1e-9 * max(abs(expected), 1), "\(got ?? .nan) against scipy's \(expected) for \(x)")
             }
         }
+        // With a resolution h the residual variance is floored at h²/3: numpy's √(max(RSS/(k − 2), h²/3)/Sxx),
+        // the interval slope ± t·s.e. Exactly even steps (RSS = 0) get the floor; scattered ones keep their RSS.
+        let floored: [([Double], [Double], Double)] = [
+            ([2.3026, 4.6052, 6.9078, 9.2103, 11.5129], [67, 92, 117, 142, 167], 1),
+            ([2.3026, 4.6052, 6.9078, 9.2103, 11.5129], [60, 90, 110, 150, 160], 5),
+            ([1, 2, 3, 4, 5, 6], [2.0, 2.9, 6.1, 7.7, 10.4, 11.8], 0.5),
+        ]
+        let flooredScript = """
+        import sys, json
+        import numpy as np
+        from scipy import stats
+        out = []
+        for x, y, h in json.loads(sys.argv[1]):
+            x, y = np.array(x), np.array(y); k = len(x)
+            r = stats.linregress(x, y)
+            rss = float(np.sum((y - r.intercept - r.slope * x) ** 2)); sxx = float(np.sum((x - x.mean()) ** 2))
+            se = np.sqrt(max(rss / (k - 2), h * h / 3) / sxx); t = stats.t.ppf(0.975, k - 2)
+            out.append([r.slope, se, r.slope - t * se, r.slope + t * se, r.stderr, h / np.sqrt(3) / np.sqrt(sxx)])
+        print(json.dumps(out))
+        """
+        let flooredInput = String(decoding: try JSONSerialization.data(withJSONObject: floored.map { [$0.0, $0.1, $0.2] as [Any] }), as: UTF8.self)
+        let fpy = try NPYTests.python(["-c", flooredScript, flooredInput])
+        try #require(fpy.status == 0, "\(fpy.output)")
+        let fwant = try #require(try JSONSerialization.jsonObject(with: Data(fpy.output.utf8)) as? [[Double]])
+        for ((x, y, h), ref) in zip(floored, fwant) {
+            let fit = SaddleEscapeFit(x: x, y: y, resolution: h)
+            let got = [fit.value, fit.standardError, fit.low, fit.high, fit.regressionStandardError, fit.resolutionStandardError]
+            for (g, expected) in zip(got, ref) {
+                // Absolute to 1e-9 of the slope's s.e.: an RSS that is zero but for rounding gives scipy and us different 1e-12s.
+                #expect(abs((g ?? .nan) - expected) <= 1e-9 * max(abs(expected), ref[1]), "\(g ?? .nan) against numpy's \(expected) for \(y), h = \(h)")
+            }
+        }
         for k in [2, 3] {
-            let fit = SaddleEscapeFit(x: Array(cases[0].0.prefix(k)), y: Array(cases[0].1.prefix(k)))
+            let fit = SaddleEscapeFit(x: Array(cases[0].0.prefix(k)), y: Array(cases[0].1.prefix(k)), resolution: 0)
             #expect(!fit.identified && fit.value == nil && fit.low == nil && fit.reason?.contains("degrees of freedom") == true, "\(k) points")
         }
         // In the sweep's summary: two scales give the descriptive line but no identified slope.
         let rows: [JSONObject] = [(1e-3, 50.0), (1e-9, 150.0)].map { scale, step in
             var o = JSONObject(); o.set("init_scale", scale); o.set("rank_reached_at", [step]); o.set("skip_plateaus", false); return o
         }
-        let summary = try SaddleSweep.summarise(rows, scales: [1e-3, 1e-9], skipping: false)
+        let summary = try SaddleSweep.summarise(rows, scales: [1e-3, 1e-9], skipping: false, resolution: 1)
         guard case .object(let fit)? = summary["fit_steps_per_log_inverse_scale"] else { Issue.record("\(summary.render())"); return }
         #expect(fit["identified"] == .bool(false) && summary["slope_steps_per_log_inverse_scale"]?.numeric != nil)
         #expect(summary["fit_steps_per_log_inverse_scale"]?.displayText.hasPrefix("not identified") == true)

@@ -4,7 +4,8 @@ import Foundation
 /// (ResidualBoosting: a least-squares fit of the functional gradient with a line search, and the same
 /// block trained layer by layer by GD), from the same random hidden weights. Rows: the training and
 /// test loss of each after k blocks, and boosting's step η_k. The summary fits each loss's rate in k
-/// (loss ∝ k^−α over k ≥ 1, the log-log slope with ± 2 regression standard errors).
+/// (loss ∝ k^−α over the logged k ≥ 1: α = −the log-log slope with its 95 % Student-t interval,
+/// not identified with fewer than 4 logged block counts; ConvergenceOrder).
 final class ResNetBoostRun: SteppedRun {
     let cfg: ResNetTrain.Config
     let data: ResidualData
@@ -87,14 +88,21 @@ final class ResNetBoostRun: SteppedRun {
         }
     }
 
-    /// loss ∝ k^−α over k ≥ 1: α = −(the log-log slope), with its interval.
+    /// loss ∝ k^−α over k ≥ 1: α = −(the log-log slope), with its 95 % Student-t interval, or not
+    /// identified with the reason (fewer than 2 residual degrees of freedom). `rate`, `standard_error`
+    /// and `points` as before; `value`, `low`, `high` repeat α and its interval (a FittedValue's reading).
     static func rate(_ k: [Double], _ loss: [Double]) -> JSONValue {
-        guard let fit = ConvergenceOrder(h: k, error: loss, floor: 0) else { return .null }
+        let fit = ConvergenceOrder(h: k, error: loss, floor: 0, noun: "logged block counts")
         var o = JSONObject()
-        o.set("rate", -fit.order)
-        if let i = fit.interval { o.set("interval", [-i[1], -i[0]]) }
-        if let se = fit.standardError { o.set("standard_error", se) }
+        o.set("identified", fit.identified)
+        o["rate"] = fit.order.map { .number(-$0) } ?? .null
+        o["standard_error"] = fit.standardError.map { .number($0) } ?? .null
+        if let i = fit.interval { o.set("interval", [-i[1], -i[0]]) } else { o["interval"] = .null }
         o.set("points", fit.points)
+        o["reason"] = fit.reason.map { .string($0) } ?? .null
+        o["value"] = fit.identified ? fit.order.map { .number(-$0) } ?? .null : .null
+        o["low"] = fit.high.map { .number(-$0) } ?? .null
+        o["high"] = fit.low.map { .number(-$0) } ?? .null
         return .object(o)
     }
 

@@ -127,16 +127,19 @@ public enum ResNetExperiment {
         public var scheme: ResidualScheme
         public var limit: String
         public var theoryOrder: Double
-        /// The fitted order over the depths (nil with one depth).
+        /// The fitted order over the depths with its 95 % Student-t interval; not identified (and why)
+        /// with fewer than 4 usable depths (ConvergenceOrder).
         public var order: ConvergenceOrder?
         public var depths: [Int], errors: [Double]
         /// lm: the error against x′ = F itself, which it does not converge to for k ≠ 0.
         public var errorsAgainstUnmodified: [Double]?
+        /// lm: the fitted order of `errors_against_unmodified` (about 0 for k ≠ 0), read as `order` is.
+        public var orderAgainstUnmodified: ConvergenceOrder?
         public var reference: String
 
         enum CodingKeys: String, CodingKey {
             case scheme, limit, theoryOrder = "theory_order", order, depths, errors
-            case errorsAgainstUnmodified = "errors_against_unmodified", reference
+            case errorsAgainstUnmodified = "errors_against_unmodified", orderAgainstUnmodified = "order_against_unmodified", reference
         }
     }
 
@@ -180,7 +183,7 @@ public enum ResNetExperiment {
         let hs = cfg.depths.map { T / Double($0) }
         for scheme in cfg.schemes {
             var result = SchemeResult(scheme: scheme, limit: scheme.limit(s), theoryOrder: scheme.theoryOrder(s), order: nil,
-                                      depths: cfg.depths, errors: [], errorsAgainstUnmodified: nil,
+                                      depths: cfg.depths, errors: [], errorsAgainstUnmodified: nil, orderAgainstUnmodified: nil,
                                       reference: "classical RK4 of the limit at \(cfg.referenceSteps) steps")
             var ends: [Double] = [], reference: [Double], trajectory: [Double]? = nil
             if scheme == .eulerMaruyama {
@@ -207,9 +210,12 @@ public enum ResNetExperiment {
                     result.errors.append(rms(pass.end, reference))
                     if scheme == .lm, let f = fieldReference { unmodified.append(rms(pass.end, f)) }
                 }
-                if scheme == .lm { result.errorsAgainstUnmodified = unmodified }
+                if scheme == .lm, !unmodified.isEmpty {
+                    result.errorsAgainstUnmodified = unmodified
+                    result.orderAgainstUnmodified = ConvergenceOrder(h: hs, error: unmodified, noun: "depths")
+                }
             }
-            result.order = cfg.depths.count >= 2 ? ConvergenceOrder(h: hs, error: result.errors) : nil
+            result.order = ConvergenceOrder(h: hs, error: result.errors, noun: "depths")
             out.results.append(result)
             out.ends.append(ends); out.references.append(reference); out.trajectories.append(trajectory)
         }

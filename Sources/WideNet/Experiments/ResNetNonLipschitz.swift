@@ -98,7 +98,7 @@ final class ResNetNonLipschitz: SteppedRun {
             if x0 != 0 {
                 let errors = results.map { abs($0.euler[i] - exact(x0)) }
                 o.set("euler_errors", errors)
-                if let order = ConvergenceOrder(h: hs, error: errors) { o["euler_order"] = .object(try ConfigCoding.object(order)) }
+                o["euler_order"] = .object(try ConfigCoding.object(ConvergenceOrder(h: hs, error: errors, noun: "depths")))
                 o.set("tangents", results.map { $0.tangent[i] })
                 o.set("exact_tangent", (x0.magnitude.squareRoot() + cfg.horizon / 2) / x0.magnitude.squareRoot())
             }

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 /// `widenet saddle`: plateaus and saddle-to-saddle dynamics of a small-initialisation two-layer net
@@ -54,7 +55,61 @@ public enum SaddleExperiment {
         }
     }
 
-    struct Data { var x: [Double], y: [Double], n: Int, d: Int, k: Int, teacherSingularValues: [Double] }
+    /// `teacherSingularValues`: what the learned map's singular values (UnitDiagnostics.mapSingularValues)
+    /// approach, on the scale they are measured on, so that the rank threshold (half the smallest) and the
+    /// map compare like with like (`teacherSingularValuesOf` says which). `originRate`: the unstable rate of
+    /// GD at the origin, σ₁(YᵀX/n), for the nets whose linearisation there is the linear net's (nil for relu).
+    struct Data {
+        var x: [Double], y: [Double], n: Int, d: Int, k: Int, teacherSingularValues: [Double]
+        var teacherSingularValuesOf: String
+        var originRate: Double?
+    }
+
+    static let givenTeacher = "the teacher map U diag(s) Vᵀ (whitened inputs)"
+    static let leastSquaresMap = "the least-squares map (XᵀX)⁺XᵀY, which W2·W1 converges to"
+    static let centredTargets = "the centred targets (Y − mean Y)/√n, which the centred outputs approach"
+
+    /// Singular values of the minimum-norm least-squares map β = (XᵀX)⁺XᵀY (d×k; LAPACK's dgelsd with numpy's
+    /// default cut-off eps·max(n, d)): GD from a small start converges to W2·W1 = βᵀ (its updates of W1 stay in
+    /// X's row space), whatever the scale of X. For whitened X (XᵀX/n = I) β = XᵀY/n, whose singular values are
+    /// Y's over √n when Y lies in X's column span. Values under 1e-9·s₁ (directions β does not have) are left out.
+    static func leastSquaresSingularValues(x: [Double], y: [Double], n: Int, d: Int, k: Int) throws -> [Double] {
+        var a = x
+        let rows = max(n, d)
+        var b = [Double](repeating: 0, count: rows * k)
+        for i in 0..<n { for j in 0..<k { b[i * k + j] = y[i * k + j] } }
+        var s = [Double](repeating: 0, count: min(n, d))
+        var rank: Int32 = 0
+        let info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, Int32(n), Int32(d), Int32(k), &a, Int32(d), &b, Int32(k), &s,
+                                  Double.ulpOfOne * Double(max(n, d)), &rank)
+        guard info == 0 else { throw BackendError("LAPACKE_dgelsd failed (info \(info)) on the least-squares map of X and Y") }
+        let beta = Array(b.prefix(d * k))
+        let values = try SingularValues.of(beta, rows: d, cols: k)
+        return values.filter { $0 > 1e-9 * (values.first ?? 0) }
+    }
+
+    /// σ₁(YᵀX/n): at the origin E = −Y, so GD moves W1 by η W2ᵀ(YᵀX/n) and W2 by η (YᵀX/n)W1ᵀ, and the top
+    /// mode grows by 1 + ησ₁ a step. Exact for linear and tanh nets (tanh(0) = 0, tanh′(0) = 1); for whitened
+    /// inputs and a noise-free linear teacher it is the teacher's s₁.
+    static func originRate(x: [Double], y: [Double], n: Int, d: Int, k: Int) throws -> Double {
+        var m = [Double](repeating: 0, count: k * d)
+        for i in 0..<n {
+            for a in 0..<k {
+                let ya = y[i * k + a]
+                for b in 0..<d { m[a * d + b] += ya * x[i * d + b] }
+            }
+        }
+        return try SingularValues.of(m.map { $0 / Double(n) }, rows: k, cols: d).first ?? 0
+    }
+
+    /// The targets' spectrum as the student's is measured, and the rate at the origin.
+    static func targets(x: [Double], y: [Double], n: Int, d: Int, k: Int, _ c: Config) throws
+        -> (values: [Double], of: String, rate: Double?) {
+        let rate = c.activation == .relu ? nil : try originRate(x: x, y: y, n: n, d: d, k: k)
+        if c.activation == .linear { return (try leastSquaresSingularValues(x: x, y: y, n: n, d: d, k: k), leastSquaresMap, rate) }
+        let s = try SingularValues.ofCentred(y, rows: n, cols: k)
+        return (s.filter { $0 > 1e-9 * (s.first ?? 0) }, centredTargets, rate)
+    }
 
     /// Host memory of a run: the data (X, Y, their whitened copies), the n×m pre-activations,
     /// activations and their gradient, the optimiser's copies of the weights and, with plateau
@@ -85,10 +140,11 @@ public enum SaddleExperiment {
             for (flag, value, fromFile) in [("--n", c.n, n), ("--d", c.d, xa.shape[1]), ("--k", c.k, k)] where c.given.contains(flag) && value != fromFile {
                 throw BackendError("\(flag) \(value) disagrees with the data files (\(fromFile) from \(flag == "--k" ? yp : xp))")
             }
-            // The targets' spectrum as the student's is measured: of Y for a linear net, of the centred Y otherwise.
-            let s = c.activation == .linear ? try SingularValues.of(ya.values, rows: n, cols: k).map { $0 / Double(n).squareRoot() }
-                : try SingularValues.ofCentred(ya.values, rows: n, cols: k)
-            return Data(x: xa.values, y: ya.values, n: n, d: xa.shape[1], k: k, teacherSingularValues: s)
+            // The targets' spectrum as the student's is measured: of the least-squares map for a linear net (W2·W1 is
+            // measured, and reaches β, not Y/√n, unless XᵀX/n = I), of the centred Y otherwise.
+            let t = try targets(x: xa.values, y: ya.values, n: n, d: xa.shape[1], k: k, c)
+            return Data(x: xa.values, y: ya.values, n: n, d: xa.shape[1], k: k, teacherSingularValues: t.values,
+                        teacherSingularValuesOf: t.of, originRate: t.rate)
         }
         guard c.n >= 1, c.d >= 1, c.k >= 1 else { throw BackendError("--n, --d and --k must be at least 1") }
         // A linear teacher is the map U diag(s) Vᵀ; a nonlinear one is the net of the same kind,
@@ -132,11 +188,15 @@ public enum SaddleExperiment {
             let noise: [Double] = g.array(count: c.n * c.k, stream: RandomStream.labels.rawValue, step: 0, distribution: .normal, scale: sigma)
             for q in y.indices { y[q] += noise[q] }
         }
-        if c.activation != .linear {
-            // The singular values the student's staircase climbs are those of the teacher's outputs.
-            s = try SingularValues.ofCentred(y, rows: c.n, cols: c.k).filter { $0 > 1e-9 * (s.first ?? 1) }
+        // On whitened inputs without label noise the least-squares map is the teacher's own U diag(s) Vᵀ: s as given.
+        // Otherwise (Gaussian inputs, label noise, a nonlinear teacher) the singular values the student's staircase
+        // climbs are those of the least-squares map (linear) or of the teacher's centred outputs.
+        let noiseFree = (c.labelNoise ?? 0) == 0
+        let t = try targets(x: x, y: y, n: c.n, d: c.d, k: c.k, c)
+        if c.activation == .linear && c.whitenInputs && noiseFree {
+            return Data(x: x, y: y, n: c.n, d: c.d, k: c.k, teacherSingularValues: s, teacherSingularValuesOf: givenTeacher, originRate: t.rate)
         }
-        return Data(x: x, y: y, n: c.n, d: c.d, k: c.k, teacherSingularValues: s)
+        return Data(x: x, y: y, n: c.n, d: c.d, k: c.k, teacherSingularValues: t.values, teacherSingularValuesOf: t.of, originRate: t.rate)
     }
 
     public static func run(_ c: Config, control: RunControl = RunControl()) throws -> RunOutcome {

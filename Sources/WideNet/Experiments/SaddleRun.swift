@@ -7,7 +7,8 @@ final class SaddleRun: SteppedRun {
     let setup: SaddleExperiment.Setup
     let control: RunControl
     let net: TwoLayerNet
-    /// A singular value counts as learned once it passes half the smallest teacher value.
+    /// A singular value counts as learned once it passes half the smallest teacher value (the spectrum the
+    /// map approaches, on its own scale: SaddleExperiment.Data).
     let threshold: Double
     var losses: [Double] = [], logged: [Logged] = []
     var jumps: [(step: Int, jump: PlateauJump, rank: Int)] = []
@@ -52,6 +53,8 @@ final class SaddleRun: SteppedRun {
         var r = JSONObject()
         r.set("n", setup.data.n); r.set("d", setup.data.d); r.set("k", setup.data.k); r.set("hidden", setup.m)
         r.set("teacher_singular_values", setup.data.teacherSingularValues)
+        r.set("teacher_singular_values_of", setup.data.teacherSingularValuesOf)
+        r.set("origin_rate", setup.data.originRate)
         r.set("backend", setup.products.onDevice ? "opencl" : "cpu"); r.set("precision", "f64")
         r.set("inputs", c.xPath == nil ? (c.whitenInputs ? "whitened" : "gaussian") : "file")
         r.set("checkpoint_every", control.checkpointEvery)
@@ -205,7 +208,8 @@ final class SaddleRun: SteppedRun {
             initialLoss: losses.first, finalLoss: losses.last, finalRank: logged.last?.rank,
             singularValuesOf: UnitDiagnostics.mapDescription(c.activation),
             finalSingularValues: logged.last.map { Array($0.s.prefix(data.k)) } ?? [],
-            teacherSingularValues: data.teacherSingularValues, rankThreshold: threshold, rankReachedAt: reached,
+            teacherSingularValues: data.teacherSingularValues, teacherSingularValuesOf: data.teacherSingularValuesOf,
+            originRate: data.originRate, rankThreshold: threshold, rankReachedAt: reached,
             ranksVisited: logged.reduce(into: [Int]()) { visited, row in if visited.last != row.rank { visited.append(row.rank) } },
             plateaus: records, plateauCount: plateaus.count, drops: drops, dropCount: drops.count,
             ranksAfterDrops: found.map { Double(rank(at: $0.end)) }, targetLoss: target, stepsToTarget: reachedTarget?.step,

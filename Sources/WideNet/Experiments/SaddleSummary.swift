@@ -7,6 +7,12 @@ public struct SaddleSummary: Codable, Sendable {
     /// What the singular values are of (UnitDiagnostics.mapDescription).
     public var singularValuesOf: String
     public var finalSingularValues: [Double], teacherSingularValues: [Double]
+    /// What the teacher's singular values are of: the spectrum the learned map approaches, on the scale
+    /// `singular_values_of` measures (the least-squares map for a linear net, unless the teacher's own s on whitened inputs);
+    /// nil in summaries of an earlier widenet.
+    public var teacherSingularValuesOf: String?
+    /// σ₁(YᵀX/n), the unstable rate of GD at the origin (linear and tanh nets; nil for relu, not differentiable there).
+    public var originRate: Double?
     public var rankThreshold: Double
     /// The steps at which the rank first reaches 1, 2, …: the drops of the staircase.
     public var rankReachedAt: [Double]
@@ -23,6 +29,7 @@ public struct SaddleSummary: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case initialLoss = "initial_loss", finalLoss = "final_loss", finalRank = "final_rank"
         case singularValuesOf = "singular_values_of", finalSingularValues = "final_singular_values", teacherSingularValues = "teacher_singular_values"
+        case teacherSingularValuesOf = "teacher_singular_values_of", originRate = "origin_rate"
         case rankThreshold = "rank_threshold", rankReachedAt = "rank_reached_at", ranksVisited = "ranks_visited", plateaus, plateauCount = "plateau_count"
         case drops, dropCount = "drop_count", ranksAfterDrops = "ranks_after_drops", targetLoss = "target_loss"
         case stepsToTarget = "steps_to_target", secondsToTarget = "seconds_to_target", jumps, jumpCount = "jump_count"

@@ -20,7 +20,7 @@ public enum SaddleSweep {
             throw BackendError("--init-scales sets the scale of the drawn initial weights; it does not apply with \(flag)", .usage)
         }
         // Every member's checks, made before the sweep's directory exists.
-        _ = try SaddleExperiment.prepare(base)
+        let setup = try SaddleExperiment.prepare(base)
         let variants = base.skipPlateaus ? [false, true] : [false]
         var members: [SweepMember] = [], plan: [(scale: Double, skip: Bool)] = []
         for scale in scales {
@@ -51,13 +51,20 @@ public enum SaddleSweep {
             row.set("drop_count", s.dropCount); row.set("jump_count", s.jumpCount)
             return row
         }, summary: { rows, members in
-            var summary = try summarise(rows, scales: scales, skipping: base.skipPlateaus)
+            var summary = try summarise(rows, scales: scales, skipping: base.skipPlateaus, resolution: escapeResolution(logEvery: base.logEvery))
             // The members ran on one backend and device; the sweep says which, as a single run does.
             summary["backend"] = members.first?["backend"] ?? .null
             summary["device"] = members.first?["device"] ?? .null
-            // Discrete GD grows the top mode by (1 + ηs₁) a step: ln(1/σ0)/ln(1 + ηs₁) steps to escape.
-            if let s1 = members.first?["teacher_singular_values"]?.numbers.first {
-                summary.set("theory_steps_per_log_inverse_scale", 1 / Foundation.log1p(base.learningRate * s1))
+            // Discrete GD grows the top mode at the origin by (1 + ηs₁) a step, s₁ = σ₁(YᵀX/n) the data's own rate
+            // (the teacher's s₁ only for whitened inputs): ln(1/σ0)/ln(1 + ηs₁) steps to escape. Every member has the
+            // same data, so the rate is the sweep's.
+            summary.set("origin_rate", setup.data.originRate)
+            if let rate = setup.data.originRate {
+                summary.set("theory_steps_per_log_inverse_scale", 1 / Foundation.log1p(base.learningRate * rate))
+            } else {
+                summary.set("theory_steps_per_log_inverse_scale", nil as Double?)
+                summary.set("theory_note", "no theory for relu: it is not differentiable at the origin, where the escape rate is the largest "
+                            + "stationary value of ‖Yᵀrelu(Xu)‖/n over unit u, not a singular value of YᵀX/n")
             }
             return summary
         })
@@ -103,8 +110,14 @@ public enum SaddleSweep {
         rows.filter { ($0["skip_plateaus"] == .bool(true)) == skipping }
     }
 
-    /// The fit of the first escape against log(1/σ0), and with skipping each scale's comparison.
-    static func summarise(_ all: [JSONObject], scales: [Double], skipping: Bool) throws -> JSONObject {
+    /// How finely a member's first escape step is known, ± steps: the rank is read on logged rows, so
+    /// with rows every K steps the crossing lies within half a logged interval of the step found, and
+    /// within one step when every step is logged (GD's own steps are the finest time there is).
+    static func escapeResolution(logEvery: Int) -> Double { max(1, Double(logEvery) / 2) }
+
+    /// The fit of the first escape against log(1/σ0) (each escape step known to ± `resolution` steps),
+    /// and with skipping each scale's comparison.
+    static func summarise(_ all: [JSONObject], scales: [Double], skipping: Bool, resolution: Double) throws -> JSONObject {
         let plain = rows(all, skipping: false), skipped = rows(all, skipping: true)
         var escape: [Double] = [], logInverse: [Double] = []
         for row in plain {
@@ -119,8 +132,8 @@ public enum SaddleSweep {
         summary.set("first_escape_step", escape)
         summary.set("slope_steps_per_log_inverse_scale", fit?.slope)
         summary.set("intercept", fit?.intercept); summary.set("r2", fit?.r2)
-        // The slope with its standard error and 95 % interval from the residuals, or why it has none.
-        summary["fit_steps_per_log_inverse_scale"] = .object(try ConfigCoding.object(SaddleEscapeFit(x: logInverse, y: escape)))
+        // The slope with its standard error and 95 % interval from the residuals, floored by the escape steps' resolution, or why it has none.
+        summary["fit_steps_per_log_inverse_scale"] = .object(try ConfigCoding.object(SaddleEscapeFit(x: logInverse, y: escape, resolution: resolution)))
         if skipping {
             summary["skipping"] = .array(zip(plain, skipped).map { a, b in
                 let stepsA = a["steps_to_target"]?.numeric, stepsB = b["steps_to_target"]?.numeric
