@@ -63,7 +63,7 @@ def main():
              f"states rebuilt from x_L within {r4['revnet_reconstruction_error']:.1e} (f32) |",
              f"| train at L = 4…256, spirals, 300 GD updates (blocks' step η/h) | final losses {', '.join(f'{v:.4f}' for v in sw['final_losses'])}; "
              f"gap between successive learned maps {', '.join(f'{v:.2e}' for v in sw['map_gaps'])}, order in h "
-             f"{order.get('order', float('nan')):.3f} {interval(order)} |",
+             f"{order.get('order') if order.get('order') is not None else float('nan'):.3f} {interval(order)} |",
              f"| boost, spirals, 64 blocks of width 32 | training loss {b['final_loss']:.4f} (rate α = {b['boost_rate']['rate']:.3f} "
              f"{interval(b['boost_rate'])}), test {b['final_test_loss']:.4f}; layer by layer {b['final_layerwise_loss']:.4f} "
              f"(α = {b['layerwise_rate']['rate']:.3f} {interval(b['layerwise_rate'])}), test {b['final_layerwise_test_loss']:.4f} |"]

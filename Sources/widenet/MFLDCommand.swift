@@ -174,8 +174,14 @@ struct MFLDCommand: ParsableCommand {
     }
 
     func parsedCounts(_ text: String) throws -> [Int] {
-        let counts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard counts.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--chaos takes positive integers, e.g. 1000,4000,16000") }
-        return counts.compactMap { $0 }
+        let parsed = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parsed.allSatisfy({ $0 != nil }) else { throw ValidationError("--chaos takes comma-separated integers, e.g. 1000,4000,16000 (got '\(text)')") }
+        let counts = parsed.compactMap { $0 }
+        guard counts.allSatisfy({ $0 > 0 }) else { throw BackendError("--chaos counts must be positive (got \(text))") }
+        // Each count is a member directory: a repeat would run into the same ones and count twice in the fit.
+        if let repeated = counts.first(where: { c in counts.filter { $0 == c }.count > 1 }) {
+            throw BackendError("--chaos lists \(repeated) more than once; each count is one member of the sweep")
+        }
+        return counts
     }
 }

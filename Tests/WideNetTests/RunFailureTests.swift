@@ -31,6 +31,26 @@ struct RunFailureTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("overflow").path), "a run directory was left behind")
     }
 
+    /// An --out that existed before the run (empty, or holding the front end's inputs/) keeps what it
+    /// held and loses what a run that failed before its first row put in it, so it can be used again.
+    @Test func anExistingOutKeepsOnlyWhatItHeld() throws {
+        let dir = try CLITests.scratch()
+        let n = 6
+        let x = dir.appendingPathComponent("X.npy"), y = dir.appendingPathComponent("y.npy")
+        try NPY.write(SyntheticData.sphere(n: n, d: 3, seed: 2).x, shape: [n, 3], to: x)
+        try NPY.write([Double](repeating: 1e300, count: n), shape: [n], to: y)
+        for held in [[], ["inputs"]] {
+            let out = dir.appendingPathComponent("out-\(held.count)")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            for name in held { try FileManager.default.createDirectory(at: out.appendingPathComponent(name), withIntermediateDirectories: true) }
+            let r = try CLITests.run(["train", "--x", x.path, "--y", y.path, "--width", "64", "--steps", "3", "--backend", "cpu", "--quiet",
+                                      "--out", out.path])
+            #expect(r.status == FailureClass.badInput.exitCode, "\(r.stderr)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+            #expect(left == held, "--out holding \(held) was left with \(left)")
+        }
+    }
+
     /// A step that throws after the first row (backward Euler's fixed point failing at a large step):
     /// status "failed" with the step and the error, rows and report kept, exit 65; the next run into
     /// the same --out moves it aside to -failed.
@@ -167,6 +187,29 @@ struct RunFailureTests {
         let config = try RunFiles.object(in: out.appendingPathComponent("config.json"), shown: "config.json")
         guard case .object(let resolved)? = config["resolved"] else { Issue.record("no resolved config"); return }
         #expect(resolved["width"] == .int(128))
+    }
+
+    /// mfld --chaos with a count listed twice is refused (the two would share member directories);
+    /// --resume on a failed run says it failed; a report written later clears the summary's report_error.
+    @Test func repeatedCountsResumingAFailedRunAndALateReport() throws {
+        try CLITests().expectCleanFailure(["mfld", "--chaos", "64,64,128", "--n", "20", "--n-test", "10", "--d", "3", "--steps", "2",
+                                           "--backend", "cpu"], mentions: "--chaos lists 64 more than once")
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let failed = try CLITests.run(["resnet", "--experiment", "train", "--scheme", "backward-euler", "--depth", "4", "--n", "64",
+                                       "--backend", "cpu", "--quiet", "--out", out.path, "--steps", "100", "--lr", "3"])
+        #expect(failed.status == FailureClass.badInput.exitCode, "\(failed.stderr)")
+        try CLITests().expectOneLineError(["resnet", "--resume", out.path, "--quiet"], mentions: ["the run failed", "\(out.path)-failed"])
+
+        let done = try CLITests.scratch().appendingPathComponent("done")
+        let r = try CLITests.run(["train", "--n", "8", "--d", "3", "--width", "64", "--steps", "2", "--backend", "cpu", "--quiet", "--out", done.path])
+        try #require(r.status == 0, "\(r.stderr)")
+        var summary = try Self.summary(done)
+        summary.set("report_error", "cannot write report.html: No space left on device")
+        try AtomicFile.write(summary.render(pretty: true) + "\n", to: done.appendingPathComponent("summary.json"))
+        #expect(try CLITests.run(["report", done.path]).status == 0)
+        #expect(try Self.summary(done)["report_error"] == nil)
+        let html = try String(contentsOf: done.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(!html.contains("report_error"))
     }
 
     /// A resumed train run keeps its checkpoint cadence: another --checkpoint-every is refused by name.

@@ -49,7 +49,7 @@ private func systemError(_ what: String) -> WideNetIOError {
 }
 
 /// Loops because write(2) may write less than asked or be interrupted by a signal.
-private func writeAll(_ data: Data, to fd: Int32, path: String) -> WideNetIOError? {
+func writeAll(_ data: Data, to fd: Int32, path: String) -> WideNetIOError? {
     data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> WideNetIOError? in
         guard let base = raw.baseAddress else { return nil }
         var offset = 0

@@ -52,11 +52,17 @@ public struct RunInterrupted: Error, CustomStringConvertible {
     public var checkpointWritten = true
     /// The sweep member the signal stopped, when a sweep was running.
     public var member: String? = nil
+    /// The signal came as `member` finished: it is complete, and the sweep stopped before the next one.
+    public var afterMember = false
     public init(signal: Int32, step: Int, directory: URL, command: String, checkpointWritten: Bool = true, member: String? = nil) {
         self.signal = signal; self.step = step; self.directory = directory; self.command = command
         self.checkpointWritten = checkpointWritten; self.member = member
     }
     public var description: String {
+        if afterMember, let member {
+            return "\(signal == SIGINT ? "interrupted" : "terminated") as \(member) finished (\(step) member\(step == 1 ? "" : "s") done); "
+                + "continue with `\(Job.launcherPrefix)widenet \(command) --resume \(directory.path)`"
+        }
         let what = "\(signal == SIGINT ? "interrupted" : "terminated")\(member.map { " in \($0)" } ?? "") at step \(step)"
         if member != nil && !checkpointWritten {
             return "\(what) without a checkpoint (--no-checkpoint); `\(Job.launcherPrefix)widenet \(command) --resume \(directory.path)` finishes the sweep, starting that member over"

@@ -24,7 +24,12 @@ public struct RunControl: Sendable {
     func checkpointToResume(in directory: String?) throws -> Checkpoint? {
         guard resume else { return nil }
         let url = URL(fileURLWithPath: directory ?? ".")
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("summary.json").path) {
+        let summary = url.appendingPathComponent("summary.json")
+        if FileManager.default.fileExists(atPath: summary.path) {
+            if case .string(let status)? = (try? RunFiles.object(in: summary, shown: summary.path))?["status"], status != "complete" {
+                throw WideNetIOError("--resume \(url.path): the run \(status) (summary.json says so) and cannot be continued; "
+                    + "a new run into \(url.path) moves it aside to \(url.path)-\(status)")
+            }
             throw WideNetIOError("--resume \(url.path): the run is complete (it has summary.json); nothing to continue")
         }
         return try Checkpoint.load(from: url)

@@ -35,9 +35,13 @@ public final class RunDirectory {
             throw error
         }
         // Registered before the claim file appears in it: a signal from here on removes what this
-        // run made (and a refused run unregisters it below, leaving the directory to its holder).
-        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
+        // run made (and a refused run unregisters it below, leaving the directory to its holder). An
+        // --out that existed keeps the directory and what was in it (the front end's inputs/, say), and
+        // loses what this run put there.
         url = URL(fileURLWithPath: chosen)
+        let existing = created.isEmpty ? (try? fm.contentsOfDirectory(atPath: chosen)).map(Set.init) : nil
+        if let outermost = created.first { Cleanup.register(outermost, .runDirectory) }
+        if let existing { Cleanup.register(chosen, .runContents, keeping: existing) }
         do {
             guard fm.isWritableFile(atPath: url.path) else {
                 throw WideNetIOError("--out \(chosen): the directory is not writable")
@@ -49,6 +53,7 @@ public final class RunDirectory {
         } catch {
             claim = nil
             if let outermost = created.first { Cleanup.unregister(outermost) }
+            if existing != nil { Cleanup.unregister(chosen) }
             // Only what is empty goes: a directory this process made can already hold another run's
             // claim file and files (it claimed the path first), and removing them would let a third
             // run claim a fresh copy beside the one still running.
@@ -56,7 +61,12 @@ public final class RunDirectory {
             throw error
         }
         self.created = created
+        self.existedBefore = existing.map { (chosen, $0) }
     }
+
+    /// The --out given when it existed before the run, with what it held then (nil when this run made it
+    /// or continues one).
+    private var existedBefore: (path: String, entries: Set<String>)?
 
     /// A diverged or failed run (its summary.json says so) does not block its --out: it moves to
     /// <path>-diverged (or -failed, -diverged-2, …), kept for its rows and report, and the path is free again.
@@ -103,6 +113,11 @@ public final class RunDirectory {
     public func discard() {
         try? metrics?.close()
         metrics = nil
+        if let existedBefore {
+            Cleanup.unregister(existedBefore.path)
+            _ = Cleanup.emptyOut(existedBefore.path, keeping: existedBefore.entries)
+            return
+        }
         if let outermost = created.first { Cleanup.unregister(outermost) }
         // `created` holds the paths as given (relative for --out ie), url an absolute one.
         guard let own = created.last, URL(fileURLWithPath: own).standardizedFileURL.path == url.standardizedFileURL.path else { return }
@@ -134,7 +149,13 @@ public final class RunDirectory {
             }
             metrics = h
         }
-        try metrics?.write(contentsOf: Data((row.render() + "\n").utf8))
+        // A whole line or none: a write that fails (a full disk) is cut back, so the file stays rows.
+        guard let fd = metrics?.fileDescriptor else { return }
+        let start = lseek(fd, 0, SEEK_END)
+        if let failure = writeAll(Data((row.render() + "\n").utf8), to: fd, path: file("metrics.jsonl").path) {
+            if start >= 0 { _ = ftruncate(fd, start) }
+            throw failure
+        }
     }
 
     public func writeArray<T: BinaryFloatingPoint>(_ values: [T], shape: [Int], to name: String) throws {

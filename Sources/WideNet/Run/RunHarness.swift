@@ -59,8 +59,13 @@ enum RunHarness {
             throw error
         }
         if resumeFrom == nil {
-            try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json")
-            if Job.isLeader { try experiment.writeInputs(in: run) }
+            do {
+                try run.writeJSON(RecordedConfig.withCommandLine(experiment.config()), to: "config.json")
+                if Job.isLeader { try experiment.writeInputs(in: run) }
+            } catch {
+                run.discard()
+                throw error
+            }
         }
         return try Loop(experiment: experiment, directory: run, home: home, control: control, resumed: resumeFrom, quiet: quiet).run()
     }
@@ -109,7 +114,10 @@ private struct Loop {
                 run.discard()
                 throw BackendError("the initial loss is \(Self.number(loss)): \(e.initialFailure())")
             }
-            if let row = observed.row { try run.appendMetrics(row) }
+            do { if let row = observed.row { try run.appendMetrics(row) } } catch {
+                run.discard()
+                throw error
+            }
         }
         var lastCheckpoint = resumed?.step
         var lastStep = first
@@ -136,7 +144,10 @@ private struct Loop {
                 progress.finish()
                 throw try diverged(at: k + 1, loss: loss, checkpoint: lastCheckpoint, notes: notes)
             }
-            if let row = observed.row { try run.appendMetrics(row) }
+            do { if let row = observed.row { try run.appendMetrics(row) } } catch {
+                progress.finish()
+                throw try failed(at: k + 1, error: error, checkpoint: lastCheckpoint, notes: notes)
+            }
             progress.update(step: k + 1, loss: observed.loss)
             lastStep = k + 1
             if e.reachedEnd(at: k + 1) { break }   // every rank alike: the loss it looks at is gathered
@@ -209,8 +220,13 @@ private struct Loop {
     /// error keeps its class (exit code). A signal's stop is not a failure and passes through.
     func failed(at k: Int, error: Error, checkpoint: Int?, notes: [String]) throws -> Error {
         if error is RunInterrupted || error is RunDiverged { return error }
-        let kept = try stopped(status: "failed", at: k, checkpoint: checkpoint, notes: notes, error: error)
-        return WideNetIOError("\(experiment.command) failed at step \(k): \(error); \(kept)", FailureClass.of(error) ?? .badInput)
+        let what = "\(experiment.command) failed at step \(k): \(error)", kind = FailureClass.of(error) ?? .badInput
+        do {
+            return WideNetIOError("\(what); \(try stopped(status: "failed", at: k, checkpoint: checkpoint, notes: notes, error: error))", kind)
+        } catch let summaryError {
+            // A full disk fails the summary too: say both, and where the rows are.
+            return WideNetIOError("\(what); its summary could not be written either (\(summaryError)); the rows so far are in \(directory.url.path)", kind)
+        }
     }
 
     /// summary.json of a run that stopped before its last step, and its report; what was kept, in words.

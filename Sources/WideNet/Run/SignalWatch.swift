@@ -67,16 +67,28 @@ public enum SignalWatch {
 /// ends the process) and new run directories (removed only before their training loop starts,
 /// since from then on they hold rows and checkpoints worth keeping).
 public enum Cleanup {
-    public enum Kind: Sendable { case temporary, runDirectory }
+    /// `runContents`: a run directory that existed before the run (holding no run): what the run put in
+    /// it goes, the directory and what was there before stay.
+    public enum Kind: Sendable { case temporary, runDirectory, runContents }
     nonisolated(unsafe) private static var paths: [String: Kind] = [:]
+    nonisolated(unsafe) private static var before: [String: Set<String>] = [:]
     private static let lock = NSLock()
 
-    public static func register(_ path: String, _ kind: Kind) { lock.lock(); paths[path] = kind; lock.unlock() }
-    public static func unregister(_ path: String) { lock.lock(); paths[path] = nil; lock.unlock() }
+    public static func register(_ path: String, _ kind: Kind, keeping existing: Set<String> = []) {
+        lock.lock(); paths[path] = kind; before[path] = existing; lock.unlock()
+    }
+    public static func unregister(_ path: String) { lock.lock(); paths[path] = nil; before[path] = nil; lock.unlock() }
 
     /// The run directories are kept from now on (their loop has started).
     public static func keepRunDirectories() {
         lock.lock(); paths = paths.filter { $0.value == .temporary }; lock.unlock()
+    }
+
+    /// Removes what is in `path` but the entries `keeping`, keeping the directory; true when something went.
+    static func emptyOut(_ path: String, keeping: Set<String>) -> Bool {
+        let items = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { !keeping.contains($0) }
+        for item in items { try? FileManager.default.removeItem(atPath: (path as NSString).appendingPathComponent(item)) }
+        return !items.isEmpty
     }
 
     /// Removes every registered path, deepest first; returns the run directories removed.
@@ -84,7 +96,9 @@ public enum Cleanup {
         lock.lock(); defer { lock.unlock() }
         var removed: [String] = []
         for (path, kind) in paths.sorted(by: { $0.key.count > $1.key.count }) {
-            if (try? FileManager.default.removeItem(atPath: path)) != nil, kind == .runDirectory { removed.append(path) }
+            if kind == .runContents {
+                if emptyOut(path, keeping: before[path] ?? []) { removed.append("what the run put in \(path)") }
+            } else if (try? FileManager.default.removeItem(atPath: path)) != nil, kind == .runDirectory { removed.append(path) }
         }
         paths.removeAll()
         return removed

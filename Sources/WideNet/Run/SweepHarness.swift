@@ -68,6 +68,14 @@ enum SweepHarness {
             try root.appendMetrics(r)
             rows.append(r); summaries.append(summary)
             finished(index + 1, members.count, r, Date().timeIntervalSince(memberStart))
+            // A signal in the member's last step (or while it wrote its summary) was recorded but left to
+            // finish the member: the sweep stops here, the member kept, before starting the next.
+            if let signal = Interruption.pending, index + 1 < members.count {
+                try root.close()
+                var stop = RunInterrupted(signal: signal, step: index + 1, directory: root.url, command: resumeCommand, member: member.name)
+                stop.afterMember = true
+                throw stop
+            }
         }
         try root.close()
         SignalWatch.resumeHint = nil
