@@ -126,6 +126,10 @@ struct RunFailureTests {
             let r = try CLITests.run(args + ["--backend", "cpu", "--quiet"])
             #expect(r.status == FailureClass.resources.exitCode, "\(args): exit \(r.status)")
         }
+        // The CPU backend's particles live in host memory: WIDENET_MEMORY_LIMIT bounds them.
+        let particles = ["mfld", "--particles", "30000000", "--n", "20", "--n-test", "10", "--d", "3", "--steps", "1", "--entropy-sample", "64",
+                         "--backend", "cpu"]
+        try cli.expectCleanFailure(particles, env: ["WIDENET_MEMORY_LIMIT": "4e7"], mentions: "30000000 particles", "largest count that fits")
     }
 
     /// A value outside its option's range is bad input (65), wherever the check sits; a contradiction

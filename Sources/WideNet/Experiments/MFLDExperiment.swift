@@ -57,7 +57,15 @@ public enum MFLDExperiment {
         let sample = Double(min(cfg.entropySample, cfg.particles)), shown = Double(min(20_000, cfg.particles))
         try MemoryPreflight.require(8 * (sample * Double(2 * D + 4) + shown * Double(D)) + 33_554_432,
                                     for: "the entropy sample of \(Int(sample)) particles") { have in
-            "the largest --entropy-sample that fits is \(max(0, Int((have / 8 - shown * Double(D) - 4_194_304) / Double(2 * D + 4))))"
+            let largest = Int((have / 8 - shown * Double(D) - 4_194_304) / Double(2 * D + 4))
+            return largest > 0 ? "the largest --entropy-sample that fits is \(largest)"
+                : "not even the sample's fixed 32 MiB block and the report's \(Int(shown)) particles fit"
+        }
+        // The CPU backend keeps the particles in host memory: the host's limit applies too.
+        if info.kind == "cpu" {
+            try MemoryPreflight.require(need, for: "\(cfg.particles) particles of dimension \(D)") { have in
+                "the largest count that fits is \(Int(max(have, 0) / Double(D * bytes)))"
+            }
         }
         guard need <= budget else {
             let fits = Int(budget / Double(D * bytes))
