@@ -141,9 +141,21 @@ struct SweepCommand: ParsableCommand {
 
     func printProgress(done: Int, total: Int, row: JSONObject, seconds: Double) {
         func g(_ key: String) -> String { row[key]?.numeric.map { String(format: "%.4g", $0) } ?? "?" }
-        let line = "width \(row["width"]?.displayText ?? "?") (\(done)/\(total)): loss \(g("loss")), max movement \(g("final_max_move")), "
-            + "flipped \(g("final_flip_fraction")), kernel deviation \(g("max_kernel_deviation")), \(String(format: "%.1f", seconds)) s\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        let text = "loss \(g("loss")), max movement \(g("final_max_move")), "
+            + "flipped \(g("final_flip_fraction")), kernel deviation \(g("max_kernel_deviation")), \(String(format: "%.1f", seconds)) s"
+        let member = "width \(row["width"]?.displayText ?? "?")"
+        switch ProgressBar.mode {
+        case .none: return
+        case .json:
+            // The shape of the runs' own JSON progress lines, one per finished member.
+            var o = JSONObject()
+            o.set("progress", "sweep"); o.set("member", member); o.set("step", done); o.set("total", total); o.set("text", text)
+            o.set("member_seconds", seconds)
+            if done == total { o.set("final", true) }
+            FileHandle.standardError.write(Data((o.render() + "\n").utf8))
+        default:
+            FileHandle.standardError.write(Data("\(member) (\(done)/\(total)): \(text)\n".utf8))
+        }
     }
 
     func printSummary(_ s: JSONObject) {

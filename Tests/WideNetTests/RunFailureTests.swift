@@ -216,6 +216,19 @@ struct RunFailureTests {
         #expect(!html.contains("report_error"))
     }
 
+    /// A failed run with a checkpoint continues from it on --resume (a full disk freed, say): here the
+    /// same step fails again, which shows the run was continued rather than refused.
+    @Test func aFailedRunContinuesFromItsLastCheckpoint() throws {
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let args = ["resnet", "--experiment", "train", "--scheme", "backward-euler", "--depth", "4", "--n", "64", "--backend", "cpu",
+                    "--quiet", "--out", out.path, "--steps", "100", "--lr", "3", "--checkpoint-every", "1"]
+        let failed = try CLITests.run(args)
+        #expect(failed.status == FailureClass.badInput.exitCode && failed.stderr.contains("failed at step 2"), "\(failed.stderr)")
+        let again = try CLITests.run(["resnet", "--resume", out.path, "--quiet"])
+        #expect(again.status == FailureClass.badInput.exitCode && again.stderr.contains("failed at step 2"), "\(again.stderr)")
+        #expect(try Self.summary(out)["status"] == .string("failed"))
+    }
+
     /// A resumed train run keeps its checkpoint cadence: another --checkpoint-every is refused by name.
     @Test func resumeRefusesAnotherCheckpointCadence() throws {
         let run = try CLITests.scratch().appendingPathComponent("run")

@@ -55,8 +55,10 @@ public enum MFLDChaos {
             let line: String
             if ProgressBar.mode == .json {
                 var o = JSONObject()
-                o.set("progress", "mfld-chaos"); o.set("member", row["member"]?.displayText); o.set("done", done); o.set("total", total)
+                o.set("progress", "mfld-chaos"); o.set("member", row["member"]?.displayText); o.set("step", done); o.set("total", total)
                 o.set("member_seconds", seconds); o.set("elapsed_s", elapsed); o.set("eta_s", done == total ? 0 : eta.isFinite ? eta : nil)
+                o.set("text", "N = \(row["particles"]?.displayText ?? "?")\(loss)")
+                if done == total { o.set("final", true) }
                 line = o.render()
             } else {
                 line = "mfld --chaos: member \(done)/\(total) \(row["member"]?.displayText ?? "?") (N = \(row["particles"]?.displayText ?? "?"))"

@@ -26,9 +26,17 @@ public struct RunControl: Sendable {
         let url = URL(fileURLWithPath: directory ?? ".")
         let summary = url.appendingPathComponent("summary.json")
         if FileManager.default.fileExists(atPath: summary.path) {
-            if case .string(let status)? = (try? RunFiles.object(in: summary, shown: summary.path))?["status"], status != "complete" {
-                throw WideNetIOError("--resume \(url.path): the run \(status) (summary.json says so) and cannot be continued; "
-                    + "a new run into \(url.path) moves it aside to \(url.path)-\(status)")
+            let status = (try? RunFiles.object(in: summary, shown: summary.path))?["status"]?.displayText ?? "complete"
+            // A failed run (a full disk, a device error) continues from its last good checkpoint once the cause
+            // is gone: its summary and report go, and the metrics are cut back to the checkpoint as always.
+            if status == "failed", FileManager.default.fileExists(atPath: Checkpoint.folder(in: url).appendingPathComponent("state.json").path) {
+                let checkpoint = try Checkpoint.load(from: url)
+                for name in ["summary.json", "report.html"] { try? FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
+                return checkpoint
+            }
+            if status != "complete" {
+                throw WideNetIOError("--resume \(url.path): the run \(status) (summary.json says so)\(status == "failed" ? " before its first checkpoint" : "") "
+                    + "and cannot be continued; a new run into \(url.path) moves it aside to \(url.path)-\(status)")
             }
             throw WideNetIOError("--resume \(url.path): the run is complete (it has summary.json); nothing to continue")
         }

@@ -30,6 +30,11 @@ enum SweepHarness {
         if resume {
             let url = URL(fileURLWithPath: out ?? ".")
             let summaryFile = url.appendingPathComponent("summary.json")
+            // A sweep stopped by a failing member (a full disk, say) continues: the finished members are read
+            // back and the failed one continues from its checkpoint (runOrRead).
+            if case .string("failed")? = (try? RunFiles.object(in: summaryFile, shown: summaryFile.path))?["status"] {
+                for name in ["summary.json", "report.html"] { try? FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
+            }
             if FileManager.default.fileExists(atPath: summaryFile.path) {
                 if case .string(let status)? = (try? RunFiles.object(in: summaryFile, shown: summaryFile.path))?["status"], status != "complete" {
                     throw WideNetIOError("--resume \(url.path): the sweep \(status) (summary.json); a sweep continues only past finished members: "
@@ -146,8 +151,13 @@ enum SweepHarness {
             if case .string("diverged")? = summary["status"] {
                 throw RunDiverged(message: "\(member.name) in \(root.url.path) diverged; a sweep continues only past finished members")
             }
-            _ = try Job.exchange.fromLeader([Action.readBack.rawValue])
-            return summary
+            if case .string("failed")? = summary["status"] {
+                // Continued from its checkpoint, or started over below when it has none.
+                for name in ["summary.json", "report.html"] { try? fm.removeItem(at: directory.appendingPathComponent(name)) }
+            } else {
+                _ = try Job.exchange.fromLeader([Action.readBack.rawValue])
+                return summary
+            }
         }
         var memberControl = control
         memberControl.resume = false
