@@ -86,3 +86,12 @@ def test_a_diverged_run_keeps_its_inputs(tmp_path):
     with pytest.raises(widenet.WideNetError):
         widenet.train(out=out, lr=1e6, progress="none", **dict(CASES["train"], steps=50))
     assert (out / "config.json").exists() and (out / "inputs" / "x.npy").exists()
+
+
+def test_complex_and_text_arrays_are_refused_before_anything_is_made(tmp_path):
+    out = tmp_path / "run"
+    for bad in (X.astype(np.complex128), X.astype(str)):
+        with pytest.raises(TypeError, match="real arrays"):
+            widenet.train(x=bad, y=Y, width=64, steps=2, backend="cpu", out=out, progress="none")
+        assert not out.exists()
+

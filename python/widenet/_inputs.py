@@ -120,6 +120,10 @@ class InputFolder:
         return inputs
 
     def write(self, name: str, array: np.ndarray) -> str:
+        # Refused before anything is made: a cast to float64 would drop an imaginary part, or turn
+        # strings and objects into an error from numpy instead of one naming the option.
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_):
+            raise TypeError(f"{name}: widenet takes real arrays (float or integer), not {array.dtype}")
         if self.folder is None:
             self.folder = self._claim()
         dtype = np.float32 if array.dtype == np.float32 else np.float64

@@ -248,6 +248,9 @@ def _execute(argv: List[str], handler, directory: Optional[str], exe: Path, comm
             proc.wait()
         for t in threads:
             t.join(timeout=5)
+        for stream in (proc.stdout, proc.stderr):   # the pipes, or Python warns of unclosed files
+            if stream is not None:
+                stream.close()
         if hasattr(handler, "close"):
             handler.close()
 
@@ -258,12 +261,16 @@ def _execute(argv: List[str], handler, directory: Optional[str], exe: Path, comm
     errors = [l[len("error: "):].strip() for l in err_lines if l.startswith("error: ")]
     stopped = interrupted or bool(terminated) or code in (128 + signal.SIGINT, 128 + signal.SIGTERM)
     if stopped:
-        hint = next((m.group(1) for n in notes for m in [_RESUME_HINT.search(n)] if m), None)
+        # The continuation is named on a note (a checkpoint written) or on the error line (a sweep
+        # stopped between members).
+        hint = next((m.group(1) for n in notes + errors for m in [_RESUME_HINT.search(n)] if m), None)
         where = hint or directory
         run = None
         if where and (Path(where) / "config.json").exists():
             run = Run(where, binary=exe)
-        message = (errors or [n for n in notes if "interrupt" in n] or [f"widenet exited with code {code}"])[-1]
+        by = {128 + signal.SIGINT: "SIGINT", 128 + signal.SIGTERM: "SIGTERM"}.get(code)
+        fallback = f"widenet was stopped by {by} (exit code {code})" if by else f"widenet exited with code {code}"
+        message = (errors or [n for n in notes if "interrupt" in n or "terminat" in n] or [fallback])[-1]
         raise Interrupted(run, message, code)
     if code != 0:
         message = errors[-1] if errors else (stderr.strip().splitlines() or [f"widenet exited with code {code}"])[-1]
