@@ -108,7 +108,9 @@ struct SaddleCommand: ParsableCommand {
             }
             c.given = Set(["--n", "--d", "--k", "--hidden"].filter(RunControlOptions.onCommandLine))
             let values = singularValues.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-            guard values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--singular-values takes positive numbers, e.g. 10,8,6") }
+            // Not a number: a malformed option (64); a number out of range: bad input (65), as for every single value.
+            guard values.allSatisfy({ $0 != nil }) else { throw ValidationError("--singular-values takes comma-separated numbers, e.g. 10,8,6") }
+            guard values.allSatisfy({ ($0 ?? 0) > 0 }) else { throw BackendError("--singular-values must be positive (got \(singularValues))") }
             c.singularValues = values.compactMap { $0 }
             c.labelNoise = labelNoise
             c.activation = activation; c.optimizer = optimizer; c.steps = steps; c.learningRate = lr; c.seed = seed
@@ -140,7 +142,8 @@ struct SaddleCommand: ParsableCommand {
 
     func parsedScales(_ text: String) throws -> [Double] {
         let scales = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard scales.allSatisfy({ ($0 ?? 0) > 0 }) else { throw ValidationError("--init-scales takes positive numbers, e.g. 1e-2,1e-4") }
+        guard scales.allSatisfy({ $0 != nil }) else { throw ValidationError("--init-scales takes comma-separated numbers, e.g. 1e-2,1e-4") }
+        guard scales.allSatisfy({ ($0 ?? 0) > 0 }) else { throw BackendError("--init-scales must be positive (got \(text))") }
         return scales.compactMap { $0 }
     }
 

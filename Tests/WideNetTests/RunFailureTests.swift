@@ -141,6 +141,10 @@ struct RunFailureTests {
             (.badInput, ["resnet", "--horizon", "0"]),
             (.badInput, ["train", "--n", "8", "--d", "3", "--label-noise", "2"]),
             (.badInput, ["bench", "--repeats", "0"]),
+            (.badInput, ["saddle", "--init-scales", "0,1e-3"]),
+            (.badInput, ["saddle", "--singular-values", "1,-2"]),
+            (.badInput, ["mfld", "--chaos", "0,64,128"]),
+            (.usage, ["saddle", "--init-scales", "a,1e-3"]),
             (.usage, ["gram", "--n", "20", "--eigensolver", "full", "--matrix", "free"]),
         ]
         for (index, (expected, args)) in cases.enumerated() {
