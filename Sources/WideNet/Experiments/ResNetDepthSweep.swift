@@ -78,6 +78,6 @@ public enum ResNetDepthSweep {
                 // The order with its 95 % Student-t interval; not identified (with the reason) below 4 gaps.
                 s["map_gap_order"] = .object(try ConfigCoding.object(ConvergenceOrder(h: h, error: gaps, noun: "gaps")))
                 return s
-            })
+            }, announce: true)
     }
 }

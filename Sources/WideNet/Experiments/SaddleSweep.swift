@@ -67,7 +67,7 @@ public enum SaddleSweep {
                             + "stationary value of ‖Yᵀrelu(Xu)‖/n over unit u, not a singular value of YᵀX/n")
             }
             return summary
-        })
+        }, announce: true)
     }
 
     /// σ0 with the fewest significant digits that read back as σ0 itself (1e-03, 1.2e-03, 1.004e-03):

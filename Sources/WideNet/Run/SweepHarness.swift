@@ -20,6 +20,7 @@ enum SweepHarness {
                     members: [SweepMember], memberSummary: S.Type, control: RunControl, quiet: Bool,
                     row: (_ index: Int, _ summary: S, _ times: RunTimes) throws -> JSONObject,
                     summary: (_ rows: [JSONObject], _ memberSummaries: [JSONObject]) throws -> JSONObject,
+                    announce: Bool = false,
                     finished: (_ done: Int, _ total: Int, _ row: JSONObject, _ seconds: Double) -> Void = { _, _, _, _ in })
         throws -> RunOutcome {
         try control.validate()
@@ -72,7 +73,11 @@ enum SweepHarness {
             if r["member"] == nil { r.set("member", member.name) }
             try root.appendMetrics(r)
             rows.append(r); summaries.append(summary)
-            finished(index + 1, members.count, r, Date().timeIntervalSince(memberStart))
+            let seconds = Date().timeIntervalSince(memberStart)
+            finished(index + 1, members.count, r, seconds)
+            if announce && !quiet {
+                memberProgress(command: command, member: member.name, done: index + 1, total: members.count, seconds: seconds)
+            }
             // A signal in the member's last step (or while it wrote its summary) was recorded but left to
             // finish the member: the sweep stops here, the member kept, before starting the next.
             if let signal = Interruption.pending, index + 1 < members.count {
@@ -94,6 +99,23 @@ enum SweepHarness {
         try root.writeJSON(s, to: "summary.json")
         try ReportHook.write(in: root.url)
         return RunOutcome(directory: root.url, summary: s, notes: notes)
+    }
+
+    /// A line per finished member for a sweep that prints none of its own (`announce`), following --progress
+    /// (a JSON object with step, total and final under json; nothing under none).
+    static func memberProgress(command: String, member: String, done: Int, total: Int, seconds: Double) {
+        let line: String
+        switch ProgressBar.mode {
+        case .none: return
+        case .json:
+            var o = JSONObject()
+            o.set("progress", command); o.set("member", member); o.set("step", done); o.set("total", total); o.set("member_seconds", seconds)
+            if done == total { o.set("final", true) }
+            line = o.render()
+        default:
+            line = "\(member) (\(done)/\(total)): done in \(String(format: "%.1f", seconds)) s"
+        }
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
     /// A member that diverged or failed ends the sweep: its summary.json says so (status, the member,
