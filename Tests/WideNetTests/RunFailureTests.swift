@@ -233,6 +233,19 @@ struct RunFailureTests {
         #expect(try Self.summary(out)["status"] == .string("failed"))
     }
 
+    /// --out / is refused (a run and its cleanup need a directory of their own); a diverged run moved
+    /// aside gets its report rewritten under its new name.
+    @Test func theRootIsRefusedAndAMovedRunIsRetitled() throws {
+        let root = try CLITests.run(["train", "--n", "8", "--d", "3", "--width", "64", "--steps", "1", "--quiet", "--out", "/"])
+        #expect(root.status == FailureClass.usage.exitCode && root.stderr.contains("--out /"), "\(root.stderr)")
+        let out = try CLITests.scratch().appendingPathComponent("run")
+        let args = ["train", "--n", "12", "--d", "4", "--width", "256", "--backend", "cpu", "--quiet", "--out", out.path]
+        _ = try CLITests.run(args + ["--steps", "60", "--lr", "50"])
+        #expect(try CLITests.run(args + ["--steps", "2"]).status == 0)
+        let html = try String(contentsOf: URL(fileURLWithPath: out.path + "-diverged/report.html"), encoding: .utf8)
+        #expect(html.contains("Run run-diverged"), "the moved run's report keeps its old name")
+    }
+
     /// A resumed train run keeps its checkpoint cadence: another --checkpoint-every is refused by name.
     @Test func resumeRefusesAnotherCheckpointCadence() throws {
         let run = try CLITests.scratch().appendingPathComponent("run")

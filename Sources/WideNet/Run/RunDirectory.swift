@@ -24,6 +24,10 @@ public final class RunDirectory {
         let chosen: String
         do {
             if let path, !path.isEmpty {
+                // A run's files and its cleanup on failure belong in a directory of their own, never the root.
+                guard URL(fileURLWithPath: path).standardizedFileURL.path != "/" else {
+                    throw WideNetIOError("--out /: a run writes into a directory of its own; name one (e.g. --out runs/my-run)", .usage)
+                }
                 chosen = path
                 movedDivergedRun = try RunDirectory.moveAsideIfDiverged(path)
                 try RunDirectory.makeDirectories(path, label: path, created: &created)
@@ -82,6 +86,7 @@ public final class RunDirectory {
             guard rename(path, target) == 0 else {
                 throw WideNetIOError("--out \(path) holds a \(status) run that cannot be moved aside to \(target) (\(String(cString: strerror(errno))))")
             }
+            try? ReportHook.write(in: URL(fileURLWithPath: target))   // its report is titled by its directory's new name
             return target
         }
         throw WideNetIOError("--out \(path) holds a \(status) run and no free name next to \(base)")
