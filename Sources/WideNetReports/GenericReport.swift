@@ -50,11 +50,10 @@ enum GenericReport {
                 rows: zip(runs, names).map { run, name in [name, run.command, run.url.path, "\(run.metrics.count)"] })
 
         r.heading("Summary figures")
-        let perRun: [[String: String]] = runs.map { run in
-            Dictionary(figures(of: run.summary), uniquingKeysWith: { first, _ in first })
-        }
+        let listed = runs.map { figures(of: $0.summary) }
+        let perRun: [[String: String]] = listed.map { Dictionary($0, uniquingKeysWith: { first, _ in first }) }
         var keys: [String] = []
-        for run in runs { for (key, _) in figures(of: run.summary) where !keys.contains(key) { keys.append(key) } }
+        for pairs in listed { for (key, _) in pairs where !keys.contains(key) { keys.append(key) } }
         let rows: [[String]] = keys.map { key in [key] + perRun.map { $0[key] ?? "—" } }
         r.table(headers: ["figure"] + names, rows: rows)
 

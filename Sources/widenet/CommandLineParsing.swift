@@ -33,9 +33,6 @@ private func classified(_ error: Error, depth: Int = 0) -> FailureClass? {
     guard depth < 4 else { return nil }
     for child in Mirror(reflecting: error).children {
         if let inner = child.value as? Error, let c = classified(inner, depth: depth + 1) { return c }
-        for grandchild in Mirror(reflecting: child.value).children {
-            if let inner = grandchild.value as? Error, let c = classified(inner, depth: depth + 1) { return c }
-        }
     }
     return nil
 }

@@ -143,19 +143,8 @@ struct SweepCommand: ParsableCommand {
         func g(_ key: String) -> String { row[key]?.numeric.map { String(format: "%.4g", $0) } ?? "?" }
         let text = "loss \(g("loss")), max movement \(g("final_max_move")), "
             + "flipped \(g("final_flip_fraction")), kernel deviation \(g("max_kernel_deviation")), \(String(format: "%.1f", seconds)) s"
-        let member = "width \(row["width"]?.displayText ?? "?")"
-        switch ProgressBar.mode {
-        case .none: return
-        case .json:
-            // The shape of the runs' own JSON progress lines, one per finished member.
-            var o = JSONObject()
-            o.set("progress", "sweep"); o.set("member", member); o.set("step", done); o.set("total", total); o.set("text", text)
-            o.set("member_seconds", seconds)
-            if done == total { o.set("final", true) }
-            FileHandle.standardError.write(Data((o.render() + "\n").utf8))
-        default:
-            FileHandle.standardError.write(Data("\(member) (\(done)/\(total)): \(text)\n".utf8))
-        }
+        SweepHarness.memberProgress(command: "sweep", member: "width \(row["width"]?.displayText ?? "?")", done: done, total: total,
+                                    seconds: seconds, text: text)
     }
 
     func printSummary(_ s: JSONObject) {

@@ -46,7 +46,7 @@ public struct ConvergenceOrder: Sendable, Codable, Equatable {
         standardError = se
         let freedom = k - Self.parameters
         if let fit, let se, freedom >= Self.minimumResidualFreedom {
-            let t = SaddleEscapeFit.studentTQuantile(0.975, freedom: Double(freedom))
+            let t = StudentT.quantile(0.975, freedom: Double(freedom))
             let iv = [fit.slope - t * se, fit.slope + t * se]
             identified = true; interval = iv; reason = nil
             value = fit.slope; low = iv[0]; high = iv[1]

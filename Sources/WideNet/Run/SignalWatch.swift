@@ -81,7 +81,7 @@ public enum Cleanup {
 
     /// The run directories are kept from now on (their loop has started).
     public static func keepRunDirectories() {
-        lock.lock(); paths = paths.filter { $0.value == .temporary }; lock.unlock()
+        lock.lock(); paths = paths.filter { $0.value == .temporary }; before.removeAll(); lock.unlock()
     }
 
     /// Removes what is in `path` but the entries `keeping`, keeping the directory; true when something went.
@@ -100,7 +100,7 @@ public enum Cleanup {
                 if emptyOut(path, keeping: before[path] ?? []) { removed.append("what the run put in \(path)") }
             } else if (try? FileManager.default.removeItem(atPath: path)) != nil, kind == .runDirectory { removed.append(path) }
         }
-        paths.removeAll()
+        paths.removeAll(); before.removeAll()
         return removed
     }
 }

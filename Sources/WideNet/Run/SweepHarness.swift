@@ -13,7 +13,7 @@ struct SweepMember {
 /// that finished, continues the one a signal stopped from its checkpoint, starts over one that
 /// left none, and runs the rest, so a killed sweep ends with the same rows and summary as one
 /// that ran through.
-enum SweepHarness {
+public enum SweepHarness {
     /// `row` makes member `index`'s metrics row from its summary, read back as `S` (its
     /// experiment's summary type) and the common RunTimes.
     static func run<S: Decodable>(command: String, resumeCommand: String, out: String?, resume: Bool, config: () throws -> JSONObject,
@@ -31,17 +31,19 @@ enum SweepHarness {
         if resume {
             let url = URL(fileURLWithPath: out ?? ".")
             let summaryFile = url.appendingPathComponent("summary.json")
-            // A sweep stopped by a failing member (a full disk, say) continues: the finished members are read
-            // back and the failed one continues from its checkpoint (runOrRead).
-            if case .string("failed")? = (try? RunFiles.object(in: summaryFile, shown: summaryFile.path))?["status"] {
-                for name in ["summary.json", "report.html"] { try? FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
-            }
             if FileManager.default.fileExists(atPath: summaryFile.path) {
-                if case .string(let status)? = (try? RunFiles.object(in: summaryFile, shown: summaryFile.path))?["status"], status != "complete" {
+                let status = (try? RunFiles.object(in: summaryFile, shown: summaryFile.path))?["status"]?.displayText ?? "complete"
+                switch status {
+                case "failed":
+                    // Stopped by a failing member (a full disk, say): the finished members are read back and the
+                    // failed one continues from its checkpoint (runOrRead).
+                    for name in ["summary.json", "report.html"] { try? FileManager.default.removeItem(at: url.appendingPathComponent(name)) }
+                case "complete":
+                    throw WideNetIOError("--resume \(url.path): the sweep is complete (it has summary.json); nothing to continue")
+                default:
                     throw WideNetIOError("--resume \(url.path): the sweep \(status) (summary.json); a sweep continues only past finished members: "
                         + "start a new one (a new run into \(url.path) moves this one aside)")
                 }
-                throw WideNetIOError("--resume \(url.path): the sweep is complete (it has summary.json); nothing to continue")
             }
             let metrics = url.appendingPathComponent("metrics.jsonl").path
             if !FileManager.default.fileExists(atPath: metrics) { _ = FileManager.default.createFile(atPath: metrics, contents: nil) }
@@ -103,17 +105,19 @@ enum SweepHarness {
 
     /// A line per finished member for a sweep that prints none of its own (`announce`), following --progress
     /// (a JSON object with step, total and final under json; nothing under none).
-    static func memberProgress(command: String, member: String, done: Int, total: Int, seconds: Double) {
+    public static func memberProgress(command: String, member: String, done: Int, total: Int, seconds: Double, text: String? = nil) {
         let line: String
         switch ProgressBar.mode {
         case .none: return
         case .json:
             var o = JSONObject()
-            o.set("progress", command); o.set("member", member); o.set("step", done); o.set("total", total); o.set("member_seconds", seconds)
+            o.set("progress", command); o.set("member", member); o.set("step", done); o.set("total", total)
+            if let text { o.set("text", text) }
+            o.set("member_seconds", seconds)
             if done == total { o.set("final", true) }
             line = o.render()
         default:
-            line = "\(member) (\(done)/\(total)): done in \(String(format: "%.1f", seconds)) s"
+            line = "\(member) (\(done)/\(total)): \(text ?? "done in \(String(format: "%.1f", seconds)) s")"
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
